@@ -1,0 +1,1 @@
+"""Telegram bot that transcribes voice messages live with the Truebar streaming STT API."""

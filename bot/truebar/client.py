@@ -1,0 +1,290 @@
+"""Socket I/O around :mod:`bot.truebar.protocol`: httpx for REST, websockets for streaming.
+
+Typical use::
+
+    async with client.session("KALDI:sl-SI:*:*") as session:   # INITIALIZED → CONFIGURED
+        async for update in session.transcribe(pcm_chunks):    # audio, EOS, segments
+            print(update.text)
+
+Opening the session is separate from streaming so a caller can connect while its audio is
+still being decoded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import urllib.parse
+from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+
+from bot.truebar.auth import TokenProvider
+from bot.truebar.errors import (
+    AuthError,
+    ConnectionLost,
+    ServerError,
+    TruebarError,
+    TruebarTimeout,
+)
+from bot.truebar.protocol import (
+    Configured,
+    Finished,
+    Initialized,
+    ServerWarning,
+    SessionConfig,
+    SessionProtocol,
+    TextUpdate,
+)
+from bot.truebar.transcript import TranscriptUpdate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds. ``handshake``: connect to CONFIGURED; ``silence``: longest wait for any server
+    message once audio flows; ``session``: the whole stream from first audio to FINISHED."""
+
+    handshake: float = 15.0
+    silence: float = 30.0
+    session: float = 900.0
+
+
+def stages_url_for(ws_url: str) -> str:
+    """``wss://host/api/pipelines/stream`` → ``https://host/api/pipelines/stages``."""
+    parts = urllib.parse.urlsplit(ws_url)
+    scheme = {"wss": "https", "ws": "http"}.get(parts.scheme, parts.scheme)
+    path = parts.path.rsplit("/", 1)[0] + "/stages" if parts.path else "/api/pipelines/stages"
+    return urllib.parse.urlunsplit((scheme, parts.netloc, path, "", ""))
+
+
+def online_asr_tags(stages: Any) -> list[str]:
+    """ASR tags usable for streaming (feature ``onlineAsr``), from a stages response."""
+    tags: list[str] = []
+    if not isinstance(stages, list):
+        return tags
+    for stage in stages:
+        if not isinstance(stage, Mapping) or str(stage.get("task", "")).upper() != "ASR":
+            continue
+        stage_features = _features(stage)
+        options = stage.get("configOptions", stage.get("config"))
+        for option in options if isinstance(options, list) else []:
+            if not isinstance(option, Mapping) or not option.get("tag"):
+                continue
+            if "onlineAsr" in (_features(option) or stage_features):
+                tag = str(option["tag"])
+                if tag not in tags:
+                    tags.append(tag)
+    return tags
+
+
+def _features(item: Mapping[str, Any]) -> set[str]:
+    features = item.get("features")
+    return {str(f) for f in features} if isinstance(features, list) else set()
+
+
+class TruebarClient:
+    """Entry point: lists stages and opens streaming sessions with a shared token provider."""
+
+    def __init__(
+        self,
+        *,
+        ws_url: str,
+        tokens: TokenProvider,
+        http: httpx.AsyncClient,
+        stages_url: str | None = None,
+        timeouts: Timeouts = Timeouts(),
+        token_in_query: bool = False,
+        extra_stages: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
+        self.ws_url = ws_url
+        self.stages_url = stages_url or stages_url_for(ws_url)
+        self.tokens = tokens
+        self.timeouts = timeouts
+        self._http = http
+        self._token_in_query = token_in_query
+        self._extra_stages = tuple(extra_stages)
+
+    async def list_stages(self) -> list[str]:
+        """ASR tags that work for streaming, from GET /api/pipelines/stages."""
+        for attempt in range(2):
+            token = await self.tokens.get_token()
+            try:
+                response = await self._http.get(
+                    self.stages_url, headers={"Authorization": f"Bearer {token}"}
+                )
+            except httpx.TimeoutException:
+                raise TruebarTimeout("Truebar stages request timed out") from None
+            except httpx.HTTPError as exc:
+                raise ConnectionLost(f"Truebar unreachable: {type(exc).__name__}") from None
+            if response.status_code == 401 and attempt == 0:
+                self.tokens.invalidate(token)
+                continue
+            if response.status_code in (401, 403):
+                raise AuthError(f"Truebar refused the stages request (HTTP {response.status_code})")
+            if response.status_code != 200:
+                raise ServerError(f"Truebar stages request failed (HTTP {response.status_code})")
+            try:
+                return online_asr_tags(response.json())
+            except ValueError:
+                raise ServerError("Truebar stages response is not JSON") from None
+        raise AssertionError("unreachable")
+
+    @contextlib.asynccontextmanager
+    async def session(self, tag: str) -> AsyncIterator[TruebarSession]:
+        """Open a configured session (INITIALIZED → CONFIG → CONFIGURED) for ``tag``."""
+        protocol = SessionProtocol(
+            SessionConfig(tag=tag, enable_interims=True, extra_stages=self._extra_stages)
+        )
+        try:
+            async with asyncio.timeout(self.timeouts.handshake):
+                ws = await self._connect()
+        except TimeoutError:
+            raise TruebarTimeout("Truebar did not accept the connection in time") from None
+        try:
+            try:
+                async with asyncio.timeout(self.timeouts.handshake):
+                    await _expect(ws, protocol, Initialized)
+                    await ws.send(protocol.config_message())
+                    await _expect(ws, protocol, Configured)
+            except TimeoutError:
+                raise TruebarTimeout("Truebar did not configure the session in time") from None
+            log.debug("Truebar session %s configured for %s", protocol.session_id, tag)
+            yield TruebarSession(ws, protocol, self.timeouts)
+        finally:
+            await ws.close()
+
+    async def _connect(self) -> ClientConnection:
+        """Connect with a Bearer token; on HTTP 401 fetch a fresh token and retry once."""
+        for attempt in range(2):
+            token = await self.tokens.get_token()
+            url, headers = self.ws_url, {"Authorization": f"Bearer {token}"}
+            if self._token_in_query:
+                separator = "&" if "?" in url else "?"
+                url = f"{url}{separator}access_token={urllib.parse.quote(token)}"
+            try:
+                return await connect(
+                    url,
+                    additional_headers=headers,
+                    open_timeout=None,  # bounded by the caller's handshake timeout
+                    close_timeout=2,  # a failed session must not hold the caller long
+                    max_size=2**22,
+                )
+            except InvalidStatus as exc:
+                status = exc.response.status_code
+                if status == 401 and attempt == 0:
+                    self.tokens.invalidate(token)
+                    continue
+                if status in (401, 403):
+                    raise AuthError(f"Truebar refused the token (HTTP {status})") from None
+                raise ConnectionLost(f"Truebar refused the connection (HTTP {status})") from None
+            except (OSError, InvalidHandshake, InvalidURI) as exc:
+                raise ConnectionLost(f"cannot connect to Truebar: {type(exc).__name__}") from None
+        raise AssertionError("unreachable")
+
+
+async def _expect(ws: ClientConnection, protocol: SessionProtocol, kind: type) -> None:
+    while True:
+        event = protocol.receive(await _recv(ws, protocol))
+        if isinstance(event, kind):
+            return
+        if isinstance(event, ServerWarning):
+            log.warning("Truebar warning: %s", event.message)
+
+
+async def _recv(ws: ClientConnection, protocol: SessionProtocol) -> str | bytes:
+    try:
+        return await ws.recv()
+    except ConnectionClosed as exc:
+        protocol.connection_closed()
+        code = exc.rcvd.code if exc.rcvd else "none"
+        raise ConnectionLost(
+            f"Truebar closed the connection before the session finished (code {code})"
+        ) from None
+
+
+class TruebarSession:
+    """A configured session: streams audio, then yields transcript updates until FINISHED."""
+
+    def __init__(self, ws: ClientConnection, protocol: SessionProtocol, timeouts: Timeouts):
+        self._ws = ws
+        self._protocol = protocol
+        self._timeouts = timeouts
+        self.audio_bytes_sent = 0
+
+    @property
+    def session_id(self) -> int | str | None:
+        return self._protocol.session_id
+
+    @property
+    def length_ms(self) -> int | None:
+        """Audio length the server reported in FINISHED."""
+        return self._protocol.length_ms
+
+    async def transcribe(self, chunks: AsyncIterable[bytes]) -> AsyncIterator[TranscriptUpdate]:
+        """Send all ``chunks`` then EOS, yielding updates as segments arrive; ends at FINISHED.
+
+        If the audio source raises, the session is abandoned and that error propagates.
+        """
+        sender = asyncio.create_task(self._send_all(chunks), name="truebar-sender")
+        try:
+            async with asyncio.timeout(self._timeouts.session):
+                while True:
+                    frame = await self._next_frame(sender)
+                    event = self._protocol.receive(frame)
+                    if isinstance(event, TextUpdate):
+                        yield event.update
+                    elif isinstance(event, ServerWarning):
+                        log.warning("Truebar warning: %s", event.message)
+                    elif isinstance(event, Finished):
+                        break
+        except TimeoutError:
+            raise TruebarTimeout("Truebar did not finish the session in time") from None
+        finally:
+            if not sender.done():
+                sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sender
+
+    async def _next_frame(self, sender: asyncio.Task[None]) -> str | bytes:
+        """Wait for the next server frame, failing fast if the audio sender failed."""
+        recv = asyncio.ensure_future(_recv(self._ws, self._protocol))
+        try:
+            done, _ = await asyncio.wait(
+                {recv, sender} if not sender.done() else {recv},
+                timeout=self._timeouts.silence,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if sender in done and sender.exception() is not None:
+                raise sender.exception()  # type: ignore[misc]
+            if recv not in done:
+                if sender in done:  # sender finished normally; keep waiting for the server
+                    done, _ = await asyncio.wait({recv}, timeout=self._timeouts.silence)
+                if recv not in done:
+                    raise TruebarTimeout(
+                        f"Truebar sent nothing for {self._timeouts.silence:g} seconds"
+                    )
+            return recv.result()
+        finally:
+            if not recv.done():
+                recv.cancel()
+                with contextlib.suppress(asyncio.CancelledError, TruebarError):
+                    await recv
+
+    async def _send_all(self, chunks: AsyncIterable[bytes]) -> None:
+        try:
+            async for chunk in chunks:
+                if not chunk:
+                    continue
+                self._protocol.check_audio()
+                await self._ws.send(chunk)
+                self.audio_bytes_sent += len(chunk)
+            await self._ws.send(self._protocol.eos_message())
+        except ConnectionClosed:
+            return  # the receiver reports the lost connection with its cause

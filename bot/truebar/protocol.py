@@ -1,0 +1,206 @@
+"""Truebar streaming protocol without I/O: message models and the session state machine.
+
+The client feeds received text frames into :class:`SessionProtocol` and asks it which frame
+to send next; the protocol decides what is legal. Keeping sockets out of here lets every
+rule (for example "never stream audio before CONFIGURED") be tested with plain calls.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.truebar.errors import ConfigRejected, ServerError, TruebarError
+from bot.truebar.transcript import Segment, Transcript, TranscriptUpdate
+
+SAMPLE_RATE = 16_000
+SAMPLE_WIDTH = 2
+BYTES_PER_MS = SAMPLE_RATE * SAMPLE_WIDTH // 1000
+CHUNK_BYTES = 100 * BYTES_PER_MS  # 100 ms, as in Truebar's samples
+
+
+def message_type(message: Mapping[str, Any]) -> str:
+    """Read ``type`` first, then ``messageType`` (both spellings are seen in the wild)."""
+    value = message.get("type") or message.get("messageType") or ""
+    return str(value).upper()
+
+
+def error_text(message: Mapping[str, Any]) -> str:
+    """The human message of an ERROR, whether nested under ``error`` or top-level."""
+    error = message.get("error")
+    if isinstance(error, Mapping) and error.get("message"):
+        return str(error["message"])
+    if isinstance(error, str) and error:
+        return error
+    if message.get("message"):
+        return str(message["message"])
+    return "unspecified server error"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    """What the CONFIG message asks for: the ASR tag, interims, and optional extra stages."""
+
+    tag: str
+    enable_interims: bool = True
+    extra_stages: Sequence[Mapping[str, Any]] = ()
+
+    def to_message(self) -> str:
+        asr = {
+            "task": "ASR",
+            "exceptionHandlingPolicy": "THROW",
+            "config": {"tag": self.tag, "parameters": {"enableInterims": self.enable_interims}},
+        }
+        return json.dumps({"type": "CONFIG", "pipeline": [asr, *self.extra_stages]})
+
+
+def eos_message(lock_session: bool = False) -> str:
+    return json.dumps({"type": "EOS", "lockSession": lock_session})
+
+
+class State(enum.Enum):
+    CONNECTED = "connected"  # socket open, waiting for INITIALIZED
+    INITIALIZED = "initialized"  # server ready for CONFIG
+    CONFIGURING = "configuring"  # CONFIG sent, waiting for CONFIGURED
+    STREAMING = "streaming"  # CONFIGURED: audio may flow
+    CLOSING = "closing"  # EOS sent, waiting for FINISHED
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Initialized:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Configured:
+    session_id: int | str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TextUpdate:
+    segment: Segment
+    update: TranscriptUpdate
+
+
+@dataclass(frozen=True, slots=True)
+class ServerWarning:
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    length_ms: int | None
+
+
+Event = Initialized | Configured | TextUpdate | ServerWarning | Finished
+
+
+class ProtocolViolation(ServerError):
+    """The server sent something the protocol does not allow at this point."""
+
+
+class ClientMisuse(TruebarError):
+    """The caller asked for a step that is illegal in the current state (a bug)."""
+
+
+@dataclass
+class SessionProtocol:
+    """State machine of one streaming session, from socket open to FINISHED."""
+
+    config: SessionConfig
+    state: State = State.CONNECTED
+    transcript: Transcript = field(default_factory=Transcript)
+    session_id: int | str | None = None
+    length_ms: int | None = None
+
+    @property
+    def can_send_audio(self) -> bool:
+        return self.state is State.STREAMING
+
+    def config_message(self) -> str:
+        self._require(State.INITIALIZED, "send CONFIG")
+        self.state = State.CONFIGURING
+        return self.config.to_message()
+
+    def check_audio(self) -> None:
+        """Raise unless audio may be sent now; audio before CONFIGURED is a protocol error."""
+        self._require(State.STREAMING, "send audio")
+
+    def eos_message(self) -> str:
+        self._require(State.STREAMING, "send EOS")
+        self.state = State.CLOSING
+        return eos_message()
+
+    def receive(self, data: str | bytes) -> Event | None:
+        """Feed one server frame; return what it means, or raise the typed error it carries."""
+        if isinstance(data, bytes):
+            raise self._fail(ProtocolViolation("unexpected binary frame from server"))
+        try:
+            message = json.loads(data)
+        except ValueError:
+            raise self._fail(ProtocolViolation("server sent a frame that is not JSON")) from None
+        if not isinstance(message, dict):
+            raise self._fail(ProtocolViolation("server sent a JSON frame that is not an object"))
+        kind = message_type(message)
+        if kind == "STATUS":
+            return self._on_status(message)
+        if kind == "TEXT_SEGMENT":
+            return self._on_segment(message)
+        if kind == "WARNING":
+            return ServerWarning(str(message.get("message", "")))
+        if kind == "ERROR":
+            text = error_text(message)
+            if self.state in (State.CONFIGURING, State.INITIALIZED, State.CONNECTED):
+                raise self._fail(ConfigRejected(text))
+            raise self._fail(ServerError(text))
+        return None  # unknown message types are ignored for forward compatibility
+
+    def connection_closed(self) -> None:
+        """Mark the session failed when the socket closes without FINISHED (idempotent)."""
+        if self.state is not State.FINISHED:
+            self.state = State.FAILED
+
+    def _on_status(self, message: Mapping[str, Any]) -> Event | None:
+        status = str(message.get("status", "")).upper()
+        if status == "INITIALIZED" and self.state is State.CONNECTED:
+            self.state = State.INITIALIZED
+            return Initialized()
+        if status == "CONFIGURED" and self.state is State.CONFIGURING:
+            self.state = State.STREAMING
+            self.session_id = message.get("sessionId")
+            return Configured(self.session_id)
+        if status == "FINISHED" and self.state is State.CLOSING:
+            self.state = State.FINISHED
+            length = message.get("lengthMs")
+            self.length_ms = int(length) if isinstance(length, int | float) else None
+            return Finished(self.length_ms)
+        if status == "FINISHED":
+            raise self._fail(ProtocolViolation("server finished the session before end of audio"))
+        raise self._fail(
+            ProtocolViolation(f"unexpected STATUS {status or '?'} in state {self.state.value}")
+        )
+
+    def _on_segment(self, message: Mapping[str, Any]) -> TextUpdate:
+        if self.state not in (State.STREAMING, State.CLOSING):
+            raise self._fail(ProtocolViolation(f"TEXT_SEGMENT in state {self.state.value}"))
+        raw = message.get("textSegment")
+        if not isinstance(raw, Mapping):
+            raise self._fail(ProtocolViolation("TEXT_SEGMENT without textSegment"))
+        try:
+            segment = Segment.from_json(raw)
+        except ValueError as exc:
+            raise self._fail(ProtocolViolation(str(exc))) from None
+        return TextUpdate(segment, self.transcript.add(segment))
+
+    def _require(self, state: State, action: str) -> None:
+        if self.state is not state:
+            raise ClientMisuse(f"cannot {action} in state {self.state.value}")
+
+    def _fail(self, error: TruebarError) -> TruebarError:
+        self.state = State.FAILED
+        return error

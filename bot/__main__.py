@@ -1,0 +1,6 @@
+"""``python -m bot``: run | transcribe FILE | stages | mock-truebar."""
+
+from bot.cli import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())

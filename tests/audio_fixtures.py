@@ -1,0 +1,83 @@
+"""Real speech made on the fly with espeak-ng and ffmpeg, in every format users send."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+SPEECH = "Hello world. This is a test of the streaming recognizer. It produces several words."
+
+FORMATS: dict[str, list[str]] = {
+    "ogg": ["-c:a", "libopus", "-b:a", "32k", "-ar", "48000", "-ac", "1"],  # voice note
+    "mp3": ["-c:a", "libmp3lame"],
+    "m4a": ["-c:a", "aac"],
+    "wav": [],
+    "flac": ["-c:a", "flac"],
+}
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", *args], check=True)
+
+
+def speech_wav(directory: Path, text: str = SPEECH, name: str = "speech.wav") -> Path:
+    path = directory / name
+    subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(path), text], check=True)
+    return path
+
+
+def make_format(source: Path, fmt: str) -> Path:
+    target = source.with_name(f"{source.stem}.{fmt}")
+    ffmpeg("-i", str(source), *FORMATS[fmt], str(target))
+    return target
+
+
+def make_video_note(source: Path) -> Path:
+    target = source.with_name(f"{source.stem}.mp4")
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=black:s=240x240:d=10",
+        "-i",
+        str(source),
+        "-shortest",
+        "-c:v",
+        "libx264",
+        "-c:a",
+        "aac",
+        str(target),
+    )
+    return target
+
+
+def make_silent_video(directory: Path) -> Path:
+    target = directory / "no_audio.mp4"
+    ffmpeg("-f", "lavfi", "-i", "color=c=black:s=64x64:d=1", "-c:v", "libx264", str(target))
+    return target
+
+
+def make_silence(directory: Path, seconds: float = 2.0) -> Path:
+    target = directory / "silence.ogg"
+    ffmpeg(
+        "-f", "lavfi", "-i", f"anullsrc=r=48000:cl=mono:d={seconds}", "-c:a", "libopus", str(target)
+    )
+    return target
+
+
+def make_tone(directory: Path, seconds: float, name: str = "tone.ogg") -> Path:
+    """Bursts of tone with pauses: cheap 'speech' of any length for long-note tests."""
+    target = directory / name
+    expr = "0.5*sin(2*PI*220*t)*lt(mod(t\\,0.5)\\,0.3)"
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        f"aevalsrc={expr}:s=16000:d={seconds}",
+        "-c:a",
+        "libopus",
+        "-b:a",
+        "24k",
+        str(target),
+    )
+    return target

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.testing.mock_truebar import MockTruebar
+from bot.truebar.auth import Credentials, TokenProvider
+from bot.truebar.client import Timeouts, TruebarClient
+from tests import audio_fixtures as af
+
+EN_TAG = "KALDI:en-US:*:*"
+TEST_TIMEOUTS = Timeouts(handshake=5, silence=5, session=30)
+
+
+@pytest.fixture(scope="session")
+def audio_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("audio")
+    wav = af.speech_wav(directory)
+    for fmt in af.FORMATS:
+        if fmt != "wav":
+            af.make_format(wav, fmt)
+    af.make_video_note(wav)
+    af.make_silent_video(directory)
+    af.make_silence(directory)
+    (directory / "empty.ogg").write_bytes(b"")
+    (directory / "garbage.ogg").write_bytes(b"OggS" + bytes(range(256)) * 20)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def voice_note(audio_dir: Path) -> Path:
+    return audio_dir / "speech.ogg"
+
+
+@pytest.fixture
+async def mock_truebar() -> AsyncIterator[MockTruebar]:
+    async with MockTruebar() as mock:
+        yield mock
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=5) as client:
+        yield client
+
+
+def make_client(
+    mock: MockTruebar,
+    http: httpx.AsyncClient,
+    *,
+    password: str = "wonderland",
+    timeouts: Timeouts = TEST_TIMEOUTS,
+    token_in_query: bool = False,
+) -> TruebarClient:
+    tokens = TokenProvider(http, mock.auth_url, Credentials("alice", password))
+    return TruebarClient(
+        ws_url=mock.ws_url,
+        tokens=tokens,
+        http=http,
+        timeouts=timeouts,
+        token_in_query=token_in_query,
+    )
+
+
+@pytest.fixture
+def truebar(mock_truebar: MockTruebar, http: httpx.AsyncClient) -> TruebarClient:
+    return make_client(mock_truebar, http)

@@ -1,0 +1,62 @@
+import asyncio
+import threading
+from pathlib import Path
+
+import pytest
+
+from bot import audio
+from tests.audio_fixtures import FORMATS
+
+
+@pytest.mark.parametrize("name", [*(f"speech.{f}" for f in FORMATS), "speech.mp4"])
+async def test_every_format_decodes_to_16k_mono_s16le(audio_dir: Path, name: str) -> None:
+    reference = audio.decode_file(audio_dir / "speech.wav")
+    pcm = await audio.decode(audio_dir / name)
+    assert len(pcm.pcm) % 2 == 0
+    # same speech, same duration (codecs pad a little)
+    assert pcm.duration_s == pytest.approx(reference.duration_s, abs=0.12)
+    assert reference.duration_s > 3
+
+
+async def test_decoding_runs_off_the_event_loop(
+    audio_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[threading.Thread] = []
+    real = audio.decode_file
+
+    def spy(path: Path) -> audio.PcmAudio:
+        seen.append(threading.current_thread())
+        return real(path)
+
+    monkeypatch.setattr(audio, "decode_file", spy)
+    await audio.decode(audio_dir / "speech.ogg")
+    assert seen and seen[0] is not threading.main_thread()
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [
+        ("empty.ogg", audio.EmptyAudio),
+        ("garbage.ogg", audio.UndecodableAudio),
+        ("no_audio.mp4", audio.UndecodableAudio),
+        ("missing.ogg", audio.UndecodableAudio),
+    ],
+)
+async def test_bad_input_raises_typed_errors(
+    audio_dir: Path, name: str, error: type[audio.AudioError]
+) -> None:
+    with pytest.raises(error):
+        await audio.decode(audio_dir / name)
+
+
+async def test_silence_decodes_but_has_duration(audio_dir: Path) -> None:
+    pcm = await audio.decode(audio_dir / "silence.ogg")
+    assert pcm.duration_s == pytest.approx(2.0, abs=0.1)
+
+
+async def test_chunks_are_100ms_and_cover_everything() -> None:
+    pcm = audio.PcmAudio(bytes(range(256)) * 100)  # 25600 bytes = 800 ms
+    chunks = [c async for c in audio.pcm_chunks(pcm)]
+    assert [len(c) for c in chunks] == [3200] * 8  # 1600 samples of 2 bytes each
+    assert b"".join(chunks) == pcm.pcm
+    assert asyncio.iscoroutinefunction(audio.decode)

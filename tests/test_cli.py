@@ -1,0 +1,113 @@
+"""``python -m bot`` as a user runs it: a real subprocess against the mock server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bot.testing.mock_truebar import MockTruebar
+from tests.conftest import EN_TAG
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+async def run_cli(*args: str, mock: MockTruebar | None, password: str = "wonderland") -> Result:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRUEBAR_", "TELEGRAM_"))}
+    env["BOT_ENV_FILE"] = "/nonexistent/.env"
+    if mock is not None:
+        env |= {
+            "TRUEBAR_USERNAME": "alice",
+            "TRUEBAR_PASSWORD": password,
+            "TRUEBAR_AUTH_URL": mock.auth_url,
+            "TRUEBAR_STT_WS_URL": mock.ws_url,
+            "TRUEBAR_ASR_TAG": EN_TAG,
+        }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode is not None
+    return Result(proc.returncode, out.decode(), err.decode())
+
+
+def assert_one_clean_error_line(result: Result, *fragments: str) -> None:
+    assert result.code != 0
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in result.err
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+async def test_transcribe_prints_interim_and_final_lines(
+    mock_truebar: MockTruebar, voice_note: Path
+) -> None:
+    result = await run_cli("transcribe", str(voice_note), mock=mock_truebar)
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert any(line.startswith("INTERIM - ") for line in lines)
+    finals = [line for line in lines if line.startswith("FINAL - ")]
+    assert finals and finals[0].startswith("FINAL - Hello")
+    assert all(line.startswith(("INTERIM - ", "FINAL - ")) for line in lines)
+    assert mock_truebar.stats.sessions[-1].tag == EN_TAG
+
+
+async def test_transcribe_uses_lang_option(mock_truebar: MockTruebar, voice_note: Path) -> None:
+    result = await run_cli(
+        "transcribe", str(voice_note), "--lang", "KALDI:sl-SI:*:*", mock=mock_truebar
+    )
+    assert result.code == 0, result.err
+    assert mock_truebar.stats.sessions[-1].tag == "KALDI:sl-SI:*:*"
+
+
+async def test_stages_lists_tags(mock_truebar: MockTruebar) -> None:
+    result = await run_cli("stages", mock=mock_truebar)
+    assert result.code == 0
+    assert result.out.split() == list(mock_truebar.tags)
+
+
+async def test_missing_credentials(voice_note: Path) -> None:
+    result = await run_cli("transcribe", str(voice_note), mock=None)
+    assert_one_clean_error_line(result, "TRUEBAR_USERNAME")
+
+
+async def test_auth_failure_does_not_print_the_password(
+    mock_truebar: MockTruebar, voice_note: Path
+) -> None:
+    result = await run_cli("transcribe", str(voice_note), mock=mock_truebar, password="hunter2x")
+    assert_one_clean_error_line(result, "authentication failed")
+    assert "hunter2x" not in result.err + result.out
+
+
+async def test_unknown_tag(mock_truebar: MockTruebar, voice_note: Path) -> None:
+    result = await run_cli("transcribe", str(voice_note), "--lang", "X:zz:*:*", mock=mock_truebar)
+    assert_one_clean_error_line(result, "X:zz:*:*")
+
+
+@pytest.mark.parametrize("name", ["garbage.ogg", "empty.ogg", "missing.ogg"])
+async def test_unusable_file(mock_truebar: MockTruebar, audio_dir: Path, name: str) -> None:
+    result = await run_cli("transcribe", str(audio_dir / name), mock=mock_truebar)
+    assert_one_clean_error_line(result, name)
+
+
+async def test_server_error(mock_truebar: MockTruebar, voice_note: Path) -> None:
+    mock_truebar.faults.error_after_ms = 500
+    result = await run_cli("transcribe", str(voice_note), mock=mock_truebar)
+    assert_one_clean_error_line(result, "Internal ASR worker failure")

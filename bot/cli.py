@@ -12,9 +12,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot import audio
+from bot import audio, pipeline
 from bot.config import ConfigError, TruebarSettings, load_env_file
 from bot.truebar.errors import AuthError, ConfigRejected, TruebarError
+from bot.truebar.transcript import TranscriptUpdate
 from bot.wiring import truebar_client
 
 EXIT_USAGE = 2
@@ -84,17 +85,13 @@ def _fail(message: str, code: int = EXIT_FAILURE) -> int:
 
 async def _transcribe(path: Path, tag: str | None) -> int:
     settings = TruebarSettings.from_env()
+
+    def show(update: TranscriptUpdate) -> None:
+        kind = "FINAL" if update.is_final else "INTERIM"
+        print(f"{kind} - {update.segment_text}", flush=True)
+
     async with truebar_client(settings) as client:
-        decoding = asyncio.create_task(audio.decode(path))
-        try:
-            async with client.session(tag or settings.asr_tag) as session:
-                pcm = await decoding
-                async for update in session.transcribe(audio.pcm_chunks(pcm)):
-                    kind = "FINAL" if update.is_final else "INTERIM"
-                    print(f"{kind} - {update.segment_text}", flush=True)
-        finally:
-            if not decoding.done():
-                decoding.cancel()
+        await pipeline.transcribe(client, tag or settings.asr_tag, audio.decode(path), show)
     return 0
 
 

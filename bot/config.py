@@ -119,3 +119,74 @@ class TruebarSettings:
                 session=e.number("TRUEBAR_SESSION_TIMEOUT", 900.0, minimum=1.0),
             ),
         )
+
+
+@dataclass(frozen=True)
+class FloodSettings:
+    """Our own pacing, kept under Telegram's limits (about 1 message/s per chat,
+    20/minute per group, 30/s overall)."""
+
+    chat_interval_s: float = 1.0
+    group_per_minute: int = 20
+    global_per_second: int = 30
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    url: str
+    secret_token: str = field(repr=False)
+    listen: str = "0.0.0.0"
+    port: int = 8443
+    path: str = "telegram"
+
+
+@dataclass(frozen=True)
+class BotSettings:
+    telegram_token: str = field(repr=False)
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    local_mode: bool = False
+    db_path: Path = Path("data/bot.sqlite3")
+    allowed_ids: frozenset[int] = frozenset()
+    max_sessions: int = 8
+    max_duration_s: float = 1800.0
+    max_file_bytes: int = 20 * 1024 * 1024
+    lang_admins_only: bool = True
+    stages_cache_s: float = 600.0
+    flood: FloodSettings = field(default_factory=FloodSettings)
+    webhook: WebhookSettings | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> BotSettings:
+        e = _Env(os.environ if env is None else env)
+        local_mode = e.flag("TELEGRAM_LOCAL_MODE", False)
+        # The public Bot API lets bots download 20 MB; a local Bot API server up to 2 GB.
+        default_mb = 2000 if local_mode else 20
+        webhook = None
+        if url := e.text("BOT_WEBHOOK_URL"):
+            webhook = WebhookSettings(
+                url=url,
+                secret_token=e.required("BOT_WEBHOOK_SECRET"),
+                listen=e.text("BOT_WEBHOOK_LISTEN", "0.0.0.0"),
+                port=e.integer("BOT_WEBHOOK_PORT", 8443, minimum=1),
+                path=e.text("BOT_WEBHOOK_PATH", "telegram").strip("/"),
+            )
+        return cls(
+            telegram_token=e.required("TELEGRAM_BOT_TOKEN"),
+            base_url=e.text("TELEGRAM_BASE_URL", "https://api.telegram.org/bot"),
+            base_file_url=e.text("TELEGRAM_BASE_FILE_URL", "https://api.telegram.org/file/bot"),
+            local_mode=local_mode,
+            db_path=Path(e.text("BOT_DB_PATH", "data/bot.sqlite3")),
+            allowed_ids=e.ids("BOT_ALLOWED_IDS"),
+            max_sessions=e.integer("BOT_MAX_SESSIONS", 8, minimum=1),
+            max_duration_s=e.number("BOT_MAX_DURATION", 1800.0, minimum=1.0),
+            max_file_bytes=e.integer("BOT_MAX_FILE_MB", default_mb, minimum=1) * 1024 * 1024,
+            lang_admins_only=e.flag("BOT_LANG_ADMINS_ONLY", True),
+            stages_cache_s=e.number("BOT_STAGES_CACHE", 600.0),
+            flood=FloodSettings(
+                chat_interval_s=e.number("BOT_CHAT_INTERVAL", 1.0, minimum=0.0),
+                group_per_minute=e.integer("BOT_GROUP_PER_MINUTE", 20, minimum=1),
+                global_per_second=e.integer("BOT_GLOBAL_PER_SECOND", 30, minimum=1),
+            ),
+            webhook=webhook,
+        )

@@ -1,7 +1,24 @@
-"""Starts the bot (filled in by the Telegram issue)."""
+"""``python -m bot run``: settings from the environment, signals for a clean stop."""
 
-from bot.config import ConfigError
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from bot.config import BotSettings, TruebarSettings
+from bot.telegram.app import serve
 
 
 def run_bot() -> int:
-    raise ConfigError("the Telegram bot is not built yet")
+    settings = BotSettings.from_env()  # raises ConfigError with a clear message
+    truebar = TruebarSettings.from_env()
+    asyncio.run(_main(settings, truebar))
+    return 0
+
+
+async def _main(settings: BotSettings, truebar: TruebarSettings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await serve(settings, truebar, stop)

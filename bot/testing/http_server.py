@@ -97,6 +97,7 @@ class HttpServer:
         self._port = port
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
     def port(self) -> int:
@@ -116,11 +117,17 @@ class HttpServer:
         self._server.close()
         for writer in list(self._connections):
             writer.close()
+        for task in list(self._tasks):  # e.g. a long poll still waiting
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
             await self._server.wait_closed()
         self._server = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
         self._connections.add(writer)
         try:
             while True:
@@ -141,7 +148,10 @@ class HttpServer:
                     break
         except (ConnectionError, asyncio.IncompleteReadError, ValueError):
             pass
+        except asyncio.CancelledError:
+            pass  # the server is closing; end this connection quietly
         finally:
+            self._tasks.discard(task)
             self._connections.discard(writer)
             writer.close()
 

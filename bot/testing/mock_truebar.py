@@ -112,6 +112,8 @@ class MockTruebar:
         access_ttl_s: float = 900.0,
         refresh_ttl_s: float = 1800.0,
         tags: tuple[str, ...] = DEFAULT_TAGS,
+        pace: float | None = None,
+        vocabulary: tuple[str, ...] | None = None,
         host: str = "127.0.0.1",
         auth_port: int = 0,
         api_port: int = 0,
@@ -122,6 +124,8 @@ class MockTruebar:
         self.access_ttl_s = access_ttl_s
         self.refresh_ttl_s = refresh_ttl_s
         self.tags = tags
+        self.pace = pace  # results no faster than `pace` × real time (None: at once)
+        self.vocabulary = vocabulary
         self.faults = Faults()
         self.stats = Stats()
         self._host = host
@@ -313,7 +317,10 @@ class _Session:
         self, mock: MockTruebar, ws: ServerConnection, record: SessionRecord, faults: Faults
     ) -> None:
         self.mock, self.ws, self.record, self.faults = mock, ws, record, faults
-        self.recognizer = MockRecognizer()
+        self.recognizer = (
+            MockRecognizer(vocabulary=mock.vocabulary) if mock.vocabulary else MockRecognizer()
+        )
+        self.started = 0.0
         self.digest = hashlib.sha256()
 
     async def run(self) -> None:
@@ -348,6 +355,7 @@ class _Session:
             if isinstance(frame, bytes):
                 if self.record.first_audio_at is None:
                     self.record.first_audio_at = time.perf_counter()
+                    self.started = time.monotonic()
                 self.record.audio_bytes += len(frame)
                 self.digest.update(frame)
                 self.record.audio_sha256 = self.digest.hexdigest()
@@ -361,6 +369,7 @@ class _Session:
                 if _reached(self.faults.stall_after_ms, received):
                     stalled = True
                 if not stalled:
+                    await self.keep_pace(received)
                     for segment in segments:
                         await self.segment(segment)
                 await self.mock._notify()
@@ -381,6 +390,14 @@ class _Session:
             await self.mock._notify()
             await self.ws.close()
             return
+
+    async def keep_pace(self, received_ms: int) -> None:
+        """Like a real recognizer, produce results no faster than ``pace`` × real time."""
+        if self.mock.pace:
+            due = self.started + received_ms / 1000 / self.mock.pace
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
 
     async def segment(self, segment: dict[str, Any]) -> None:
         self.record.segments.append(segment)

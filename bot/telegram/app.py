@@ -1,0 +1,99 @@
+"""Wires settings, the Truebar client and storage into a python-telegram-bot Application,
+and runs it (long polling, or a webhook when one is configured)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from telegram import BotCommand, Update
+from telegram.error import TelegramError
+from telegram.ext import Application, ApplicationBuilder
+
+from bot.config import BotSettings, TruebarSettings
+from bot.storage import Store
+from bot.telegram.flood import FloodGate
+from bot.telegram.handlers import COMMANDS, Handlers
+from bot.telegram.notes import NoteObserver, NoteTranscriber
+from bot.truebar.client import TruebarClient
+from bot.truebar.stages_cache import StagesCache
+from bot.wiring import truebar_client
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+POLL_TIMEOUT_S = 30
+
+
+def build_application(
+    settings: BotSettings,
+    client: TruebarClient,
+    store: Store,
+    default_tag: str,
+    observer: NoteObserver | None = None,
+) -> Application:  # type: ignore[type-arg]
+    app = (
+        ApplicationBuilder()
+        .token(settings.telegram_token)
+        .base_url(settings.base_url)
+        .base_file_url(settings.base_file_url)
+        .local_mode(settings.local_mode)
+        .concurrent_updates(True)
+        .get_updates_read_timeout(POLL_TIMEOUT_S + 10)
+        .build()
+    )
+    gate = FloodGate(settings.flood)
+    transcriber = NoteTranscriber(app.bot, client, store, gate, settings, default_tag, observer)
+    stages = StagesCache(client, settings.stages_cache_s)
+    Handlers(settings, transcriber, stages, store, gate).register(app)
+    return app
+
+
+async def serve(
+    settings: BotSettings,
+    truebar: TruebarSettings,
+    stop: asyncio.Event,
+    *,
+    started: asyncio.Event | None = None,
+    observer: NoteObserver | None = None,
+) -> None:
+    """Run the bot until ``stop`` is set; in-flight notes finish before this returns."""
+    store = await Store.open(settings.db_path)
+    try:
+        async with truebar_client(truebar) as client:
+            app = build_application(settings, client, store, truebar.asr_tag, observer)
+            async with app:
+                await _set_commands(app)
+                await app.start()
+                assert app.updater is not None
+                if settings.webhook is not None:
+                    hook = settings.webhook
+                    await app.updater.start_webhook(
+                        listen=hook.listen,
+                        port=hook.port,
+                        url_path=hook.path,
+                        webhook_url=hook.url,
+                        secret_token=hook.secret_token,
+                        allowed_updates=ALLOWED_UPDATES,
+                    )
+                    log.info("bot running with a webhook on %s:%d", hook.listen, hook.port)
+                else:
+                    await app.updater.start_polling(
+                        timeout=POLL_TIMEOUT_S, allowed_updates=ALLOWED_UPDATES
+                    )
+                    log.info("bot running (long polling)")
+                if started is not None:
+                    started.set()
+                await stop.wait()
+                log.info("stopping: no new updates; finishing notes in progress")
+                await app.updater.stop()
+                await app.stop()
+    finally:
+        await store.close()
+
+
+async def _set_commands(app: Application) -> None:  # type: ignore[type-arg]
+    try:
+        await app.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
+    except TelegramError as exc:
+        log.warning("could not set the command menu: %s", exc)

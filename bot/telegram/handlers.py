@@ -1,0 +1,221 @@
+"""python-telegram-bot handlers: parse the update, check who may ask, hand over the work."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from telegram import (
+    Chat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+    User,
+)
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.config import BotSettings
+from bot.languages import describe_tag, find_tag
+from bot.storage import Store
+from bot.telegram import texts
+from bot.telegram.flood import FloodGate
+from bot.telegram.live_message import LiveReply, ReplyTarget
+from bot.telegram.notes import NoteTranscriber, note_from_message
+from bot.truebar.errors import TruebarError
+from bot.truebar.stages_cache import StagesCache
+
+log = logging.getLogger(__name__)
+
+LANG_PREFIX = "lang:"
+MEDIA = filters.VOICE | filters.VIDEO_NOTE | filters.AUDIO | filters.Document.AUDIO
+COMMANDS = [
+    ("start", "What this bot does"),
+    ("help", "How to use the bot, in private and in groups"),
+    ("lang", "Choose the recognition language for this chat"),
+    ("transcribe", "Reply to a voice message with this to transcribe it"),
+]
+
+
+def tag_key(tag: str) -> str:
+    """Short, fixed-size callback data for a tag (Telegram allows 64 bytes)."""
+    return hashlib.sha256(tag.encode()).hexdigest()[:16]
+
+
+class Handlers:
+    def __init__(
+        self,
+        settings: BotSettings,
+        transcriber: NoteTranscriber,
+        stages: StagesCache,
+        store: Store,
+        gate: FloodGate,
+    ) -> None:
+        self._settings = settings
+        self._transcriber = transcriber
+        self._stages = stages
+        self._store = store
+        self._gate = gate
+
+    def register(self, app: Application) -> None:  # type: ignore[type-arg]
+        app.add_handler(CommandHandler(["start", "help"], self.help))
+        app.add_handler(CommandHandler("lang", self.lang))
+        app.add_handler(CommandHandler("transcribe", self.transcribe_reply))
+        app.add_handler(MessageHandler(MEDIA & ~filters.UpdateType.EDITED, self.media))
+        app.add_handler(CallbackQueryHandler(self.lang_button, pattern=f"^{LANG_PREFIX}"))
+        app.add_error_handler(self.error)
+
+    # -- notes -----------------------------------------------------------------------------
+    async def media(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or not await self._admit(update, message):
+            return
+        note = note_from_message(message)
+        if note is not None:
+            context.application.create_task(self._transcriber.handle(note), update=update)
+
+    async def transcribe_reply(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or not await self._admit(update, message):
+            return
+        replied = message.reply_to_message
+        note = note_from_message(replied) if replied is not None else None
+        if note is None:
+            await self._reply(message, texts.TRANSCRIBE_USAGE)
+            return
+        context.application.create_task(self._transcriber.handle(note), update=update)
+
+    # -- commands --------------------------------------------------------------------------
+    async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or not await self._admit(update, message):
+            return
+        tag = await self._transcriber.tag_for(message.chat.id)
+        await self._reply(message, texts.help_text(tag))
+
+    async def lang(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or not await self._admit(update, message):
+            return
+        try:
+            tags = await self._stages.tags()
+        except TruebarError as exc:
+            log.warning("chat %s: cannot list stages: %s", message.chat.id, exc)
+            await self._reply(message, texts.LANG_UNAVAILABLE)
+            return
+        current = await self._transcriber.tag_for(message.chat.id)
+        if context.args:
+            wanted = " ".join(context.args)[:80]
+            if not await self._may_change(message.chat, update.effective_user, message):
+                await self._reply(message, texts.LANG_ADMINS_ONLY)
+                return
+            tag = find_tag(wanted, tags)
+            if tag is None:
+                await self._reply(message, texts.lang_unknown(wanted, tags))
+                return
+            await self._store.set_tag(message.chat.id, tag)
+            log.info("chat %s: language set to %s", message.chat.id, tag)
+            await self._reply(message, texts.lang_set(tag))
+            return
+        buttons = [
+            [
+                InlineKeyboardButton(
+                    ("✓ " if tag == current else "") + describe_tag(tag),
+                    callback_data=LANG_PREFIX + tag_key(tag),
+                )
+            ]
+            for tag in tags
+        ]
+        await self._reply(message, texts.lang_prompt(current), InlineKeyboardMarkup(buttons))
+
+    async def lang_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        message = query.message
+        if not self._allowed(update):
+            await query.answer(texts.NOT_ALLOWED, show_alert=True)
+            return
+        if not isinstance(message, Message):  # too old to be accessible
+            await query.answer(texts.LANG_STALE, show_alert=True)
+            return
+        try:
+            tags = await self._stages.tags()
+        except TruebarError:
+            await query.answer(texts.LANG_UNAVAILABLE, show_alert=True)
+            return
+        key = (query.data or "").removeprefix(LANG_PREFIX)
+        tag = next((t for t in tags if tag_key(t) == key), None)
+        if tag is None:
+            await query.answer(texts.LANG_STALE, show_alert=True)
+            return
+        if not await self._may_change(message.chat, query.from_user, None):
+            await query.answer(texts.LANG_ADMINS_ONLY, show_alert=True)
+            return
+        await self._store.set_tag(message.chat.id, tag)
+        log.info("chat %s: language set to %s", message.chat.id, tag)
+        await query.answer("Saved")
+        try:
+            await self._gate.wait(message.chat.id, group=message.chat.type != ChatType.PRIVATE)
+            await query.edit_message_text(texts.lang_set(tag))
+        except TelegramError as exc:
+            log.info("chat %s: could not update the /lang message: %s", message.chat.id, exc)
+
+    async def error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        where = ""
+        if isinstance(update, Update) and update.effective_message is not None:
+            message = update.effective_message
+            where = f" (chat {message.chat.id}, message {message.message_id})"
+        log.error("unhandled error%s: %r", where, context.error, exc_info=context.error)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _allowed(self, update: Update) -> bool:
+        allowed = self._settings.allowed_ids
+        if not allowed:
+            return True
+        user, chat = update.effective_user, update.effective_chat
+        return bool((user and user.id in allowed) or (chat and chat.id in allowed))
+
+    async def _admit(self, update: Update, message: Message) -> bool:
+        if self._allowed(update):
+            return True
+        user = update.effective_user
+        log.info(
+            "refused chat %s user %s: not on the allowlist",
+            message.chat.id,
+            user.id if user else None,
+        )
+        await self._reply(message, texts.NOT_ALLOWED)
+        return False
+
+    async def _may_change(self, chat: Chat, user: User | None, message: Message | None) -> bool:
+        if chat.type == ChatType.PRIVATE or not self._settings.lang_admins_only:
+            return True
+        if message is not None and message.sender_chat and message.sender_chat.id == chat.id:
+            return True  # an anonymous admin posts as the group itself
+        if user is None:
+            return False
+        try:
+            member = await chat.get_member(user.id)
+        except TelegramError as exc:
+            log.warning("chat %s: cannot check admin status: %s", chat.id, exc)
+            return False
+        return member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
+
+    async def _reply(
+        self, message: Message, text: str, markup: InlineKeyboardMarkup | None = None
+    ) -> None:
+        reply = LiveReply(message.get_bot(), self._gate, ReplyTarget.for_message(message))
+        try:
+            await reply.open(text, markup)
+        except TelegramError as exc:
+            log.warning("chat %s: reply failed: %s", message.chat.id, exc)

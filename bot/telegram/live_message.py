@@ -1,0 +1,210 @@
+"""The bot's reply to one note: a placeholder, coalesced interim edits, the final text.
+
+Interims are best effort: while an edit waits for its slot, newer text replaces older, and
+an interim that fails is dropped. The final text is not: it is retried through RetryAfter
+and network errors, split over several messages when too long, and sent as a new message
+if the placeholder has disappeared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dtm
+import functools
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from telegram import Bot, InlineKeyboardMarkup, Message, ReplyParameters
+from telegram.constants import ChatAction, ChatType
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
+
+from bot.telegram.flood import FloodGate
+from bot.telegram.text import split_message, tail
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+FINAL_ATTEMPTS = 6
+TYPING_EVERY_S = 4.5  # Telegram shows a chat action for 5 seconds
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyTarget:
+    """Where the reply goes: the user's message, in its chat and forum topic."""
+
+    chat_id: int
+    message_id: int
+    thread_id: int | None = None
+    group: bool = False
+
+    @classmethod
+    def for_message(cls, message: Message) -> ReplyTarget:
+        return cls(
+            chat_id=message.chat.id,
+            message_id=message.message_id,
+            # only a forum topic's id may be passed back; in other chats it is a reply chain
+            thread_id=message.message_thread_id if message.is_topic_message else None,
+            group=message.chat.type != ChatType.PRIVATE,
+        )
+
+
+def retry_after_seconds(exc: RetryAfter) -> float:
+    value = exc.retry_after
+    return value.total_seconds() if isinstance(value, dtm.timedelta) else float(value)
+
+
+def is_not_modified(exc: BadRequest) -> bool:
+    return "not modified" in exc.message.lower()
+
+
+def is_gone(exc: BadRequest) -> bool:
+    return "not found" in exc.message.lower()
+
+
+class LiveReply:
+    def __init__(self, bot: Bot, gate: FloodGate, target: ReplyTarget) -> None:
+        self._bot = bot
+        self._gate = gate
+        self.target = target
+        self.message_id: int | None = None
+        self._shown: str | None = None
+        self._pending: str | None = None
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def open(self, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> None:
+        """Send the first message as a reply (retried like a final)."""
+        message = await self._persist(lambda: self._send(text, reply_markup))
+        self.message_id = message.message_id
+        self._shown = text
+
+    def show(self, text: str) -> None:
+        """Interim text: edit soon, coalescing with anything newer."""
+        text = tail(text.strip())
+        if not text:
+            return
+        self._pending = text
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="live-reply-flush")
+
+    async def close(self, text: str) -> None:
+        """Final text: always lands, split over several messages if needed."""
+        await self._stop_interims()
+        parts = split_message(text) or [text]
+        first, rest = parts[0], parts[1:]
+        if self.message_id is None:
+            self.message_id = (await self._persist(lambda: self._send(first))).message_id
+        elif first != self._shown:
+            await self._persist(lambda: self._edit_or_resend(first))
+        self._shown = first
+        for part in rest:
+            await self._persist(functools.partial(self._send, part))
+
+    async def _flush(self) -> None:
+        while self._pending is not None:
+            await self._gate.wait(self.target.chat_id, group=self.target.group)
+            text, self._pending = self._pending, None
+            if text == self._shown or self.message_id is None:
+                continue
+            try:
+                await self._edit(text)
+                self._shown = text
+            except RetryAfter as exc:
+                self._gate.penalize(self.target.chat_id, retry_after_seconds(exc))
+                log.info("interim edit throttled in chat %s", self.target.chat_id)
+            except BadRequest as exc:
+                if not is_not_modified(exc):
+                    log.info("interim edit refused in chat %s: %s", self.target.chat_id, exc)
+            except TelegramError as exc:
+                log.info("interim edit failed in chat %s: %s", self.target.chat_id, exc)
+
+    async def _stop_interims(self) -> None:
+        self._pending = None
+        if self._flusher is not None and not self._flusher.done():
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+
+    async def _persist(self, action: Callable[[], Awaitable[T]]) -> T:
+        """Run ``action`` in a flood slot, retrying RetryAfter and network errors."""
+        delay = 1.0
+        for attempt in range(1, FINAL_ATTEMPTS + 1):
+            await self._gate.wait(self.target.chat_id, group=self.target.group)
+            try:
+                return await action()
+            except RetryAfter as exc:
+                seconds = retry_after_seconds(exc)
+                self._gate.penalize(self.target.chat_id, seconds)
+                log.warning(
+                    "Telegram asked to retry after %.0fs in chat %s (attempt %d)",
+                    seconds,
+                    self.target.chat_id,
+                    attempt,
+                )
+                if attempt == FINAL_ATTEMPTS:
+                    raise
+            except BadRequest:
+                raise
+            except NetworkError as exc:  # includes TimedOut
+                log.warning(
+                    "Telegram request failed in chat %s (attempt %d): %s",
+                    self.target.chat_id,
+                    attempt,
+                    exc,
+                )
+                if attempt == FINAL_ATTEMPTS:
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+        raise AssertionError("unreachable")
+
+    async def _send(self, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> Message:
+        return await self._bot.send_message(
+            self.target.chat_id,
+            text,
+            message_thread_id=self.target.thread_id,
+            reply_markup=reply_markup,
+            reply_parameters=ReplyParameters(
+                message_id=self.target.message_id, allow_sending_without_reply=True
+            ),
+        )
+
+    async def _edit(self, text: str) -> None:
+        assert self.message_id is not None
+        await self._bot.edit_message_text(
+            text, chat_id=self.target.chat_id, message_id=self.message_id
+        )
+
+    async def _edit_or_resend(self, text: str) -> None:
+        try:
+            await self._edit(text)
+        except BadRequest as exc:
+            if is_not_modified(exc):
+                return
+            if not is_gone(exc):
+                raise
+            log.info("placeholder gone in chat %s; sending the text anew", self.target.chat_id)
+            self.message_id = (await self._send(text)).message_id
+
+
+@contextlib.asynccontextmanager
+async def typing_action(bot: Bot, target: ReplyTarget) -> AsyncIterator[None]:
+    """Show "typing…" in the chat while the body runs."""
+
+    async def keep_typing() -> None:
+        while True:
+            with contextlib.suppress(TelegramError):
+                await bot.send_chat_action(
+                    target.chat_id, ChatAction.TYPING, message_thread_id=target.thread_id
+                )
+            await asyncio.sleep(TYPING_EVERY_S)
+
+    task = asyncio.create_task(keep_typing(), name="typing")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,53 @@
+"""Telegram's text limits: length is counted in UTF-16 code units, at most 4096."""
+
+from __future__ import annotations
+
+MAX_MESSAGE = 4096
+ELLIPSIS = "…"
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _fit(text: str, limit: int) -> int:
+    """Largest prefix length (in code points) of ``text`` within ``limit`` UTF-16 units."""
+    units = 0
+    for index, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit:
+            return index
+    return len(text)
+
+
+def split_message(text: str, limit: int = MAX_MESSAGE) -> list[str]:
+    """Split at word boundaries into parts of at most ``limit`` UTF-16 units each.
+
+    A word longer than a whole message is cut hard, as nothing else fits.
+    """
+    parts: list[str] = []
+    rest = text.strip()
+    while rest:
+        end = _fit(rest, limit)
+        if end == len(rest):
+            parts.append(rest)
+            break
+        cut = rest.rfind(" ", 0, end + 1)
+        if cut <= 0:
+            cut = end
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    return parts
+
+
+def tail(text: str, limit: int = MAX_MESSAGE) -> str:
+    """The end of ``text`` within ``limit`` units, marked with a leading ellipsis when cut
+    (interim display of a very long transcript)."""
+    if utf16_len(text) <= limit:
+        return text
+    reversed_end = _fit(text[::-1], limit - 2)
+    kept = text[len(text) - reversed_end :]
+    space = kept.find(" ")
+    if 0 <= space < 64:
+        kept = kept[space + 1 :]
+    return ELLIPSIS + " " + kept

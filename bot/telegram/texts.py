@@ -1,0 +1,91 @@
+"""Everything the bot says, in one place; and failures turned into human messages."""
+
+from __future__ import annotations
+
+from telegram.error import BadRequest, TelegramError
+
+from bot.audio import AudioError, EmptyAudio
+from bot.languages import language_name
+from bot.truebar.errors import (
+    AuthError,
+    AuthUnavailable,
+    ConfigRejected,
+    ConnectionLost,
+    ServerError,
+    TruebarTimeout,
+)
+
+TRANSCRIBING = "🎙 Transcribing…"
+QUEUED = "⏳ Queued — I'm transcribing other messages; yours is next in line."
+NO_SPEECH = "🤷 No speech recognized."
+NOT_ALLOWED = "Sorry, this bot is private and not available in this chat."
+TRANSCRIBE_USAGE = "Reply to a voice message, video note or audio file with /transcribe."
+LANG_ADMINS_ONLY = "Only group admins can change the language here."
+LANG_UNAVAILABLE = "I can't reach the speech service to list languages. Please try again later."
+LANG_STALE = "That choice is no longer available. Send /lang again."
+
+
+def help_text(current_tag: str) -> str:
+    return (
+        "I turn voice messages into text with Truebar speech recognition.\n\n"
+        "Send or forward me a voice message, video note or audio file and I'll reply with "
+        "the text, updated live while it's being recognized.\n\n"
+        f"Language: {language_name(current_tag)} ({current_tag}). Change it with /lang.\n\n"
+        "In groups: with privacy mode on, Telegram doesn't show me ordinary messages. "
+        "Either turn privacy mode off in @BotFather (/setprivacy) or make me an admin, and "
+        "I'll transcribe every voice message; or reply to a voice message with /transcribe, "
+        "which works with privacy mode on."
+    )
+
+
+def lang_prompt(current_tag: str) -> str:
+    return f"Current language: {language_name(current_tag)} ({current_tag}).\nChoose another:"
+
+
+def lang_set(tag: str) -> str:
+    return f"✅ Language set to {language_name(tag)} ({tag})."
+
+
+def lang_unknown(wanted: str, tags: list[str]) -> str:
+    listing = "\n".join(f"• {t}" for t in tags)
+    return f"I don't know the language {wanted!r}. Available:\n{listing}"
+
+
+def too_big(limit_bytes: int) -> str:
+    return (
+        f"⚠️ This file is too big: bots can download files up to {limit_bytes // (1024 * 1024)} MB."
+    )
+
+
+def too_long(limit_s: float) -> str:
+    return f"⚠️ This recording is too long: I transcribe up to {_minutes(limit_s)}."
+
+
+def _minutes(seconds: float) -> str:
+    minutes = seconds / 60
+    return f"{minutes:g} minutes" if minutes >= 1 else f"{seconds:g} seconds"
+
+
+def describe_failure(exc: BaseException, tag: str) -> str:
+    """A short message for the user; the log line carries the details."""
+    if isinstance(exc, EmptyAudio):
+        return "⚠️ This recording is empty."
+    if isinstance(exc, AudioError):
+        return "⚠️ I couldn't read any audio in this file."
+    if isinstance(exc, AuthUnavailable):
+        return "⚠️ The speech service can't be reached right now. Please try again later."
+    if isinstance(exc, AuthError):
+        return "⚠️ The speech service refused my login. The bot's owner needs to fix this."
+    if isinstance(exc, ConfigRejected):
+        return f"⚠️ The speech service doesn't accept the language {tag}. Choose another with /lang."
+    if isinstance(exc, TruebarTimeout):
+        return "⚠️ The speech service took too long to answer. Please try again."
+    if isinstance(exc, ConnectionLost):
+        return "⚠️ I lost the connection to the speech service. Please try again."
+    if isinstance(exc, ServerError):
+        return f"⚠️ The speech service reported an error: {exc}. Please try again."
+    if isinstance(exc, BadRequest) and "too big" in exc.message.lower():
+        return "⚠️ This file is too big for bots to download from Telegram (20 MB)."
+    if isinstance(exc, TelegramError):
+        return "⚠️ I couldn't download this file from Telegram. Please try again."
+    return "⚠️ Something went wrong while transcribing. Please try again."

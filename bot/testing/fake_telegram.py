@@ -1,0 +1,609 @@
+"""A strict fake of the Telegram Bot API over HTTP, for python-telegram-bot's ``base_url``.
+
+Strict like Telegram: bad bot tokens get 401, texts over 4096 UTF-16 units or empty are
+refused, an edit that changes nothing gets "message is not modified", and a chat that is
+written to too often gets 429 with ``retry_after``. Tests drive it as users would (send a
+voice note, press a button) and read back what each chat shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.testing.http_server import AbortConnection, HttpServer, Request, Response
+
+log = logging.getLogger(__name__)
+
+WAIT_LIMIT_S = 30.0
+MAX_TEXT = 4096
+MAX_DOWNLOAD = 20 * 1024 * 1024
+BOT_ID = 7000000001
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup "
+    "are exactly the same as a current content and reply markup of the message"
+)
+COUNTED_METHODS = {"sendMessage", "editMessageText", "editMessageReplyMarkup"}
+
+
+def utf16_len(text: str) -> int:
+    """Telegram measures text in UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
+        super().__init__(description)
+        self.code, self.description, self.retry_after = code, description, retry_after
+
+    def response(self) -> Response:
+        body: dict[str, Any] = {
+            "ok": False,
+            "error_code": self.code,
+            "description": self.description,
+        }
+        if self.retry_after is not None:
+            body["parameters"] = {"retry_after": self.retry_after}
+        return Response.json(body, self.code)
+
+
+@dataclass
+class FloodLimits:
+    """Telegram's published limits, with the small bursts it tolerates."""
+
+    chat_per_second: int = 3  # more than this in any 1 s window → 429
+    group_per_minute: int = 20
+    global_per_second: int = 30
+
+
+@dataclass
+class Chat:
+    id: int
+    type: str  # private, group, supergroup
+    title: str | None = None
+    is_forum: bool = False
+    admins: set[int] = field(default_factory=set)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": self.id, "type": self.type}
+        if self.type == "private":
+            data["first_name"] = f"User{self.id}"
+        else:
+            data["title"] = self.title or f"Group {self.id}"
+        if self.is_forum:
+            data["is_forum"] = True
+        return data
+
+
+@dataclass
+class StoredMessage:
+    chat_id: int
+    message_id: int
+    from_bot: bool
+    text: str | None
+    reply_to: int | None = None
+    thread_id: int | None = None
+    reply_markup: Any = None
+    user_id: int | None = None
+    content: dict[str, Any] = field(default_factory=dict)  # media of a user message
+    deleted: bool = False
+    edits: int = 0
+    history: list[str] = field(default_factory=list)  # every text it showed, in order
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    at: float
+    status: int = 200
+
+
+@dataclass
+class Faults:
+    """Switches a test flips."""
+
+    retry_after: dict[int, int] = field(default_factory=dict)  # chat → forced 429s left
+    retry_after_seconds: int = 1
+    server_errors: dict[str, int] = field(default_factory=dict)  # method → 502s left
+    drop_connections: dict[str, int] = field(default_factory=dict)  # method → aborts left
+
+
+class FakeTelegram:
+    """Start with ``async with FakeTelegram(token)``; give python-telegram-bot
+    ``base_url=fake.base_url`` and ``base_file_url=fake.base_file_url``."""
+
+    def __init__(
+        self,
+        token: str = "123456:TEST-token",
+        *,
+        limits: FloodLimits | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.token = token
+        self.limits = limits or FloodLimits()
+        self.faults = Faults()
+        self.clock = clock
+        self.chats: dict[int, Chat] = {}
+        self.messages: dict[tuple[int, int], StoredMessage] = {}
+        self.files: dict[str, bytes] = {}
+        self.calls: list[Call] = []
+        self.commands: list[dict[str, Any]] = []
+        self.answered_callbacks: list[dict[str, Any]] = []
+        self.webhook_url = ""
+        self.flood_429s = 0
+        self._updates: list[dict[str, Any]] = []
+        self._update_ids = itertools.count(1)
+        self._message_ids: dict[int, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
+        self._file_ids = itertools.count(1)
+        self._chat_hits: dict[int, deque[float]] = defaultdict(deque)
+        self._global_hits: deque[float] = deque()
+        self._changed = asyncio.Condition()
+        self._server = HttpServer(self._handle)
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def __aenter__(self) -> FakeTelegram:
+        await self._server.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+        await self._server.close()
+
+    @property
+    def base_url(self) -> str:
+        return f"{self._server.url}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        return f"{self._server.url}/file/bot"
+
+    # -- what users do -------------------------------------------------------------------
+    def add_chat(
+        self,
+        chat_id: int,
+        type_: str = "private",
+        *,
+        admins: set[int] | None = None,
+        is_forum: bool = False,
+    ) -> Chat:
+        chat = Chat(chat_id, type_, is_forum=is_forum, admins=admins or set())
+        self.chats[chat_id] = chat
+        return chat
+
+    def add_file(self, content: bytes) -> tuple[str, str]:
+        number = next(self._file_ids)
+        file_id = f"FILE{number:06d}"
+        self.files[file_id] = content
+        return file_id, f"F{number:06d}"
+
+    def user_message(
+        self,
+        chat_id: int,
+        user_id: int,
+        *,
+        thread_id: int | None = None,
+        reply_to: int | None = None,
+        **content: Any,
+    ) -> dict[str, Any]:
+        """Post a message from a user; returns its JSON. ``content``: text, voice, …"""
+        chat = self.chats.get(chat_id) or self.add_chat(chat_id)
+        message_id = next(self._message_ids[chat_id])
+        media = {k: v for k, v in content.items() if k != "text"}
+        stored = StoredMessage(
+            chat.id,
+            message_id,
+            False,
+            content.get("text"),
+            reply_to=reply_to,
+            thread_id=thread_id,
+            user_id=user_id,
+            content=media,
+        )
+        self.messages[(chat.id, message_id)] = stored
+        message = self._message_json(stored)
+        if reply_to is not None:
+            message["reply_to_message"] = self._message_json(self.messages[(chat.id, reply_to)])
+        if stored.text is not None and stored.text.startswith("/"):
+            command = stored.text.split()[0]
+            message["entities"] = [
+                {"type": "bot_command", "offset": 0, "length": utf16_len(command)}
+            ]
+        self.push_update({"message": message})
+        return message
+
+    def send_voice(
+        self,
+        chat_id: int,
+        user_id: int,
+        audio: bytes,
+        *,
+        duration: int = 5,
+        kind: str = "voice",
+        mime_type: str = "audio/ogg",
+        thread_id: int | None = None,
+        file_size: int | None = None,
+        forward: bool = False,
+    ) -> dict[str, Any]:
+        """A voice note (or ``kind`` = audio, video_note, document) with real file bytes."""
+        file_id, unique_id = self.add_file(audio)
+        size = len(audio) if file_size is None else file_size
+        media: dict[str, Any] = {"file_id": file_id, "file_unique_id": unique_id, "file_size": size}
+        if kind == "voice":
+            media |= {"duration": duration, "mime_type": mime_type}
+        elif kind == "audio":
+            media |= {"duration": duration, "mime_type": mime_type, "file_name": "song.mp3"}
+        elif kind == "video_note":
+            media |= {"duration": duration, "length": 240}
+        elif kind == "document":
+            media |= {"mime_type": mime_type, "file_name": "recording.m4a"}
+        content: dict[str, Any] = {kind: media}
+        if forward:
+            content["forward_origin"] = {
+                "type": "hidden_user",
+                "sender_user_name": "Someone",
+                "date": int(time.time()),
+            }
+        return self.user_message(chat_id, user_id, thread_id=thread_id, **content)
+
+    def send_text(
+        self,
+        chat_id: int,
+        user_id: int,
+        text: str,
+        *,
+        thread_id: int | None = None,
+        reply_to: int | None = None,
+    ) -> dict[str, Any]:
+        return self.user_message(
+            chat_id, user_id, thread_id=thread_id, reply_to=reply_to, text=text
+        )
+
+    def press_button(self, chat_id: int, message_id: int, user_id: int, data: str) -> str:
+        stored = self.messages[(chat_id, message_id)]
+        query_id = f"Q{next(self._update_ids)}"
+        self.push_update(
+            {
+                "callback_query": {
+                    "id": query_id,
+                    "from": {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"},
+                    "chat_instance": str(chat_id),
+                    "data": data,
+                    "message": self._message_json(stored),
+                }
+            }
+        )
+        return query_id
+
+    def delete_message(self, chat_id: int, message_id: int) -> None:
+        self.messages[(chat_id, message_id)].deleted = True
+
+    def push_update(self, payload: dict[str, Any]) -> int:
+        update_id = next(self._update_ids)
+        self._updates.append({"update_id": update_id, **payload})
+        asyncio.get_running_loop().create_task(self._notify())
+        return update_id
+
+    # -- what tests read -----------------------------------------------------------------
+    def bot_messages(self, chat_id: int) -> list[StoredMessage]:
+        return sorted(
+            (m for m in self.messages.values() if m.chat_id == chat_id and m.from_bot),
+            key=lambda m: m.message_id,
+        )
+
+    def replies_to(self, chat_id: int, message_id: int) -> list[StoredMessage]:
+        return [m for m in self.bot_messages(chat_id) if m.reply_to == message_id]
+
+    def calls_to(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    @property
+    def pending_updates(self) -> int:
+        return len(self._updates)
+
+    async def wait_for(self, predicate: Callable[[], bool]) -> None:
+        """Wait until ``predicate()`` holds; re-checked on every API call (at most
+        ``WAIT_LIMIT_S``, so a broken bot fails a test instead of hanging it)."""
+        async with asyncio.timeout(WAIT_LIMIT_S), self._changed:
+            await self._changed.wait_for(predicate)
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    # -- HTTP ------------------------------------------------------------------------------
+    async def _handle(self, request: Request) -> Response:
+        if request.path.startswith("/file/bot"):
+            return self._download(request)
+        if not request.path.startswith("/bot"):
+            return Response.json({"ok": False, "error_code": 404, "description": "Not Found"}, 404)
+        token, _, method = request.path[len("/bot") :].partition("/")
+        if token != self.token:
+            return ApiError(401, "Unauthorized").response()
+        params = _decode(request.params())
+        call = Call(method, params, self.clock())
+        self.calls.append(call)
+        try:
+            self._inject_faults(method, params)
+            result = await self._dispatch(method, params)
+        except ApiError as exc:
+            call.status = exc.code
+            await self._notify()
+            return exc.response()
+        await self._notify()
+        return Response.json({"ok": True, "result": result})
+
+    def _inject_faults(self, method: str, params: dict[str, Any]) -> None:
+        if self.faults.drop_connections.get(method, 0) > 0:
+            self.faults.drop_connections[method] -= 1
+            raise AbortConnection
+        if self.faults.server_errors.get(method, 0) > 0:
+            self.faults.server_errors[method] -= 1
+            raise ApiError(502, "Bad Gateway")
+        chat_id = params.get("chat_id")
+        if method in COUNTED_METHODS and isinstance(chat_id, int):
+            if self.faults.retry_after.get(chat_id, 0) > 0:
+                self.faults.retry_after[chat_id] -= 1
+                seconds = self.faults.retry_after_seconds
+                raise ApiError(429, f"Too Many Requests: retry after {seconds}", seconds)
+            self._check_flood(chat_id)
+
+    def _check_flood(self, chat_id: int) -> None:
+        now = self.clock()
+        hits, everyone = self._chat_hits[chat_id], self._global_hits
+        while everyone and now - everyone[0] >= 1.0:
+            everyone.popleft()
+        while hits and now - hits[0] >= 60.0:
+            hits.popleft()
+        last_second = sum(1 for t in hits if now - t < 1.0)
+        chat = self.chats.get(chat_id)
+        retry: float | None = None
+        if last_second >= self.limits.chat_per_second:
+            retry = 1.0
+        elif (
+            chat is not None
+            and chat.type != "private"
+            and len(hits) >= self.limits.group_per_minute
+        ):
+            retry = 60.0 - (now - hits[0])
+        elif len(everyone) >= self.limits.global_per_second:
+            retry = 1.0
+        if retry is not None:
+            self.flood_429s += 1
+            seconds = max(1, round(retry))
+            raise ApiError(429, f"Too Many Requests: retry after {seconds}", seconds)
+        hits.append(now)
+        everyone.append(now)
+
+    async def _dispatch(self, method: str, p: dict[str, Any]) -> Any:
+        handler = getattr(self, f"_api_{method}", None)
+        if handler is None:
+            raise ApiError(404, "Not Found: method not found")
+        return await handler(p)
+
+    async def _api_getMe(self, p: dict[str, Any]) -> Any:
+        return {
+            "id": BOT_ID,
+            "is_bot": True,
+            "first_name": "Transcriber",
+            "username": "transcriber_test_bot",
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+
+    async def _api_getUpdates(self, p: dict[str, Any]) -> Any:
+        offset = int(p.get("offset", 0) or 0)
+        if offset:
+            self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        timeout = float(p.get("timeout", 0) or 0)
+        if not self._updates and timeout > 0:
+            async with self._changed:
+                try:
+                    async with asyncio.timeout(timeout):
+                        await self._changed.wait_for(lambda: bool(self._updates))
+                except TimeoutError:
+                    pass
+        limit = int(p.get("limit", 100) or 100)
+        return self._updates[:limit]
+
+    async def _api_deleteWebhook(self, p: dict[str, Any]) -> Any:
+        self.webhook_url = ""
+        return True
+
+    async def _api_setWebhook(self, p: dict[str, Any]) -> Any:
+        self.webhook_url = str(p.get("url", ""))
+        return True
+
+    async def _api_setMyCommands(self, p: dict[str, Any]) -> Any:
+        self.commands = list(p.get("commands", []))
+        return True
+
+    async def _api_sendChatAction(self, p: dict[str, Any]) -> Any:
+        self._chat(p)
+        return True
+
+    async def _api_answerCallbackQuery(self, p: dict[str, Any]) -> Any:
+        self.answered_callbacks.append(p)
+        return True
+
+    async def _api_getChatMember(self, p: dict[str, Any]) -> Any:
+        chat = self._chat(p)
+        user_id = int(p["user_id"])
+        user = {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"}
+        if user_id in chat.admins or chat.type == "private":
+            return {
+                "status": "administrator",
+                "user": user,
+                **{
+                    k: True
+                    for k in (
+                        "can_be_edited",
+                        "can_manage_chat",
+                        "can_delete_messages",
+                        "can_manage_video_chats",
+                        "can_restrict_members",
+                        "can_promote_members",
+                        "can_change_info",
+                        "can_invite_users",
+                        "can_post_stories",
+                        "can_edit_stories",
+                        "can_delete_stories",
+                    )
+                },
+                "is_anonymous": False,
+            }
+        return {"status": "member", "user": user}
+
+    async def _api_getFile(self, p: dict[str, Any]) -> Any:
+        file_id = str(p.get("file_id", ""))
+        if file_id not in self.files:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        size = len(self.files[file_id])
+        if size > MAX_DOWNLOAD:
+            raise ApiError(400, "Bad Request: file is too big")
+        return {
+            "file_id": file_id,
+            "file_unique_id": "U" + file_id,
+            "file_size": size,
+            "file_path": f"voice/{file_id}.oga",
+        }
+
+    def _download(self, request: Request) -> Response:
+        rest = request.path[len("/file/bot") :]
+        token, _, path = rest.partition("/")
+        if token != self.token:
+            return Response(404, b"Not Found", "text/plain")
+        file_id = path.rsplit("/", 1)[-1].split(".")[0]
+        if file_id not in self.files:
+            return Response(404, b"Not Found", "text/plain")
+        return Response(200, self.files[file_id], "application/octet-stream")
+
+    async def _api_sendMessage(self, p: dict[str, Any]) -> Any:
+        chat = self._chat(p)
+        text = self._text(p)
+        reply = p.get("reply_parameters") or {}
+        reply_to = reply.get("message_id") if isinstance(reply, dict) else None
+        if reply_to is None and p.get("reply_to_message_id"):
+            reply_to = int(p["reply_to_message_id"])
+        if reply_to is not None:
+            target = self.messages.get((chat.id, int(reply_to)))
+            if target is None or target.deleted:
+                if not reply.get("allow_sending_without_reply"):
+                    raise ApiError(400, "Bad Request: message to be replied not found")
+                reply_to = None
+        thread_id = p.get("message_thread_id")
+        if thread_id is not None and not chat.is_forum:
+            raise ApiError(400, "Bad Request: message thread not found")
+        message_id = next(self._message_ids[chat.id])
+        stored = StoredMessage(
+            chat.id,
+            message_id,
+            True,
+            text,
+            reply_to=reply_to,
+            thread_id=thread_id,
+            reply_markup=p.get("reply_markup"),
+            history=[text],
+        )
+        self.messages[(chat.id, message_id)] = stored
+        return self._message_json(stored)
+
+    async def _api_editMessageText(self, p: dict[str, Any]) -> Any:
+        chat = self._chat(p)
+        stored = self.messages.get((chat.id, int(p.get("message_id", 0))))
+        if stored is None or stored.deleted:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        if not stored.from_bot:
+            raise ApiError(400, "Bad Request: message can't be edited")
+        text = self._text(p)
+        markup = p.get("reply_markup")
+        if text == stored.text and markup == stored.reply_markup:
+            raise ApiError(400, NOT_MODIFIED)
+        stored.text, stored.reply_markup = text, markup
+        stored.edits += 1
+        stored.history.append(text)
+        return self._message_json(stored)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _chat(self, p: dict[str, Any]) -> Chat:
+        try:
+            chat_id = int(p.get("chat_id", 0))
+        except (TypeError, ValueError):
+            raise ApiError(400, "Bad Request: chat not found") from None
+        chat = self.chats.get(chat_id)
+        if chat is None:
+            raise ApiError(400, "Bad Request: chat not found")
+        return chat
+
+    def _text(self, p: dict[str, Any]) -> str:
+        text = p.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise ApiError(400, "Bad Request: message text is empty")
+        if utf16_len(text) > MAX_TEXT:
+            raise ApiError(400, "Bad Request: message is too long")
+        if p.get("parse_mode"):
+            raise ApiError(400, "Bad Request: this fake does not parse entities")
+        return text
+
+    def _message_json(self, m: StoredMessage) -> dict[str, Any]:
+        chat = self.chats[m.chat_id]
+        data: dict[str, Any] = {
+            "message_id": m.message_id,
+            "date": int(time.time()),
+            "chat": chat.to_json(),
+        }
+        if m.from_bot:
+            data["from"] = {
+                "id": BOT_ID,
+                "is_bot": True,
+                "first_name": "Transcriber",
+                "username": "transcriber_test_bot",
+            }
+        elif m.user_id is not None:
+            data["from"] = {"id": m.user_id, "is_bot": False, "first_name": f"User{m.user_id}"}
+        if m.text is not None:
+            data["text"] = m.text
+        if m.thread_id is not None:
+            data["message_thread_id"] = m.thread_id
+            data["is_topic_message"] = True
+        if m.reply_markup:
+            data["reply_markup"] = m.reply_markup
+        return data | m.content
+
+
+STRING_PARAMS = frozenset(
+    {
+        "text",
+        "file_id",
+        "callback_query_id",
+        "data",
+        "url",
+        "secret_token",
+        "action",
+        "parse_mode",
+        "caption",
+    }
+)
+
+
+def _decode(params: dict[str, str]) -> dict[str, Any]:
+    """python-telegram-bot sends strings as they are and everything else JSON-encoded."""
+    decoded: dict[str, Any] = {}
+    for key, value in params.items():
+        if key in STRING_PARAMS:
+            decoded[key] = value
+            continue
+        try:
+            decoded[key] = json.loads(value)
+        except ValueError:
+            decoded[key] = value
+    return decoded

@@ -1,0 +1,104 @@
+"""Runs the real bot (``serve``) against the fake Telegram Bot API and the mock Truebar."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from bot.config import BotSettings, FloodSettings, TruebarSettings
+from bot.telegram.app import serve
+from bot.telegram.notes import VoiceNote
+from bot.testing.fake_telegram import FakeTelegram, FloodLimits, StoredMessage
+from bot.testing.mock_truebar import MockTruebar
+from bot.truebar.client import Timeouts
+from tests.conftest import EN_TAG
+
+# Telegram's limits scaled down 5×, for the bot and the fake alike, to keep tests short.
+# Tests about pacing itself use the real numbers (FloodSettings() and FloodLimits()).
+FAST_FLOOD = FloodSettings(chat_interval_s=0.2, group_per_minute=100, global_per_second=150)
+FAST_LIMITS = FloodLimits(chat_per_second=15, group_per_minute=100, global_per_second=150)
+
+
+def bot_settings(fake: FakeTelegram, db_path: Path, **overrides: Any) -> BotSettings:
+    """Settings for a bot talking to ``fake``; paced fast unless ``flood`` is given."""
+    if "flood" not in overrides:
+        overrides["flood"] = FAST_FLOOD
+        fake.limits = FAST_LIMITS
+    return dataclasses.replace(
+        BotSettings(
+            telegram_token=fake.token,
+            base_url=fake.base_url,
+            base_file_url=fake.base_file_url,
+            db_path=db_path,
+        ),
+        **overrides,
+    )
+
+
+def truebar_settings(mock: MockTruebar, **overrides: Any) -> TruebarSettings:
+    return dataclasses.replace(
+        TruebarSettings(
+            username="alice",
+            password="wonderland",
+            auth_url=mock.auth_url,
+            ws_url=mock.ws_url,
+            asr_tag=EN_TAG,
+            timeouts=Timeouts(handshake=5, silence=5, session=60),
+        ),
+        **overrides,
+    )
+
+
+class NoteTracker:
+    """Records each note's outcome as the bot reports it; tests wait on it, not on time."""
+
+    def __init__(self) -> None:
+        self.outcomes: dict[tuple[int, int], str] = {}
+        self._events: dict[tuple[int, int], asyncio.Event] = {}
+
+    def __call__(self, note: VoiceNote, outcome: str) -> None:
+        key = (note.target.chat_id, note.target.message_id)
+        self.outcomes[key] = outcome
+        self._event(key).set()
+
+    def _event(self, key: tuple[int, int]) -> asyncio.Event:
+        return self._events.setdefault(key, asyncio.Event())
+
+    async def done(self, chat_id: int, message_id: int) -> str:
+        key = (chat_id, message_id)
+        async with asyncio.timeout(30):
+            await self._event(key).wait()
+        return self.outcomes[key]
+
+
+@contextlib.asynccontextmanager
+async def running_bot(
+    settings: BotSettings, truebar: TruebarSettings
+) -> AsyncIterator[NoteTracker]:
+    stop, started = asyncio.Event(), asyncio.Event()
+    tracker = NoteTracker()
+    task = asyncio.create_task(serve(settings, truebar, stop, started=started, observer=tracker))
+    waiter = asyncio.create_task(started.wait())
+    await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        waiter.cancel()
+        task.result()  # raise why it did not start
+    try:
+        yield tracker
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
+
+
+def final_text(fake: FakeTelegram, chat_id: int, note_id: int) -> str:
+    return " ".join(m.text or "" for m in fake.replies_to(chat_id, note_id))
+
+
+def reply(fake: FakeTelegram, chat_id: int, note_id: int) -> StoredMessage:
+    replies = fake.replies_to(chat_id, note_id)
+    assert len(replies) == 1, [r.text for r in replies]
+    return replies[0]

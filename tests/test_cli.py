@@ -111,3 +111,8 @@ async def test_server_error(mock_truebar: MockTruebar, voice_note: Path) -> None
     mock_truebar.faults.error_after_ms = 500
     result = await run_cli("transcribe", str(voice_note), mock=mock_truebar)
     assert_one_clean_error_line(result, "Internal ASR worker failure")
+
+
+async def test_run_without_telegram_token_explains(mock_truebar: MockTruebar) -> None:
+    result = await run_cli("run", mock=mock_truebar)
+    assert_one_clean_error_line(result, "TELEGRAM_BOT_TOKEN")

@@ -1,13 +1,15 @@
 """Pacing of our own messages so Telegram never has to answer 429.
 
 Each send reserves the earliest slot that respects the per-chat interval (longer in
-groups: 20 per minute) and the global rate, then sleeps until it. Reservations make the
-limits hold even when many coroutines write to one chat at once.
+groups: 20 per minute) and keeps every two slots, in any chats, the global interval
+apart; then it sleeps until that slot. Reservations make the limits hold even when many
+coroutines write at once, and a chat pushed back by RetryAfter holds back no other chat.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import time
 from collections.abc import Callable
 
@@ -20,19 +22,30 @@ class FloodGate:
     ) -> None:
         self._private_interval = settings.chat_interval_s
         self._group_interval = max(settings.chat_interval_s, 60.0 / settings.group_per_minute)
-        self._global_interval = 1.0 / settings.global_per_second
+        # a hair over 1/N, so N + 1 slots never fit in one second, float rounding included
+        self._global_interval = 1.001 / settings.global_per_second
         self._clock = clock
         self._chat_next: dict[int, float] = {}
-        self._global_next = 0.0
+        self._slots: list[float] = []  # reserved send times, sorted, for the global rate
 
     def reserve(self, chat_id: int, *, group: bool) -> float:
         """Book the next slot for ``chat_id``; returns how long to wait for it."""
         now = self._clock()
-        slot = max(now, self._chat_next.get(chat_id, 0.0), self._global_next)
+        del self._slots[: bisect.bisect_left(self._slots, now - self._global_interval)]
+        slot = self._free_global_slot(max(now, self._chat_next.get(chat_id, 0.0)))
+        bisect.insort(self._slots, slot)
         interval = self._group_interval if group else self._private_interval
         self._chat_next[chat_id] = slot + interval
-        self._global_next = slot + self._global_interval
         return slot - now
+
+    def _free_global_slot(self, earliest: float) -> float:
+        """The first time from ``earliest`` that is a global interval away from all slots."""
+        slot, gap = earliest, self._global_interval
+        while True:
+            index = bisect.bisect_left(self._slots, slot - gap + 1e-9)
+            if index == len(self._slots) or self._slots[index] >= slot + gap - 1e-9:
+                return slot
+            slot = self._slots[index] + gap
 
     async def wait(self, chat_id: int, *, group: bool) -> None:
         delay = self.reserve(chat_id, group=group)

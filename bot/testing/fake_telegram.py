@@ -138,6 +138,7 @@ class FakeTelegram:
         self.commands: list[dict[str, Any]] = []
         self.answered_callbacks: list[dict[str, Any]] = []
         self.webhook_url = ""
+        self.webhook_secret = ""
         self.flood_429s = 0
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
@@ -421,6 +422,7 @@ class FakeTelegram:
 
     async def _api_setWebhook(self, p: dict[str, Any]) -> Any:
         self.webhook_url = str(p.get("url", ""))
+        self.webhook_secret = str(p.get("secret_token", ""))
         return True
 
     async def _api_setMyCommands(self, p: dict[str, Any]) -> Any:

@@ -1,0 +1,58 @@
+"""Pacing arithmetic with a fake clock: reservations respect every limit."""
+
+from bot.config import FloodSettings
+from bot.telegram.flood import FloodGate
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_private_chat_gets_one_slot_per_second() -> None:
+    gate = FloodGate(FloodSettings(), Clock())
+    assert [gate.reserve(1, group=False) for _ in range(3)] == [0.0, 1.0, 2.0]
+
+
+def test_group_is_paced_to_twenty_per_minute() -> None:
+    gate = FloodGate(FloodSettings(), Clock())
+    waits = [gate.reserve(-5, group=True) for _ in range(21)]
+    assert waits[1] == 3.0
+    assert waits[20] == 60.0  # the 21st message lands a full minute after the first
+
+
+def test_chats_are_independent_but_share_the_global_rate() -> None:
+    gate = FloodGate(FloodSettings(global_per_second=30), Clock())
+    waits = [gate.reserve(chat, group=False) for chat in range(60)]
+    assert waits[0] == 0.0
+    assert 1.0 <= waits[30] < 1.01  # the 31st message overall waits a second
+
+
+def test_retry_after_pushes_the_chat_back() -> None:
+    clock = Clock()
+    gate = FloodGate(FloodSettings(), clock)
+    gate.reserve(1, group=False)
+    gate.penalize(1, 7)
+    assert gate.reserve(1, group=False) == 7.0
+    assert gate.reserve(2, group=False) < 1.0  # other chats are not held back
+    clock.now += 10
+    assert gate.reserve(1, group=False) == 0.0
+
+
+def test_no_second_ever_holds_more_than_the_global_limit() -> None:
+    clock = Clock()
+    gate = FloodGate(FloodSettings(global_per_second=30), clock)
+    slots = []
+    for i in range(400):
+        chat = i % 37
+        slots.append(clock.now + gate.reserve(chat, group=chat % 2 == 0))
+        if i % 50 == 0:
+            gate.penalize(chat, 5)
+        clock.now += 0.004
+    slots.sort()
+    for i, start in enumerate(slots):
+        in_window = sum(1 for s in slots[i:] if s < start + 1.0)
+        assert in_window <= 30

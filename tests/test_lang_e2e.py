@@ -1,0 +1,148 @@
+"""/lang as users use it, in private and group chats, and across a restart."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.telegram import texts
+from bot.telegram.handlers import tag_key
+from bot.testing.fake_telegram import FakeTelegram, StoredMessage
+from bot.testing.mock_truebar import OFFLINE_ONLY_TAG, MockTruebar
+from tests.bot_harness import NoteTracker, bot_settings, reply, running_bot, truebar_settings
+from tests.conftest import EN_TAG
+
+USER = 1001
+GROUP = -100600
+ADMIN = 2002
+MEMBER = 3003
+SL_TAG = "KALDI:sl-SI:COL:20221208-0800"
+HR_TAG = "KALDI:hr-HR:COL:20230301-0000"
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as fake:
+        fake.add_chat(USER, "private")
+        fake.add_chat(GROUP, "supergroup", admins={ADMIN})
+        yield fake
+
+
+@pytest.fixture
+async def bot(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path
+) -> AsyncIterator[NoteTracker]:
+    settings = bot_settings(fake, tmp_path / "bot.db")
+    async with running_bot(settings, truebar_settings(mock_truebar)) as tracker:
+        yield tracker
+
+
+async def command(fake: FakeTelegram, chat: int, user: int, text: str) -> StoredMessage:
+    """Send a command and wait for the bot's answer to it."""
+    sent = fake.send_text(chat, user, text)
+    await fake.wait_for(lambda: bool(fake.replies_to(chat, sent["message_id"])))
+    return reply(fake, chat, sent["message_id"])
+
+
+def buttons(message: StoredMessage) -> dict[str, str]:
+    """Button label → callback data."""
+    rows = message.reply_markup["inline_keyboard"]
+    return {b["text"]: b["callback_data"] for row in rows for b in row}
+
+
+async def press(
+    fake: FakeTelegram, chat: int, message: StoredMessage, user: int, data: str
+) -> dict[str, object]:
+    fake.press_button(chat, message.message_id, user, data)
+    count = len(fake.answered_callbacks)
+    await fake.wait_for(lambda: len(fake.answered_callbacks) > count)
+    return fake.answered_callbacks[-1]
+
+
+async def transcribe_tag(
+    fake: FakeTelegram, bot: NoteTracker, mock: MockTruebar, chat: int, voice_note: Path
+) -> str | None:
+    note = fake.send_voice(chat, USER, voice_note.read_bytes())
+    await bot.done(chat, note["message_id"])
+    return mock.stats.sessions[-1].tag
+
+
+async def test_private_keyboard_lists_live_tags_and_sets_one(
+    fake: FakeTelegram, mock_truebar: MockTruebar, bot: NoteTracker, voice_note: Path
+) -> None:
+    prompt = await command(fake, USER, USER, "/lang")
+    assert "English (US)" in (prompt.text or "")
+    choices = buttons(prompt)
+    assert set(choices) == {
+        "Slovenian · COL 20221208-0800",
+        "English (US) · COL 20230101-0000",
+        "Croatian · COL 20230301-0000",
+    }
+    assert OFFLINE_ONLY_TAG not in str(choices)
+    assert all(len(data.encode()) <= 64 for data in choices.values())
+
+    answer = await press(fake, USER, prompt, USER, choices["Slovenian · COL 20221208-0800"])
+    assert not answer.get("show_alert")
+    await fake.wait_for(lambda: prompt.text == texts.lang_set(SL_TAG))
+    assert await transcribe_tag(fake, bot, mock_truebar, USER, voice_note) == SL_TAG
+
+
+async def test_lang_with_argument_sets_directly_or_refuses(
+    fake: FakeTelegram, mock_truebar: MockTruebar, bot: NoteTracker, voice_note: Path
+) -> None:
+    assert (await command(fake, USER, USER, f"/lang {HR_TAG}")).text == texts.lang_set(HR_TAG)
+    assert (await command(fake, USER, USER, "/lang sl-si")).text == texts.lang_set(SL_TAG)
+    refused = await command(fake, USER, USER, "/lang KALDI:xx-XX:*:* ; DROP TABLE")
+    assert "don't know" in (refused.text or "")
+    junk = await command(fake, USER, USER, "/lang " + "ž" * 500)
+    assert "don't know" in (junk.text or "")
+    assert await transcribe_tag(fake, bot, mock_truebar, USER, voice_note) == SL_TAG
+
+
+async def test_group_only_admins_may_change(
+    fake: FakeTelegram, mock_truebar: MockTruebar, bot: NoteTracker, voice_note: Path
+) -> None:
+    assert (await command(fake, GROUP, MEMBER, f"/lang {HR_TAG}")).text == texts.LANG_ADMINS_ONLY
+    prompt = await command(fake, GROUP, MEMBER, "/lang")
+    hr = next(d for label, d in buttons(prompt).items() if label.startswith("Croatian"))
+    answer = await press(fake, GROUP, prompt, MEMBER, hr)
+    assert answer["show_alert"] and answer["text"] == texts.LANG_ADMINS_ONLY
+    assert await transcribe_tag(fake, bot, mock_truebar, GROUP, voice_note) == EN_TAG
+
+    answer = await press(fake, GROUP, prompt, ADMIN, hr)
+    assert not answer.get("show_alert")
+    assert await transcribe_tag(fake, bot, mock_truebar, GROUP, voice_note) == HR_TAG
+    # the private chat is unaffected: the choice is per chat
+    assert await transcribe_tag(fake, bot, mock_truebar, USER, voice_note) == EN_TAG
+
+
+async def test_tampered_or_stale_button_is_refused(
+    fake: FakeTelegram, mock_truebar: MockTruebar, bot: NoteTracker
+) -> None:
+    prompt = await command(fake, USER, USER, "/lang")
+    for data in ("lang:deadbeefdeadbeef", "lang:", "lang:" + "x" * 200):
+        answer = await press(fake, USER, prompt, USER, data)
+        assert answer["show_alert"] and answer["text"] == texts.LANG_STALE
+    assert prompt.text == texts.lang_prompt(EN_TAG)
+    assert tag_key(SL_TAG) in str(prompt.reply_markup)
+
+
+async def test_choice_survives_a_restart(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, voice_note: Path
+) -> None:
+    settings = bot_settings(fake, tmp_path / "bot.db")
+    async with running_bot(settings, truebar_settings(mock_truebar)):
+        assert (await command(fake, USER, USER, f"/lang {SL_TAG}")).text == texts.lang_set(SL_TAG)
+    async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
+        help_text = (await command(fake, USER, USER, "/help")).text or ""
+        assert f"Slovenian ({SL_TAG})" in help_text
+        assert await transcribe_tag(fake, bot, mock_truebar, USER, voice_note) == SL_TAG
+
+
+async def test_lang_when_truebar_is_unreachable(fake: FakeTelegram, tmp_path: Path) -> None:
+    async with MockTruebar() as gone:
+        truebar = truebar_settings(gone)
+    async with running_bot(bot_settings(fake, tmp_path / "bot.db"), truebar):
+        assert (await command(fake, USER, USER, "/lang")).text == texts.LANG_UNAVAILABLE

@@ -1,0 +1,44 @@
+import pytest
+
+from bot.telegram.text import MAX_MESSAGE, split_message, tail, utf16_len
+
+
+def test_short_text_is_one_part() -> None:
+    assert split_message("Hello world.") == ["Hello world."]
+
+
+def test_splits_at_word_boundaries_within_the_limit() -> None:
+    words = [f"word{i}" for i in range(2000)]
+    text = " ".join(words)
+    parts = split_message(text)
+    assert len(parts) > 1
+    assert all(utf16_len(p) <= MAX_MESSAGE for p in parts)
+    assert " ".join(parts) == text  # nothing lost, no word cut
+    assert all(p == p.strip() for p in parts)
+
+
+def test_counts_utf16_units_like_telegram() -> None:
+    emoji = "😀"  # two UTF-16 units
+    text = " ".join([emoji * 10] * 500)
+    parts = split_message(text)
+    assert all(utf16_len(p) <= MAX_MESSAGE for p in parts)
+    assert " ".join(parts) == text
+    assert len(parts[0]) < MAX_MESSAGE  # fewer code points than the limit
+
+
+def test_a_single_overlong_word_is_cut_hard() -> None:
+    parts = split_message("x" * 5000)
+    assert [len(p) for p in parts] == [4096, 904]
+
+
+@pytest.mark.parametrize("text", ["", "   "])
+def test_blank_text_has_no_parts(text: str) -> None:
+    assert split_message(text) == []
+
+
+def test_tail_keeps_the_end_of_a_long_interim() -> None:
+    text = " ".join(f"w{i}" for i in range(3000))
+    shown = tail(text)
+    assert utf16_len(shown) <= MAX_MESSAGE
+    assert shown.startswith("… ") and shown.endswith("w2999")
+    assert tail("short") == "short"

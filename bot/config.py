@@ -153,6 +153,8 @@ class BotSettings:
     max_file_bytes: int = 20 * 1024 * 1024
     lang_admins_only: bool = True
     stages_cache_s: float = 600.0
+    shutdown_grace_s: float = 30.0
+    max_job_age_s: float = 6 * 3600.0
     flood: FloodSettings = field(default_factory=FloodSettings)
     webhook: WebhookSettings | None = None
 
@@ -183,6 +185,8 @@ class BotSettings:
             max_file_bytes=e.integer("BOT_MAX_FILE_MB", default_mb, minimum=1) * 1024 * 1024,
             lang_admins_only=e.flag("BOT_LANG_ADMINS_ONLY", True),
             stages_cache_s=e.number("BOT_STAGES_CACHE", 600.0),
+            shutdown_grace_s=e.number("BOT_SHUTDOWN_GRACE", 30.0),
+            max_job_age_s=e.number("BOT_MAX_JOB_AGE", 6 * 3600.0, minimum=1.0),
             flood=FloodSettings(
                 chat_interval_s=e.number("BOT_CHAT_INTERVAL", 1.0, minimum=0.0),
                 group_per_minute=e.integer("BOT_GROUP_PER_MINUTE", 20, minimum=1),

@@ -9,12 +9,14 @@ import logging
 from telegram import BotCommand, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder
+from telegram.request import HTTPXRequest
 
 from bot.config import BotSettings, TruebarSettings
 from bot.storage import Store
 from bot.telegram.flood import FloodGate
 from bot.telegram.handlers import COMMANDS, Handlers
 from bot.telegram.notes import NoteObserver, NoteTranscriber
+from bot.telegram.tolerant_bot import TolerantBot
 from bot.truebar.client import TruebarClient
 from bot.truebar.stages_cache import StagesCache
 from bot.wiring import truebar_client
@@ -31,22 +33,22 @@ def build_application(
     store: Store,
     default_tag: str,
     observer: NoteObserver | None = None,
-) -> Application:  # type: ignore[type-arg]
-    app = (
-        ApplicationBuilder()
-        .token(settings.telegram_token)
-        .base_url(settings.base_url)
-        .base_file_url(settings.base_file_url)
-        .local_mode(settings.local_mode)
-        .concurrent_updates(True)
-        .get_updates_read_timeout(POLL_TIMEOUT_S + 10)
-        .build()
+) -> tuple[Application, NoteTranscriber]:  # type: ignore[type-arg]
+    """The Application with our handlers, and the transcriber that owns the notes' work."""
+    bot = TolerantBot(
+        token=settings.telegram_token,
+        base_url=settings.base_url,
+        base_file_url=settings.base_file_url,
+        local_mode=settings.local_mode,
+        request=HTTPXRequest(connection_pool_size=256),
+        get_updates_request=HTTPXRequest(read_timeout=POLL_TIMEOUT_S + 10),
     )
+    app = ApplicationBuilder().bot(bot).concurrent_updates(True).build()
     gate = FloodGate(settings.flood)
     transcriber = NoteTranscriber(app.bot, client, store, gate, settings, default_tag, observer)
     stages = StagesCache(client, settings.stages_cache_s)
     Handlers(settings, transcriber, stages, store, gate).register(app)
-    return app
+    return app, transcriber
 
 
 async def serve(
@@ -61,10 +63,13 @@ async def serve(
     store = await Store.open(settings.db_path)
     try:
         async with truebar_client(truebar) as client:
-            app = build_application(settings, client, store, truebar.asr_tag, observer)
+            app, transcriber = build_application(settings, client, store, truebar.asr_tag, observer)
             async with app:
                 await _set_commands(app)
                 await app.start()
+                resumed = await transcriber.resume_pending()
+                if resumed:
+                    log.info("resuming %d unfinished notes", resumed)
                 assert app.updater is not None
                 if settings.webhook is not None:
                     hook = settings.webhook
@@ -87,6 +92,7 @@ async def serve(
                 await stop.wait()
                 log.info("stopping: no new updates; finishing notes in progress")
                 await app.updater.stop()
+                await transcriber.drain(settings.shutdown_grace_s)
                 await app.stop()
     finally:
         await store.close()

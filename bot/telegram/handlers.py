@@ -81,7 +81,7 @@ class Handlers:
             return
         note = note_from_message(message)
         if note is not None:
-            context.application.create_task(self._transcriber.handle(note), update=update)
+            self._transcriber.submit(note)
 
     async def transcribe_reply(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -92,7 +92,7 @@ class Handlers:
         if note is None:
             await self._reply(message, texts.TRANSCRIBE_USAGE)
             return
-        context.application.create_task(self._transcriber.handle(note), update=update)
+        self._transcriber.submit(note)
 
     # -- commands --------------------------------------------------------------------------
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

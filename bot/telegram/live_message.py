@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dtm
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,9 +18,10 @@ from typing import TypeVar
 
 from telegram import Bot, InlineKeyboardMarkup, Message, ReplyParameters
 from telegram.constants import ChatAction, ChatType
-from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, RetryAfter, TelegramError
 
 from bot.telegram.flood import FloodGate
+from bot.telegram.retry import retry_after_seconds, with_retries
 from bot.telegram.text import split_message, tail
 
 log = logging.getLogger(__name__)
@@ -51,11 +51,6 @@ class ReplyTarget:
         )
 
 
-def retry_after_seconds(exc: RetryAfter) -> float:
-    value = exc.retry_after
-    return value.total_seconds() if isinstance(value, dtm.timedelta) else float(value)
-
-
 def is_not_modified(exc: BadRequest) -> bool:
     return "not modified" in exc.message.lower()
 
@@ -73,6 +68,11 @@ class LiveReply:
         self._shown: str | None = None
         self._pending: str | None = None
         self._flusher: asyncio.Task[None] | None = None
+
+    def attach(self, message_id: int) -> None:
+        """Continue an earlier reply (e.g. after a restart) instead of sending a new one."""
+        self.message_id = message_id
+        self._shown = None
 
     async def open(self, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> None:
         """Send the first message as a reply (retried like a final)."""
@@ -129,36 +129,14 @@ class LiveReply:
 
     async def _persist(self, action: Callable[[], Awaitable[T]]) -> T:
         """Run ``action`` in a flood slot, retrying RetryAfter and network errors."""
-        delay = 1.0
-        for attempt in range(1, FINAL_ATTEMPTS + 1):
-            await self._gate.wait(self.target.chat_id, group=self.target.group)
-            try:
-                return await action()
-            except RetryAfter as exc:
-                seconds = retry_after_seconds(exc)
-                self._gate.penalize(self.target.chat_id, seconds)
-                log.warning(
-                    "Telegram asked to retry after %.0fs in chat %s (attempt %d)",
-                    seconds,
-                    self.target.chat_id,
-                    attempt,
-                )
-                if attempt == FINAL_ATTEMPTS:
-                    raise
-            except BadRequest:
-                raise
-            except NetworkError as exc:  # includes TimedOut
-                log.warning(
-                    "Telegram request failed in chat %s (attempt %d): %s",
-                    self.target.chat_id,
-                    attempt,
-                    exc,
-                )
-                if attempt == FINAL_ATTEMPTS:
-                    raise
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
-        raise AssertionError("unreachable")
+        chat_id = self.target.chat_id
+        return await with_retries(
+            action,
+            what=f"chat {chat_id}",
+            attempts=FINAL_ATTEMPTS,
+            before=lambda: self._gate.wait(chat_id, group=self.target.group),
+            on_retry_after=lambda seconds: self._gate.penalize(chat_id, seconds),
+        )
 
     async def _send(self, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> Message:
         return await self._bot.send_message(

@@ -1,26 +1,40 @@
-"""A voice note from Telegram, and the work of transcribing it into a live reply."""
+"""A voice note from Telegram, and the work of transcribing it into a live reply.
+
+Every note goes through the job ledger: accepted (once per chat+message) before work
+starts, its placeholder recorded as soon as it exists, finished when the user has an
+answer. Notes left pending by a crash or a stop are resumed on the next start.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import tempfile
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from telegram import Audio, Bot, Document, Message, VideoNote, Voice
+from telegram.error import TelegramError
 
 from bot import audio, pipeline
 from bot.audio import PcmAudio
 from bot.config import BotSettings
-from bot.storage import Store
+from bot.storage import JobRecord, Store
 from bot.telegram import texts
 from bot.telegram.flood import FloodGate
 from bot.telegram.live_message import LiveReply, ReplyTarget, typing_action
+from bot.telegram.retry import with_retries
 from bot.truebar.client import TruebarClient
+from bot.truebar.errors import ConnectionLost
 
 log = logging.getLogger(__name__)
+
+DOWNLOAD_ATTEMPTS = 4
+TRUEBAR_ATTEMPTS = 2  # a dropped connection gets one fresh retry of the whole note
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +44,36 @@ class VoiceNote:
     file_size: int | None
     duration: int | None  # seconds, as Telegram reports it; None for documents
     kind: str
+    sent_at: float  # epoch seconds
+    placeholder_id: int | None = None  # our reply, when resuming
+
+    def record(self) -> JobRecord:
+        t = self.target
+        return JobRecord(
+            chat_id=t.chat_id,
+            message_id=t.message_id,
+            thread_id=t.thread_id,
+            is_group=t.group,
+            file_id=self.file_id,
+            file_size=self.file_size,
+            duration=self.duration,
+            kind=self.kind,
+            sent_at=self.sent_at,
+            placeholder_id=self.placeholder_id,
+        )
+
+    @classmethod
+    def from_record(cls, job: JobRecord) -> VoiceNote:
+        target = ReplyTarget(job.chat_id, job.message_id, job.thread_id, job.is_group)
+        return cls(
+            target,
+            job.file_id,
+            job.file_size,
+            job.duration,
+            job.kind,
+            job.sent_at,
+            job.placeholder_id,
+        )
 
 
 def note_from_message(message: Message) -> VoiceNote | None:
@@ -53,6 +97,7 @@ def note_from_message(message: Message) -> VoiceNote | None:
         file_size=media.file_size,
         duration=duration,
         kind=kind,
+        sent_at=message.date.timestamp(),
     )
 
 
@@ -63,8 +108,8 @@ def _seconds(value: object) -> int | None:
     return int(total()) if callable(total) else None
 
 
-NoteObserver = Callable[["VoiceNote", str], None]
-"""Told each note's outcome: ``transcribed``, ``empty``, ``rejected`` or ``failed``."""
+NoteObserver = Callable[[VoiceNote, str], None]
+"""Told each note's outcome: transcribed, empty, rejected, failed, expired or error."""
 
 
 class NoteRejected(Exception):
@@ -73,7 +118,7 @@ class NoteRejected(Exception):
 
 class NoteTranscriber:
     """Runs notes through download → decode → Truebar → live reply, at most
-    ``max_sessions`` Truebar sessions at a time."""
+    ``max_sessions`` Truebar sessions at a time, each note recorded in the ledger."""
 
     def __init__(
         self,
@@ -86,29 +131,139 @@ class NoteTranscriber:
         observer: NoteObserver | None = None,
     ) -> None:
         self._bot = bot
-        self._observer = observer
         self._client = client
         self._store = store
         self._gate = gate
         self._settings = settings
         self._default_tag = default_tag
+        self._observer = observer
         self._slots = asyncio.Semaphore(settings.max_sessions)
         self._admitted = 0  # notes past the prechecks, running or waiting for a slot
+        self._tasks: dict[asyncio.Task[None], VoiceNote] = {}
+        self._placeholders: dict[tuple[int, int], int] = {}  # (chat, note) → our reply
 
     async def tag_for(self, chat_id: int) -> str:
         return await self._store.get_tag(chat_id) or self._default_tag
 
+    # -- lifecycle -------------------------------------------------------------------------
+    def submit(self, note: VoiceNote) -> None:
+        """Accept a note from an update; returns at once, the work runs in the background."""
+        self._spawn(note, self._accept(note))
+
+    async def resume_pending(self) -> int:
+        """Restart the notes a previous run accepted but never answered."""
+        jobs = await self._store.pending_jobs()
+        for job in jobs:
+            note = VoiceNote.from_record(job)
+            log.info(
+                "chat %s message %s: resuming (attempt %d)",
+                job.chat_id,
+                job.message_id,
+                job.attempts + 1,
+            )
+            self._spawn(note, self._resume(note))
+        return len(jobs)
+
+    async def drain(self, grace_s: float) -> None:
+        """Let running notes finish for ``grace_s``; interrupt the rest, which stay pending
+        in the ledger and are told they will be done after the restart."""
+        if not self._tasks:
+            return
+        _, running = await asyncio.wait(set(self._tasks), timeout=grace_s)
+        interrupted = [self._tasks[t] for t in running]
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        for note in interrupted:
+            log.info(
+                "chat %s message %s: interrupted by shutdown; left pending",
+                note.target.chat_id,
+                note.target.message_id,
+            )
+        await asyncio.gather(*(self._tell_restarting(n) for n in interrupted))
+
+    def _spawn(self, note: VoiceNote, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks[task] = note
+        task.add_done_callback(self._tasks.pop)
+
+    async def _accept(self, note: VoiceNote) -> None:
+        if not await self._store.accept_job(note.record()):
+            log.info(
+                "chat %s message %s: already accepted; not doing it twice",
+                note.target.chat_id,
+                note.target.message_id,
+            )
+            return
+        await self.handle(note)
+
+    async def _resume(self, note: VoiceNote) -> None:
+        age = time.time() - note.sent_at
+        if age > self._settings.max_job_age_s:
+            await self._answer_once(note, texts.TOO_OLD, "expired")
+            return
+        await self.handle(note)
+
+    async def _tell_restarting(self, note: VoiceNote) -> None:
+        placeholder = self._placeholders.get((note.target.chat_id, note.target.message_id))
+        if placeholder is None:
+            return
+        with contextlib.suppress(TelegramError, TimeoutError):
+            async with asyncio.timeout(3):
+                await self._bot.edit_message_text(
+                    texts.RESTARTING, chat_id=note.target.chat_id, message_id=placeholder
+                )
+
+    # -- one note --------------------------------------------------------------------------
     async def handle(self, note: VoiceNote) -> None:
-        outcome = "failed"
+        """Transcribe ``note`` into a live reply; record the outcome in the ledger."""
+        target = note.target
+        outcome = "error"
         try:
             outcome = await self._handle(note)
+            await self._store.finish_job(target.chat_id, target.message_id, outcome)
+        except asyncio.CancelledError:
+            outcome = "interrupted"
+            raise
+        except Exception as exc:  # Telegram unreachable even after retries, …
+            log.error(
+                "chat %s message %s: could not answer; left pending for the next start: %s: %s",
+                target.chat_id,
+                target.message_id,
+                type(exc).__name__,
+                exc,
+            )
         finally:
+            self._placeholders.pop((target.chat_id, target.message_id), None)
             if self._observer is not None:
                 self._observer(note, outcome)
 
+    async def _answer_once(self, note: VoiceNote, text: str, outcome: str) -> None:
+        live = self._live(note)
+        try:
+            await live.close(text)
+            await self._store.finish_job(note.target.chat_id, note.target.message_id, outcome)
+        except TelegramError as exc:
+            log.error(
+                "chat %s message %s: could not answer: %s",
+                note.target.chat_id,
+                note.target.message_id,
+                exc,
+            )
+            outcome = "error"
+        if self._observer is not None:
+            self._observer(note, outcome)
+
+    def _live(self, note: VoiceNote) -> LiveReply:
+        live = LiveReply(self._bot, self._gate, note.target)
+        if note.placeholder_id is not None:
+            live.attach(note.placeholder_id)
+            self._placeholders[(note.target.chat_id, note.target.message_id)] = note.placeholder_id
+        return live
+
     async def _handle(self, note: VoiceNote) -> str:
         target = note.target
-        live = LiveReply(self._bot, self._gate, target)
+        live = self._live(note)
         try:
             self._precheck(note)
         except NoteRejected as exc:
@@ -119,7 +274,15 @@ class NoteTranscriber:
         queued = self._admitted >= self._settings.max_sessions
         self._admitted += 1
         try:
-            await live.open(texts.QUEUED if queued else texts.TRANSCRIBING)
+            status = texts.QUEUED if queued else texts.TRANSCRIBING
+            if live.message_id is None:
+                await live.open(status)
+                assert live.message_id is not None
+                await self._store.set_placeholder(
+                    target.chat_id, target.message_id, live.message_id
+                )
+            else:
+                live.show(status)
             text = await self._transcribe(note, live, tag, queued=queued)
         except (NoteRejected, audio.AudioError) as exc:
             log.info("chat %s message %s: %s", target.chat_id, target.message_id, exc)
@@ -127,6 +290,14 @@ class NoteTranscriber:
                 str(exc) if isinstance(exc, NoteRejected) else texts.describe_failure(exc, tag)
             )
             return "rejected"
+        except TelegramError as exc:
+            if live.message_id is None:
+                raise  # not even the placeholder went out: leave it pending
+            log.warning(
+                "chat %s message %s: Telegram failed: %s", target.chat_id, target.message_id, exc
+            )
+            await live.close(texts.describe_failure(exc, tag))
+            return "failed"
         except Exception as exc:
             log.warning(
                 "chat %s message %s: transcription failed: %s: %s",
@@ -153,15 +324,36 @@ class NoteTranscriber:
         async with self._slots:
             if queued:
                 live.show(texts.TRANSCRIBING)
-            async with typing_action(self._bot, note.target):
-                return await pipeline.transcribe(
-                    self._client,
-                    tag,
-                    self._fetch(note),
-                    lambda update: live.show(update.text),
-                    check=self._check_duration,
-                    overlap=note.duration is not None,
-                )
+            await self._store.start_attempt(note.target.chat_id, note.target.message_id)
+            decoded = asyncio.ensure_future(self._fetch(note))
+            try:
+                async with typing_action(self._bot, note.target):
+                    for attempt in range(1, TRUEBAR_ATTEMPTS + 1):
+                        try:
+                            return await pipeline.transcribe(
+                                self._client,
+                                tag,
+                                _shielded(decoded),
+                                lambda update: live.show(update.text),
+                                check=self._check_duration,
+                                overlap=note.duration is not None,
+                            )
+                        except ConnectionLost as exc:
+                            if attempt == TRUEBAR_ATTEMPTS:
+                                raise
+                            log.warning(
+                                "chat %s message %s: %s; retrying once",
+                                note.target.chat_id,
+                                note.target.message_id,
+                                exc,
+                            )
+                            live.show(texts.TRANSCRIBING)
+                raise AssertionError("unreachable")
+            finally:
+                if not decoded.done():
+                    decoded.cancel()
+                with contextlib.suppress(BaseException):
+                    await decoded
 
     def _precheck(self, note: VoiceNote) -> None:
         """Refuse what cannot work before any download or Truebar session."""
@@ -175,8 +367,18 @@ class NoteTranscriber:
             raise NoteRejected(texts.too_long(self._settings.max_duration_s))
 
     async def _fetch(self, note: VoiceNote) -> PcmAudio:
-        telegram_file = await self._bot.get_file(note.file_id)
+        what = f"chat {note.target.chat_id} message {note.target.message_id} download"
         with tempfile.TemporaryDirectory(prefix="voice-") as directory:
             path = Path(directory) / "note"
-            await telegram_file.download_to_drive(path)
+
+            async def download() -> None:
+                telegram_file = await self._bot.get_file(note.file_id)
+                await telegram_file.download_to_drive(path)
+
+            await with_retries(download, what=what, attempts=DOWNLOAD_ATTEMPTS)
             return await audio.decode(path)
+
+
+async def _shielded(future: asyncio.Future[PcmAudio]) -> PcmAudio:
+    """Await the shared download/decode without letting one attempt cancel it."""
+    return await asyncio.shield(future)

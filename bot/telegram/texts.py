@@ -23,6 +23,11 @@ TRANSCRIBE_USAGE = "Reply to a voice message, video note or audio file with /tra
 LANG_ADMINS_ONLY = "Only group admins can change the language here."
 LANG_UNAVAILABLE = "I can't reach the speech service to list languages. Please try again later."
 LANG_STALE = "That choice is no longer available. Send /lang again."
+RESTARTING = "⏳ I'm restarting; I'll transcribe this as soon as I'm back."
+TOO_OLD = (
+    "Sorry — I was offline, and this message is too old now. "
+    "Please send it again if you still need it."
+)
 
 
 def help_text(current_tag: str) -> str:

@@ -100,3 +100,26 @@ async def test_unreachable_token_endpoint_is_auth_unavailable(http: httpx.AsyncC
     tokens = TokenProvider(http, url, Credentials("alice", "wonderland"))
     with pytest.raises(AuthUnavailable, match="unreachable"):
         await tokens.get_token()
+
+
+async def test_token_endpoint_down_backs_off_then_recovers(http: httpx.AsyncClient) -> None:
+    clock = Clock()
+    async with MockTruebar(clock=clock) as mock:
+        tokens = TokenProvider(http, mock.auth_url, Credentials("alice", "wonderland"), clock=clock)
+        mock.faults.token_endpoint_status = 503
+        with pytest.raises(AuthUnavailable, match="503"):
+            await tokens.get_token()
+        for _ in range(5):  # inside the backoff window: no request reaches the endpoint
+            with pytest.raises(AuthUnavailable, match="next try"):
+                await tokens.get_token()
+        assert mock.stats.token_requests == {"password": 1}
+        clock.now += 1.5
+        with pytest.raises(AuthUnavailable, match="503"):
+            await tokens.get_token()  # tried again, failed again: now 2 s
+        clock.now += 1.5
+        with pytest.raises(AuthUnavailable, match="next try"):
+            await tokens.get_token()
+        mock.faults.token_endpoint_status = None
+        clock.now += 1.0
+        assert mock.valid_token(await tokens.get_token())
+        assert mock.stats.token_requests == {"password": 3}

@@ -12,6 +12,7 @@ from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
 from bot.config import BotSettings, TruebarSettings
+from bot.redaction import add_secrets
 from bot.storage import Store
 from bot.telegram.flood import FloodGate
 from bot.telegram.handlers import COMMANDS, Handlers
@@ -60,6 +61,13 @@ async def serve(
     observer: NoteObserver | None = None,
 ) -> None:
     """Run the bot until ``stop`` is set; in-flight notes finish before this returns."""
+    add_secrets(
+        [
+            settings.telegram_token,
+            truebar.password,
+            settings.webhook.secret_token if settings.webhook else None,
+        ]
+    )
     store = await Store.open(settings.db_path)
     try:
         async with truebar_client(truebar) as client:

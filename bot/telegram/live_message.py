@@ -102,6 +102,12 @@ class LiveReply:
         for part in rest:
             await self._persist(functools.partial(self._send, part))
 
+    def abandon(self) -> None:
+        """Stop pending interim edits at once (the note's work was interrupted)."""
+        self._pending = None
+        if self._flusher is not None:
+            self._flusher.cancel()
+
     async def _flush(self) -> None:
         while self._pending is not None:
             await self._gate.wait(self.target.chat_id, group=self.target.group)

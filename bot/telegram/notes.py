@@ -181,6 +181,7 @@ class NoteTranscriber:
                 note.target.message_id,
             )
         await asyncio.gather(*(self._tell_restarting(n) for n in interrupted))
+        self._placeholders.clear()
 
     def _spawn(self, note: VoiceNote, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
@@ -234,7 +235,8 @@ class NoteTranscriber:
                 exc,
             )
         finally:
-            self._placeholders.pop((target.chat_id, target.message_id), None)
+            if outcome != "interrupted":  # drain() still needs it to tell the user
+                self._placeholders.pop((target.chat_id, target.message_id), None)
             if self._observer is not None:
                 self._observer(note, outcome)
 
@@ -278,6 +280,7 @@ class NoteTranscriber:
             if live.message_id is None:
                 await live.open(status)
                 assert live.message_id is not None
+                self._placeholders[(target.chat_id, target.message_id)] = live.message_id
                 await self._store.set_placeholder(
                     target.chat_id, target.message_id, live.message_id
                 )
@@ -310,6 +313,7 @@ class NoteTranscriber:
             return "failed"
         finally:
             self._admitted -= 1
+            live.abandon()  # interims must not land after whatever comes next
         await live.close(text or texts.NO_SPEECH)
         log.info(
             "chat %s message %s: transcribed (%d chars, tag %s)",

@@ -207,12 +207,12 @@ class MockTruebar:
             return Response.json({"error": "Not Found"}, 404)
         if request.method != "POST":
             return Response.json({"error": "HTTP 405 Method Not Allowed"}, 405)
-        if self.faults.token_endpoint_status is not None:
-            return Response.json({"error": "unavailable"}, self.faults.token_endpoint_status)
         form = request.params()
         grant = form.get("grant_type", "")
         self.stats.token_requests[grant] += 1
         await self._notify()
+        if self.faults.token_endpoint_status is not None:
+            return Response.json({"error": "unavailable"}, self.faults.token_endpoint_status)
         if form.get("client_id") != self.client_id:
             return Response.json(
                 {"error": "invalid_client", "error_description": "Invalid client credentials"},

@@ -15,9 +15,13 @@ from dataclasses import dataclass
 
 import httpx
 
+from bot.redaction import add_secrets
 from bot.truebar.errors import AuthError, AuthUnavailable
 
 log = logging.getLogger(__name__)
+
+MIN_BACKOFF_S = 1.0  # an unreachable token endpoint is retried after 1, 2, 4 … 60 s
+MAX_BACKOFF_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +57,13 @@ class TokenProvider:
         self._http = http
         self._auth_url = auth_url
         self._credentials = credentials
+        add_secrets([credentials.password])
         self._margin = refresh_margin_s
         self._clock = clock
         self._token: _Token | None = None
         self._lock = asyncio.Lock()
+        self._down_until = 0.0  # after the endpoint failed: fail fast until then
+        self._backoff = 0.0
 
     async def get_token(self) -> str:
         token = self._token
@@ -66,7 +73,17 @@ class TokenProvider:
             token = self._token
             if token is not None and self._fresh(token):
                 return token.access
-            self._token = await self._obtain(token)
+            wait = self._down_until - self._clock()
+            if wait > 0:
+                raise AuthUnavailable(f"Truebar token endpoint is down; next try in {wait:.0f}s")
+            try:
+                self._token = await self._obtain(token)
+            except AuthUnavailable as exc:
+                self._backoff = min(max(self._backoff * 2, MIN_BACKOFF_S), MAX_BACKOFF_S)
+                self._down_until = self._clock() + self._backoff
+                log.warning("%s; backing off %.0fs", exc, self._backoff)
+                raise
+            self._backoff = 0.0
             return self._token.access
 
     def invalidate(self, access_token: str) -> None:
@@ -121,6 +138,7 @@ class TokenProvider:
         except (ValueError, KeyError, TypeError):
             raise AuthUnavailable("Truebar token endpoint sent an unreadable answer") from None
         refresh = body.get("refresh_token")
+        add_secrets([access, refresh if isinstance(refresh, str) else None])
         refresh_expires_in = float(body.get("refresh_expires_in", 0) or 0)
         log.debug("Truebar token obtained by %s grant, valid %.0fs", grant, expires_in)
         return _Token(

@@ -1,0 +1,298 @@
+"""Nothing lost: faults injected through the fake Bot API and the mock Truebar."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.storage import JobRecord, Store
+from bot.telegram import texts
+from bot.testing.fake_telegram import FakeTelegram
+from bot.testing.mock_truebar import MockTruebar
+from tests.bot_harness import (
+    NoteTracker,
+    bot_settings,
+    final_text,
+    reply,
+    running_bot,
+    truebar_settings,
+)
+from tests.conftest import EN_TAG
+
+USER = 1001
+CHAT = 1001
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as fake:
+        fake.add_chat(CHAT, "private")
+        yield fake
+
+
+@pytest.fixture
+async def bot(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path
+) -> AsyncIterator[NoteTracker]:
+    settings = bot_settings(fake, tmp_path / "bot.db")
+    async with running_bot(settings, truebar_settings(mock_truebar)) as tracker:
+        yield tracker
+
+
+def expected_transcript(mock: MockTruebar) -> str:
+    from bot.truebar.transcript import Segment, join_tokens
+
+    finals = [Segment.from_json(s) for s in mock.stats.sessions[-1].segments if s["isFinal"]]
+    return join_tokens(t for s in finals for t in s.tokens)
+
+
+# -- exactly once ------------------------------------------------------------------------
+
+
+async def test_a_note_delivered_twice_is_done_once(
+    fake: FakeTelegram, mock_truebar: MockTruebar, bot: NoteTracker, voice_note: Path
+) -> None:
+    note = fake.send_voice(CHAT, USER, voice_note.read_bytes())
+    fake.push_update({"message": note})  # Telegram redelivers the same message
+    await bot.done(CHAT, note["message_id"])
+    extra = fake.send_voice(CHAT, USER, voice_note.read_bytes())  # a later note still works
+    await bot.done(CHAT, extra["message_id"])
+    assert len(fake.replies_to(CHAT, note["message_id"])) == 1
+    assert len(mock_truebar.stats.sessions) == 2
+
+
+async def test_stop_mid_note_then_restart_finishes_it_in_the_same_reply(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, voice_note: Path
+) -> None:
+    settings = bot_settings(fake, tmp_path / "bot.db", shutdown_grace_s=0.2)
+    mock_truebar.pace = 0.5  # slower than real time: the note cannot finish in the grace
+    async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
+        note = fake.send_voice(CHAT, USER, voice_note.read_bytes())
+        await mock_truebar.wait_for(
+            lambda: (
+                bool(mock_truebar.stats.sessions) and mock_truebar.stats.sessions[0].audio_bytes > 0
+            )
+        )
+    assert bot.outcomes[(CHAT, note["message_id"])] == "interrupted"
+    placeholder = reply(fake, CHAT, note["message_id"])
+    assert placeholder.text == texts.RESTARTING
+    store = await Store.open(settings.db_path)
+    assert await store.job_state(CHAT, note["message_id"]) == ("pending", None)
+    await store.close()
+
+    mock_truebar.pace = None
+    async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
+        assert await bot.done(CHAT, note["message_id"]) == "transcribed"
+    again = reply(fake, CHAT, note["message_id"])  # still exactly one reply: the same one
+    assert again.message_id == placeholder.message_id
+    assert again.text == expected_transcript(mock_truebar)
+    assert again.history.count(again.text) == 1
+    assert len(mock_truebar.stats.sessions) == 2
+
+
+async def test_too_old_pending_note_gets_an_apology(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path
+) -> None:
+    settings = bot_settings(fake, tmp_path / "bot.db", max_job_age_s=3600)
+    file_id, unique = fake.add_file(b"OggS...")
+    old = fake.user_message(
+        CHAT, USER, voice={"file_id": file_id, "file_unique_id": unique, "duration": 3}
+    )
+    fake._updates.clear()  # the crashed run had already taken the update
+    store = await Store.open(settings.db_path)
+    await store.accept_job(
+        JobRecord(CHAT, old["message_id"], None, False, file_id, 10, 3, "voice", time.time() - 7200)
+    )
+    await store.close()
+    async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
+        assert await bot.done(CHAT, old["message_id"]) == "expired"
+    assert reply(fake, CHAT, old["message_id"]).text == texts.TOO_OLD
+    assert mock_truebar.stats.sessions == []
+
+
+# -- Truebar faults ----------------------------------------------------------------------
+
+
+async def test_dropped_connection_is_retried_once_without_duplicated_text(
+    fake: FakeTelegram, mock_truebar: MockTruebar, bot: NoteTracker, voice_note: Path
+) -> None:
+    mock_truebar.faults = dataclasses.replace(mock_truebar.faults, drop_after_ms=2000, sessions=1)
+    note = fake.send_voice(CHAT, USER, voice_note.read_bytes())
+    assert await bot.done(CHAT, note["message_id"]) == "transcribed"
+    assert len(mock_truebar.stats.sessions) == 2
+    text = reply(fake, CHAT, note["message_id"]).text or ""
+    assert text == expected_transcript(mock_truebar)
+    assert text.count("Hello") == 1
+
+
+async def test_connection_dropped_twice_gives_a_clear_message(
+    fake: FakeTelegram, mock_truebar: MockTruebar, bot: NoteTracker, voice_note: Path
+) -> None:
+    mock_truebar.faults.drop_after_ms = 1000
+    note = fake.send_voice(CHAT, USER, voice_note.read_bytes())
+    assert await bot.done(CHAT, note["message_id"]) == "failed"
+    assert "lost the connection" in final_text(fake, CHAT, note["message_id"])
+    assert len(mock_truebar.stats.sessions) == 2  # bounded: one retry only
+
+
+async def test_expired_token_on_websocket_is_renewed(
+    fake: FakeTelegram, mock_truebar: MockTruebar, bot: NoteTracker, voice_note: Path
+) -> None:
+    first = fake.send_voice(CHAT, USER, voice_note.read_bytes())
+    await bot.done(CHAT, first["message_id"])
+    mock_truebar.expire_tokens()
+    second = fake.send_voice(CHAT, USER, voice_note.read_bytes())
+    assert await bot.done(CHAT, second["message_id"]) == "transcribed"
+    assert mock_truebar.stats.ws_rejected == 1
+
+
+async def test_token_endpoint_down_then_back(
+    fake: FakeTelegram, mock_truebar: MockTruebar, bot: NoteTracker, voice_note: Path
+) -> None:
+    mock_truebar.faults.token_endpoint_status = 503
+    notes = [fake.send_voice(CHAT, USER, voice_note.read_bytes()) for _ in range(3)]
+    for note in notes:
+        assert await bot.done(CHAT, note["message_id"]) == "failed"
+        assert "can't be reached" in final_text(fake, CHAT, note["message_id"])
+    assert mock_truebar.stats.token_requests["password"] == 1  # backing off, not hammering
+
+
+async def test_stalled_server_times_out_with_a_message(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, voice_note: Path
+) -> None:
+    from bot.truebar.client import Timeouts
+
+    mock_truebar.faults.stall_after_ms = 500
+    truebar = dataclasses.replace(
+        truebar_settings(mock_truebar), timeouts=Timeouts(handshake=5, silence=0.4)
+    )
+    async with running_bot(bot_settings(fake, tmp_path / "bot.db"), truebar) as bot:
+        note = fake.send_voice(CHAT, USER, voice_note.read_bytes())
+        assert await bot.done(CHAT, note["message_id"]) == "failed"
+    assert "took too long" in final_text(fake, CHAT, note["message_id"])
+
+
+# -- Telegram faults ---------------------------------------------------------------------
+
+
+async def test_bad_gateway_and_dropped_connections_are_retried(
+    fake: FakeTelegram, mock_truebar: MockTruebar, bot: NoteTracker, voice_note: Path
+) -> None:
+    fake.faults.server_errors = {"sendMessage": 2, "getFile": 1, "editMessageText": 1}
+    fake.faults.drop_connections = {"editMessageText": 1}
+    note = fake.send_voice(CHAT, USER, voice_note.read_bytes())
+    assert await bot.done(CHAT, note["message_id"]) == "transcribed"
+    assert reply(fake, CHAT, note["message_id"]).text == expected_transcript(mock_truebar)
+    assert [c.status for c in fake.calls_to("sendMessage")] == [502, 502, 200]
+
+
+async def test_deleted_placeholder_gets_the_final_as_a_new_reply(
+    fake: FakeTelegram, mock_truebar: MockTruebar, bot: NoteTracker, voice_note: Path
+) -> None:
+    mock_truebar.pace = 4.0
+    note = fake.send_voice(CHAT, USER, voice_note.read_bytes())
+    await fake.wait_for(lambda: bool(fake.replies_to(CHAT, note["message_id"])))
+    fake.delete_message(CHAT, fake.replies_to(CHAT, note["message_id"])[0].message_id)
+    assert await bot.done(CHAT, note["message_id"]) == "transcribed"
+    visible = [m for m in fake.replies_to(CHAT, note["message_id"]) if not m.deleted]
+    assert [m.text for m in visible] == [expected_transcript(mock_truebar)]
+
+
+async def test_deleted_voice_note_gets_the_final_without_reply_target(
+    fake: FakeTelegram, mock_truebar: MockTruebar, bot: NoteTracker, voice_note: Path
+) -> None:
+    mock_truebar.pace = 4.0
+    note = fake.send_voice(CHAT, USER, voice_note.read_bytes())
+    await fake.wait_for(lambda: bool(fake.replies_to(CHAT, note["message_id"])))
+    fake.delete_message(CHAT, fake.replies_to(CHAT, note["message_id"])[0].message_id)
+    fake.delete_message(CHAT, note["message_id"])
+    assert await bot.done(CHAT, note["message_id"]) == "transcribed"
+    visible = [m for m in fake.bot_messages(CHAT) if not m.deleted]
+    assert [(m.text, m.reply_to) for m in visible] == [(expected_transcript(mock_truebar), None)]
+
+
+async def test_malformed_updates_do_not_block_polling(
+    fake: FakeTelegram, bot: NoteTracker, voice_note: Path
+) -> None:
+    fake.push_update({"message": {"message_id": "x", "chat": 5}})
+    fake.push_update(
+        {
+            "message": {
+                "message_id": 3,
+                "date": 1,
+                "chat": {"id": CHAT, "type": "private"},
+                "voice": {},
+            }
+        }
+    )
+    fake.push_update({"callback_query": {"id": "q"}})
+    fake.push_update({"no_update_id": True})
+    note = fake.send_voice(CHAT, USER, voice_note.read_bytes())
+    assert await bot.done(CHAT, note["message_id"]) == "transcribed"
+
+
+# -- bad input ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "content", "mime", "duration", "expected"),
+    [
+        ("voice", b"", "audio/ogg", 1, "empty"),
+        ("voice", b"OggS\x00\x02" + b"\xff" * 3000, "audio/ogg", 4, "couldn't read"),
+        ("document", b"%PDF-1.7\n" + b"0" * 2000, "audio/mpeg", None, "couldn't read"),
+        ("voice", b"OggS", "audio/ogg", 10**9, "too long"),
+    ],
+)
+async def test_bad_input_gets_a_clear_answer(
+    fake: FakeTelegram,
+    mock_truebar: MockTruebar,
+    bot: NoteTracker,
+    kind: str,
+    content: bytes,
+    mime: str,
+    duration: int | None,
+    expected: str,
+) -> None:
+    note = fake.send_voice(CHAT, USER, content, kind=kind, mime_type=mime, duration=duration or 0)
+    assert await bot.done(CHAT, note["message_id"]) == "rejected"
+    assert expected in (reply(fake, CHAT, note["message_id"]).text or "")
+    assert not any(s.audio_bytes for s in mock_truebar.stats.sessions)
+
+
+async def test_video_note_without_sound(
+    fake: FakeTelegram, bot: NoteTracker, audio_dir: Path
+) -> None:
+    note = fake.send_voice(CHAT, USER, (audio_dir / "no_audio.mp4").read_bytes(), kind="video_note")
+    assert await bot.done(CHAT, note["message_id"]) == "rejected"
+    assert "couldn't read any audio" in (reply(fake, CHAT, note["message_id"]).text or "")
+
+
+# -- security ----------------------------------------------------------------------------
+
+
+async def test_secrets_never_reach_the_logs(
+    fake: FakeTelegram, tmp_path: Path, voice_note: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with MockTruebar(users={"alice": "pa55-w0rd-xyz"}) as mock:
+        truebar = dataclasses.replace(
+            truebar_settings(mock), password="pa55-w0rd-xyz", token_in_query=True
+        )
+        async with running_bot(bot_settings(fake, tmp_path / "bot.db"), truebar) as bot:
+            ok = fake.send_voice(CHAT, USER, voice_note.read_bytes())
+            assert await bot.done(CHAT, ok["message_id"]) == "transcribed"
+        issued = list(mock._tokens)
+        bad = dataclasses.replace(truebar, password="wrong-pa55-word")
+        async with running_bot(bot_settings(fake, tmp_path / "bot.db"), bad) as bot:
+            failed = fake.send_voice(CHAT, USER, voice_note.read_bytes())
+            assert await bot.done(CHAT, failed["message_id"]) == "failed"
+    logs = caplog.text
+    assert "getUpdates" in logs or "HTTP Request" in logs or "transcribed" in logs
+    for secret in [fake.token, "pa55-w0rd-xyz", "wrong-pa55-word", *issued]:
+        assert secret not in logs
+    assert EN_TAG in logs

@@ -128,7 +128,7 @@ class FloodSettings:
 
     chat_interval_s: float = 1.0
     group_per_minute: int = 20
-    global_per_second: int = 30
+    global_per_second: int = 25  # Telegram allows about 30; headroom for jitter
 
 
 @dataclass(frozen=True)
@@ -190,7 +190,7 @@ class BotSettings:
             flood=FloodSettings(
                 chat_interval_s=e.number("BOT_CHAT_INTERVAL", 1.0, minimum=0.0),
                 group_per_minute=e.integer("BOT_GROUP_PER_MINUTE", 20, minimum=1),
-                global_per_second=e.integer("BOT_GLOBAL_PER_SECOND", 30, minimum=1),
+                global_per_second=e.integer("BOT_GLOBAL_PER_SECOND", 25, minimum=1),
             ),
             webhook=webhook,
         )

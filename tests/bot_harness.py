@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -58,11 +59,13 @@ class NoteTracker:
 
     def __init__(self) -> None:
         self.outcomes: dict[tuple[int, int], str] = {}
+        self.reports: Counter[tuple[int, int]] = Counter()  # how often each note ended
         self._events: dict[tuple[int, int], asyncio.Event] = {}
 
     def __call__(self, note: VoiceNote, outcome: str) -> None:
         key = (note.target.chat_id, note.target.message_id)
         self.outcomes[key] = outcome
+        self.reports[key] += 1
         self._event(key).set()
 
     def _event(self, key: tuple[int, int]) -> asyncio.Event:

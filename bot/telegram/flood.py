@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import time
+from collections import deque
 from collections.abc import Callable
 
 from bot.config import FloodSettings
@@ -27,6 +28,8 @@ class FloodGate:
         self._clock = clock
         self._chat_next: dict[int, float] = {}
         self._slots: list[float] = []  # reserved send times, sorted, for the global rate
+        self._global_limit = settings.global_per_second
+        self._sent: deque[float] = deque()  # when sends actually went out, last second
 
     def reserve(self, chat_id: int, *, group: bool) -> float:
         """Book the next slot for ``chat_id``; returns how long to wait for it."""
@@ -51,6 +54,19 @@ class FloodGate:
         delay = self.reserve(chat_id, group=group)
         if delay > 0:
             await asyncio.sleep(delay)
+        await self._global_window()
+
+    async def _global_window(self) -> None:
+        """Check the global rate against when sends really happened: a busy event loop
+        wakes sleepers late, and late sleepers would otherwise go out in a burst."""
+        while True:
+            now = self._clock()
+            while self._sent and self._sent[0] <= now - 1.0:
+                self._sent.popleft()
+            if len(self._sent) < self._global_limit:
+                self._sent.append(now)
+                return
+            await asyncio.sleep(self._sent[0] + 1.0 - now)
 
     def penalize(self, chat_id: int, seconds: float) -> None:
         """Telegram said RetryAfter: nothing more to this chat before that time."""

@@ -13,7 +13,7 @@ import itertools
 import json
 import logging
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -140,6 +140,7 @@ class FakeTelegram:
         self.webhook_url = ""
         self.webhook_secret = ""
         self.flood_429s = 0
+        self.flood_reasons: Counter[str] = Counter()
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._message_ids: dict[int, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
@@ -332,6 +333,7 @@ class FakeTelegram:
         params = _decode(request.params())
         call = Call(method, params, self.clock())
         self.calls.append(call)
+        await self._notify()  # a long poll answers late; its arrival is news already
         try:
             self._inject_faults(method, params)
             result = await self._dispatch(method, params)
@@ -367,18 +369,16 @@ class FakeTelegram:
         last_second = sum(1 for t in hits if now - t < 1.0)
         chat = self.chats.get(chat_id)
         retry: float | None = None
+        reason = ""
         if last_second >= self.limits.chat_per_second:
-            retry = 1.0
-        elif (
-            chat is not None
-            and chat.type != "private"
-            and len(hits) >= self.limits.group_per_minute
-        ):
-            retry = 60.0 - (now - hits[0])
+            retry, reason = 1.0, "chat"
+        elif chat and chat.type != "private" and len(hits) >= self.limits.group_per_minute:
+            retry, reason = 60.0 - (now - hits[0]), "group"
         elif len(everyone) >= self.limits.global_per_second:
-            retry = 1.0
+            retry, reason = 1.0, "global"
         if retry is not None:
             self.flood_429s += 1
+            self.flood_reasons[reason] += 1
             seconds = max(1, round(retry))
             raise ApiError(429, f"Too Many Requests: retry after {seconds}", seconds)
         hits.append(now)

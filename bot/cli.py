@@ -91,7 +91,7 @@ async def _transcribe(path: Path, tag: str | None) -> int:
         print(f"{kind} - {update.segment_text}", flush=True)
 
     async with truebar_client(settings) as client:
-        await pipeline.transcribe(client, tag or settings.asr_tag, audio.decode(path), show)
+        await pipeline.transcribe(client, tag or settings.asr_tag, audio.PcmStream.open(path), show)
     return 0
 
 

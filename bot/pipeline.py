@@ -1,81 +1,84 @@
 """One transcription from audio to final text, overlapping the slow steps.
 
-The Truebar handshake (token, connect, CONFIG round trip) runs while the audio is still
-being fetched and decoded, so the first audio byte leaves as soon as both are ready.
-Used by the bot and by the ``transcribe`` command.
+The Truebar handshake (token, connect, CONFIG round trip) runs while the file is still
+being fetched and ffmpeg starts decoding; audio then streams to Truebar as ffmpeg
+produces it. Used by the bot and by the ``transcribe`` command.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
-from bot.audio import PcmAudio, pcm_chunks
+from bot.audio import AudioTooLong, PcmStream
 from bot.truebar.client import TruebarClient, TruebarSession
 from bot.truebar.transcript import TranscriptUpdate
 
 OnUpdate = Callable[[TranscriptUpdate], Awaitable[None] | None]
-Check = Callable[[PcmAudio], None]
 
 
 async def transcribe(
     client: TruebarClient,
     tag: str,
-    audio: Coroutine[Any, Any, PcmAudio],
+    audio: Coroutine[Any, Any, PcmStream],
     on_update: OnUpdate,
     *,
-    check: Check | None = None,
+    max_duration_s: float | None = None,
     overlap: bool = True,
 ) -> str:
-    """Stream ``audio`` to Truebar under ``tag``; return the final text.
+    """Stream the audio under ``tag`` to Truebar; return the final text.
 
-    ``check`` may reject the decoded audio (e.g. too long). With ``overlap`` off, the
-    audio is decoded and checked before any Truebar session opens.
+    ``audio`` opens the stream (download, ffmpeg start). With ``overlap`` off it completes
+    before any Truebar session opens (e.g. to check a duration first). Audio beyond
+    ``max_duration_s`` aborts the session with :class:`AudioTooLong`.
     """
-    audio_task: asyncio.Task[PcmAudio] = asyncio.ensure_future(audio)
+    audio_task: asyncio.Task[PcmStream] = asyncio.ensure_future(audio)
     try:
         if not overlap:
-            pcm = await audio_task
-            if check is not None:
-                check(pcm)
+            await audio_task
         async with contextlib.AsyncExitStack() as stack:
             session = await _open_while(stack, client, tag, audio_task)
-            pcm = await audio_task
-            if check is not None:
-                check(pcm)
+            stream = await audio_task
             final = ""
-            async for update in session.transcribe(pcm_chunks(pcm)):
+            async for update in session.transcribe(_limited(stream, max_duration_s)):
                 final = update.final_text
                 result = on_update(update)
                 if result is not None:
                     await result
             return final
     finally:
-        if not audio_task.done():
-            audio_task.cancel()
-        with contextlib.suppress(BaseException):
-            await audio_task
+        await _dispose(audio_task)
+
+
+async def _limited(stream: PcmStream, max_duration_s: float | None) -> AsyncIterator[bytes]:
+    async for chunk in stream.chunks():
+        if max_duration_s is not None and stream.duration_s > max_duration_s:
+            raise AudioTooLong(max_duration_s)
+        yield chunk
 
 
 async def _open_while(
     stack: contextlib.AsyncExitStack,
     client: TruebarClient,
     tag: str,
-    audio_task: asyncio.Task[PcmAudio],
+    audio_task: asyncio.Task[PcmStream],
 ) -> TruebarSession:
     """Open the session; if the audio fails first, give up on the session at once."""
     opening = asyncio.ensure_future(stack.enter_async_context(client.session(tag)))
     await asyncio.wait({opening, audio_task}, return_when=asyncio.FIRST_COMPLETED)
     if audio_task.done() and audio_task.exception() is not None and not opening.done():
         opening.cancel()
-        with contextlib.suppress(BaseException):
-            await opening
+        await asyncio.wait({opening})  # (never swallows a cancellation of our own)
         audio_task.result()  # raises the audio error
-    try:
-        return await opening
-    except BaseException:
-        if not audio_task.done():
-            audio_task.cancel()
-        raise
+    return await opening
+
+
+async def _dispose(audio_task: asyncio.Task[PcmStream]) -> None:
+    """Stop the download/ffmpeg, whatever state the note ended in."""
+    if not audio_task.done():
+        audio_task.cancel()
+        await asyncio.wait({audio_task})
+    if not audio_task.cancelled() and audio_task.exception() is None:
+        await audio_task.result().close()

@@ -15,6 +15,7 @@ from bot.telegram.app import serve
 from bot.telegram.notes import VoiceNote
 from bot.testing.fake_telegram import FakeTelegram, FloodLimits, StoredMessage
 from bot.testing.mock_truebar import MockTruebar
+from bot.timing import Trace
 from bot.truebar.client import Timeouts
 from tests.conftest import EN_TAG
 
@@ -62,7 +63,7 @@ class NoteTracker:
         self.reports: Counter[tuple[int, int]] = Counter()  # how often each note ended
         self._events: dict[tuple[int, int], asyncio.Event] = {}
 
-    def __call__(self, note: VoiceNote, outcome: str) -> None:
+    def __call__(self, note: VoiceNote, outcome: str, trace: Trace) -> None:
         key = (note.target.chat_id, note.target.message_id)
         self.outcomes[key] = outcome
         self.reports[key] += 1

@@ -60,3 +60,40 @@ async def test_chunks_are_100ms_and_cover_everything() -> None:
     assert [len(c) for c in chunks] == [3200] * 8  # 1600 samples of 2 bytes each
     assert b"".join(chunks) == pcm.pcm
     assert asyncio.iscoroutinefunction(audio.decode)
+
+
+@pytest.mark.parametrize("name", [*(f"speech.{f}" for f in FORMATS), "speech.mp4"])
+async def test_stream_matches_pydub_decode(audio_dir: Path, name: str) -> None:
+    reference = await audio.decode(audio_dir / name)
+    stream = await audio.PcmStream.open(audio_dir / name)
+    chunks = [c async for c in stream.chunks()]
+    assert all(len(c) == 3200 for c in chunks[:-1])
+    assert len(b"".join(chunks)) == pytest.approx(len(reference.pcm), abs=3200)
+    assert stream.duration_s == pytest.approx(reference.duration_s, abs=0.1)
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [
+        ("empty.ogg", audio.EmptyAudio),
+        ("garbage.ogg", audio.UndecodableAudio),
+        ("no_audio.mp4", audio.UndecodableAudio),
+        ("missing.ogg", audio.UndecodableAudio),
+    ],
+)
+async def test_stream_reports_bad_input_when_opened(
+    audio_dir: Path, name: str, error: type[audio.AudioError]
+) -> None:
+    with pytest.raises(error):
+        await audio.PcmStream.open(audio_dir / name)
+
+
+async def test_stream_closed_early_stops_ffmpeg(audio_dir: Path) -> None:
+    stream = await audio.PcmStream.open(audio_dir / "speech.wav", chunk_bytes=320)
+    await stream.close()
+    assert stream._process.returncode is not None
+
+
+async def test_probe_reads_the_duration(audio_dir: Path) -> None:
+    assert await audio.probe(audio_dir / "speech.m4a") == pytest.approx(6.5, abs=1.5)
+    assert await audio.probe(audio_dir / "garbage.ogg") is None

@@ -1,5 +1,7 @@
 """Pacing arithmetic with a fake clock: reservations respect every limit."""
 
+import contextlib
+
 from bot.config import FloodSettings
 from bot.telegram.flood import FloodGate
 
@@ -56,3 +58,16 @@ def test_no_second_ever_holds_more_than_the_global_limit() -> None:
     for i, start in enumerate(slots):
         in_window = sum(1 for s in slots[i:] if s < start + 1.0)
         assert in_window <= 30
+
+
+async def test_a_cancelled_wait_gives_its_slot_back() -> None:
+    import asyncio
+
+    gate = FloodGate(FloodSettings())
+    gate.reserve(1, group=False)  # the placeholder: the next slot is a second away
+    waiter = asyncio.create_task(gate.wait(1, group=False))  # an interim edit, waiting
+    await asyncio.sleep(0)
+    waiter.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await waiter
+    assert gate.reserve(1, group=False) <= 1.0  # the final is not pushed behind it

@@ -4,6 +4,7 @@ and runs it (long polling, or a webhook when one is configured)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 
 from telegram import BotCommand, Update
@@ -95,6 +96,10 @@ async def serve(
                         timeout=POLL_TIMEOUT_S, allowed_updates=ALLOWED_UPDATES
                     )
                     log.info("bot running (long polling)")
+                # Everything built so far lives as long as the bot: keep the collector from
+                # re-walking it on every full collection, a pause the event loop would feel.
+                gc.collect()
+                gc.freeze()
                 if started is not None:
                     started.set()
                 await stop.wait()

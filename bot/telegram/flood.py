@@ -33,13 +33,31 @@ class FloodGate:
 
     def reserve(self, chat_id: int, *, group: bool) -> float:
         """Book the next slot for ``chat_id``; returns how long to wait for it."""
+        return self._book(chat_id, group)[0] - self._clock()
+
+    def _book(self, chat_id: int, group: bool) -> tuple[float, float | None]:
+        """Book a slot; returns it and the chat's previous next-free time (to undo)."""
         now = self._clock()
         del self._slots[: bisect.bisect_left(self._slots, now - self._global_interval)]
-        slot = self._free_global_slot(max(now, self._chat_next.get(chat_id, 0.0)))
+        previous = self._chat_next.get(chat_id)
+        slot = self._free_global_slot(max(now, previous or 0.0))
         bisect.insort(self._slots, slot)
         interval = self._group_interval if group else self._private_interval
         self._chat_next[chat_id] = slot + interval
-        return slot - now
+        return slot, previous
+
+    def _unbook(self, chat_id: int, slot: float, previous: float | None, group: bool) -> None:
+        """Give back a slot whose sender gave up (a superseded interim edit), so a final
+        that comes next is not pushed behind it."""
+        index = bisect.bisect_left(self._slots, slot)
+        if index < len(self._slots) and self._slots[index] == slot:
+            del self._slots[index]
+        interval = self._group_interval if group else self._private_interval
+        if self._chat_next.get(chat_id) == slot + interval:  # nobody booked after it
+            if previous is None:
+                del self._chat_next[chat_id]
+            else:
+                self._chat_next[chat_id] = previous
 
     def _free_global_slot(self, earliest: float) -> float:
         """The first time from ``earliest`` that is a global interval away from all slots."""
@@ -51,9 +69,14 @@ class FloodGate:
             slot = self._slots[index] + gap
 
     async def wait(self, chat_id: int, *, group: bool) -> None:
-        delay = self.reserve(chat_id, group=group)
+        slot, previous = self._book(chat_id, group)
+        delay = slot - self._clock()
         if delay > 0:
-            await asyncio.sleep(delay)
+            try:
+                await asyncio.sleep(delay)
+            except asyncio.CancelledError:
+                self._unbook(chat_id, slot, previous, group)
+                raise
         await self._global_window()
 
     async def _global_window(self) -> None:

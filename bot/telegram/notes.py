@@ -21,13 +21,14 @@ from telegram import Audio, Bot, Document, Message, VideoNote, Voice
 from telegram.error import TelegramError
 
 from bot import audio, pipeline
-from bot.audio import PcmAudio
+from bot.audio import PcmStream
 from bot.config import BotSettings
 from bot.storage import JobRecord, Store
 from bot.telegram import texts
 from bot.telegram.flood import FloodGate
 from bot.telegram.live_message import LiveReply, ReplyTarget, typing_action
 from bot.telegram.retry import with_retries
+from bot.timing import Trace, mark, start_trace
 from bot.truebar.client import TruebarClient
 from bot.truebar.errors import ConnectionLost
 
@@ -108,8 +109,9 @@ def _seconds(value: object) -> int | None:
     return int(total()) if callable(total) else None
 
 
-NoteObserver = Callable[[VoiceNote, str], None]
-"""Told each note's outcome: transcribed, empty, rejected, failed, expired or error."""
+NoteObserver = Callable[[VoiceNote, str, Trace], None]
+"""Told each note's outcome (transcribed, empty, rejected, failed, expired, error,
+interrupted) with its timing marks."""
 
 
 class NoteRejected(Exception):
@@ -220,6 +222,7 @@ class NoteTranscriber:
         """Transcribe ``note`` into a live reply; record the outcome in the ledger."""
         target = note.target
         outcome = "error"
+        trace = start_trace()
         try:
             outcome = await self._handle(note)
             await self._store.finish_job(target.chat_id, target.message_id, outcome)
@@ -238,7 +241,7 @@ class NoteTranscriber:
             if outcome != "interrupted":  # drain() still needs it to tell the user
                 self._placeholders.pop((target.chat_id, target.message_id), None)
             if self._observer is not None:
-                self._observer(note, outcome)
+                self._observer(note, outcome, trace)
 
     async def _answer_once(self, note: VoiceNote, text: str, outcome: str) -> None:
         live = self._live(note)
@@ -254,7 +257,7 @@ class NoteTranscriber:
             )
             outcome = "error"
         if self._observer is not None:
-            self._observer(note, outcome)
+            self._observer(note, outcome, Trace())
 
     def _live(self, note: VoiceNote) -> LiveReply:
         live = LiveReply(self._bot, self._gate, note.target)
@@ -315,6 +318,7 @@ class NoteTranscriber:
             self._admitted -= 1
             live.abandon()  # interims must not land after whatever comes next
         await live.close(text or texts.NO_SPEECH)
+        mark("final_sent")
         log.info(
             "chat %s message %s: transcribed (%d chars, tag %s)",
             target.chat_id,
@@ -329,35 +333,43 @@ class NoteTranscriber:
             if queued:
                 live.show(texts.TRANSCRIBING)
             await self._store.start_attempt(note.target.chat_id, note.target.message_id)
-            decoded = asyncio.ensure_future(self._fetch(note))
+            with tempfile.TemporaryDirectory(prefix="voice-") as directory:
+                downloaded = asyncio.ensure_future(self._download(note, Path(directory) / "note"))
+                try:
+                    async with typing_action(self._bot, note.target):
+                        return await self._stream(note, live, tag, downloaded)
+                finally:
+                    if not downloaded.done():
+                        downloaded.cancel()
+                    await asyncio.wait({downloaded})
+                    if not downloaded.cancelled():
+                        downloaded.exception()  # reported through the pipeline already
+
+    async def _stream(
+        self, note: VoiceNote, live: LiveReply, tag: str, downloaded: asyncio.Future[Path]
+    ) -> str:
+        """Transcribe the downloaded file; a dropped connection gets one fresh retry."""
+        for attempt in range(1, TRUEBAR_ATTEMPTS + 1):
             try:
-                async with typing_action(self._bot, note.target):
-                    for attempt in range(1, TRUEBAR_ATTEMPTS + 1):
-                        try:
-                            return await pipeline.transcribe(
-                                self._client,
-                                tag,
-                                _shielded(decoded),
-                                lambda update: live.show(update.text),
-                                check=self._check_duration,
-                                overlap=note.duration is not None,
-                            )
-                        except ConnectionLost as exc:
-                            if attempt == TRUEBAR_ATTEMPTS:
-                                raise
-                            log.warning(
-                                "chat %s message %s: %s; retrying once",
-                                note.target.chat_id,
-                                note.target.message_id,
-                                exc,
-                            )
-                            live.show(texts.TRANSCRIBING)
-                raise AssertionError("unreachable")
-            finally:
-                if not decoded.done():
-                    decoded.cancel()
-                with contextlib.suppress(BaseException):
-                    await decoded
+                return await pipeline.transcribe(
+                    self._client,
+                    tag,
+                    self._open_audio(note, downloaded),
+                    lambda update: live.show(update.text),
+                    max_duration_s=self._settings.max_duration_s,
+                    overlap=note.duration is not None,
+                )
+            except ConnectionLost as exc:
+                if attempt == TRUEBAR_ATTEMPTS:
+                    raise
+                log.warning(
+                    "chat %s message %s: %s; retrying once",
+                    note.target.chat_id,
+                    note.target.message_id,
+                    exc,
+                )
+                live.show(texts.TRANSCRIBING)
+        raise AssertionError("unreachable")
 
     def _precheck(self, note: VoiceNote) -> None:
         """Refuse what cannot work before any download or Truebar session."""
@@ -366,23 +378,24 @@ class NoteTranscriber:
         if note.duration is not None and note.duration > self._settings.max_duration_s:
             raise NoteRejected(texts.too_long(self._settings.max_duration_s))
 
-    def _check_duration(self, pcm: PcmAudio) -> None:
-        if pcm.duration_s > self._settings.max_duration_s:
-            raise NoteRejected(texts.too_long(self._settings.max_duration_s))
-
-    async def _fetch(self, note: VoiceNote) -> PcmAudio:
+    async def _download(self, note: VoiceNote, path: Path) -> Path:
         what = f"chat {note.target.chat_id} message {note.target.message_id} download"
-        with tempfile.TemporaryDirectory(prefix="voice-") as directory:
-            path = Path(directory) / "note"
 
-            async def download() -> None:
-                telegram_file = await self._bot.get_file(note.file_id)
-                await telegram_file.download_to_drive(path)
+        async def download() -> None:
+            telegram_file = await self._bot.get_file(note.file_id)
+            await telegram_file.download_to_drive(path)
 
-            await with_retries(download, what=what, attempts=DOWNLOAD_ATTEMPTS)
-            return await audio.decode(path)
+        await with_retries(download, what=what, attempts=DOWNLOAD_ATTEMPTS)
+        mark("downloaded")
+        return path
 
-
-async def _shielded(future: asyncio.Future[PcmAudio]) -> PcmAudio:
-    """Await the shared download/decode without letting one attempt cancel it."""
-    return await asyncio.shield(future)
+    async def _open_audio(self, note: VoiceNote, downloaded: asyncio.Future[Path]) -> PcmStream:
+        """Start decoding once the file is here (shared by retries, never cancelled by one)."""
+        path = await asyncio.shield(downloaded)
+        if note.duration is None:  # a document: Telegram gave no duration, so look first
+            duration = await audio.probe(path)
+            if duration is not None and duration > self._settings.max_duration_s:
+                raise audio.AudioTooLong(self._settings.max_duration_s)
+        stream = await PcmStream.open(path)
+        mark("first_pcm")
+        return stream

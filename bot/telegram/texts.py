@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram.error import BadRequest, TelegramError
 
-from bot.audio import AudioError, EmptyAudio
+from bot.audio import AudioError, AudioTooLong, EmptyAudio
 from bot.languages import language_name
 from bot.truebar.errors import (
     AuthError,
@@ -75,6 +75,8 @@ def describe_failure(exc: BaseException, tag: str) -> str:
     """A short message for the user; the log line carries the details."""
     if isinstance(exc, EmptyAudio):
         return "⚠️ This recording is empty."
+    if isinstance(exc, AudioTooLong):
+        return too_long(exc.limit_s)
     if isinstance(exc, AudioError):
         return "⚠️ I couldn't read any audio in this file."
     if isinstance(exc, AuthUnavailable):

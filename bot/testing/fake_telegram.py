@@ -142,6 +142,8 @@ class FakeTelegram:
         self.flood_429s = 0
         self.flood_reasons: Counter[str] = Counter()
         self._updates: list[dict[str, Any]] = []
+        self.update_of_message: dict[tuple[int, int], int] = {}
+        self.delivered_at: dict[int, float] = {}  # update id → first handed to the bot
         self._update_ids = itertools.count(1)
         self._message_ids: dict[int, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
         self._file_ids = itertools.count(1)
@@ -219,7 +221,8 @@ class FakeTelegram:
             message["entities"] = [
                 {"type": "bot_command", "offset": 0, "length": utf16_len(command)}
             ]
-        self.push_update({"message": message})
+        update_id = self.push_update({"message": message})
+        self.update_of_message[(chat.id, message_id)] = update_id
         return message
 
     def send_voice(
@@ -414,7 +417,11 @@ class FakeTelegram:
                 except TimeoutError:
                     pass
         limit = int(p.get("limit", 100) or 100)
-        return self._updates[:limit]
+        batch = self._updates[:limit]
+        now = self.clock()
+        for update in batch:
+            self.delivered_at.setdefault(update["update_id"], now)
+        return batch
 
     async def _api_deleteWebhook(self, p: dict[str, Any]) -> Any:
         self.webhook_url = ""

@@ -59,6 +59,7 @@ class Faults:
     handshake_delay_s: float = 0.0  # before STATUS INITIALIZED
     finish_delay_s: float = 0.0  # server-side processing time between EOS and FINISHED
     token_endpoint_status: int | None = None  # e.g. 503: token endpoint down
+    token_delay_s: float = 0.0  # simulated network + Keycloak time per token request
     reject_ws_status: int | None = None  # e.g. 503 on the WebSocket upgrade
 
     def take_mid_stream(self) -> Faults:
@@ -81,6 +82,7 @@ class SessionRecord:
     audio_sha256: str = ""
     first_audio_at: float | None = None
     finished: bool = False
+    finished_at: float | None = None
     error: str | None = None
     segments: list[dict[str, Any]] = field(default_factory=list)
 
@@ -211,6 +213,8 @@ class MockTruebar:
         grant = form.get("grant_type", "")
         self.stats.token_requests[grant] += 1
         await self._notify()
+        if self.faults.token_delay_s:
+            await asyncio.sleep(self.faults.token_delay_s)
         if self.faults.token_endpoint_status is not None:
             return Response.json({"error": "unavailable"}, self.faults.token_endpoint_status)
         if form.get("client_id") != self.client_id:
@@ -354,7 +358,7 @@ class _Session:
         async for frame in self.ws:
             if isinstance(frame, bytes):
                 if self.record.first_audio_at is None:
-                    self.record.first_audio_at = time.perf_counter()
+                    self.record.first_audio_at = time.monotonic()
                     self.started = time.monotonic()
                 self.record.audio_bytes += len(frame)
                 self.digest.update(frame)
@@ -384,6 +388,7 @@ class _Session:
             for segment in self.recognizer.flush():
                 await self.segment(segment)
             self.record.finished = True
+            self.record.finished_at = time.monotonic()
             await self.send(
                 {"type": "STATUS", "status": "FINISHED", "lengthMs": self.record.audio_bytes // 32}
             )

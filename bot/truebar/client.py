@@ -24,6 +24,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
+from bot.timing import mark
 from bot.truebar.auth import TokenProvider
 from bot.truebar.errors import (
     AuthError,
@@ -152,7 +153,9 @@ class TruebarClient:
                 async with asyncio.timeout(self.timeouts.handshake):
                     await _expect(ws, protocol, Initialized)
                     await ws.send(protocol.config_message())
+                    mark("connected")
                     await _expect(ws, protocol, Configured)
+                    mark("configured")
             except TimeoutError:
                 raise TruebarTimeout("Truebar did not configure the session in time") from None
             log.debug("Truebar session %s configured for %s", protocol.session_id, tag)
@@ -164,6 +167,7 @@ class TruebarClient:
         """Connect with a Bearer token; on HTTP 401 fetch a fresh token and retry once."""
         for attempt in range(2):
             token = await self.tokens.get_token()
+            mark("token")
             url, headers = self.ws_url, {"Authorization": f"Bearer {token}"}
             if self._token_in_query:
                 separator = "&" if "?" in url else "?"
@@ -243,6 +247,7 @@ class TruebarSession:
                     elif isinstance(event, ServerWarning):
                         log.warning("Truebar warning: %s", event.message)
                     elif isinstance(event, Finished):
+                        mark("finished")
                         break
         except TimeoutError:
             raise TruebarTimeout("Truebar did not finish the session in time") from None
@@ -284,6 +289,7 @@ class TruebarSession:
                     continue
                 self._protocol.check_audio()
                 await self._ws.send(chunk)
+                mark("first_audio")
                 self.audio_bytes_sent += len(chunk)
             await self._ws.send(self._protocol.eos_message())
         except ConnectionClosed:

@@ -1,0 +1,429 @@
+"""Benchmark: the bot's overhead, concurrency and memory against local doubles, and the
+seed sample's approach measured in the same run.
+
+    ./dev bench            # full run (a few minutes); figures on stdout + bench/results/
+    ./dev bench --quick    # under a minute; used by a smoke test
+
+The doubles (fake Bot API, mock Truebar) run in this process; the bot runs in its own
+process (bench/bot_process.py), so loop lag, memory and CPU are the bot's alone. The
+mock's token endpoint and WebSocket handshake each wait ``--net-delay`` seconds, like the
+round trips to the real service, and it takes ``--server-delay`` seconds between EOS and
+FINISHED, which is subtracted from end-to-end latencies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot import audio  # noqa: E402
+from bot.testing.fake_telegram import FakeTelegram, FloodLimits  # noqa: E402
+from bot.testing.mock_truebar import MockTruebar  # noqa: E402
+from bot.truebar.auth import Credentials, TokenProvider  # noqa: E402
+from bot.truebar.client import TruebarClient  # noqa: E402
+
+TAG = "KALDI:en-US:*:*"
+SPEECH = (
+    "Hello world. This is a benchmark of the streaming recognizer. "
+    "Every sentence here becomes a few words in the transcript."
+)
+
+
+# -- audio ---------------------------------------------------------------------------------
+def make_note(directory: Path, seconds: int) -> Path:
+    """An OGG/Opus voice note of about ``seconds`` of looped real speech."""
+    target = directory / f"note_{seconds}s.ogg"
+    if target.exists():
+        return target
+    wav = directory / "speech.wav"
+    if not wav.exists():
+        subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(wav), SPEECH], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-loglevel",
+            "error",
+            "-y",
+            "-stream_loop",
+            "-1",
+            "-i",
+            str(wav),
+            "-t",
+            str(seconds),
+            "-c:a",
+            "libopus",
+            "-b:a",
+            "32k",
+            "-ar",
+            "48000",
+            "-ac",
+            "1",
+            str(target),
+        ],
+        check=True,
+    )
+    return target
+
+
+# -- the bot in its own process -----------------------------------------------------------
+class BotProcess:
+    def __init__(self, fake: FakeTelegram, mock: MockTruebar, db: Path, cap: int) -> None:
+        self.env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("TRUEBAR_", "TELEGRAM_", "BOT_"))
+        } | {
+            "BOT_ENV_FILE": "/nonexistent/.env",
+            "TELEGRAM_BOT_TOKEN": fake.token,
+            "TELEGRAM_BASE_URL": fake.base_url,
+            "TELEGRAM_BASE_FILE_URL": fake.base_file_url,
+            "BOT_DB_PATH": str(db),
+            "BOT_MAX_SESSIONS": str(cap),
+            "TRUEBAR_USERNAME": "alice",
+            "TRUEBAR_PASSWORD": "wonderland",
+            "TRUEBAR_AUTH_URL": mock.auth_url,
+            "TRUEBAR_STT_WS_URL": mock.ws_url,
+            "TRUEBAR_ASR_TAG": TAG,
+            "PYTHONPATH": str(ROOT),
+        }
+        self.proc: asyncio.subprocess.Process | None = None
+        self.notes: dict[tuple[int, int], dict[str, Any]] = {}
+        self.stats: dict[str, Any] = {}
+        self._changed = asyncio.Condition()
+        self._reader: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(ROOT / "bench" / "bot_process.py"),
+            env=self.env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        self._reader = asyncio.create_task(self._read())
+        await self._wait(lambda: "ready" in self.stats)
+
+    async def _read(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        async for line in self.proc.stdout:
+            event = json.loads(line)
+            if event["event"] == "note":
+                self.notes[(event["chat"], event["message"])] = event
+            elif event["event"] == "ready":
+                self.stats["ready"] = True
+                self.stats["ready_cpu_s"] = event["cpu_s"]
+            else:
+                self.stats.update(event)
+            async with self._changed:
+                self._changed.notify_all()
+
+    async def _wait(self, predicate: Any) -> None:
+        async with asyncio.timeout(600), self._changed:
+            await self._changed.wait_for(predicate)
+
+    async def done(self, keys: Iterable[tuple[int, int]]) -> list[dict[str, Any]]:
+        wanted = list(keys)
+        await self._wait(lambda: all(k in self.notes for k in wanted))
+        return [self.notes[k] for k in wanted]
+
+    async def stop(self) -> dict[str, Any]:
+        assert self.proc is not None
+        self.proc.terminate()
+        await self._wait(lambda: "maxrss_mb" in self.stats)
+        await self.proc.wait()
+        return self.stats
+
+
+# -- measurements ---------------------------------------------------------------------------
+@dataclass
+class Doubles:
+    fake: FakeTelegram
+    mock: MockTruebar
+    workdir: Path
+    server_delay: float
+    chat_ids: Iterable[int] = field(default_factory=lambda: iter(range(100_000, 10**9)))
+
+    def new_chat(self) -> int:
+        chat = next(iter(self.chat_ids))  # type: ignore[call-overload]
+        self.fake.add_chat(chat, "private")
+        return chat
+
+
+def ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)
+
+
+async def bot_overhead(d: Doubles, notes: dict[int, Path], cap: int) -> dict[str, Any]:
+    """Section 1: one note at a time, a warm bot (token cached), per stage timings."""
+    bot = BotProcess(d.fake, d.mock, d.workdir / "overhead.db", cap)
+    await bot.start()
+    results: dict[str, Any] = {}
+    try:
+        warm = d.new_chat()
+        first = d.fake.send_voice(warm, warm, notes[min(notes)].read_bytes())
+        await bot.done([(warm, first["message_id"])])
+        for seconds, path in notes.items():
+            chat = d.new_chat()
+            message = d.fake.send_voice(chat, chat, path.read_bytes(), duration=seconds)
+            (note,) = await bot.done([(chat, message["message_id"])])
+            session = d.mock.stats.sessions[-1]
+            marks = note["marks"]
+            delivered = d.fake.delivered_at[d.fake.update_of_message[(chat, message["message_id"])]]
+            results[f"{seconds}s"] = {
+                "update_to_first_audio_ms": ms(session.first_audio_at - delivered),
+                "download_ms": ms(marks["downloaded"] - marks["received"]),
+                "first_pcm_ms": ms(marks["first_pcm"] - marks["downloaded"]),
+                "token_ms": ms(marks["token"] - marks["received"]),
+                "handshake_ms": ms(marks["configured"] - marks["token"]),
+                "finished_to_final_edit_ms": ms(marks["final_sent"] - session.finished_at),
+                "outcome": note["outcome"],
+            }
+    finally:
+        await bot.stop()
+    return results
+
+
+async def reference_note(d: Doubles, path: Path, http: httpx.AsyncClient) -> float:
+    """The seed sample's way: fetch a token for this note, download, decode fully, then
+    connect and configure, then stream. Returns update → first audio byte at the server."""
+    chat = d.new_chat()
+    message = d.fake.send_voice(chat, chat, path.read_bytes())
+    d.fake._updates.clear()  # nobody polls in this path
+    started = time.monotonic()
+    token = d.fake.token
+    file_id = message["voice"]["file_id"]
+    info = (await http.post(f"{d.fake.base_url}{token}/getFile", data={"file_id": file_id})).json()
+    content = (
+        await http.get(f"{d.fake.base_file_url}{token}/{info['result']['file_path']}")
+    ).content
+    local = d.workdir / f"ref_{chat}.ogg"
+    local.write_bytes(content)
+    pcm = await audio.decode(local)
+    tokens = TokenProvider(http, d.mock.auth_url, Credentials("alice", "wonderland"))
+    client = TruebarClient(ws_url=d.mock.ws_url, tokens=tokens, http=http)
+    async with client.session(TAG) as session:
+        async for _ in session.transcribe(audio.pcm_chunks(pcm)):
+            pass
+    first_audio = d.mock.stats.sessions[-1].first_audio_at
+    assert first_audio is not None
+    return first_audio - started
+
+
+async def token_requests(d: Doubles, note: Path, count: int, cap: int) -> dict[str, int]:
+    """Section 2b: token requests for ``count`` notes, bot vs reference."""
+    before = sum(d.mock.stats.token_requests.values())
+    bot = BotProcess(d.fake, d.mock, d.workdir / "tokens.db", cap)
+    await bot.start()
+    keys = []
+    for _ in range(count):
+        chat = d.new_chat()
+        keys.append((chat, d.fake.send_voice(chat, chat, note.read_bytes())["message_id"]))
+    await bot.done(keys)
+    await bot.stop()
+    bot_requests = sum(d.mock.stats.token_requests.values()) - before
+    before = sum(d.mock.stats.token_requests.values())
+    async with httpx.AsyncClient(timeout=30) as http:
+        for _ in range(count):
+            await reference_note(d, note, http)
+    return {
+        "notes": count,
+        "bot": bot_requests,
+        "reference": sum(d.mock.stats.token_requests.values()) - before,
+    }
+
+
+async def concurrency(d: Doubles, note: Path, seconds: int, n: int, cap: int) -> dict[str, Any]:
+    """Section 3: ``n`` notes at once, each in its own chat, in a fresh bot process."""
+    bot = BotProcess(d.fake, d.mock, d.workdir / f"conc{n}.db", cap)
+    await bot.start()
+    content = note.read_bytes()
+    sessions_before = len(d.mock.stats.sessions)
+    d.mock.stats.peak_sessions = 0
+    keys = []
+    for _ in range(n):
+        chat = d.new_chat()
+        keys.append((chat, d.fake.send_voice(chat, chat, content, duration=seconds)["message_id"]))
+    notes = await bot.done(keys)
+    stats = await bot.stop()
+    latencies = []
+    for (chat, message), result in zip(keys, notes, strict=True):
+        delivered = d.fake.delivered_at[d.fake.update_of_message[(chat, message)]]
+        latencies.append(result["marks"]["final_sent"] - delivered - d.server_delay)
+    minutes = n * seconds / 60
+    return {
+        "notes": n,
+        "note_seconds": seconds,
+        "transcribed": sum(1 for r in notes if r["outcome"] == "transcribed"),
+        "truebar_sessions": len(d.mock.stats.sessions) - sessions_before,
+        "peak_truebar_sessions": d.mock.stats.peak_sessions,
+        "latency_p50_ms": ms(statistics.median(latencies)),
+        "latency_p95_ms": ms(sorted(latencies)[int(0.95 * (len(latencies) - 1))]),
+        "loop_lag_p99_ms": round(stats["loop_lag_ms"]["p99"], 1),
+        "loop_lag_max_ms": round(stats["loop_lag_ms"]["max"], 1),
+        "gc_pause_max_ms": round(stats["gc_pause_max_ms"], 1),
+        "peak_rss_mb": round(stats["maxrss_mb"], 1),
+        "ffmpeg_peak_rss_mb": round(stats["ffmpeg_maxrss_mb"], 1),
+        # CPU from "ready" on: start-up (imports) is not per-minute work
+        "cpu_s_per_audio_minute": round(
+            (stats["cpu_s"] - stats["ready_cpu_s"] + stats["ffmpeg_cpu_s"]) / minutes, 3
+        ),
+        "bot_cpu_s_per_audio_minute": round((stats["cpu_s"] - stats["ready_cpu_s"]) / minutes, 3),
+    }
+
+
+# -- report ---------------------------------------------------------------------------------
+def table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> str:
+    widths = [max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns]
+    lines = [f"\n{title}", "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        lines.append(
+            "  ".join(str(row.get(c, "")).ljust(w) for c, w in zip(columns, widths, strict=True))
+        )
+    return "\n".join(lines)
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    quick = args.quick
+    workdir = Path(tempfile.mkdtemp(prefix="bench-"))
+    overhead_lengths = [5, 30] if quick else [5, 30, 300]
+    levels = [1, 10] if quick else [1, 10, 50, 200]
+    conc_seconds = 10 if quick else 60
+    token_notes = 20 if quick else 100
+    notes = {s: make_note(workdir, s) for s in {*overhead_lengths, conc_seconds}}
+
+    async with FakeTelegram(limits=FloodLimits()) as fake, MockTruebar() as mock:
+        mock.faults.token_delay_s = args.net_delay
+        mock.faults.handshake_delay_s = args.net_delay
+        mock.faults.finish_delay_s = args.server_delay
+        d = Doubles(fake, mock, workdir, args.server_delay)
+        d.chat_ids = iter(range(100_000, 10**9))
+
+        overhead = await bot_overhead(d, {s: notes[s] for s in overhead_lengths}, args.cap)
+        async with httpx.AsyncClient(timeout=60) as http:
+            reference = {
+                f"{s}s": ms(await reference_note(d, notes[s], http)) for s in overhead_lengths
+            }
+        tokens = await token_requests(d, notes[5], token_notes, args.cap)
+        conc = [
+            await concurrency(d, notes[conc_seconds], conc_seconds, n, args.cap) for n in levels
+        ]
+
+    ratio = overhead["30s"]["update_to_first_audio_ms"] / reference["30s"]
+    return {
+        "settings": {
+            "quick": quick,
+            "net_delay_s": args.net_delay,
+            "server_delay_s": args.server_delay,
+            "session_cap": args.cap,
+            "cpus": os.cpu_count(),
+        },
+        "overhead": overhead,
+        "reference_update_to_first_audio_ms": reference,
+        "first_audio_ratio_30s": round(ratio, 3),
+        "token_requests": tokens,
+        "concurrency": conc,
+    }
+
+
+def report(result: dict[str, Any]) -> str:
+    rows = [
+        {
+            "note": k,
+            **v,
+            "reference_first_audio_ms": result["reference_update_to_first_audio_ms"].get(k),
+        }
+        for k, v in result["overhead"].items()
+    ]
+    out = [
+        table(
+            "Per note (warm bot, one at a time)",
+            rows,
+            [
+                "note",
+                "update_to_first_audio_ms",
+                "reference_first_audio_ms",
+                "download_ms",
+                "first_pcm_ms",
+                "token_ms",
+                "handshake_ms",
+                "finished_to_final_edit_ms",
+            ],
+        )
+    ]
+    out.append(
+        f"\nupdate→first audio, bot / seed's way, 30 s note: "
+        f"{result['first_audio_ratio_30s']:.2f}× (target ≤ 0.5×)"
+    )
+    t = result["token_requests"]
+    out.append(
+        f"token requests for {t['notes']} notes: bot {t['bot']}, seed's way "
+        f"{t['reference']} (target: 1 per token lifetime)"
+    )
+    out.append(
+        table(
+            "Concurrency (each note in its own chat; latency minus server delay)",
+            result["concurrency"],
+            [
+                "notes",
+                "note_seconds",
+                "transcribed",
+                "peak_truebar_sessions",
+                "latency_p50_ms",
+                "latency_p95_ms",
+                "loop_lag_p99_ms",
+                "gc_pause_max_ms",
+                "peak_rss_mb",
+                "cpu_s_per_audio_minute",
+            ],
+        )
+    )
+    return "\n".join(out)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="a short run (under a minute)")
+    parser.add_argument(
+        "--net-delay",
+        type=float,
+        default=0.15,
+        help="seconds the mock adds to each token request and handshake",
+    )
+    parser.add_argument(
+        "--server-delay",
+        type=float,
+        default=0.3,
+        help="seconds the mock takes between EOS and FINISHED",
+    )
+    parser.add_argument("--cap", type=int, default=64, help="BOT_MAX_SESSIONS for the bot")
+    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "latest.json")
+    args = parser.parse_args()
+    result = asyncio.run(run(args))
+    print(report(result))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2))
+    print(f"\nJSON: {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

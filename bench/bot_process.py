@@ -1,0 +1,111 @@
+"""The bot as the benchmark runs it: ``serve()`` in its own process, settings from the
+environment, one JSON line per finished note on stdout (with its timing marks), and on
+SIGTERM a last line with event-loop lag, peak memory and CPU time."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import logging
+import os
+import resource
+import signal
+import sys
+import time
+
+from bot.config import BotSettings, TruebarSettings, load_env_file
+from bot.telegram.app import serve
+from bot.telegram.notes import VoiceNote
+from bot.timing import Trace
+
+LAG_PROBE_S = 0.01
+
+
+def emit(payload: dict[str, object]) -> None:
+    sys.stdout.write(json.dumps(payload) + "\n")
+    sys.stdout.flush()
+
+
+def on_note(note: VoiceNote, outcome: str, trace: Trace) -> None:
+    emit(
+        {
+            "event": "note",
+            "chat": note.target.chat_id,
+            "message": note.target.message_id,
+            "outcome": outcome,
+            "marks": trace.marks,
+        }
+    )
+
+
+async def probe_loop_lag(lags: list[float]) -> None:
+    """How late a 10 ms sleep wakes up: blocking work on the loop shows up here."""
+    while True:
+        start = time.monotonic()
+        await asyncio.sleep(LAG_PROBE_S)
+        lags.append(time.monotonic() - start - LAG_PROBE_S)
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+GC_PAUSES: list[float] = []
+_gc_started = [0.0]
+
+
+def _gc_timer(phase: str, info: dict[str, int]) -> None:
+    if phase == "start":
+        _gc_started[0] = time.perf_counter()
+    else:
+        GC_PAUSES.append(time.perf_counter() - _gc_started[0])
+
+
+async def main() -> None:
+    gc.callbacks.append(_gc_timer)
+    load_env_file()
+    settings, truebar = BotSettings.from_env(), TruebarSettings.from_env()
+    stop, started = asyncio.Event(), asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    if os.environ.get("BENCH_SLOW_CALLBACKS"):  # name what blocks the loop, on stderr
+        logging.basicConfig(level=logging.WARNING)
+        loop.set_debug(True)
+        loop.slow_callback_duration = 0.02
+    lags: list[float] = []
+    bot = asyncio.create_task(serve(settings, truebar, stop, started=started, observer=on_note))
+    await started.wait()
+    GC_PAUSES.clear()  # start-up collections are not the bot at work
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    emit({"event": "ready", "cpu_s": usage.ru_utime + usage.ru_stime})
+    probe = asyncio.create_task(probe_loop_lag(lags))
+    await bot
+    probe.cancel()
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    emit(
+        {
+            "event": "stats",
+            "loop_lag_ms": {
+                "p50": percentile(lags, 0.5) * 1000,
+                "p99": percentile(lags, 0.99) * 1000,
+                "max": max(lags, default=0.0) * 1000,
+            },
+            "gc_pause_max_ms": max(GC_PAUSES, default=0.0) * 1000,
+            "gc_pauses": len(GC_PAUSES),
+            "maxrss_mb": own.ru_maxrss / 1024,
+            "ffmpeg_maxrss_mb": children.ru_maxrss / 1024,
+            "cpu_s": own.ru_utime + own.ru_stime,
+            "ffmpeg_cpu_s": children.ru_utime + children.ru_stime,
+        }
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

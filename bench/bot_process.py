@@ -47,6 +47,15 @@ async def probe_loop_lag(lags: list[float]) -> None:
         lags.append(time.monotonic() - start - LAG_PROBE_S)
 
 
+def peak_rss_mb() -> float:
+    """This process's own peak resident memory (VmHWM), in MB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0
@@ -99,7 +108,8 @@ async def main() -> None:
             },
             "gc_pause_max_ms": max(GC_PAUSES, default=0.0) * 1000,
             "gc_pauses": len(GC_PAUSES),
-            "maxrss_mb": own.ru_maxrss / 1024,
+            # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the forked parent
+            "maxrss_mb": peak_rss_mb(),
             "ffmpeg_maxrss_mb": children.ru_maxrss / 1024,
             "cpu_s": own.ru_utime + own.ru_stime,
             "ffmpeg_cpu_s": children.ru_utime + children.ru_stime,

@@ -127,6 +127,7 @@ class FloodSettings:
     20/minute per group, 30/s overall)."""
 
     chat_interval_s: float = 1.0
+    private_burst: int = 2  # Telegram tolerates short bursts; groups get none
     group_per_minute: int = 20
     global_per_second: int = 25  # Telegram allows about 30; headroom for jitter
 
@@ -189,6 +190,7 @@ class BotSettings:
             max_job_age_s=e.number("BOT_MAX_JOB_AGE", 6 * 3600.0, minimum=1.0),
             flood=FloodSettings(
                 chat_interval_s=e.number("BOT_CHAT_INTERVAL", 1.0, minimum=0.0),
+                private_burst=e.integer("BOT_CHAT_BURST", 2, minimum=1),
                 group_per_minute=e.integer("BOT_GROUP_PER_MINUTE", 20, minimum=1),
                 global_per_second=e.integer("BOT_GLOBAL_PER_SECOND", 25, minimum=1),
             ),

@@ -2,6 +2,8 @@
 
 import contextlib
 
+import pytest
+
 from bot.config import FloodSettings
 from bot.telegram.flood import FloodGate
 
@@ -14,8 +16,23 @@ class Clock:
         return self.now
 
 
-def test_private_chat_gets_one_slot_per_second() -> None:
+def test_private_chat_gets_a_burst_of_two_then_one_per_second() -> None:
     gate = FloodGate(FloodSettings(), Clock())
+    waits = [gate.reserve(1, group=False) for _ in range(4)]
+    assert waits == pytest.approx([0.0, 0.04, 1.0, 2.0], abs=0.001)  # 0.04: the global gap
+
+
+def test_private_burst_refills_after_a_quiet_second() -> None:
+    clock = Clock()
+    gate = FloodGate(FloodSettings(), clock)
+    gate.reserve(1, group=False)
+    clock.now += 5
+    waits = [gate.reserve(1, group=False) for _ in range(3)]
+    assert waits == pytest.approx([0.0, 0.04, 1.0], abs=0.001)
+
+
+def test_no_burst_without_tolerance() -> None:
+    gate = FloodGate(FloodSettings(private_burst=1), Clock())
     assert [gate.reserve(1, group=False) for _ in range(3)] == [0.0, 1.0, 2.0]
 
 
@@ -39,6 +56,7 @@ def test_retry_after_pushes_the_chat_back() -> None:
     gate.reserve(1, group=False)
     gate.penalize(1, 7)
     assert gate.reserve(1, group=False) == 7.0
+    assert gate.reserve(1, group=False) == 8.0
     assert gate.reserve(2, group=False) < 1.0  # other chats are not held back
     clock.now += 10
     assert gate.reserve(1, group=False) == 0.0
@@ -63,7 +81,7 @@ def test_no_second_ever_holds_more_than_the_global_limit() -> None:
 async def test_a_cancelled_wait_gives_its_slot_back() -> None:
     import asyncio
 
-    gate = FloodGate(FloodSettings())
+    gate = FloodGate(FloodSettings(private_burst=1))
     gate.reserve(1, group=False)  # the placeholder: the next slot is a second away
     waiter = asyncio.create_task(gate.wait(1, group=False))  # an interim edit, waiting
     await asyncio.sleep(0)

@@ -1,9 +1,12 @@
 """Pacing of our own messages so Telegram never has to answer 429.
 
-Each send reserves the earliest slot that respects the per-chat interval (longer in
-groups: 20 per minute) and keeps every two slots, in any chats, the global interval
-apart; then it sleeps until that slot. Reservations make the limits hold even when many
-coroutines write at once, and a chat pushed back by RetryAfter holds back no other chat.
+Per chat, a generic cell-rate algorithm: one message per interval on average (1 s in
+private chats, 3 s in groups: 20 per minute), with a burst of ``private_burst`` in private
+chats, so a quick final right after the placeholder need not wait a second. Globally,
+every two booked slots are a global interval apart, and sends are checked once more
+against when sends really went out. Each send books its slot before sleeping, so the
+limits hold however many coroutines write at once; a chat pushed back by RetryAfter holds
+back no other chat; a send that gives up returns its slot.
 """
 
 from __future__ import annotations
@@ -13,8 +16,17 @@ import bisect
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from bot.config import FloodSettings
+
+
+@dataclass(frozen=True, slots=True)
+class _Booking:
+    chat_id: int
+    slot: float
+    previous_tat: float | None
+    tat: float
 
 
 class FloodGate:
@@ -22,42 +34,60 @@ class FloodGate:
         self, settings: FloodSettings, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._private_interval = settings.chat_interval_s
+        self._private_tolerance = (settings.private_burst - 1) * settings.chat_interval_s
         self._group_interval = max(settings.chat_interval_s, 60.0 / settings.group_per_minute)
         # a hair over 1/N, so N + 1 slots never fit in one second, float rounding included
         self._global_interval = 1.001 / settings.global_per_second
-        self._clock = clock
-        self._chat_next: dict[int, float] = {}
-        self._slots: list[float] = []  # reserved send times, sorted, for the global rate
         self._global_limit = settings.global_per_second
+        self._clock = clock
+        self._tat: dict[int, float] = {}  # per chat: theoretical time of the next message
+        self._slots: list[float] = []  # booked send times, sorted, for the global rate
         self._sent: deque[float] = deque()  # when sends actually went out, last second
 
     def reserve(self, chat_id: int, *, group: bool) -> float:
         """Book the next slot for ``chat_id``; returns how long to wait for it."""
-        return self._book(chat_id, group)[0] - self._clock()
+        return self._book(chat_id, group).slot - self._clock()
 
-    def _book(self, chat_id: int, group: bool) -> tuple[float, float | None]:
-        """Book a slot; returns it and the chat's previous next-free time (to undo)."""
+    async def wait(self, chat_id: int, *, group: bool) -> None:
+        booking = self._book(chat_id, group)
+        delay = booking.slot - self._clock()
+        if delay > 0:
+            try:
+                await asyncio.sleep(delay)
+            except asyncio.CancelledError:
+                self._unbook(booking)
+                raise
+        await self._global_window()
+
+    def penalize(self, chat_id: int, seconds: float) -> None:
+        """Telegram said RetryAfter: nothing more to this chat before that time."""
+        until = self._clock() + seconds + self._private_tolerance
+        self._tat[chat_id] = max(self._tat.get(chat_id, 0.0), until)
+
+    def _book(self, chat_id: int, group: bool) -> _Booking:
         now = self._clock()
         del self._slots[: bisect.bisect_left(self._slots, now - self._global_interval)]
-        previous = self._chat_next.get(chat_id)
-        slot = self._free_global_slot(max(now, previous or 0.0))
-        bisect.insort(self._slots, slot)
         interval = self._group_interval if group else self._private_interval
-        self._chat_next[chat_id] = slot + interval
-        return slot, previous
+        tolerance = 0.0 if group else self._private_tolerance
+        previous = self._tat.get(chat_id)
+        tat = now if previous is None else max(previous, now - tolerance)
+        slot = self._free_global_slot(max(now, tat - tolerance))
+        bisect.insort(self._slots, slot)
+        booking = _Booking(chat_id, slot, previous, max(tat, slot) + interval)
+        self._tat[chat_id] = booking.tat
+        return booking
 
-    def _unbook(self, chat_id: int, slot: float, previous: float | None, group: bool) -> None:
+    def _unbook(self, booking: _Booking) -> None:
         """Give back a slot whose sender gave up (a superseded interim edit), so a final
         that comes next is not pushed behind it."""
-        index = bisect.bisect_left(self._slots, slot)
-        if index < len(self._slots) and self._slots[index] == slot:
+        index = bisect.bisect_left(self._slots, booking.slot)
+        if index < len(self._slots) and self._slots[index] == booking.slot:
             del self._slots[index]
-        interval = self._group_interval if group else self._private_interval
-        if self._chat_next.get(chat_id) == slot + interval:  # nobody booked after it
-            if previous is None:
-                del self._chat_next[chat_id]
+        if self._tat.get(booking.chat_id) == booking.tat:  # nobody booked after it
+            if booking.previous_tat is None:
+                del self._tat[booking.chat_id]
             else:
-                self._chat_next[chat_id] = previous
+                self._tat[booking.chat_id] = booking.previous_tat
 
     def _free_global_slot(self, earliest: float) -> float:
         """The first time from ``earliest`` that is a global interval away from all slots."""
@@ -67,17 +97,6 @@ class FloodGate:
             if index == len(self._slots) or self._slots[index] >= slot + gap - 1e-9:
                 return slot
             slot = self._slots[index] + gap
-
-    async def wait(self, chat_id: int, *, group: bool) -> None:
-        slot, previous = self._book(chat_id, group)
-        delay = slot - self._clock()
-        if delay > 0:
-            try:
-                await asyncio.sleep(delay)
-            except asyncio.CancelledError:
-                self._unbook(chat_id, slot, previous, group)
-                raise
-        await self._global_window()
 
     async def _global_window(self) -> None:
         """Check the global rate against when sends really happened: a busy event loop
@@ -90,8 +109,3 @@ class FloodGate:
                 self._sent.append(now)
                 return
             await asyncio.sleep(self._sent[0] + 1.0 - now)
-
-    def penalize(self, chat_id: int, seconds: float) -> None:
-        """Telegram said RetryAfter: nothing more to this chat before that time."""
-        until = self._clock() + seconds
-        self._chat_next[chat_id] = max(self._chat_next.get(chat_id, 0.0), until)

@@ -291,6 +291,9 @@ class TruebarSession:
                 await self._ws.send(chunk)
                 mark("first_audio")
                 self.audio_bytes_sent += len(chunk)
+                # Buffered pipe reads and socket writes complete without suspending: yield,
+                # or a long note would hold the loop that serves every other chat.
+                await asyncio.sleep(0)
             await self._ws.send(self._protocol.eos_message())
         except ConnectionClosed:
             return  # the receiver reports the lost connection with its cause

@@ -1,0 +1,35 @@
+"""The benchmark's quick mode runs end to end, so the script cannot rot."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def test_bench_quick_mode(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "bench" / "bench.py"),
+        "--quick",
+        "--json",
+        str(out),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    stdout, _ = await asyncio.wait_for(proc.communicate(), timeout=180)
+    assert proc.returncode == 0, stdout.decode()[-3000:]
+    assert "update→first audio" in stdout.decode()
+    result = json.loads(out.read_text())
+    assert set(result["overhead"]) == {"5s", "30s"}
+    assert all(v["outcome"] == "transcribed" for v in result["overhead"].values())
+    assert result["token_requests"]["bot"] == 1
+    assert result["token_requests"]["reference"] == result["token_requests"]["notes"]
+    assert 0 < result["first_audio_ratio_30s"] < 1
+    for level in result["concurrency"]:
+        assert level["transcribed"] == level["notes"]
+        assert level["peak_rss_mb"] > 0 and level["loop_lag_p99_ms"] >= 0

@@ -68,6 +68,19 @@ async def test_session_reports_length_and_id(truebar: TruebarClient, voice_note:
         assert session.audio_bytes_sent == len(pcm.pcm)
 
 
+async def test_audio_is_not_deflated(
+    truebar: TruebarClient, mock_truebar: MockTruebar, voice_note: Path
+) -> None:
+    """PCM barely compresses; permessage-deflate only burns the event loop's CPU."""
+    await transcribe(truebar, await audio.decode(voice_note))
+    assert mock_truebar.stats.sessions[-1].extensions == []
+    token = await truebar.tokens.get_token()
+    headers = {"Authorization": f"Bearer {token}"}
+    async with connect(mock_truebar.ws_url, additional_headers=headers) as ws:
+        await ws.recv()  # INITIALIZED: the mock deflates when a client asks it to
+    assert mock_truebar.stats.sessions[-1].extensions == ["permessage-deflate"]
+
+
 async def test_silence_gives_an_empty_final(truebar: TruebarClient, audio_dir: Path) -> None:
     updates = await transcribe(truebar, await audio.decode(audio_dir / "silence.ogg"))
     assert updates[-1].is_final and updates[-1].text == ""

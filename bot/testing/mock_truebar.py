@@ -76,6 +76,7 @@ class SessionRecord:
     """What the mock saw of one session, for assertions."""
 
     session_id: int
+    extensions: list[str] = field(default_factory=list)  # negotiated, e.g. permessage-deflate
     tag: str | None = None
     config: dict[str, Any] | None = None
     audio_bytes: int = 0
@@ -299,7 +300,10 @@ class MockTruebar:
         task = asyncio.current_task()
         assert task is not None
         self._handlers.add(task)
-        record = SessionRecord(session_id=next(self._session_ids))
+        record = SessionRecord(
+            session_id=next(self._session_ids),
+            extensions=[e.name for e in ws.protocol.extensions],
+        )
         self.stats.sessions.append(record)
         self.stats.active_sessions += 1
         self.stats.peak_sessions = max(self.stats.peak_sessions, self.stats.active_sessions)

@@ -1,3 +1,5 @@
+import random
+
 from bot.truebar.transcript import Segment, Token, Transcript, join_tokens
 
 
@@ -76,3 +78,24 @@ def test_segment_from_json_reads_handedness_and_timing() -> None:
     assert segment.text == "Hi!"
     assert (segment.start_ms, segment.end_ms) == (0, 1200)
     assert segment.tokens[0].end_ms == 400
+
+
+def test_incremental_text_equals_joining_every_token_again() -> None:
+    """The transcript appends each final instead of re-joining the whole note; whatever
+    the mix of words, punctuation, brackets, empty tokens and interims, the result must be
+    what joining all final tokens (plus the latest interim) from scratch gives."""
+    rng = random.Random(7)
+    kinds = [Token("word"), Token("x"), COMMA, DOT, OPEN, CLOSE, Token("")]
+    for _ in range(200):
+        transcript = Transcript()
+        finals: list[Token] = []
+        for _ in range(rng.randrange(1, 12)):
+            tokens = [rng.choice(kinds) for _ in range(rng.randrange(0, 5))]
+            update = transcript.add(seg(rng.random() < 0.5, *tokens))
+            if update.is_final:
+                finals.extend(tokens)
+                assert update.text == join_tokens(finals)
+            else:
+                assert update.text == join_tokens([*finals, *tokens])
+            assert update.final_text == join_tokens(finals)
+            assert update.segment_text == join_tokens(tokens)

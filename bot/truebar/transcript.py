@@ -5,8 +5,8 @@ Pure data handling, no I/O, so the rules are tested with plain function calls.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -67,8 +67,13 @@ def _opt_int(value: Any) -> int | None:
 
 def join_tokens(tokens: Iterable[Token]) -> str:
     """Join tokens with a space, except after a right-handed or before a left-handed token."""
+    return join_after(None, tokens)[0]
+
+
+def join_after(previous: Token | None, tokens: Iterable[Token]) -> tuple[str, Token | None]:
+    """The text of ``tokens`` as it continues text ending in ``previous`` (leading space
+    included when the rule wants one), and the last token that produced text."""
     parts: list[str] = []
-    previous: Token | None = None
     for token in tokens:
         if not token.text:
             continue
@@ -76,7 +81,7 @@ def join_tokens(tokens: Iterable[Token]) -> str:
             parts.append(" ")
         parts.append(token.text)
         previous = token
-    return "".join(parts)
+    return "".join(parts), previous
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,17 +97,25 @@ class TranscriptUpdate:
 
 @dataclass
 class Transcript:
-    """Accumulates segments; display text = all finals + the latest interim."""
+    """Accumulates segments; display text = all finals + the latest interim.
 
-    _final_tokens: list[Token] = field(default_factory=list)
-    _interim_tokens: tuple[Token, ...] = ()
+    The final text grows by appending each final segment's text, so an update costs the
+    size of its segment, not of the whole note: re-joining every final token on every
+    interim made a long note's updates quadratic (bench/, py-spy).
+    """
+
+    final_text: str = ""
+    _last_final: Token | None = None  # the token the final text ends with
+    _interim_text: str = ""  # the latest interim, as it continues the final text
 
     def add(self, segment: Segment) -> TranscriptUpdate:
+        piece, last = join_after(self._last_final, segment.tokens)
         if segment.is_final:
-            self._final_tokens.extend(segment.tokens)
-            self._interim_tokens = ()
+            self.final_text += piece
+            self._last_final = last
+            self._interim_text = ""
         else:
-            self._interim_tokens = segment.tokens
+            self._interim_text = piece
         return TranscriptUpdate(
             text=self.text,
             final_text=self.final_text,
@@ -111,12 +124,5 @@ class Transcript:
         )
 
     @property
-    def final_text(self) -> str:
-        return join_tokens(self._final_tokens)
-
-    @property
     def text(self) -> str:
-        return join_tokens(self._all_tokens())
-
-    def _all_tokens(self) -> Sequence[Token]:
-        return [*self._final_tokens, *self._interim_tokens]
+        return self.final_text + self._interim_text

@@ -236,7 +236,15 @@ class PcmStream:
             raise EmptyAudio("the file contains no audio")
 
 
-_NICE = ["nice", "-n", "10"] if shutil.which("nice") else []
+# Decoding is batch work; the loop serving every chat is not. At nice 10, fifty decodes
+# at once still out-weighed the bot and the loop woke up to 100 ms late; at 19 it stays
+# under 10 ms with the same throughput (bench/). SCHED_IDLE did better on lag but cost a
+# quarter more latency, and can starve ffmpeg on a busy host.
+_NICE = ["nice", "-n", "19"] if shutil.which("nice") else []
+
+# The reader stops taking ffmpeg's output beyond about twice this (then ffmpeg waits on
+# the pipe): a few seconds of audio per note in memory, not the whole decoded file.
+READ_AHEAD_BYTES = 16 * CHUNK_BYTES
 
 
 async def _reader(
@@ -245,6 +253,6 @@ async def _reader(
     """An asyncio reader on one of the child's pipes, and the transport that owns it."""
     assert pipe is not None
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=2**20)
+    reader = asyncio.StreamReader(limit=READ_AHEAD_BYTES)
     transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
     return reader, transport

@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -103,6 +104,7 @@ class BotProcess:
             "PYTHONPATH": str(ROOT),
         }
         self.proc: asyncio.subprocess.Process | None = None
+        self.profiler: asyncio.subprocess.Process | None = None
         self.notes: dict[tuple[int, int], dict[str, Any]] = {}
         self.stats: dict[str, Any] = {}
         self._changed = asyncio.Condition()
@@ -118,6 +120,22 @@ class BotProcess:
         )
         self._reader = asyncio.create_task(self._read())
         await self._wait(lambda: "ready" in self.stats)
+        if profile := os.environ.get("BENCH_PYSPY"):  # a py-spy profile of the bot process
+            target = f"{profile}.{Path(self.env['BOT_DB_PATH']).stem}.txt"
+            self.profiler = await asyncio.create_subprocess_exec(
+                "py-spy",
+                "record",
+                "-r",
+                "200",
+                "-f",
+                "raw",
+                "-o",
+                target,
+                "--pid",
+                str(self.proc.pid),
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
 
     async def _read(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
@@ -147,6 +165,8 @@ class BotProcess:
         self.proc.terminate()
         await self._wait(lambda: "maxrss_mb" in self.stats)
         await self.proc.wait()
+        if self.profiler is not None:
+            await self.profiler.wait()
         return self.stats
 
 
@@ -163,6 +183,12 @@ class Doubles:
         chat = next(iter(self.chat_ids))  # type: ignore[call-overload]
         self.fake.add_chat(chat, "private")
         return chat
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process (the doubles), all threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def ms(seconds: float | None) -> float | None:
@@ -252,6 +278,7 @@ async def concurrency(d: Doubles, note: Path, seconds: int, n: int, cap: int) ->
     """Section 3: ``n`` notes at once, each in its own chat, in a fresh bot process."""
     bot = BotProcess(d.fake, d.mock, d.workdir / f"conc{n}.db", cap)
     await bot.start()
+    doubles_cpu = cpu_seconds()
     content = note.read_bytes()
     sessions_before = len(d.mock.stats.sessions)
     d.mock.stats.peak_sessions = 0
@@ -260,6 +287,7 @@ async def concurrency(d: Doubles, note: Path, seconds: int, n: int, cap: int) ->
         chat = d.new_chat()
         keys.append((chat, d.fake.send_voice(chat, chat, content, duration=seconds)["message_id"]))
     notes = await bot.done(keys)
+    doubles_cpu = cpu_seconds() - doubles_cpu
     stats = await bot.stop()
     latencies = []
     for (chat, message), result in zip(keys, notes, strict=True):
@@ -276,6 +304,8 @@ async def concurrency(d: Doubles, note: Path, seconds: int, n: int, cap: int) ->
         "latency_p95_ms": ms(sorted(latencies)[int(0.95 * (len(latencies) - 1))]),
         "loop_lag_p99_ms": round(stats["loop_lag_ms"]["p99"], 1),
         "loop_lag_max_ms": round(stats["loop_lag_ms"]["max"], 1),
+        "loop_busy_p99_ms": round(stats["loop_busy_ms"]["p99"], 1),
+        "loop_busy_max_ms": round(stats["loop_busy_ms"]["max"], 1),
         "gc_pause_max_ms": round(stats["gc_pause_max_ms"], 1),
         "peak_rss_mb": round(stats["maxrss_mb"], 1),
         "ffmpeg_peak_rss_mb": round(stats["ffmpeg_maxrss_mb"], 1),
@@ -284,6 +314,8 @@ async def concurrency(d: Doubles, note: Path, seconds: int, n: int, cap: int) ->
             (stats["cpu_s"] - stats["ready_cpu_s"] + stats["ffmpeg_cpu_s"]) / minutes, 3
         ),
         "bot_cpu_s_per_audio_minute": round((stats["cpu_s"] - stats["ready_cpu_s"]) / minutes, 3),
+        # the doubles share the machine with the bot: their CPU is what the bot competed with
+        "doubles_cpu_s_per_audio_minute": round(doubles_cpu / minutes, 3),
     }
 
 
@@ -300,10 +332,14 @@ def table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> str:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
+        return await run_in(args, Path(workdir))
+
+
+async def run_in(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     quick = args.quick
-    workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     overhead_lengths = [5, 30] if quick else [5, 30, 300]
-    levels = [1, 10] if quick else [1, 10, 50, 200]
+    levels = args.levels or ([1, 10] if quick else [1, 10, 50, 200])
     conc_seconds = 10 if quick else 60
     token_notes = 20 if quick else 100
     notes = {s: make_note(workdir, s) for s in {*overhead_lengths, conc_seconds}}
@@ -388,6 +424,7 @@ def report(result: dict[str, Any]) -> str:
                 "latency_p50_ms",
                 "latency_p95_ms",
                 "loop_lag_p99_ms",
+                "loop_busy_p99_ms",
                 "gc_pause_max_ms",
                 "peak_rss_mb",
                 "cpu_s_per_audio_minute",
@@ -415,6 +452,7 @@ def main() -> int:
         help="seconds the mock takes between EOS and FINISHED",
     )
     parser.add_argument("--cap", type=int, default=64, help="BOT_MAX_SESSIONS for the bot")
+    parser.add_argument("--levels", type=int, nargs="*", help="concurrency levels to run")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     args = parser.parse_args()
     result = asyncio.run(run(args))

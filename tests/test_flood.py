@@ -22,6 +22,17 @@ def test_private_chat_gets_a_burst_of_two_then_one_per_second() -> None:
     assert waits == pytest.approx([0.0, 0.04, 1.0, 2.0], abs=0.001)  # 0.04: the global gap
 
 
+def test_interims_leave_the_burst_for_the_final() -> None:
+    clock = Clock()
+    gate = FloodGate(FloodSettings(), clock)
+    assert gate.reserve(1, group=False) == 0.0  # the placeholder
+    waits = [gate.reserve(1, group=False, interim=True) for _ in range(3)]
+    assert waits == pytest.approx([1.0, 2.0, 3.0], abs=0.001)  # one per second, no burst
+    clock.now += 3.2  # the last interim went out 0.2 s ago: the final need not wait
+    assert gate.reserve(1, group=False) == pytest.approx(0.0, abs=0.001)
+    assert gate.reserve(1, group=False) == pytest.approx(0.8, abs=0.001)  # a second after 103
+
+
 def test_private_burst_refills_after_a_quiet_second() -> None:
     clock = Clock()
     gate = FloodGate(FloodSettings(), clock)

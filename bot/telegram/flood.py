@@ -2,7 +2,9 @@
 
 Per chat, a generic cell-rate algorithm: one message per interval on average (1 s in
 private chats, 3 s in groups: 20 per minute), with a burst of ``private_burst`` in private
-chats, so a quick final right after the placeholder need not wait a second. Globally,
+chats. Interim edits never use the burst, only the steady rate, so the burst is always
+there for what the user waits for: the final text lands the moment the server finishes,
+not a second after the last interim. Globally,
 every two booked slots are a global interval apart, and sends are checked once more
 against when sends really went out. Each send books its slot before sleeping, so the
 limits hold however many coroutines write at once; a chat pushed back by RetryAfter holds
@@ -44,12 +46,13 @@ class FloodGate:
         self._slots: list[float] = []  # booked send times, sorted, for the global rate
         self._sent: deque[float] = deque()  # when sends actually went out, last second
 
-    def reserve(self, chat_id: int, *, group: bool) -> float:
+    def reserve(self, chat_id: int, *, group: bool, interim: bool = False) -> float:
         """Book the next slot for ``chat_id``; returns how long to wait for it."""
-        return self._book(chat_id, group).slot - self._clock()
+        return self._book(chat_id, group, interim).slot - self._clock()
 
-    async def wait(self, chat_id: int, *, group: bool) -> None:
-        booking = self._book(chat_id, group)
+    async def wait(self, chat_id: int, *, group: bool, interim: bool = False) -> None:
+        """Wait for a slot; an ``interim`` (best-effort) message gets no burst."""
+        booking = self._book(chat_id, group, interim)
         delay = booking.slot - self._clock()
         if delay > 0:
             try:
@@ -64,11 +67,11 @@ class FloodGate:
         until = self._clock() + seconds + self._private_tolerance
         self._tat[chat_id] = max(self._tat.get(chat_id, 0.0), until)
 
-    def _book(self, chat_id: int, group: bool) -> _Booking:
+    def _book(self, chat_id: int, group: bool, interim: bool) -> _Booking:
         now = self._clock()
         del self._slots[: bisect.bisect_left(self._slots, now - self._global_interval)]
         interval = self._group_interval if group else self._private_interval
-        tolerance = 0.0 if group else self._private_tolerance
+        tolerance = 0.0 if group or interim else self._private_tolerance
         previous = self._tat.get(chat_id)
         tat = now if previous is None else max(previous, now - tolerance)
         slot = self._free_global_slot(max(now, tat - tolerance))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -61,6 +62,21 @@ def expected_transcript(mock: MockTruebar) -> str:
 
     finals = [Segment.from_json(s) for s in mock.stats.sessions[-1].segments if s["isFinal"]]
     return join_tokens(t for s in finals for t in s.tokens)
+
+
+async def test_audio_streams_while_the_placeholder_is_on_its_way(
+    fake: FakeTelegram, mock_truebar: MockTruebar, bot: NoteTracker, voice_note: Path
+) -> None:
+    """The placeholder's round trip to Telegram is not on the path to the first audio."""
+    release = fake.faults.hold["sendMessage"] = asyncio.Event()
+    note = fake.send_voice(PRIVATE, USER, voice_note.read_bytes(), duration=6)
+    try:
+        await mock_truebar.wait_for(lambda: any(s.audio_bytes for s in mock_truebar.stats.sessions))
+        assert fake.replies_to(PRIVATE, note["message_id"]) == []  # still on its way
+    finally:
+        release.set()
+    await bot.done(PRIVATE, note["message_id"])
+    assert reply(fake, PRIVATE, note["message_id"]).text == expected_transcript(mock_truebar)
 
 
 async def test_voice_note_gets_placeholder_interims_and_final(

@@ -80,13 +80,20 @@ class LiveReply:
         message = await self._persist(lambda: self._send(text, reply_markup))
         self.message_id = message.message_id
         self._shown = text
+        self._start_flusher()  # text shown while the placeholder was on its way
 
     def show(self, text: str) -> None:
-        """Interim text: edit soon, coalescing with anything newer."""
+        """Interim text: edit soon, coalescing with anything newer (and, before the first
+        message exists, as soon as it does)."""
         text = tail(text.strip())
         if not text:
             return
         self._pending = text
+        self._start_flusher()
+
+    def _start_flusher(self) -> None:
+        if self._pending is None or self.message_id is None:
+            return
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush(), name="live-reply-flush")
 

@@ -278,18 +278,17 @@ class NoteTranscriber:
         tag = await self.tag_for(target.chat_id)
         queued = self._admitted >= self._settings.max_sessions
         self._admitted += 1
+        # The placeholder goes out while the file downloads and the Truebar session opens:
+        # a Telegram round trip less before the first audio byte (and the first words).
+        work = asyncio.ensure_future(self._transcribe(note, live, tag, queued=queued))
         try:
-            status = texts.QUEUED if queued else texts.TRANSCRIBING
-            if live.message_id is None:
-                await live.open(status)
-                assert live.message_id is not None
-                self._placeholders[(target.chat_id, target.message_id)] = live.message_id
-                await self._store.set_placeholder(
-                    target.chat_id, target.message_id, live.message_id
+            try:
+                await self._show_placeholder(
+                    note, live, texts.QUEUED if queued else texts.TRANSCRIBING
                 )
-            else:
-                live.show(status)
-            text = await self._transcribe(note, live, tag, queued=queued)
+                text = await work
+            finally:  # whatever failed, the work is over before the user is answered
+                await _settle(work)
         except (NoteRejected, audio.AudioError) as exc:
             log.info("chat %s message %s: %s", target.chat_id, target.message_id, exc)
             await live.close(
@@ -328,6 +327,18 @@ class NoteTranscriber:
         )
         return "transcribed" if text else "empty"
 
+    async def _show_placeholder(self, note: VoiceNote, live: LiveReply, status: str) -> None:
+        """Send the placeholder (or, resuming, show the status in the existing one) and
+        record it in the ledger, so a restart edits this message instead of a new one."""
+        if live.message_id is not None:
+            live.show(status)
+            return
+        await live.open(status)
+        assert live.message_id is not None
+        key = (note.target.chat_id, note.target.message_id)
+        self._placeholders[key] = live.message_id
+        await self._store.set_placeholder(*key, live.message_id)
+
     async def _transcribe(self, note: VoiceNote, live: LiveReply, tag: str, *, queued: bool) -> str:
         async with self._slots:
             if queued:
@@ -339,11 +350,7 @@ class NoteTranscriber:
                     async with typing_action(self._bot, note.target):
                         return await self._stream(note, live, tag, downloaded)
                 finally:
-                    if not downloaded.done():
-                        downloaded.cancel()
-                    await asyncio.wait({downloaded})
-                    if not downloaded.cancelled():
-                        downloaded.exception()  # reported through the pipeline already
+                    await _settle(downloaded)  # its errors reached us through the pipeline
 
     async def _stream(
         self, note: VoiceNote, live: LiveReply, tag: str, downloaded: asyncio.Future[Path]
@@ -399,3 +406,13 @@ class NoteTranscriber:
         stream = await PcmStream.open(path)
         mark("first_pcm")
         return stream
+
+
+async def _settle(work: asyncio.Future[Any]) -> None:
+    """Cancel ``work`` if it still runs and wait until it has stopped; its outcome, if the
+    caller did not await it, is dropped (the caller's own error is the one to handle)."""
+    if not work.done():
+        work.cancel()
+    await asyncio.wait({work})
+    if not work.cancelled():
+        work.exception()  # marks it retrieved: no "exception was never retrieved"

@@ -2,3 +2,6 @@
 
 Used by the test suite and the benchmark; not imported by the bot itself.
 """
+
+WAIT_LIMIT_S = 30.0
+"""The longest a double's ``wait_for`` waits: a broken bot fails a test, not hangs it."""

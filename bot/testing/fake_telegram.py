@@ -18,11 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.testing import WAIT_LIMIT_S
 from bot.testing.http_server import AbortConnection, HttpServer, Request, Response
 
 log = logging.getLogger(__name__)
 
-WAIT_LIMIT_S = 30.0
 MAX_TEXT = 4096
 MAX_DOWNLOAD = 20 * 1024 * 1024
 BOT_ID = 7000000001
@@ -114,6 +114,7 @@ class Faults:
     retry_after_seconds: int = 1
     server_errors: dict[str, int] = field(default_factory=dict)  # method → 502s left
     drop_connections: dict[str, int] = field(default_factory=dict)  # method → aborts left
+    hold: dict[str, asyncio.Event] = field(default_factory=dict)  # method → answer once set
 
 
 class FakeTelegram:
@@ -337,6 +338,8 @@ class FakeTelegram:
         call = Call(method, params, self.clock())
         self.calls.append(call)
         await self._notify()  # a long poll answers late; its arrival is news already
+        if (held := self.faults.hold.get(method)) is not None:
+            await held.wait()  # a slow round trip, as long as the test wants
         try:
             self._inject_faults(method, params)
             result = await self._dispatch(method, params)

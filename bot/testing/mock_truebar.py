@@ -29,6 +29,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request as WsRequest
 from websockets.http11 import Response as WsResponse
 
+from bot.testing import WAIT_LIMIT_S
 from bot.testing.http_server import HttpServer, Request, Response
 from bot.testing.mock_recognizer import MockRecognizer
 from bot.truebar.protocol import message_type
@@ -192,8 +193,9 @@ class MockTruebar:
                 issued.expires_at = 0.0
 
     async def wait_for(self, predicate: Callable[[], bool]) -> None:
-        """Wait until ``predicate()`` holds; re-checked whenever the mock's state changes."""
-        async with self._changed:
+        """Wait until ``predicate()`` holds; re-checked whenever the mock's state changes
+        (at most ``WAIT_LIMIT_S``, so a broken client fails a test instead of hanging it)."""
+        async with asyncio.timeout(WAIT_LIMIT_S), self._changed:
             await self._changed.wait_for(predicate)
 
     async def _notify(self) -> None:

@@ -40,6 +40,7 @@ from bot.truebar.protocol import (
     ServerWarning,
     SessionConfig,
     SessionProtocol,
+    State,
     TextUpdate,
 )
 from bot.truebar.transcript import TranscriptUpdate
@@ -269,16 +270,16 @@ class TruebarSession:
                 timeout=self._timeouts.silence,
                 return_when=asyncio.FIRST_COMPLETED,
             )
-            if sender in done and sender.exception() is not None:
-                raise sender.exception()  # type: ignore[misc]
-            if recv not in done:
-                if sender in done:  # sender finished normally; keep waiting for the server
-                    done, _ = await asyncio.wait({recv}, timeout=self._timeouts.silence)
-                if recv not in done:
-                    raise TruebarTimeout(
-                        f"Truebar sent nothing for {self._timeouts.silence:g} seconds"
-                    )
-            return recv.result()
+            if recv in done:  # a server frame, or the lost connection: the root cause
+                return recv.result()
+            if sender in done:
+                if (error := sender.exception()) is not None:
+                    raise error
+                # the audio is all sent: from now on only the server can keep us waiting
+                done, _ = await asyncio.wait({recv}, timeout=self._timeouts.silence)
+                if recv in done:
+                    return recv.result()
+            raise TruebarTimeout(f"Truebar sent nothing for {self._timeouts.silence:g} seconds")
         finally:
             if not recv.done():
                 recv.cancel()
@@ -290,6 +291,8 @@ class TruebarSession:
             async for chunk in chunks:
                 if not chunk:
                     continue
+                if self._protocol.state is State.FAILED:
+                    return  # the connection is gone: the receiver reports it with its cause
                 self._protocol.check_audio()
                 await self._ws.send(chunk)
                 mark("first_audio")

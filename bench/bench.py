@@ -8,7 +8,8 @@ The doubles (fake Bot API, mock Truebar) run in this process; the bot runs in it
 process (bench/bot_process.py), so loop lag, memory and CPU are the bot's alone. The
 mock's token endpoint and WebSocket handshake each wait ``--net-delay`` seconds, like the
 round trips to the real service, and it takes ``--server-delay`` seconds between EOS and
-FINISHED, which is subtracted from end-to-end latencies.
+FINISHED, which is subtracted from end-to-end latencies. The fake Bot API answers each
+request ``--telegram-delay`` seconds late, the round trip to Telegram.
 """
 
 from __future__ import annotations
@@ -348,6 +349,7 @@ async def run_in(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         mock.faults.token_delay_s = args.net_delay
         mock.faults.handshake_delay_s = args.net_delay
         mock.faults.finish_delay_s = args.server_delay
+        fake.faults.latency_s = args.telegram_delay
         d = Doubles(fake, mock, workdir, args.server_delay)
         d.chat_ids = iter(range(100_000, 10**9))
 
@@ -367,6 +369,7 @@ async def run_in(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "quick": quick,
             "net_delay_s": args.net_delay,
             "server_delay_s": args.server_delay,
+            "telegram_delay_s": args.telegram_delay,
             "session_cap": args.cap,
             "cpus": os.cpu_count(),
         },
@@ -450,6 +453,12 @@ def main() -> int:
         type=float,
         default=0.3,
         help="seconds the mock takes between EOS and FINISHED",
+    )
+    parser.add_argument(
+        "--telegram-delay",
+        type=float,
+        default=0.05,
+        help="seconds the fake Bot API adds to each request (the round trip to Telegram)",
     )
     parser.add_argument("--cap", type=int, default=64, help="BOT_MAX_SESSIONS for the bot")
     parser.add_argument("--levels", type=int, nargs="*", help="concurrency levels to run")

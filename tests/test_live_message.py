@@ -38,7 +38,7 @@ async def bot() -> AsyncIterator[tuple[FakeTelegram, Bot]]:
             yield fake, telegram_bot
 
 
-async def test_first_words_may_burst_later_interims_leave_the_burst_to_the_final(
+async def test_interims_leave_the_chat_burst_to_the_final(
     bot: tuple[FakeTelegram, Bot],
 ) -> None:
     fake, telegram_bot = bot
@@ -61,5 +61,5 @@ async def test_first_words_may_burst_later_interims_leave_the_burst_to_the_final
         "Hello world again",
         "Hello world again.",
     ]
-    # placeholder, first words, two later interims, final
-    assert gate.interim_flags == [False, False, True, True, False]
+    # placeholder, three interims, final
+    assert gate.interim_flags == [False, True, True, True, False]

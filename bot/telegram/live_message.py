@@ -68,7 +68,6 @@ class LiveReply:
         self._shown: str | None = None
         self._pending: str | None = None
         self._flusher: asyncio.Task[None] | None = None
-        self._edited = False  # an interim edit has landed
 
     def attach(self, message_id: int) -> None:
         """Continue an earlier reply (e.g. after a restart) instead of sending a new one."""
@@ -118,17 +117,15 @@ class LiveReply:
 
     async def _flush(self) -> None:
         while self._pending is not None:
-            # The first words may use the chat's burst; later interims leave it to the final.
-            await self._gate.wait(
-                self.target.chat_id, group=self.target.group, interim=self._edited
-            )
+            # Interims never use the chat's burst: it stays for the final, which then
+            # lands the moment it is known instead of a second after the last interim.
+            await self._gate.wait(self.target.chat_id, group=self.target.group, interim=True)
             text, self._pending = self._pending, None
             if text == self._shown or self.message_id is None:
                 continue
             try:
                 await self._edit(text)
                 self._shown = text
-                self._edited = True
             except RetryAfter as exc:
                 self._gate.penalize(self.target.chat_id, retry_after_seconds(exc))
                 log.info("interim edit throttled in chat %s", self.target.chat_id)

@@ -115,6 +115,7 @@ class Faults:
     server_errors: dict[str, int] = field(default_factory=dict)  # method → 502s left
     drop_connections: dict[str, int] = field(default_factory=dict)  # method → aborts left
     hold: dict[str, asyncio.Event] = field(default_factory=dict)  # method → answer once set
+    latency_s: float = 0.0  # added to every answer: the round trip to Telegram's servers
 
 
 class FakeTelegram:
@@ -327,6 +328,8 @@ class FakeTelegram:
 
     # -- HTTP ------------------------------------------------------------------------------
     async def _handle(self, request: Request) -> Response:
+        if self.faults.latency_s:
+            await asyncio.sleep(self.faults.latency_s)
         if request.path.startswith("/file/bot"):
             return self._download(request)
         if not request.path.startswith("/bot"):

@@ -10,12 +10,18 @@ mock's token endpoint and WebSocket handshake each wait ``--net-delay`` seconds,
 round trips to the real service, and it takes ``--server-delay`` seconds between EOS and
 FINISHED, which is subtracted from end-to-end latencies. The fake Bot API answers each
 request ``--telegram-delay`` seconds late, the round trip to Telegram.
+
+The doubles stand in for services on other machines, so they run at a lower CPU priority
+(``--doubles-nice``) and do not take the bot's CPU as they would not in production;
+ffmpeg, which does run beside the bot, competes as it would there.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
+import functools
 import json
 import os
 import resource
@@ -23,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -84,6 +91,18 @@ def make_note(directory: Path, seconds: int) -> Path:
 
 
 # -- the bot in its own process -----------------------------------------------------------
+# A child takes the nice value of the thread that forks it, a thread that of the thread that
+# creates it: this launcher exists before the doubles' thread lowers its priority, so the
+# bot processes it starts run at the priority the benchmark itself was given.
+LAUNCHER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="launcher")
+LAUNCHER.submit(lambda: None).result()
+
+
+def lower_doubles_priority(nice: int) -> None:
+    """Lower this thread's (the doubles' event loop's) CPU priority; Linux nice is per thread."""
+    os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+
+
 class BotProcess:
     def __init__(self, fake: FakeTelegram, mock: MockTruebar, db: Path, cap: int) -> None:
         self.env = {
@@ -103,23 +122,33 @@ class BotProcess:
             "TRUEBAR_STT_WS_URL": mock.ws_url,
             "TRUEBAR_ASR_TAG": TAG,
             "PYTHONPATH": str(ROOT),
+            "BOT_OPS_PORT": "0",  # several bots in a row; no health endpoint needed
         }
-        self.proc: asyncio.subprocess.Process | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
         self.profiler: asyncio.subprocess.Process | None = None
         self.notes: dict[tuple[int, int], dict[str, Any]] = {}
         self.stats: dict[str, Any] = {}
         self._changed = asyncio.Condition()
         self._reader: asyncio.Task[None] | None = None
+        self.exited = False
+        self.log = db.with_suffix(".log")  # the bot's stderr
 
     async def start(self) -> None:
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(ROOT / "bench" / "bot_process.py"),
-            env=self.env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        self._reader = asyncio.create_task(self._read())
+        loop = asyncio.get_running_loop()
+        with self.log.open("wb") as stderr:  # the child keeps its own copy
+            self.proc = await loop.run_in_executor(
+                LAUNCHER,
+                functools.partial(
+                    subprocess.Popen,
+                    [sys.executable, str(ROOT / "bench" / "bot_process.py")],
+                    env=self.env,
+                    stdout=subprocess.PIPE,
+                    stderr=stderr,
+                ),
+            )
+        stdout = asyncio.StreamReader(limit=2**24)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdout), self.proc.stdout)
+        self._reader = asyncio.create_task(self._read(stdout))
         await self._wait(lambda: "ready" in self.stats)
         if profile := os.environ.get("BENCH_PYSPY"):  # a py-spy profile of the bot process
             target = f"{profile}.{Path(self.env['BOT_DB_PATH']).stem}.txt"
@@ -138,9 +167,16 @@ class BotProcess:
                 stderr=asyncio.subprocess.DEVNULL,
             )
 
-    async def _read(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        async for line in self.proc.stdout:
+    async def _read(self, stdout: asyncio.StreamReader) -> None:
+        try:
+            await self._read_events(stdout)
+        finally:
+            self.exited = True
+            async with self._changed:
+                self._changed.notify_all()
+
+    async def _read_events(self, stdout: asyncio.StreamReader) -> None:
+        async for line in stdout:
             event = json.loads(line)
             if event["event"] == "note":
                 self.notes[(event["chat"], event["message"])] = event
@@ -154,7 +190,10 @@ class BotProcess:
 
     async def _wait(self, predicate: Any) -> None:
         async with asyncio.timeout(600), self._changed:
-            await self._changed.wait_for(predicate)
+            await self._changed.wait_for(lambda: predicate() or self.exited)
+        if not predicate():
+            tail = self.log.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"the bot process exited early; its stderr ends:\n{tail}")
 
     async def done(self, keys: Iterable[tuple[int, int]]) -> list[dict[str, Any]]:
         wanted = list(keys)
@@ -165,7 +204,7 @@ class BotProcess:
         assert self.proc is not None
         self.proc.terminate()
         await self._wait(lambda: "maxrss_mb" in self.stats)
-        await self.proc.wait()
+        await asyncio.to_thread(self.proc.wait)
         if self.profiler is not None:
             await self.profiler.wait()
         return self.stats
@@ -345,6 +384,7 @@ async def run_in(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     token_notes = 20 if quick else 100
     notes = {s: make_note(workdir, s) for s in {*overhead_lengths, conc_seconds}}
 
+    lower_doubles_priority(args.doubles_nice)
     async with FakeTelegram(limits=FloodLimits()) as fake, MockTruebar() as mock:
         mock.faults.token_delay_s = args.net_delay
         mock.faults.handshake_delay_s = args.net_delay
@@ -370,6 +410,7 @@ async def run_in(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "net_delay_s": args.net_delay,
             "server_delay_s": args.server_delay,
             "telegram_delay_s": args.telegram_delay,
+            "doubles_nice": args.doubles_nice,
             "session_cap": args.cap,
             "cpus": os.cpu_count(),
         },
@@ -459,6 +500,12 @@ def main() -> int:
         type=float,
         default=0.05,
         help="seconds the fake Bot API adds to each request (the round trip to Telegram)",
+    )
+    parser.add_argument(
+        "--doubles-nice",
+        type=int,
+        default=5,
+        help="nice value of the doubles' thread (0: compete with the bot on equal terms)",
     )
     parser.add_argument("--cap", type=int, default=64, help="BOT_MAX_SESSIONS for the bot")
     parser.add_argument("--levels", type=int, nargs="*", help="concurrency levels to run")

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from bot import audio, pipeline
 from bot.config import ConfigError, TruebarSettings, load_env_file
+from bot.logs import setup_logging
 from bot.truebar.errors import AuthError, ConfigRejected, TruebarError
 from bot.truebar.transcript import TranscriptUpdate
 from bot.wiring import truebar_client
@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     transcribe.add_argument("file", type=Path)
     transcribe.add_argument("--lang", help="ASR tag (default: TRUEBAR_ASR_TAG)")
     sub.add_parser("stages", help="list the ASR tags usable for streaming")
+    sub.add_parser(
+        "healthcheck", help="exit 0 if the running bot's /healthz answers OK (for Docker)"
+    )
     mock = sub.add_parser("mock-truebar", help="run a local mock Truebar server")
     mock.add_argument("--auth-port", type=int, default=8081)
     mock.add_argument("--api-port", type=int, default=8082)
@@ -42,12 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     load_env_file(args.env_file)
-    _setup_logging(args.log_level)
+    setup_logging(args.log_level)
     try:
         if args.command == "transcribe":
             return asyncio.run(_transcribe(args.file, args.lang))
         if args.command == "stages":
             return asyncio.run(_stages())
+        if args.command == "healthcheck":
+            return _healthcheck()
         if args.command == "mock-truebar":
             return asyncio.run(_mock_truebar(args.auth_port, args.api_port, args.user))
         from bot.telegram.runner import run_bot
@@ -67,17 +72,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _setup_logging(level: str | None) -> None:
-    import os
-
-    name = (level or os.environ.get("LOG_LEVEL") or "WARNING").upper()
-    logging.basicConfig(
-        level=getattr(logging, name, logging.WARNING),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry URLs
-
-
 def _fail(message: str, code: int = EXIT_FAILURE) -> int:
     print(f"error: {message}", file=sys.stderr)
     return code
@@ -92,6 +86,21 @@ async def _transcribe(path: Path, tag: str | None) -> int:
 
     async with truebar_client(settings) as client:
         await pipeline.transcribe(client, tag or settings.asr_tag, audio.PcmStream.open(path), show)
+    return 0
+
+
+def _healthcheck() -> int:
+    from bot.config import BotSettings
+    from bot.ops import probe
+
+    ops = BotSettings.ops_from_env()
+    if ops.port is None:
+        return _fail("the health endpoint is off (BOT_OPS_PORT=0)")
+    host = "127.0.0.1" if ops.listen in ("0.0.0.0", "::", "") else ops.listen
+    problem = probe(f"http://{host}:{ops.port}/healthz")
+    if problem is not None:
+        return _fail(f"unhealthy: {problem}")
+    print("ok")
     return 0
 
 

@@ -6,6 +6,8 @@ Every variable is documented in ``config/example.env``.
 from __future__ import annotations
 
 import os
+import socket
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,12 +144,23 @@ class WebhookSettings:
 
 
 @dataclass(frozen=True)
+class OpsSettings:
+    """The health and metrics endpoint (``/healthz``, ``/metrics``)."""
+
+    listen: str = "127.0.0.1"
+    port: int | None = 8080  # None: no endpoint
+
+
+@dataclass(frozen=True)
 class BotSettings:
     telegram_token: str = field(repr=False)
     base_url: str = "https://api.telegram.org/bot"
     base_file_url: str = "https://api.telegram.org/file/bot"
     local_mode: bool = False
     db_path: Path = Path("data/bot.sqlite3")
+    database_url: str | None = field(default=None, repr=False)  # PostgreSQL, for replicas
+    replica_id: str = field(default_factory=socket.gethostname)
+    job_lease_s: float = 60.0
     allowed_ids: frozenset[int] = frozenset()
     max_sessions: int = 8
     max_duration_s: float = 1800.0
@@ -158,6 +171,14 @@ class BotSettings:
     max_job_age_s: float = 6 * 3600.0
     flood: FloodSettings = field(default_factory=FloodSettings)
     webhook: WebhookSettings | None = None
+    ops: OpsSettings = field(default_factory=OpsSettings)
+
+    @property
+    def database_password(self) -> str | None:
+        """The password inside ``database_url``, to keep it out of logs."""
+        if not self.database_url:
+            return None
+        return urllib.parse.urlsplit(self.database_url).password
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> BotSettings:
@@ -180,6 +201,9 @@ class BotSettings:
             base_file_url=e.text("TELEGRAM_BASE_FILE_URL", "https://api.telegram.org/file/bot"),
             local_mode=local_mode,
             db_path=Path(e.text("BOT_DB_PATH", "data/bot.sqlite3")),
+            database_url=_database_url(e.text("BOT_DATABASE_URL")),
+            replica_id=e.text("BOT_REPLICA_ID") or socket.gethostname(),
+            job_lease_s=e.number("BOT_JOB_LEASE", 60.0, minimum=1.0),
             allowed_ids=e.ids("BOT_ALLOWED_IDS"),
             max_sessions=e.integer("BOT_MAX_SESSIONS", 8, minimum=1),
             max_duration_s=e.number("BOT_MAX_DURATION", 1800.0, minimum=1.0),
@@ -195,4 +219,22 @@ class BotSettings:
                 global_per_second=e.integer("BOT_GLOBAL_PER_SECOND", 25, minimum=1),
             ),
             webhook=webhook,
+            ops=cls.ops_from_env(env),
         )
+
+    @staticmethod
+    def ops_from_env(env: Mapping[str, str] | None = None) -> OpsSettings:
+        """Just the health endpoint's settings (the healthcheck command needs no token)."""
+        e = _Env(os.environ if env is None else env)
+        return OpsSettings(
+            listen=e.text("BOT_OPS_LISTEN", "127.0.0.1"),
+            port=e.integer("BOT_OPS_PORT", 8080) or None,  # 0 turns it off
+        )
+
+
+def _database_url(url: str) -> str | None:
+    if not url:
+        return None
+    if urllib.parse.urlsplit(url).scheme not in ("postgresql", "postgres"):
+        raise ConfigError("BOT_DATABASE_URL must be a postgresql:// URL (or empty for SQLite)")
+    return url

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
@@ -12,6 +15,8 @@ from bot.truebar.client import Timeouts, TruebarClient
 from tests import audio_fixtures as af
 
 EN_TAG = "KALDI:en-US:*:*"
+# PostgreSQL for the store and replica tests; .ci/run starts a local server when none runs.
+PG_URL = os.environ.get("BOT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TEST_TIMEOUTS = Timeouts(handshake=5, silence=5, session=30)
 
 
@@ -68,3 +73,21 @@ def make_client(
 @pytest.fixture
 def truebar(mock_truebar: MockTruebar, http: httpx.AsyncClient) -> TruebarClient:
     return make_client(mock_truebar, http)
+
+
+@pytest.fixture
+async def pg_schema_url() -> AsyncIterator[str]:
+    """A fresh schema for one test; the URL makes it the connection's search path.
+    Skipped, saying why, where no server can be reached."""
+    try:
+        conn = await asyncpg.connect(PG_URL, timeout=5)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        pytest.skip(f"no PostgreSQL at {PG_URL} ({type(exc).__name__}: {exc}); .ci/run starts one")
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    await conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        separator = "&" if "?" in PG_URL else "?"
+        yield f"{PG_URL}{separator}search_path={schema}"
+    finally:
+        await conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        await conn.close()

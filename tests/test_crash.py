@@ -4,6 +4,7 @@ transcript arrives exactly once, in the same reply."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sqlite3
@@ -30,7 +31,9 @@ def bot_env(fake: FakeTelegram, mock: MockTruebar, db: Path) -> dict[str, str]:
         "TRUEBAR_AUTH_URL": mock.auth_url,
         "TRUEBAR_STT_WS_URL": mock.ws_url,
         "TRUEBAR_ASR_TAG": EN_TAG,
-        "LOG_LEVEL": "INFO",
+        "BOT_LOG_LEVEL": "INFO",
+        "BOT_LOG_FORMAT": "json",
+        "BOT_OPS_PORT": "0",
     }
 
 
@@ -95,3 +98,5 @@ async def test_sigkill_mid_transcription_then_restart(
         ).fetchone()
     assert state == ("finished", "transcribed", 2)
     assert "Traceback" not in log.read_text()
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    assert any(e.get("job") == f"{CHAT}:{note}" for e in entries)  # lines name their note

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.storage import JobRecord, Store
+from bot.storage import JobRecord
+from bot.storage.sqlite import SqliteStore
 from bot.telegram import texts
 from bot.testing.fake_telegram import FakeTelegram
 from bot.testing.mock_truebar import MockTruebar
@@ -81,7 +82,7 @@ async def test_stop_mid_note_then_restart_finishes_it_in_the_same_reply(
     assert bot.outcomes[(CHAT, note["message_id"])] == "interrupted"
     placeholder = reply(fake, CHAT, note["message_id"])
     assert placeholder.text == texts.RESTARTING
-    store = await Store.open(settings.db_path)
+    store = await SqliteStore.open(settings.db_path)
     assert await store.job_state(CHAT, note["message_id"]) == ("pending", None)
     await store.close()
 
@@ -104,9 +105,13 @@ async def test_too_old_pending_note_gets_an_apology(
         CHAT, USER, voice={"file_id": file_id, "file_unique_id": unique, "duration": 3}
     )
     fake._updates.clear()  # the crashed run had already taken the update
-    store = await Store.open(settings.db_path)
+    store = await SqliteStore.open(settings.db_path)
     await store.accept_job(
-        JobRecord(CHAT, old["message_id"], None, False, file_id, 10, 3, "voice", time.time() - 7200)
+        JobRecord(
+            CHAT, old["message_id"], None, False, file_id, 10, 3, "voice", time.time() - 7200
+        ),
+        owner="crashed-run",
+        lease_s=60,
     )
     await store.close()
     async with running_bot(settings, truebar_settings(mock_truebar)) as bot:

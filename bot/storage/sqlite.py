@@ -1,20 +1,22 @@
-"""Per-chat settings and the durable job ledger, in SQLite.
+"""The store on SQLite: one bot process, a file on its disk (the default).
 
-A note is written to the ledger before any work on it starts and marked finished only
-once the user has their answer, so a crash or restart never loses one; the primary key
-(chat, message) makes a note that arrives twice run once. sqlite3 blocks, so every call
-runs in a worker thread on one connection, serialised by a lock.
+sqlite3 blocks, so every call runs in a worker thread on one connection, serialised by a
+lock. Lease times are this machine's clock: only this process uses the file.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
+
+from bot.storage.base import FINISHED, JOB_COLUMNS, PENDING, JobKey, JobRecord, Store
+
+T = TypeVar("T")
 
 MIGRATIONS = (
     """
@@ -45,34 +47,19 @@ MIGRATIONS = (
     );
     CREATE INDEX jobs_pending ON jobs (state) WHERE state = 'pending';
     """,
+    """
+    ALTER TABLE jobs ADD COLUMN owner TEXT;
+    ALTER TABLE jobs ADD COLUMN lease_until REAL NOT NULL DEFAULT 0;
+    """,
 )
 
-PENDING = "pending"
-FINISHED = "finished"
+_SELECT_JOB = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs"
 
 
-@dataclass(frozen=True, slots=True)
-class JobRecord:
-    """What is needed to (re)do a note: where it is, which file, and our reply to it."""
-
-    chat_id: int
-    message_id: int
-    thread_id: int | None
-    is_group: bool
-    file_id: str
-    file_size: int | None
-    duration: int | None
-    kind: str
-    sent_at: float  # when the user sent it (epoch seconds)
-    placeholder_id: int | None = None
-    attempts: int = 0
-
-
-_JOB_COLUMNS = [f.name for f in dataclasses.fields(JobRecord)]
-
-
-class Store:
+class SqliteStore(Store):
     """Open with :meth:`open`, close with :meth:`close`."""
+
+    shared = False
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -80,7 +67,7 @@ class Store:
         self._lock = threading.Lock()
 
     @classmethod
-    async def open(cls, path: Path) -> Store:
+    async def open(cls, path: Path) -> SqliteStore:
         store = cls(path)
         await asyncio.to_thread(store._connect)
         return store
@@ -105,6 +92,9 @@ class Store:
             db, self._db = self._db, None
             await asyncio.to_thread(db.close)
 
+    async def ping(self) -> None:
+        await self._query("SELECT 1")
+
     # -- chat settings ---------------------------------------------------------------------
     async def get_tag(self, chat_id: int) -> str | None:
         rows = await self._query("SELECT asr_tag FROM chat_settings WHERE chat_id = ?", chat_id)
@@ -120,58 +110,87 @@ class Store:
         )
 
     # -- job ledger ------------------------------------------------------------------------
-    async def accept_job(self, job: JobRecord) -> bool:
-        """Record a new note; False if this chat+message was seen before (do not redo it)."""
+    async def accept_job(self, job: JobRecord, owner: str, lease_s: float) -> bool:
         now = time.time()
-        columns = ", ".join(_JOB_COLUMNS)
-        marks = ", ".join("?" for _ in _JOB_COLUMNS)
-        values = [getattr(job, c) for c in _JOB_COLUMNS]
+        columns = ", ".join(JOB_COLUMNS)
+        marks = ", ".join("?" for _ in JOB_COLUMNS)
+        values = [getattr(job, c) for c in JOB_COLUMNS]
         count = await self._execute(
-            f"INSERT OR IGNORE INTO jobs ({columns}, created_at, updated_at) "
-            f"VALUES ({marks}, ?, ?)",
+            f"INSERT OR IGNORE INTO jobs ({columns}, owner, lease_until, created_at, updated_at)"
+            f" VALUES ({marks}, ?, ?, ?, ?)",
             *values,
+            owner,
+            now + lease_s,
             now,
             now,
         )
         return count == 1
 
     async def set_placeholder(self, chat_id: int, message_id: int, placeholder_id: int) -> None:
-        await self._execute(
-            "UPDATE jobs SET placeholder_id = ?, updated_at = ? "
-            "WHERE chat_id = ? AND message_id = ?",
-            placeholder_id,
-            time.time(),
-            chat_id,
-            message_id,
-        )
+        await self._update_job(chat_id, message_id, "placeholder_id = ?", placeholder_id)
 
     async def start_attempt(self, chat_id: int, message_id: int) -> None:
-        await self._execute(
-            "UPDATE jobs SET attempts = attempts + 1, updated_at = ? "
-            "WHERE chat_id = ? AND message_id = ?",
-            time.time(),
-            chat_id,
-            message_id,
-        )
+        await self._update_job(chat_id, message_id, "attempts = attempts + 1")
 
     async def finish_job(self, chat_id: int, message_id: int, outcome: str) -> None:
-        await self._execute(
-            "UPDATE jobs SET state = ?, outcome = ?, updated_at = ? "
-            "WHERE chat_id = ? AND message_id = ?",
-            FINISHED,
-            outcome,
-            time.time(),
-            chat_id,
-            message_id,
-        )
+        await self._update_job(chat_id, message_id, "state = ?, outcome = ?", FINISHED, outcome)
 
-    async def pending_jobs(self) -> list[JobRecord]:
-        """Notes accepted but not yet answered, oldest first."""
-        rows = await self._query(
-            f"SELECT {', '.join(_JOB_COLUMNS)} FROM jobs WHERE state = ? ORDER BY created_at",
-            PENDING,
-        )
-        return [_job(row) for row in rows]
+    async def renew_leases(self, owner: str, keys: Iterable[JobKey], lease_s: float) -> set[JobKey]:
+        wanted = list(keys)
+        if not wanted:
+            return set()
+
+        def renew(db: sqlite3.Connection) -> set[JobKey]:
+            until = time.time() + lease_s
+            lost = set()
+            for key in wanted:
+                renewed = db.execute(
+                    "UPDATE jobs SET lease_until = ? WHERE chat_id = ? AND message_id = ? "
+                    "AND owner = ? AND state = ?",
+                    (until, *key, owner, PENDING),
+                ).rowcount
+                if (
+                    not renewed
+                    and db.execute(
+                        "SELECT 1 FROM jobs WHERE chat_id = ? AND message_id = ? AND state = ?",
+                        (*key, PENDING),
+                    ).fetchone()
+                ):
+                    lost.add(key)
+            return lost
+
+        return await self._transaction(renew)
+
+    async def release_leases(self, owner: str, keys: Iterable[JobKey]) -> None:
+        def release(db: sqlite3.Connection) -> None:
+            db.executemany(
+                "UPDATE jobs SET lease_until = 0 WHERE chat_id = ? AND message_id = ? "
+                "AND owner = ?",
+                [(*key, owner) for key in keys],
+            )
+
+        await self._transaction(release)
+
+    async def claim_jobs(
+        self, owner: str, lease_s: float, *, at_startup: bool = False, limit: int = 100
+    ) -> list[JobRecord]:
+        def claim(db: sqlite3.Connection) -> list[JobRecord]:
+            now = time.time()
+            # One process uses this file: at start-up, whatever is pending is ours to finish.
+            free = "1" if at_startup else "lease_until <= ?"
+            params: tuple[object, ...] = (PENDING, limit) if at_startup else (PENDING, now, limit)
+            rows = db.execute(
+                f"{_SELECT_JOB} WHERE state = ? AND {free} ORDER BY created_at LIMIT ?", params
+            ).fetchall()
+            jobs = [_job(row) for row in rows]
+            db.executemany(
+                "UPDATE jobs SET owner = ?, lease_until = ?, updated_at = ? "
+                "WHERE chat_id = ? AND message_id = ?",
+                [(owner, now + lease_s, now, *job.key) for job in jobs],
+            )
+            return jobs
+
+        return await self._transaction(claim)
 
     async def job_state(self, chat_id: int, message_id: int) -> tuple[str, str | None] | None:
         rows = await self._query(
@@ -184,26 +203,46 @@ class Store:
         state, outcome = rows[0]
         return str(state), None if outcome is None else str(outcome)
 
+    # -- plumbing --------------------------------------------------------------------------
+    async def _update_job(self, chat_id: int, message_id: int, changes: str, *args: object) -> None:
+        await self._execute(
+            f"UPDATE jobs SET {changes}, updated_at = ? WHERE chat_id = ? AND message_id = ?",
+            *args,
+            time.time(),
+            chat_id,
+            message_id,
+        )
+
     async def _query(self, sql: str, *params: object) -> list[tuple[object, ...]]:
-        return (await self._run(sql, params))[0]
+        return await self._run(lambda db: db.execute(sql, params).fetchall())
 
     async def _execute(self, sql: str, *params: object) -> int:
-        return (await self._run(sql, params))[1]
+        return await self._run(lambda db: db.execute(sql, params).rowcount)
 
-    async def _run(
-        self, sql: str, params: tuple[object, ...]
-    ) -> tuple[list[tuple[object, ...]], int]:
-        def run() -> tuple[list[tuple[object, ...]], int]:
+    async def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        def atomically(db: sqlite3.Connection) -> T:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(db)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            return result
+
+        return await self._run(atomically)
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        def run() -> T:
             with self._lock:
                 if self._db is None:
                     raise RuntimeError("store is closed")
-                cursor = self._db.execute(sql, params)
-                return cursor.fetchall(), cursor.rowcount
+                return work(self._db)
 
         return await asyncio.to_thread(run)
 
 
 def _job(row: tuple[object, ...]) -> JobRecord:
-    values = dict(zip(_JOB_COLUMNS, row, strict=True))
+    values = dict(zip(JOB_COLUMNS, row, strict=True))
     values["is_group"] = bool(values["is_group"])
     return JobRecord(**values)  # type: ignore[arg-type]

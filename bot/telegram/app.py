@@ -13,8 +13,9 @@ from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
 from bot.config import BotSettings, TruebarSettings
+from bot.ops import OpsServer
 from bot.redaction import add_secrets
-from bot.storage import Store
+from bot.storage import Store, open_store
 from bot.telegram.flood import FloodGate
 from bot.telegram.handlers import COMMANDS, Handlers
 from bot.telegram.notes import NoteObserver, NoteTranscriber
@@ -67,9 +68,18 @@ async def serve(
             settings.telegram_token,
             truebar.password,
             settings.webhook.secret_token if settings.webhook else None,
+            settings.database_password,
         ]
     )
-    store = await Store.open(settings.db_path)
+    store = await open_store(settings.database_url, settings.db_path)
+
+    async def health() -> str | None:
+        if stop.is_set():
+            return "stopping"
+        await store.ping()
+        return None
+
+    ops = OpsServer(health, settings.ops.listen, settings.ops.port) if settings.ops.port else None
     try:
         async with truebar_client(truebar) as client:
             app, transcriber = build_application(settings, client, store, truebar.asr_tag, observer)
@@ -79,6 +89,7 @@ async def serve(
                 resumed = await transcriber.resume_pending()
                 if resumed:
                     log.info("resuming %d unfinished notes", resumed)
+                upkeep = asyncio.create_task(transcriber.maintain_leases(), name="ledger-upkeep")
                 assert app.updater is not None
                 if settings.webhook is not None:
                     hook = settings.webhook
@@ -96,6 +107,8 @@ async def serve(
                         timeout=POLL_TIMEOUT_S, allowed_updates=ALLOWED_UPDATES
                     )
                     log.info("bot running (long polling)")
+                if ops is not None:
+                    await ops.start()
                 # Everything built so far lives as long as the bot: keep the collector from
                 # re-walking it on every full collection, a pause the event loop would feel.
                 gc.collect()
@@ -105,9 +118,13 @@ async def serve(
                 await stop.wait()
                 log.info("stopping: no new updates; finishing notes in progress")
                 await app.updater.stop()
+                upkeep.cancel()
+                await asyncio.wait({upkeep})
                 await transcriber.drain(settings.shutdown_grace_s)
                 await app.stop()
     finally:
+        if ops is not None:
+            await ops.stop()
         await store.close()
 
 

@@ -23,7 +23,16 @@ from telegram.error import TelegramError
 from bot import audio, pipeline
 from bot.audio import PcmStream
 from bot.config import BotSettings
-from bot.storage import JobRecord, Store
+from bot.logs import set_note
+from bot.metrics import (
+    NOTES_FINISHED,
+    NOTES_RECEIVED,
+    NOTES_RESUMED,
+    QUEUE_LENGTH,
+    TRUEBAR_SESSION_SECONDS,
+    TRUEBAR_SESSIONS_ACTIVE,
+)
+from bot.storage import JobKey, JobRecord, Store
 from bot.telegram import texts
 from bot.telegram.flood import FloodGate
 from bot.telegram.live_message import LiveReply, ReplyTarget, typing_action
@@ -47,6 +56,10 @@ class VoiceNote:
     kind: str
     sent_at: float  # epoch seconds
     placeholder_id: int | None = None  # our reply, when resuming
+
+    @property
+    def key(self) -> JobKey:
+        return (self.target.chat_id, self.target.message_id)
 
     def record(self) -> JobRecord:
         t = self.target
@@ -142,7 +155,10 @@ class NoteTranscriber:
         self._slots = asyncio.Semaphore(settings.max_sessions)
         self._admitted = 0  # notes past the prechecks, running or waiting for a slot
         self._tasks: dict[asyncio.Task[None], VoiceNote] = {}
-        self._placeholders: dict[tuple[int, int], int] = {}  # (chat, note) → our reply
+        self._placeholders: dict[JobKey, int] = {}  # (chat, note) → our reply
+        self._taken_over: set[JobKey] = set()  # notes another replica now owns
+        self._owner = settings.replica_id
+        self._lease_s = settings.job_lease_s
 
     async def tag_for(self, chat_id: int) -> str:
         return await self._store.get_tag(chat_id) or self._default_tag
@@ -153,18 +169,44 @@ class NoteTranscriber:
         self._spawn(note, self._accept(note))
 
     async def resume_pending(self) -> int:
-        """Restart the notes a previous run accepted but never answered."""
-        jobs = await self._store.pending_jobs()
+        """Take up the notes a previous run of this bot left unanswered."""
+        jobs = await self._store.claim_jobs(self._owner, self._lease_s, at_startup=True)
+        self._resume(jobs)
+        return len(jobs)
+
+    async def maintain_leases(self) -> None:
+        """Runs for the bot's lifetime: renews the leases of the notes in progress (a note
+        another replica has taken over is stopped here) and takes over the pending notes
+        whose lease ran out (a replica died, or an answer could not be sent)."""
+        while True:
+            await asyncio.sleep(self._lease_s / 3)
+            try:
+                await self._renew_leases()
+                self._resume(await self._store.claim_jobs(self._owner, self._lease_s))
+            except Exception as exc:  # the database is away; try again next round
+                log.warning("job ledger upkeep failed: %s: %s", type(exc).__name__, exc)
+
+    async def _renew_leases(self) -> None:
+        running = {note.key: task for task, note in self._tasks.items()}
+        lost = await self._store.renew_leases(self._owner, running, self._lease_s)
+        for key in lost:
+            log.warning("chat %s message %s: taken over by another replica; stopping", *key)
+            self._taken_over.add(key)
+            running[key].cancel()
+
+    def _resume(self, jobs: list[JobRecord]) -> None:
+        busy = {note.key for note in self._tasks.values()}
         for job in jobs:
-            note = VoiceNote.from_record(job)
+            if job.key in busy:
+                continue
+            NOTES_RESUMED.inc()
             log.info(
                 "chat %s message %s: resuming (attempt %d)",
                 job.chat_id,
                 job.message_id,
                 job.attempts + 1,
             )
-            self._spawn(note, self._resume(note))
-        return len(jobs)
+            self._spawn(note := VoiceNote.from_record(job), self._resume_note(note))
 
     async def drain(self, grace_s: float) -> None:
         """Let running notes finish for ``grace_s``; interrupt the rest, which stay pending
@@ -184,23 +226,37 @@ class NoteTranscriber:
             )
         await asyncio.gather(*(self._tell_restarting(n) for n in interrupted))
         self._placeholders.clear()
+        with contextlib.suppress(Exception):  # a replica still running may take them now
+            await self._store.release_leases(self._owner, [n.key for n in interrupted])
 
     def _spawn(self, note: VoiceNote, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
+        task = asyncio.create_task(self._as_note(note, work))
         self._tasks[task] = note
         task.add_done_callback(self._tasks.pop)
 
+    @staticmethod
+    async def _as_note(note: VoiceNote, work: Coroutine[Any, Any, None]) -> None:
+        set_note(*note.key)  # every log line of this note's task says which note it is
+        await work
+
     async def _accept(self, note: VoiceNote) -> None:
-        if not await self._store.accept_job(note.record()):
+        try:
+            accepted = await self._store.accept_job(note.record(), self._owner, self._lease_s)
+        except Exception as exc:  # the ledger is away: say so rather than risk losing it
+            log.error("cannot record the note: %s: %s", type(exc).__name__, exc)
+            await self._answer_once(note, texts.STORAGE_DOWN, "failed", record=False)
+            return
+        if not accepted:
             log.info(
                 "chat %s message %s: already accepted; not doing it twice",
                 note.target.chat_id,
                 note.target.message_id,
             )
             return
+        NOTES_RECEIVED.inc()
         await self.handle(note)
 
-    async def _resume(self, note: VoiceNote) -> None:
+    async def _resume_note(self, note: VoiceNote) -> None:
         age = time.time() - note.sent_at
         if age > self._settings.max_job_age_s:
             await self._answer_once(note, texts.TOO_OLD, "expired")
@@ -227,7 +283,8 @@ class NoteTranscriber:
             outcome = await self._handle(note)
             await self._store.finish_job(target.chat_id, target.message_id, outcome)
         except asyncio.CancelledError:
-            outcome = "interrupted"
+            outcome = "taken_over" if note.key in self._taken_over else "interrupted"
+            self._taken_over.discard(note.key)
             raise
         except Exception as exc:  # Telegram unreachable even after retries, …
             log.error(
@@ -239,15 +296,18 @@ class NoteTranscriber:
             )
         finally:
             if outcome != "interrupted":  # drain() still needs it to tell the user
-                self._placeholders.pop((target.chat_id, target.message_id), None)
-            if self._observer is not None:
-                self._observer(note, outcome, trace)
+                self._placeholders.pop(note.key, None)
+            self._report(note, outcome, trace)
 
-    async def _answer_once(self, note: VoiceNote, text: str, outcome: str) -> None:
+    async def _answer_once(
+        self, note: VoiceNote, text: str, outcome: str, *, record: bool = True
+    ) -> None:
+        """Answer with ``text`` alone; ``record``: mark the note finished in the ledger."""
         live = self._live(note)
         try:
             await live.close(text)
-            await self._store.finish_job(note.target.chat_id, note.target.message_id, outcome)
+            if record:
+                await self._store.finish_job(note.target.chat_id, note.target.message_id, outcome)
         except TelegramError as exc:
             log.error(
                 "chat %s message %s: could not answer: %s",
@@ -256,8 +316,12 @@ class NoteTranscriber:
                 exc,
             )
             outcome = "error"
+        self._report(note, outcome, Trace())
+
+    def _report(self, note: VoiceNote, outcome: str, trace: Trace) -> None:
+        NOTES_FINISHED.labels(outcome).inc()
         if self._observer is not None:
-            self._observer(note, outcome, Trace())
+            self._observer(note, outcome, trace)
 
     def _live(self, note: VoiceNote) -> LiveReply:
         live = LiveReply(self._bot, self._gate, note.target)
@@ -335,28 +399,38 @@ class NoteTranscriber:
             return
         await live.open(status)
         assert live.message_id is not None
-        key = (note.target.chat_id, note.target.message_id)
-        self._placeholders[key] = live.message_id
-        await self._store.set_placeholder(*key, live.message_id)
+        self._placeholders[note.key] = live.message_id
+        await self._store.set_placeholder(*note.key, live.message_id)
 
     async def _transcribe(self, note: VoiceNote, live: LiveReply, tag: str, *, queued: bool) -> str:
-        async with self._slots:
-            if queued:
-                live.show(texts.TRANSCRIBING)
-            await self._store.start_attempt(note.target.chat_id, note.target.message_id)
-            with tempfile.TemporaryDirectory(prefix="voice-") as directory:
-                downloaded = asyncio.ensure_future(self._download(note, Path(directory) / "note"))
-                try:
-                    async with typing_action(self._bot, note.target):
-                        return await self._stream(note, live, tag, downloaded)
-                finally:
-                    await _settle(downloaded)  # its errors reached us through the pipeline
+        with QUEUE_LENGTH.track_inprogress():
+            await self._slots.acquire()
+        try:
+            with TRUEBAR_SESSIONS_ACTIVE.track_inprogress():
+                return await self._transcribe_in_slot(note, live, tag, queued=queued)
+        finally:
+            self._slots.release()
+
+    async def _transcribe_in_slot(
+        self, note: VoiceNote, live: LiveReply, tag: str, *, queued: bool
+    ) -> str:
+        if queued:
+            live.show(texts.TRANSCRIBING)
+        await self._store.start_attempt(note.target.chat_id, note.target.message_id)
+        with tempfile.TemporaryDirectory(prefix="voice-") as directory:
+            downloaded = asyncio.ensure_future(self._download(note, Path(directory) / "note"))
+            try:
+                async with typing_action(self._bot, note.target):
+                    return await self._stream(note, live, tag, downloaded)
+            finally:
+                await _settle(downloaded)  # its errors reached us through the pipeline
 
     async def _stream(
         self, note: VoiceNote, live: LiveReply, tag: str, downloaded: asyncio.Future[Path]
     ) -> str:
         """Transcribe the downloaded file; a dropped connection gets one fresh retry."""
         for attempt in range(1, TRUEBAR_ATTEMPTS + 1):
+            started, result = time.monotonic(), "finished"
             try:
                 return await pipeline.transcribe(
                     self._client,
@@ -366,8 +440,9 @@ class NoteTranscriber:
                     max_duration_s=self._settings.max_duration_s,
                     overlap=note.duration is not None,
                 )
-            except ConnectionLost as exc:
-                if attempt == TRUEBAR_ATTEMPTS:
+            except BaseException as exc:
+                result = type(exc).__name__
+                if not isinstance(exc, ConnectionLost) or attempt == TRUEBAR_ATTEMPTS:
                     raise
                 log.warning(
                     "chat %s message %s: %s; retrying once",
@@ -376,6 +451,8 @@ class NoteTranscriber:
                     exc,
                 )
                 live.show(texts.TRANSCRIBING)
+            finally:
+                TRUEBAR_SESSION_SECONDS.labels(result).observe(time.monotonic() - started)
         raise AssertionError("unreachable")
 
     def _precheck(self, note: VoiceNote) -> None:

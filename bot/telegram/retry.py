@@ -10,6 +10,8 @@ from typing import TypeVar
 
 from telegram.error import BadRequest, NetworkError, RetryAfter
 
+from bot.metrics import TELEGRAM_RETRIES
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -45,6 +47,7 @@ async def with_retries(
             )
             if attempt == attempts:
                 raise
+            TELEGRAM_RETRIES.labels("retry_after").inc()
             if on_retry_after is not None:
                 on_retry_after(seconds)
             else:
@@ -57,6 +60,7 @@ async def with_retries(
             )
             if attempt == attempts:
                 raise
+            TELEGRAM_RETRIES.labels("network").inc()
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_BACKOFF_S)
     raise AssertionError("unreachable")

@@ -24,6 +24,10 @@ LANG_ADMINS_ONLY = "Only group admins can change the language here."
 LANG_UNAVAILABLE = "I can't reach the speech service to list languages. Please try again later."
 LANG_STALE = "That choice is no longer available. Send /lang again."
 RESTARTING = "⏳ I'm restarting; I'll transcribe this as soon as I'm back."
+STORAGE_DOWN = (
+    "⚠️ I can't take new messages for a moment (my storage is unavailable). "
+    "Please send this again in a minute."
+)
 TOO_OLD = (
     "Sorry — I was offline, and this message is too old now. "
     "Please send it again if you still need it."

@@ -1,10 +1,11 @@
+import re
+import socket
 from pathlib import Path
 
 import pytest
 
 from bot.config import BotSettings, ConfigError, TruebarSettings
 from bot.languages import describe_tag, find_tag, language_name
-from bot.storage import Store
 
 TRUEBAR_ENV = {"TRUEBAR_USERNAME": "alice", "TRUEBAR_PASSWORD": "pw"}
 
@@ -61,15 +62,27 @@ def test_language_names() -> None:
     assert find_tag("de-DE", tags) is None
 
 
-async def test_store_keeps_tags_across_reopen(tmp_path: Path) -> None:
-    path = tmp_path / "nested" / "bot.db"
-    store = await Store.open(path)
-    assert await store.get_tag(1) is None
-    await store.set_tag(1, "A")
-    await store.set_tag(1, "B")
-    await store.set_tag(-2, "C")
-    await store.close()
-    store = await Store.open(path)
-    assert await store.get_tag(1) == "B"
-    assert await store.get_tag(-2) == "C"
-    await store.close()
+def test_deployment_settings() -> None:
+    base = {"TELEGRAM_BOT_TOKEN": "1:abc"}
+    settings = BotSettings.from_env(base)
+    assert settings.database_url is None  # SQLite at BOT_DB_PATH
+    assert settings.replica_id == socket.gethostname()
+    assert (settings.ops.listen, settings.ops.port) == ("127.0.0.1", 8080)
+    url = "postgresql://bot:hunter22@db:5432/bot"
+    scaled = BotSettings.from_env(
+        base | {"BOT_DATABASE_URL": url, "BOT_REPLICA_ID": "bot-2", "BOT_OPS_PORT": "0"}
+    )
+    assert (scaled.database_url, scaled.replica_id, scaled.ops.port) == (url, "bot-2", None)
+    assert scaled.database_password == "hunter22" and "hunter22" not in repr(scaled)
+    with pytest.raises(ConfigError, match="BOT_DATABASE_URL"):
+        BotSettings.from_env(base | {"BOT_DATABASE_URL": "mysql://db/bot"})
+    with pytest.raises(ConfigError, match="BOT_JOB_LEASE"):
+        BotSettings.from_env(base | {"BOT_JOB_LEASE": "0.1"})
+
+
+def test_every_setting_is_documented_in_the_example_env() -> None:
+    root = Path(__file__).resolve().parent.parent
+    source = "".join((root / "bot" / name).read_text() for name in ("config.py", "logs.py"))
+    read = set(re.findall(r'"((?:BOT|TRUEBAR|TELEGRAM)_[A-Z_]+)"', source))
+    example = (root / "config" / "example.env").read_text()
+    assert read and read <= set(re.findall(r"\b([A-Z][A-Z_]+)\b", example))

@@ -1,0 +1,38 @@
+"""Prometheus metrics of the bot, served on ``/metrics`` by :mod:`bot.ops`.
+
+Module-level metrics in the default registry, as prometheus_client intends: the code that
+sees an event counts it. Every replica exports its own; Prometheus sums them.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+NOTES_RECEIVED = Counter(
+    "voicebot_notes_received", "Voice notes accepted into the job ledger (duplicates excluded)"
+)
+NOTES_RESUMED = Counter(
+    "voicebot_notes_resumed",
+    "Pending notes taken up again: after a restart, or from a replica whose lease ran out",
+)
+NOTES_FINISHED = Counter(
+    "voicebot_notes_finished",
+    "Notes that ended, by outcome: transcribed, empty, rejected, failed, expired, "
+    "interrupted (left for the next start), error (left pending: Telegram unreachable)",
+    ["outcome"],
+)
+TRUEBAR_SESSION_SECONDS = Histogram(
+    "voicebot_truebar_session_seconds",
+    "Truebar streaming sessions, from opening to FINISHED or failure, by result",
+    ["result"],
+    buckets=(0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800),
+)
+TRUEBAR_SESSIONS_ACTIVE = Gauge(
+    "voicebot_truebar_sessions_active", "Notes holding one of the BOT_MAX_SESSIONS slots"
+)
+QUEUE_LENGTH = Gauge("voicebot_queue_length", "Notes waiting for a free Truebar session slot")
+TELEGRAM_RETRIES = Counter(
+    "voicebot_telegram_retries",
+    "Bot API calls retried, by reason: retry_after (429) or network (errors, timeouts, 5xx)",
+    ["reason"],
+)

@@ -1,0 +1,215 @@
+"""The store on PostgreSQL: several bot replicas share one ledger.
+
+Lease times are the database's clock, so replicas whose clocks disagree still agree on
+whose lease ran out. Claims lock the rows they take (``FOR UPDATE SKIP LOCKED``): two
+replicas scanning at once never take the same job. Migrations run under an advisory lock,
+so replicas starting together migrate once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import asyncpg
+
+from bot.storage.base import FINISHED, JOB_COLUMNS, PENDING, JobKey, JobRecord, Store
+
+MIGRATION_LOCK = 0x766F696365626F74  # "voicebot": one key for this application's migrations
+
+MIGRATIONS = (
+    """
+    CREATE TABLE chat_settings (
+        chat_id BIGINT PRIMARY KEY,
+        asr_tag TEXT NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    );
+    CREATE TABLE jobs (
+        chat_id BIGINT NOT NULL,
+        message_id BIGINT NOT NULL,
+        thread_id BIGINT,
+        is_group BOOLEAN NOT NULL,
+        file_id TEXT NOT NULL,
+        file_size BIGINT,
+        duration INTEGER,
+        kind TEXT NOT NULL,
+        sent_at DOUBLE PRECISION NOT NULL,
+        placeholder_id BIGINT,
+        state TEXT NOT NULL DEFAULT 'pending',
+        outcome TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        owner TEXT,
+        lease_until TIMESTAMPTZ NOT NULL DEFAULT '-infinity',
+        created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        PRIMARY KEY (chat_id, message_id)
+    );
+    CREATE INDEX jobs_pending ON jobs (lease_until) WHERE state = 'pending';
+    """,
+)
+
+_LEASE = "now() + make_interval(secs => {})"
+_KEYS = "(chat_id, message_id) IN (SELECT * FROM unnest({}::bigint[], {}::bigint[]))"
+
+
+class PostgresStore(Store):
+    """Open with :meth:`open` (a DSN: ``postgresql://user:password@host:5432/db``)."""
+
+    shared = True
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def open(cls, dsn: str, *, max_connections: int = 10) -> PostgresStore:
+        pool = await asyncpg.create_pool(
+            dsn, min_size=1, max_size=max_connections, command_timeout=15
+        )
+        store = cls(pool)
+        try:
+            await store._migrate()
+        except BaseException:
+            await pool.close()
+            raise
+        return store
+
+    async def _migrate(self) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS bot_schema (version INTEGER NOT NULL);"
+                "INSERT INTO bot_schema SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM bot_schema)"
+            )
+            version = int(await conn.fetchval("SELECT version FROM bot_schema"))
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                await conn.execute(script)
+                await conn.execute("UPDATE bot_schema SET version = $1", number)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def ping(self) -> None:
+        await self._pool.fetchval("SELECT 1")
+
+    # -- chat settings ---------------------------------------------------------------------
+    async def get_tag(self, chat_id: int) -> str | None:
+        tag = await self._pool.fetchval(
+            "SELECT asr_tag FROM chat_settings WHERE chat_id = $1", chat_id
+        )
+        return None if tag is None else str(tag)
+
+    async def set_tag(self, chat_id: int, tag: str) -> None:
+        await self._pool.execute(
+            "INSERT INTO chat_settings (chat_id, asr_tag) VALUES ($1, $2) "
+            "ON CONFLICT (chat_id) DO UPDATE SET asr_tag = excluded.asr_tag, updated_at = now()",
+            chat_id,
+            tag,
+        )
+
+    # -- job ledger ------------------------------------------------------------------------
+    async def accept_job(self, job: JobRecord, owner: str, lease_s: float) -> bool:
+        n = len(JOB_COLUMNS)
+        marks = ", ".join(f"${i}" for i in range(1, n + 1))
+        status = await self._pool.execute(
+            f"INSERT INTO jobs ({', '.join(JOB_COLUMNS)}, owner, lease_until) "
+            f"VALUES ({marks}, ${n + 1}, {_LEASE.format(f'${n + 2}')}) "
+            "ON CONFLICT (chat_id, message_id) DO NOTHING",
+            *(getattr(job, c) for c in JOB_COLUMNS),
+            owner,
+            float(lease_s),
+        )
+        return bool(status == "INSERT 0 1")
+
+    async def set_placeholder(self, chat_id: int, message_id: int, placeholder_id: int) -> None:
+        await self._update_job(chat_id, message_id, "placeholder_id = $3", placeholder_id)
+
+    async def start_attempt(self, chat_id: int, message_id: int) -> None:
+        await self._update_job(chat_id, message_id, "attempts = attempts + 1")
+
+    async def finish_job(self, chat_id: int, message_id: int, outcome: str) -> None:
+        await self._update_job(chat_id, message_id, "state = $3, outcome = $4", FINISHED, outcome)
+
+    async def renew_leases(self, owner: str, keys: Iterable[JobKey], lease_s: float) -> set[JobKey]:
+        chats, messages = _columns(keys)
+        if not chats:
+            return set()
+        rows = await self._pool.fetch(
+            f"""
+            WITH wanted AS (
+                SELECT * FROM unnest($4::bigint[], $5::bigint[]) AS w (chat_id, message_id)
+            ), renewed AS (
+                UPDATE jobs SET lease_until = {_LEASE.format("$2")}
+                FROM wanted
+                WHERE jobs.chat_id = wanted.chat_id AND jobs.message_id = wanted.message_id
+                    AND jobs.owner = $1 AND jobs.state = $3
+            )
+            SELECT jobs.chat_id, jobs.message_id FROM jobs JOIN wanted USING (chat_id, message_id)
+            WHERE jobs.state = $3 AND jobs.owner IS DISTINCT FROM $1
+            """,
+            owner,
+            float(lease_s),
+            PENDING,
+            chats,
+            messages,
+        )
+        return {(int(r["chat_id"]), int(r["message_id"])) for r in rows}
+
+    async def release_leases(self, owner: str, keys: Iterable[JobKey]) -> None:
+        chats, messages = _columns(keys)
+        if chats:
+            await self._pool.execute(
+                "UPDATE jobs SET lease_until = '-infinity' "
+                f"WHERE owner = $1 AND {_KEYS.format('$2', '$3')}",
+                owner,
+                chats,
+                messages,
+            )
+
+    async def claim_jobs(
+        self, owner: str, lease_s: float, *, at_startup: bool = False, limit: int = 100
+    ) -> list[JobRecord]:
+        rows = await self._pool.fetch(
+            f"""
+            WITH free AS (
+                SELECT chat_id, message_id FROM jobs
+                WHERE state = $3 AND (lease_until <= now() OR ($4 AND owner = $1))
+                ORDER BY created_at
+                LIMIT $5
+                FOR UPDATE SKIP LOCKED
+            )
+            UPDATE jobs SET owner = $1, lease_until = {_LEASE.format("$2")}, updated_at = now()
+            FROM free
+            WHERE jobs.chat_id = free.chat_id AND jobs.message_id = free.message_id
+            RETURNING {", ".join(f"jobs.{c}" for c in JOB_COLUMNS)}, jobs.created_at
+            """,
+            owner,
+            float(lease_s),
+            PENDING,
+            at_startup,
+            limit,
+        )
+        rows = sorted(rows, key=lambda r: r["created_at"])
+        return [JobRecord(**{c: r[c] for c in JOB_COLUMNS}) for r in rows]
+
+    async def job_state(self, chat_id: int, message_id: int) -> tuple[str, str | None] | None:
+        row = await self._pool.fetchrow(
+            "SELECT state, outcome FROM jobs WHERE chat_id = $1 AND message_id = $2",
+            chat_id,
+            message_id,
+        )
+        if row is None:
+            return None
+        outcome = row["outcome"]
+        return str(row["state"]), None if outcome is None else str(outcome)
+
+    async def _update_job(self, chat_id: int, message_id: int, changes: str, *args: object) -> None:
+        await self._pool.execute(
+            f"UPDATE jobs SET {changes}, updated_at = now() WHERE chat_id = $1 AND message_id = $2",
+            chat_id,
+            message_id,
+            *args,
+        )
+
+
+def _columns(keys: Iterable[JobKey]) -> tuple[list[int], list[int]]:
+    pairs = list(keys)
+    return [c for c, _ in pairs], [m for _, m in pairs]

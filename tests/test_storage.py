@@ -1,0 +1,157 @@
+"""One test suite for both stores: SQLite (a file) and PostgreSQL (a real server, each
+test in a schema of its own: see ``pg_schema_url`` in conftest)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from bot.storage import JobRecord, Store, open_store
+from bot.storage.sqlite import MIGRATIONS as SQLITE_MIGRATIONS
+from bot.storage.sqlite import SqliteStore
+
+LONG = 3600.0  # a lease that holds for the whole test
+EXPIRED = 0.0  # a lease that has already run out
+
+Opener = Callable[[], Awaitable[Store]]
+
+
+def job(message_id: int, chat_id: int = 1) -> JobRecord:
+    return JobRecord(chat_id, message_id, None, False, f"FILE{message_id}", 100, 5, "voice", 1e9)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
+    """Opens the store under test; each call is a new connection to the same data."""
+    if request.param == "sqlite":
+        return lambda: open_store(None, tmp_path / "bot.db")
+    url = request.getfixturevalue("pg_schema_url")
+    return lambda: open_store(url, tmp_path / "unused.db")
+
+
+@pytest.fixture
+async def store(opener: Opener) -> AsyncIterator[Store]:
+    store = await opener()
+    yield store
+    await store.close()
+
+
+async def test_tags_are_per_chat_and_survive_reopening(opener: Opener) -> None:
+    store = await opener()
+    assert await store.get_tag(1) is None
+    await store.set_tag(1, "A")
+    await store.set_tag(1, "B")
+    await store.set_tag(-1001234567890, "C")  # supergroup ids need 64 bits
+    await store.close()
+    store = await opener()
+    assert await store.get_tag(1) == "B"
+    assert await store.get_tag(-1001234567890) == "C"
+    await store.ping()
+    await store.close()
+
+
+async def test_a_note_is_accepted_once_whoever_sees_it(store: Store) -> None:
+    assert await store.accept_job(job(7), "a", LONG)
+    assert not await store.accept_job(job(7), "a", LONG)
+    assert not await store.accept_job(job(7), "b", LONG)
+    assert await store.accept_job(job(7, chat_id=2), "b", LONG)  # another chat's message 7
+    assert await store.job_state(1, 7) == ("pending", None)
+    assert await store.job_state(1, 8) is None
+
+
+async def test_a_claimed_job_carries_its_progress(store: Store) -> None:
+    await store.accept_job(job(1), "a", EXPIRED)
+    await store.set_placeholder(1, 1, 99)
+    await store.start_attempt(1, 1)
+    await store.start_attempt(1, 1)
+    (claimed,) = await store.claim_jobs("b", LONG)
+    assert claimed == JobRecord(1, 1, None, False, "FILE1", 100, 5, "voice", 1e9, 99, 2)
+
+
+async def test_finished_jobs_are_never_claimed_or_lost(store: Store) -> None:
+    await store.accept_job(job(1), "a", EXPIRED)
+    await store.finish_job(1, 1, "transcribed")
+    assert await store.job_state(1, 1) == ("finished", "transcribed")
+    assert await store.claim_jobs("b", LONG, at_startup=True) == []
+    assert await store.renew_leases("a", [(1, 1)], LONG) == set()
+
+
+async def test_live_leases_are_left_alone_expired_ones_taken_oldest_first(store: Store) -> None:
+    await store.accept_job(job(1), "a", LONG)
+    await store.accept_job(job(2), "a", EXPIRED)
+    await store.accept_job(job(3), "a", EXPIRED)
+    claimed = await store.claim_jobs("b", LONG)
+    assert [j.message_id for j in claimed] == [2, 3]
+    assert await store.claim_jobs("c", LONG) == []  # b holds them now
+
+
+async def test_at_startup_a_replica_takes_back_what_its_last_run_left(store: Store) -> None:
+    await store.accept_job(job(1), "a", LONG)  # a died holding it; a restarts
+    await store.accept_job(job(2), "other", LONG)  # another replica, alive
+    taken = {j.message_id for j in await store.claim_jobs("a", LONG, at_startup=True)}
+    # One process per SQLite file: whatever is pending there was left by a dead run.
+    assert taken == ({1} if store.shared else {1, 2})
+
+
+async def test_renewal_reports_notes_taken_over(store: Store) -> None:
+    await store.accept_job(job(1), "a", EXPIRED)
+    await store.accept_job(job(2), "a", LONG)
+    assert await store.claim_jobs("b", LONG) == [job(1)]
+    lost = await store.renew_leases("a", [(1, 1), (1, 2)], LONG)
+    assert lost == {(1, 1)}
+    assert await store.renew_leases("b", [(1, 1)], LONG) == set()
+    assert await store.claim_jobs("c", LONG) == []  # both leases were renewed
+
+
+async def test_released_jobs_can_be_taken_at_once(store: Store) -> None:
+    await store.accept_job(job(1), "a", LONG)
+    await store.accept_job(job(2), "a", LONG)
+    await store.release_leases("a", [(1, 1)])
+    assert [j.message_id for j in await store.claim_jobs("b", LONG)] == [1]
+
+
+async def test_concurrent_claims_never_share_a_job(opener: Opener) -> None:
+    stores = [await opener() for _ in range(4)]
+    try:
+        for n in range(40):
+            await stores[0].accept_job(job(n), "dead", EXPIRED)
+        batches = await asyncio.gather(
+            *(s.claim_jobs(f"r{i}", LONG, limit=15) for i, s in enumerate(stores))
+        )
+        taken = [j.key for batch in batches for j in batch]
+        assert len(taken) == len(set(taken)) == 40
+    finally:
+        for s in stores:
+            await s.close()
+
+
+async def test_sqlite_file_from_before_leases_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:  # what a bot of the previous version left
+        for number, script in enumerate(SQLITE_MIGRATIONS[:2], start=1):
+            db.executescript(f"{script}; PRAGMA user_version = {number};")
+        db.execute(
+            "INSERT INTO jobs (chat_id, message_id, is_group, file_id, kind, sent_at, "
+            "created_at, updated_at) VALUES (1, 5, 0, 'F', 'voice', 1, ?, ?)",
+            (time.time(), time.time()),
+        )
+    store = await SqliteStore.open(path)
+    try:
+        assert [j.message_id for j in await store.claim_jobs("me", LONG, at_startup=True)] == [5]
+    finally:
+        await store.close()
+
+
+async def test_replicas_starting_together_migrate_once(pg_schema_url: str, tmp_path: Path) -> None:
+    stores = await asyncio.gather(*(open_store(pg_schema_url, tmp_path) for _ in range(4)))
+    try:
+        await stores[0].set_tag(1, "A")
+        assert await stores[3].get_tag(1) == "A"
+    finally:
+        for s in stores:
+            await s.close()

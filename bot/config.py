@@ -188,6 +188,9 @@ class BotSettings:
         default_mb = 2000 if local_mode else 20
         webhook = None
         if url := e.text("BOT_WEBHOOK_URL"):
+            parts = urllib.parse.urlsplit(url)
+            if parts.scheme != "https" or not parts.hostname:
+                raise ConfigError("BOT_WEBHOOK_URL must be an https:// URL with a host name")
             webhook = WebhookSettings(
                 url=url,
                 secret_token=e.required("BOT_WEBHOOK_SECRET"),

@@ -47,6 +47,14 @@ def test_bot_settings() -> None:
     assert local.max_file_bytes == 2000 * 1024 * 1024
     with pytest.raises(ConfigError, match="BOT_WEBHOOK_SECRET"):
         BotSettings.from_env({"TELEGRAM_BOT_TOKEN": "1:abc", "BOT_WEBHOOK_URL": "https://x/y"})
+    with pytest.raises(ConfigError, match="BOT_WEBHOOK_URL"):  # e.g. BOT_DOMAIN left empty
+        BotSettings.from_env(
+            {
+                "TELEGRAM_BOT_TOKEN": "1:abc",
+                "BOT_WEBHOOK_URL": "https:///telegram",
+                "BOT_WEBHOOK_SECRET": "s3cret",
+            }
+        )
     with pytest.raises(ConfigError, match="BOT_ALLOWED_IDS"):
         BotSettings.from_env({"TELEGRAM_BOT_TOKEN": "1:abc", "BOT_ALLOWED_IDS": "bob"})
 

@@ -1,6 +1,7 @@
 """The bot as the benchmark runs it: ``serve()`` in its own process, settings from the
 environment, one JSON line per finished note on stdout (with its timing marks), and on
-SIGTERM a last line with event-loop lag, peak memory and CPU time."""
+SIGTERM a last line with event-loop lag, peak memory and CPU time, measured up to the
+signal (the work), not through the shutdown that follows."""
 
 from __future__ import annotations
 
@@ -100,12 +101,22 @@ async def main() -> None:
     settings, truebar = BotSettings.from_env(), TruebarSettings.from_env()
     stop, started = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
     if os.environ.get("BENCH_SLOW_CALLBACKS"):  # name what blocks the loop, on stderr
         logging.basicConfig(level=logging.WARNING)
         loop.set_debug(True)
         loop.slow_callback_duration = 0.02
     lags: list[float] = []
+    measured: dict[str, object] = {}
+    probe: asyncio.Task[None] | None = None
+
+    def measure_then_stop() -> None:
+        """SIGTERM: the work is done; measure it before shutdown adds its own moments."""
+        if probe is not None:
+            probe.cancel()
+        measured.update(figures(lags))
+        stop.set()
+
+    loop.add_signal_handler(signal.SIGTERM, measure_then_stop)
     bot = asyncio.create_task(serve(settings, truebar, stop, started=started, observer=on_note))
     await started.wait()
     GC_PAUSES.clear()  # start-up collections are not the bot at work
@@ -114,32 +125,31 @@ async def main() -> None:
     emit({"event": "ready", "cpu_s": usage.ru_utime + usage.ru_stime})
     probe = asyncio.create_task(probe_loop_lag(lags))
     await bot
-    probe.cancel()
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the forked parent
+    emit({"event": "stats", **measured, "maxrss_mb": peak_rss_mb()})
+
+
+def figures(lags: list[float]) -> dict[str, object]:
     own, children = (
         resource.getrusage(resource.RUSAGE_SELF),
         resource.getrusage(resource.RUSAGE_CHILDREN),
     )
-    emit(
-        {
-            "event": "stats",
-            "loop_lag_ms": {
-                "p50": percentile(lags, 0.5) * 1000,
-                "p99": percentile(lags, 0.99) * 1000,
-                "max": max(lags, default=0.0) * 1000,
-            },
-            "loop_busy_ms": {  # CPU per loop iteration: the lag the bot causes itself
-                "p99": percentile(ITERATIONS, 0.99) * 1000,
-                "max": max(ITERATIONS, default=0.0) * 1000,
-            },
-            "gc_pause_max_ms": max(GC_PAUSES, default=0.0) * 1000,
-            "gc_pauses": len(GC_PAUSES),
-            # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the forked parent
-            "maxrss_mb": peak_rss_mb(),
-            "ffmpeg_maxrss_mb": children.ru_maxrss / 1024,
-            "cpu_s": own.ru_utime + own.ru_stime,
-            "ffmpeg_cpu_s": children.ru_utime + children.ru_stime,
-        }
-    )
+    return {
+        "loop_lag_ms": {
+            "p50": percentile(lags, 0.5) * 1000,
+            "p99": percentile(lags, 0.99) * 1000,
+            "max": max(lags, default=0.0) * 1000,
+        },
+        "loop_busy_ms": {  # CPU per loop iteration: the lag the bot causes itself
+            "p99": percentile(ITERATIONS, 0.99) * 1000,
+            "max": max(ITERATIONS, default=0.0) * 1000,
+        },
+        "gc_pause_max_ms": max(GC_PAUSES, default=0.0) * 1000,
+        "gc_pauses": len(GC_PAUSES),
+        "ffmpeg_maxrss_mb": children.ru_maxrss / 1024,
+        "cpu_s": own.ru_utime + own.ru_stime,
+        "ffmpeg_cpu_s": children.ru_utime + children.ru_stime,
+    }
 
 
 if __name__ == "__main__":

@@ -288,7 +288,8 @@ class NoteTranscriber:
             raise
         except Exception as exc:  # Telegram unreachable even after retries, …
             log.error(
-                "chat %s message %s: could not answer; left pending for the next start: %s: %s",
+                "chat %s message %s: could not answer; left pending, to be retried once its "
+                "lease runs out: %s: %s",
                 target.chat_id,
                 target.message_id,
                 type(exc).__name__,
@@ -308,11 +309,12 @@ class NoteTranscriber:
             await live.close(text)
             if record:
                 await self._store.finish_job(note.target.chat_id, note.target.message_id, outcome)
-        except TelegramError as exc:
+        except Exception as exc:  # Telegram or the ledger away: retried once the lease ends
             log.error(
-                "chat %s message %s: could not answer: %s",
+                "chat %s message %s: could not answer: %s: %s",
                 note.target.chat_id,
                 note.target.message_id,
+                type(exc).__name__,
                 exc,
             )
             outcome = "error"

@@ -11,6 +11,7 @@ import pytest
 
 from bot.config import FloodSettings
 from bot.telegram import texts
+from bot.telegram.notes import BURST_NOTES
 from bot.testing.fake_telegram import BOT_ID, FakeTelegram
 from bot.testing.mock_truebar import MockTruebar
 from tests.bot_harness import (
@@ -77,6 +78,27 @@ async def test_audio_streams_while_the_placeholder_is_on_its_way(
         release.set()
     await bot.done(PRIVATE, note["message_id"])
     assert reply(fake, PRIVATE, note["message_id"]).text == expected_transcript(mock_truebar)
+
+
+async def test_in_a_burst_placeholders_go_first(
+    fake: FakeTelegram, mock_truebar: MockTruebar, bot: NoteTracker, voice_note: Path
+) -> None:
+    """Notes starting all at once do not all hit Telegram, ffmpeg and Truebar in the same
+    instant: past the first few, each waits for its placeholder's round trip."""
+    release = fake.faults.hold["sendMessage"] = asyncio.Event()
+    count = BURST_NOTES + 4
+    notes = [fake.send_voice(PRIVATE + i, USER + i, voice_note.read_bytes()) for i in range(count)]
+    try:
+        await fake.wait_for(lambda: len(fake.calls_to("sendMessage")) == count)
+        await mock_truebar.wait_for(
+            lambda: sum(1 for s in mock_truebar.stats.sessions if s.audio_bytes) == BURST_NOTES
+        )
+        assert len(mock_truebar.stats.sessions) == BURST_NOTES  # the rest wait for Telegram
+    finally:
+        release.set()
+    for i, note in enumerate(notes):
+        assert await bot.done(PRIVATE + i, note["message_id"]) == "transcribed"
+    assert len(mock_truebar.stats.sessions) == count
 
 
 async def test_voice_note_gets_placeholder_interims_and_final(

@@ -100,3 +100,13 @@ async def test_a_cancelled_wait_gives_its_slot_back() -> None:
     with contextlib.suppress(asyncio.CancelledError):
         await waiter
     assert gate.reserve(1, group=False) <= 1.0  # the final is not pushed behind it
+
+
+def test_a_burst_is_more_notes_than_the_limit_within_the_window() -> None:
+    from bot.telegram.notes import ArrivalRate
+
+    clock = Clock()
+    rate = ArrivalRate(limit=3, window_s=1.0, clock=clock)
+    assert [rate.burst() for _ in range(5)] == [False, False, False, True, True]
+    clock.now += 1.0  # the window has passed: one by one again
+    assert rate.burst() is False

@@ -21,9 +21,15 @@ class Result:
     err: str
 
 
-async def run_cli(*args: str, mock: MockTruebar | None, password: str = "wonderland") -> Result:
+async def run_cli(
+    *args: str,
+    mock: MockTruebar | None,
+    password: str = "wonderland",
+    extra_env: dict[str, str] | None = None,
+) -> Result:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TRUEBAR_", "TELEGRAM_"))}
     env["BOT_ENV_FILE"] = "/nonexistent/.env"
+    env |= extra_env or {}
     if mock is not None:
         env |= {
             "TRUEBAR_USERNAME": "alice",

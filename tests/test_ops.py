@@ -4,8 +4,6 @@ and ``python -m bot healthcheck`` that Docker's HEALTHCHECK runs."""
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from bot.ops import OpsServer
 from bot.testing.fake_telegram import FakeTelegram
 from bot.testing.mock_truebar import MockTruebar
 from tests.bot_harness import bot_settings, reply, running_bot, truebar_settings
+from tests.test_cli import run_cli
 from tests.test_replicas import free_port
 
 CHAT = 1001
@@ -112,19 +111,10 @@ async def test_health_says_what_is_wrong(endpoint: tuple[OpsServer, list[object]
 
 
 async def healthcheck(port: int) -> tuple[int, str, str]:
-    env = os.environ | {"BOT_OPS_PORT": str(port), "BOT_OPS_LISTEN": "0.0.0.0"}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "healthcheck",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    result = await run_cli(
+        "healthcheck", mock=None, extra_env={"BOT_OPS_PORT": str(port), "BOT_OPS_LISTEN": "0.0.0.0"}
     )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    return result.code, result.out, result.err
 
 
 async def test_healthcheck_command(endpoint: tuple[OpsServer, list[object]]) -> None:

@@ -90,42 +90,48 @@ async def serve(
                 if resumed:
                     log.info("resuming %d unfinished notes", resumed)
                 upkeep = asyncio.create_task(transcriber.maintain_leases(), name="ledger-upkeep")
-                assert app.updater is not None
-                if settings.webhook is not None:
-                    hook = settings.webhook
-                    await app.updater.start_webhook(
-                        listen=hook.listen,
-                        port=hook.port,
-                        url_path=hook.path,
-                        webhook_url=hook.url,
-                        secret_token=hook.secret_token,
-                        allowed_updates=ALLOWED_UPDATES,
-                    )
-                    log.info("bot running with a webhook on %s:%d", hook.listen, hook.port)
-                else:
-                    await app.updater.start_polling(
-                        timeout=POLL_TIMEOUT_S, allowed_updates=ALLOWED_UPDATES
-                    )
-                    log.info("bot running (long polling)")
-                if ops is not None:
-                    await ops.start()
-                # Everything built so far lives as long as the bot: keep the collector from
-                # re-walking it on every full collection, a pause the event loop would feel.
-                gc.collect()
-                gc.freeze()
-                if started is not None:
-                    started.set()
-                await stop.wait()
-                log.info("stopping: no new updates; finishing notes in progress")
-                await app.updater.stop()
-                upkeep.cancel()
-                await asyncio.wait({upkeep})
+                try:
+                    await _start_updates(app, settings)
+                    if ops is not None:
+                        await ops.start()
+                    # Everything built so far lives as long as the bot: keep the collector
+                    # from re-walking it on every full collection, a pause the loop would feel.
+                    gc.collect()
+                    gc.freeze()
+                    if started is not None:
+                        started.set()
+                    await stop.wait()
+                    log.info("stopping: no new updates; finishing notes in progress")
+                    assert app.updater is not None
+                    await app.updater.stop()
+                finally:
+                    upkeep.cancel()
+                    await asyncio.wait({upkeep})
                 await transcriber.drain(settings.shutdown_grace_s)
                 await app.stop()
     finally:
         if ops is not None:
             await ops.stop()
         await store.close()
+
+
+async def _start_updates(app: Application, settings: BotSettings) -> None:  # type: ignore[type-arg]
+    """Long polling, or Telegram's webhook when one is configured."""
+    assert app.updater is not None
+    if settings.webhook is None:
+        await app.updater.start_polling(timeout=POLL_TIMEOUT_S, allowed_updates=ALLOWED_UPDATES)
+        log.info("bot running (long polling)")
+        return
+    hook = settings.webhook
+    await app.updater.start_webhook(
+        listen=hook.listen,
+        port=hook.port,
+        url_path=hook.path,
+        webhook_url=hook.url,
+        secret_token=hook.secret_token,
+        allowed_updates=ALLOWED_UPDATES,
+    )
+    log.info("bot running with a webhook on %s:%d", hook.listen, hook.port)
 
 
 async def _set_commands(app: Application) -> None:  # type: ignore[type-arg]

@@ -378,18 +378,20 @@ class NoteTranscriber:
         tag = await self.tag_for(target.chat_id)
         queued = self._admitted >= self._settings.max_sessions
         self._admitted += 1
-        work: asyncio.Future[str] | None = None
-        if not self._arrivals.burst():
-            # The placeholder goes out while the file downloads and the Truebar session
-            # opens: a Telegram round trip less before the first audio (and first words).
-            work = asyncio.ensure_future(self._transcribe(note, live, tag, queued=queued))
+
+        def start() -> asyncio.Future[str]:
+            return asyncio.ensure_future(self._transcribe(note, live, tag, queued=queued))
+
+        # The placeholder goes out while the file downloads and the Truebar session opens:
+        # a Telegram round trip less before the first audio (and the first words).
+        work = None if self._arrivals.burst() else start()
         try:
             try:
                 await self._show_placeholder(
                     note, live, texts.QUEUED if queued else texts.TRANSCRIBING
                 )
                 if work is None:  # in a burst, the placeholders' round trips space it out
-                    work = asyncio.ensure_future(self._transcribe(note, live, tag, queued=queued))
+                    work = start()
                 text = await work
             finally:  # whatever failed, the work is over before the user is answered
                 if work is not None:

@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from bot.storage import JobRecord
@@ -118,6 +119,29 @@ async def test_too_old_pending_note_gets_an_apology(
         assert await bot.done(CHAT, old["message_id"]) == "expired"
     assert reply(fake, CHAT, old["message_id"]).text == texts.TOO_OLD
     assert mock_truebar.stats.sessions == []
+
+
+async def test_a_note_the_ledger_cannot_take_is_answered_not_lost_in_silence(
+    fake: FakeTelegram,
+    mock_truebar: MockTruebar,
+    pg_schema_url: str,
+    tmp_path: Path,
+    voice_note: Path,
+) -> None:
+    settings = bot_settings(fake, tmp_path / "unused.db", database_url=pg_schema_url)
+    async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
+        conn = await asyncpg.connect(pg_schema_url)
+        await conn.execute("ALTER TABLE jobs RENAME TO jobs_away")  # the ledger breaks
+        try:
+            note = fake.send_voice(CHAT, USER, voice_note.read_bytes())
+            assert await bot.done(CHAT, note["message_id"]) == "failed"
+            assert reply(fake, CHAT, note["message_id"]).text == texts.STORAGE_DOWN
+            await conn.execute("ALTER TABLE jobs_away RENAME TO jobs")  # and is back
+            again = fake.send_voice(CHAT, USER, voice_note.read_bytes())
+            assert await bot.done(CHAT, again["message_id"]) == "transcribed"
+        finally:
+            await conn.close()
+    assert len(mock_truebar.stats.sessions) == 1  # no Truebar time for the unrecorded note
 
 
 # -- Truebar faults ----------------------------------------------------------------------

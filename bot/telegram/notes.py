@@ -298,7 +298,7 @@ class NoteTranscriber:
         await self.handle(note)
 
     async def _tell_restarting(self, note: VoiceNote) -> None:
-        placeholder = self._placeholders.get((note.target.chat_id, note.target.message_id))
+        placeholder = self._placeholders.get(note.key)
         if placeholder is None:
             return
         with contextlib.suppress(TelegramError, TimeoutError):
@@ -342,7 +342,7 @@ class NoteTranscriber:
         try:
             await live.close(text)
             if record:
-                await self._store.finish_job(note.target.chat_id, note.target.message_id, outcome)
+                await self._store.finish_job(*note.key, outcome)
         except Exception as exc:  # Telegram or the ledger away: retried once the lease ends
             log.error(
                 "chat %s message %s: could not answer: %s: %s",
@@ -363,7 +363,7 @@ class NoteTranscriber:
         live = LiveReply(self._bot, self._gate, note.target)
         if note.placeholder_id is not None:
             live.attach(note.placeholder_id)
-            self._placeholders[(note.target.chat_id, note.target.message_id)] = note.placeholder_id
+            self._placeholders[note.key] = note.placeholder_id
         return live
 
     async def _handle(self, note: VoiceNote) -> str:
@@ -459,7 +459,7 @@ class NoteTranscriber:
     ) -> str:
         if queued:
             live.show(texts.TRANSCRIBING)
-        await self._store.start_attempt(note.target.chat_id, note.target.message_id)
+        await self._store.start_attempt(*note.key)
         with tempfile.TemporaryDirectory(prefix="voice-") as directory:
             downloaded = asyncio.ensure_future(self._download(note, Path(directory) / "note"))
             try:

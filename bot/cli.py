@@ -14,6 +14,7 @@ from pathlib import Path
 from bot import audio, pipeline
 from bot.config import ConfigError, TruebarSettings, load_env_file
 from bot.logs import setup_logging
+from bot.redaction import redact
 from bot.truebar.errors import AuthError, ConfigRejected, TruebarError
 from bot.truebar.transcript import TranscriptUpdate
 from bot.wiring import truebar_client
@@ -55,9 +56,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _healthcheck()
         if args.command == "mock-truebar":
             return asyncio.run(_mock_truebar(args.auth_port, args.api_port, args.user))
+        from bot.telegram.app import StartupError
         from bot.telegram.runner import run_bot
 
-        return run_bot()
+        try:
+            return run_bot()
+        except StartupError as exc:
+            return _fail(redact(str(exc)))
     except ConfigError as exc:
         return _fail(f"configuration error: {exc}", EXIT_USAGE)
     except audio.AudioError as exc:

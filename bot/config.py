@@ -6,6 +6,7 @@ Every variable is documented in ``config/example.env``.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import urllib.parse
 from collections.abc import Mapping
@@ -119,6 +120,7 @@ class TruebarSettings:
                 handshake=e.number("TRUEBAR_HANDSHAKE_TIMEOUT", 15.0, minimum=0.1),
                 silence=e.number("TRUEBAR_SILENCE_TIMEOUT", 30.0, minimum=0.1),
                 session=e.number("TRUEBAR_SESSION_TIMEOUT", 900.0, minimum=1.0),
+                token_wait=e.number("TRUEBAR_TOKEN_WAIT", 60.0),
             ),
         )
 
@@ -132,6 +134,15 @@ class FloodSettings:
     private_burst: int = 2  # Telegram tolerates short bursts; groups get none
     group_per_minute: int = 20
     global_per_second: int = 25  # Telegram allows about 30; headroom for jitter
+
+
+@dataclass(frozen=True)
+class FairnessSettings:
+    """How much of the bot one chat or one sender may take."""
+
+    chat_running: int = 2  # Truebar sessions one chat may hold at once
+    chat_pending: int = 20  # unfinished notes (running or waiting) per chat
+    user_pending: int = 10  # unfinished notes per sender, across all chats
 
 
 @dataclass(frozen=True)
@@ -169,9 +180,18 @@ class BotSettings:
     stages_cache_s: float = 600.0
     shutdown_grace_s: float = 30.0
     max_job_age_s: float = 6 * 3600.0
+    max_attempts: int = 5
+    fairness: FairnessSettings = field(default_factory=FairnessSettings)
     flood: FloodSettings = field(default_factory=FloodSettings)
     webhook: WebhookSettings | None = None
     ops: OpsSettings = field(default_factory=OpsSettings)
+
+    @property
+    def downloads_dir(self) -> Path:
+        """Where this replica keeps files while it decodes them: beside the SQLite file,
+        one folder per replica, emptied at start-up (a killed run leaves files behind)."""
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", self.replica_id) or "bot"
+        return self.db_path.parent / "downloads" / name
 
     @property
     def database_password(self) -> str | None:
@@ -215,6 +235,12 @@ class BotSettings:
             stages_cache_s=e.number("BOT_STAGES_CACHE", 600.0),
             shutdown_grace_s=e.number("BOT_SHUTDOWN_GRACE", 30.0),
             max_job_age_s=e.number("BOT_MAX_JOB_AGE", 6 * 3600.0, minimum=1.0),
+            max_attempts=e.integer("BOT_MAX_ATTEMPTS", 5, minimum=1),
+            fairness=FairnessSettings(
+                chat_running=e.integer("BOT_CHAT_MAX_RUNNING", 2, minimum=1),
+                chat_pending=e.integer("BOT_CHAT_MAX_PENDING", 20, minimum=1),
+                user_pending=e.integer("BOT_USER_MAX_PENDING", 10, minimum=1),
+            ),
             flood=FloodSettings(
                 chat_interval_s=e.number("BOT_CHAT_INTERVAL", 1.0, minimum=0.0),
                 private_burst=e.integer("BOT_CHAT_BURST", 2, minimum=1),

@@ -50,7 +50,8 @@ def truebar_settings(mock: MockTruebar, **overrides: Any) -> TruebarSettings:
             auth_url=mock.auth_url,
             ws_url=mock.ws_url,
             asr_tag=EN_TAG,
-            timeouts=Timeouts(handshake=5, silence=5, session=60),
+            # a token endpoint that is down delays a note this long before it is deferred
+            timeouts=Timeouts(handshake=5, silence=5, session=60, token_wait=2),
         ),
         **overrides,
     )
@@ -62,13 +63,26 @@ class NoteTracker:
     def __init__(self) -> None:
         self.outcomes: dict[tuple[int, int], str] = {}
         self.reports: Counter[tuple[int, int]] = Counter()  # how often each note ended
+        self.history: dict[tuple[int, int], list[str]] = {}  # every outcome, in order
         self._events: dict[tuple[int, int], asyncio.Event] = {}
+        self._changed = asyncio.Condition()
 
     def __call__(self, note: VoiceNote, outcome: str, trace: Trace) -> None:
         key = (note.target.chat_id, note.target.message_id)
         self.outcomes[key] = outcome
         self.reports[key] += 1
+        self.history.setdefault(key, []).append(outcome)
         self._event(key).set()
+        asyncio.get_running_loop().create_task(self._notify())
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def outcome(self, chat_id: int, message_id: int, wanted: str) -> None:
+        """Wait until the note has ended with ``wanted`` (e.g. after being retried)."""
+        async with asyncio.timeout(30), self._changed:
+            await self._changed.wait_for(lambda: self.outcomes.get((chat_id, message_id)) == wanted)
 
     def _event(self, key: tuple[int, int]) -> asyncio.Event:
         return self._events.setdefault(key, asyncio.Event())

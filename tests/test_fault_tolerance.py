@@ -84,7 +84,8 @@ async def test_stop_mid_note_then_restart_finishes_it_in_the_same_reply(
     placeholder = reply(fake, CHAT, note["message_id"])
     assert placeholder.text == texts.RESTARTING
     store = await SqliteStore.open(settings.db_path)
-    assert await store.job_state(CHAT, note["message_id"]) == ("pending", None)
+    state = await store.get_job(CHAT, note["message_id"])
+    assert state is not None and (state.finished, state.outcome) == (False, None)
     await store.close()
 
     mock_truebar.pace = None
@@ -180,15 +181,39 @@ async def test_expired_token_on_websocket_is_renewed(
     assert mock_truebar.stats.ws_rejected == 1
 
 
-async def test_token_endpoint_down_then_back(
+async def test_a_token_endpoint_blip_delays_the_note_but_does_not_fail_it(
     fake: FakeTelegram, mock_truebar: MockTruebar, bot: NoteTracker, voice_note: Path
 ) -> None:
     mock_truebar.faults.token_endpoint_status = 503
+    mock_truebar.faults.token_endpoint_failures = 1  # one 503, then the endpoint is back
     notes = [fake.send_voice(CHAT, USER, voice_note.read_bytes()) for _ in range(3)]
     for note in notes:
-        assert await bot.done(CHAT, note["message_id"]) == "failed"
-        assert "can't be reached" in final_text(fake, CHAT, note["message_id"])
-    assert mock_truebar.stats.token_requests["password"] == 1  # backing off, not hammering
+        assert await bot.done(CHAT, note["message_id"]) == "transcribed"
+        assert reply(fake, CHAT, note["message_id"]).text == expected_transcript(mock_truebar)
+    # one failed request, one a second later (backing off, not hammering), then one token
+    assert mock_truebar.stats.token_requests["password"] == 2
+
+
+async def test_a_token_endpoint_down_for_long_leaves_notes_pending_until_it_is_back(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, voice_note: Path
+) -> None:
+    settings = bot_settings(fake, tmp_path / "bot.db", job_lease_s=1.0)
+    mock_truebar.faults.token_endpoint_status = 503
+    async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
+        note = fake.send_voice(CHAT, USER, voice_note.read_bytes())
+        assert await bot.done(CHAT, note["message_id"]) == "deferred"  # waited, then deferred
+        placeholder = reply(fake, CHAT, note["message_id"])
+        assert placeholder.text == texts.SERVICE_DOWN_RETRYING
+        requests_while_down = mock_truebar.stats.token_requests["password"]
+        assert 2 <= requests_while_down <= 3  # 0 s, 1 s (and 3 s): backing off
+        mock_truebar.faults.token_endpoint_status = None  # back
+        await bot.outcome(CHAT, note["message_id"], "transcribed")  # resumed once its lease ran out
+    assert bot.history[(CHAT, note["message_id"])] == ["deferred", "transcribed"]
+    assert [r.message_id for r in fake.replies_to(CHAT, note["message_id"])] == [
+        placeholder.message_id
+    ]  # the same reply, told and then answered
+    assert placeholder.text == expected_transcript(mock_truebar)
+    assert len(mock_truebar.stats.sessions) == 1
 
 
 async def test_stalled_server_times_out_with_a_message(

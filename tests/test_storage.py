@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.storage import JobRecord, Store, open_store
+from bot.storage import Admission, AdmissionLimits, JobRecord, Outcome, Store, open_store
 from bot.storage.sqlite import MIGRATIONS as SQLITE_MIGRATIONS
 from bot.storage.sqlite import SqliteStore
 
@@ -21,8 +21,10 @@ EXPIRED = 0.0  # a lease that has already run out
 Opener = Callable[[], Awaitable[Store]]
 
 
-def job(message_id: int, chat_id: int = 1) -> JobRecord:
-    return JobRecord(chat_id, message_id, None, False, f"FILE{message_id}", 100, 5, "voice", 1e9)
+def job(message_id: int, chat_id: int = 1, user_id: int | None = None) -> JobRecord:
+    return JobRecord(
+        chat_id, message_id, None, False, f"FILE{message_id}", 100, 5, "voice", 1e9, user_id=user_id
+    )
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -60,8 +62,28 @@ async def test_a_note_is_accepted_once_whoever_sees_it(store: Store) -> None:
     assert not await store.accept_job(job(7), "a", LONG)
     assert not await store.accept_job(job(7), "b", LONG)
     assert await store.accept_job(job(7, chat_id=2), "b", LONG)  # another chat's message 7
-    assert await store.job_state(1, 7) == ("pending", None)
-    assert await store.job_state(1, 8) is None
+    state = await store.get_job(1, 7)
+    assert state is not None and (state.finished, state.outcome) == (False, None)
+    assert state.job == job(7)
+    assert await store.get_job(1, 8) is None
+
+
+async def test_a_chat_or_sender_over_its_limit_is_not_accepted(store: Store) -> None:
+    limits = AdmissionLimits(per_chat=2, per_user=3)
+    assert await store.accept_job(job(1, user_id=10), "a", LONG, limits) is Admission.ACCEPTED
+    assert await store.accept_job(job(2, user_id=11), "a", LONG, limits) is Admission.ACCEPTED
+    assert await store.accept_job(job(3, user_id=12), "a", LONG, limits) is Admission.CHAT_BUSY
+    assert await store.get_job(1, 3) is None  # refused notes leave no trace
+    assert await store.accept_job(job(2, user_id=11), "a", LONG, limits) is Admission.DUPLICATE
+    # the sender's notes in other chats count against them too
+    for chat in (2, 3):
+        assert await store.accept_job(job(1, chat, user_id=10), "a", LONG, limits)
+    assert await store.accept_job(job(1, 4, user_id=10), "a", LONG, limits) is Admission.USER_BUSY
+    assert await store.accept_job(job(1, 4), "a", LONG, limits)  # no sender: no user limit
+    # a finished note frees its place
+    await store.finish_job(1, 1, Outcome.TRANSCRIBED)
+    assert await store.accept_job(job(4, user_id=12), "a", LONG, limits) is Admission.ACCEPTED
+    assert await store.accept_job(job(5, user_id=12), "a", LONG) is Admission.ACCEPTED  # no limits
 
 
 async def test_a_claimed_job_carries_its_progress(store: Store) -> None:
@@ -75,8 +97,9 @@ async def test_a_claimed_job_carries_its_progress(store: Store) -> None:
 
 async def test_finished_jobs_are_never_claimed_or_lost(store: Store) -> None:
     await store.accept_job(job(1), "a", EXPIRED)
-    await store.finish_job(1, 1, "transcribed")
-    assert await store.job_state(1, 1) == ("finished", "transcribed")
+    await store.finish_job(1, 1, Outcome.TRANSCRIBED)
+    state = await store.get_job(1, 1)
+    assert state is not None and (state.finished, state.outcome) == (True, "transcribed")
     assert await store.claim_jobs("b", LONG, at_startup=True) == []
     assert await store.renew_leases("a", [(1, 1)], LONG) == set()
 

@@ -6,9 +6,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.storage.base import FINISHED, PENDING, JobKey, JobRecord, Store
+from bot.storage.base import (
+    FINISHED,
+    PENDING,
+    Admission,
+    AdmissionLimits,
+    JobKey,
+    JobRecord,
+    JobState,
+    Outcome,
+    Store,
+)
 
-__all__ = ["FINISHED", "PENDING", "JobKey", "JobRecord", "Store", "open_store"]
+__all__ = [
+    "FINISHED",
+    "PENDING",
+    "Admission",
+    "AdmissionLimits",
+    "JobKey",
+    "JobRecord",
+    "JobState",
+    "Outcome",
+    "Store",
+    "open_store",
+]
 
 
 async def open_store(database_url: str | None, sqlite_path: Path) -> Store:

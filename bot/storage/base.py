@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -21,6 +22,46 @@ PENDING = "pending"
 FINISHED = "finished"
 
 JobKey = tuple[int, int]  # (chat_id, message_id)
+
+
+class Outcome(enum.StrEnum):
+    """How a note's work ended: recorded in the ledger, counted by the metrics, told to
+    observers. Only :attr:`final` outcomes finish a job; the others leave it pending."""
+
+    TRANSCRIBED = "transcribed"
+    EMPTY = "empty"  # no speech in it
+    REJECTED = "rejected"  # not transcribable: too big, too long, not audio, over a limit
+    FAILED = "failed"  # the speech service failed, or the attempts ran out; the user was told
+    EXPIRED = "expired"  # too old when resumed; the user got an apology
+    UNDELIVERABLE = "undeliverable"  # Telegram refuses for good (blocked, chat gone)
+    DEFERRED = "deferred"  # a passing failure: left pending, tried again once its lease ends
+    INTERRUPTED = "interrupted"  # shutdown: left pending for the next start
+    TAKEN_OVER = "taken_over"  # another replica owns it now
+
+    @property
+    def final(self) -> bool:
+        return self not in (Outcome.DEFERRED, Outcome.INTERRUPTED, Outcome.TAKEN_OVER)
+
+
+class Admission(enum.Enum):
+    """What the ledger said to a new note. Truthy only when the note was accepted."""
+
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"  # this chat+message was seen before: do not redo it
+    CHAT_BUSY = "chat_busy"  # the chat has as many unfinished notes as it may
+    USER_BUSY = "user_busy"  # the sender has as many unfinished notes as they may
+
+    def __bool__(self) -> bool:
+        return self is Admission.ACCEPTED
+
+
+@dataclass(frozen=True, slots=True)
+class AdmissionLimits:
+    """Unfinished notes (running or waiting) one chat, or one sender across all chats,
+    may have in the ledger; a note beyond either is not accepted."""
+
+    per_chat: int
+    per_user: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +79,20 @@ class JobRecord:
     sent_at: float  # when the user sent it (epoch seconds)
     placeholder_id: int | None = None
     attempts: int = 0
+    user_id: int | None = None  # the sender, for per-user limits (None: a channel, say)
 
     @property
     def key(self) -> JobKey:
         return (self.chat_id, self.message_id)
+
+
+@dataclass(frozen=True, slots=True)
+class JobState:
+    """A job as the ledger has it now."""
+
+    job: JobRecord
+    finished: bool
+    outcome: Outcome | None
 
 
 JOB_COLUMNS = [f.name for f in dataclasses.fields(JobRecord)]
@@ -70,9 +121,12 @@ class Store(abc.ABC):
 
     # -- job ledger ------------------------------------------------------------------------
     @abc.abstractmethod
-    async def accept_job(self, job: JobRecord, owner: str, lease_s: float) -> bool:
-        """Record a new note leased to ``owner``; False if this chat+message was seen
-        before (by any replica): do not redo it."""
+    async def accept_job(
+        self, job: JobRecord, owner: str, lease_s: float, limits: AdmissionLimits | None = None
+    ) -> Admission:
+        """Record a new note leased to ``owner``, unless this chat+message was seen before
+        (by any replica) or, with ``limits``, its chat or sender already has that many
+        unfinished notes."""
 
     @abc.abstractmethod
     async def set_placeholder(self, chat_id: int, message_id: int, placeholder_id: int) -> None: ...
@@ -81,7 +135,7 @@ class Store(abc.ABC):
     async def start_attempt(self, chat_id: int, message_id: int) -> None: ...
 
     @abc.abstractmethod
-    async def finish_job(self, chat_id: int, message_id: int, outcome: str) -> None: ...
+    async def finish_job(self, chat_id: int, message_id: int, outcome: Outcome) -> None: ...
 
     @abc.abstractmethod
     async def renew_leases(self, owner: str, keys: Iterable[JobKey], lease_s: float) -> set[JobKey]:
@@ -101,5 +155,5 @@ class Store(abc.ABC):
         run of this replica left, and, on a store that is not shared, everything pending."""
 
     @abc.abstractmethod
-    async def job_state(self, chat_id: int, message_id: int) -> tuple[str, str | None] | None:
-        """(state, outcome) of a job, None if unknown; for tests and diagnostics."""
+    async def get_job(self, chat_id: int, message_id: int) -> JobState | None:
+        """The job for this chat+message, None if the ledger never saw it."""

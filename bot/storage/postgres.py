@@ -12,9 +12,21 @@ from collections.abc import Iterable
 
 import asyncpg
 
-from bot.storage.base import FINISHED, JOB_COLUMNS, PENDING, JobKey, JobRecord, Store
+from bot.storage.base import (
+    FINISHED,
+    JOB_COLUMNS,
+    PENDING,
+    Admission,
+    AdmissionLimits,
+    JobKey,
+    JobRecord,
+    JobState,
+    Outcome,
+    Store,
+)
 
 MIGRATION_LOCK = 0x766F696365626F74  # "voicebot": one key for this application's migrations
+ADMISSION_LOCK = 0x766F6963  # "voic": with the chat id, serialises admissions to one chat
 
 MIGRATIONS = (
     """
@@ -44,6 +56,11 @@ MIGRATIONS = (
         PRIMARY KEY (chat_id, message_id)
     );
     CREATE INDEX jobs_pending ON jobs (lease_until) WHERE state = 'pending';
+    """,
+    """
+    ALTER TABLE jobs ADD COLUMN user_id BIGINT;
+    CREATE INDEX jobs_pending_chat ON jobs (chat_id) WHERE state = 'pending';
+    CREATE INDEX jobs_pending_user ON jobs (user_id) WHERE state = 'pending';
     """,
 )
 
@@ -106,18 +123,37 @@ class PostgresStore(Store):
         )
 
     # -- job ledger ------------------------------------------------------------------------
-    async def accept_job(self, job: JobRecord, owner: str, lease_s: float) -> bool:
+    async def accept_job(
+        self, job: JobRecord, owner: str, lease_s: float, limits: AdmissionLimits | None = None
+    ) -> Admission:
         n = len(JOB_COLUMNS)
         marks = ", ".join(f"${i}" for i in range(1, n + 1))
-        status = await self._pool.execute(
-            f"INSERT INTO jobs ({', '.join(JOB_COLUMNS)}, owner, lease_until) "
-            f"VALUES ({marks}, ${n + 1}, {_LEASE.format(f'${n + 2}')}) "
-            "ON CONFLICT (chat_id, message_id) DO NOTHING",
-            *(getattr(job, c) for c in JOB_COLUMNS),
-            owner,
-            float(lease_s),
-        )
-        return bool(status == "INSERT 0 1")
+        async with self._pool.acquire() as conn, conn.transaction():
+            # Admissions to one chat queue up here, so two replicas cannot both take the
+            # last free place; other chats are not held up.
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock($1, hashint8($2))", ADMISSION_LOCK, job.chat_id
+            )
+            if await conn.fetchval(
+                "SELECT 1 FROM jobs WHERE chat_id = $1 AND message_id = $2", *job.key
+            ):
+                return Admission.DUPLICATE
+            if limits is not None:
+                if await _pending(conn, "chat_id", job.chat_id) >= limits.per_chat:
+                    return Admission.CHAT_BUSY
+                if job.user_id is not None and (
+                    await _pending(conn, "user_id", job.user_id) >= limits.per_user
+                ):
+                    return Admission.USER_BUSY
+            status = await conn.execute(
+                f"INSERT INTO jobs ({', '.join(JOB_COLUMNS)}, owner, lease_until) "
+                f"VALUES ({marks}, ${n + 1}, {_LEASE.format(f'${n + 2}')}) "
+                "ON CONFLICT (chat_id, message_id) DO NOTHING",
+                *(getattr(job, c) for c in JOB_COLUMNS),
+                owner,
+                float(lease_s),
+            )
+        return Admission.ACCEPTED if status == "INSERT 0 1" else Admission.DUPLICATE
 
     async def set_placeholder(self, chat_id: int, message_id: int, placeholder_id: int) -> None:
         await self._update_job(chat_id, message_id, "placeholder_id = $3", placeholder_id)
@@ -125,7 +161,7 @@ class PostgresStore(Store):
     async def start_attempt(self, chat_id: int, message_id: int) -> None:
         await self._update_job(chat_id, message_id, "attempts = attempts + 1")
 
-    async def finish_job(self, chat_id: int, message_id: int, outcome: str) -> None:
+    async def finish_job(self, chat_id: int, message_id: int, outcome: Outcome) -> None:
         await self._update_job(chat_id, message_id, "state = $3, outcome = $4", FINISHED, outcome)
 
     async def renew_leases(self, owner: str, keys: Iterable[JobKey], lease_s: float) -> set[JobKey]:
@@ -190,16 +226,21 @@ class PostgresStore(Store):
         rows = sorted(rows, key=lambda r: r["created_at"])
         return [JobRecord(**{c: r[c] for c in JOB_COLUMNS}) for r in rows]
 
-    async def job_state(self, chat_id: int, message_id: int) -> tuple[str, str | None] | None:
+    async def get_job(self, chat_id: int, message_id: int) -> JobState | None:
         row = await self._pool.fetchrow(
-            "SELECT state, outcome FROM jobs WHERE chat_id = $1 AND message_id = $2",
+            f"SELECT {', '.join(JOB_COLUMNS)}, state, outcome FROM jobs "
+            "WHERE chat_id = $1 AND message_id = $2",
             chat_id,
             message_id,
         )
         if row is None:
             return None
         outcome = row["outcome"]
-        return str(row["state"]), None if outcome is None else str(outcome)
+        return JobState(
+            JobRecord(**{c: row[c] for c in JOB_COLUMNS}),
+            row["state"] == FINISHED,
+            None if outcome is None else Outcome(outcome),
+        )
 
     async def _update_job(self, chat_id: int, message_id: int, changes: str, *args: object) -> None:
         await self._pool.execute(
@@ -208,6 +249,16 @@ class PostgresStore(Store):
             message_id,
             *args,
         )
+
+
+async def _pending(
+    conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy, column: str, value: int
+) -> int:
+    return int(
+        await conn.fetchval(
+            f"SELECT count(*) FROM jobs WHERE {column} = $1 AND state = $2", value, PENDING
+        )
+    )
 
 
 def _columns(keys: Iterable[JobKey]) -> tuple[list[int], list[int]]:

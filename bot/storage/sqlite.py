@@ -14,7 +14,18 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
-from bot.storage.base import FINISHED, JOB_COLUMNS, PENDING, JobKey, JobRecord, Store
+from bot.storage.base import (
+    FINISHED,
+    JOB_COLUMNS,
+    PENDING,
+    Admission,
+    AdmissionLimits,
+    JobKey,
+    JobRecord,
+    JobState,
+    Outcome,
+    Store,
+)
 
 T = TypeVar("T")
 
@@ -50,6 +61,11 @@ MIGRATIONS = (
     """
     ALTER TABLE jobs ADD COLUMN owner TEXT;
     ALTER TABLE jobs ADD COLUMN lease_until REAL NOT NULL DEFAULT 0;
+    """,
+    """
+    ALTER TABLE jobs ADD COLUMN user_id INTEGER;
+    CREATE INDEX jobs_pending_chat ON jobs (chat_id) WHERE state = 'pending';
+    CREATE INDEX jobs_pending_user ON jobs (user_id) WHERE state = 'pending';
     """,
 )
 
@@ -110,21 +126,34 @@ class SqliteStore(Store):
         )
 
     # -- job ledger ------------------------------------------------------------------------
-    async def accept_job(self, job: JobRecord, owner: str, lease_s: float) -> bool:
-        now = time.time()
+    async def accept_job(
+        self, job: JobRecord, owner: str, lease_s: float, limits: AdmissionLimits | None = None
+    ) -> Admission:
         columns = ", ".join(JOB_COLUMNS)
         marks = ", ".join("?" for _ in JOB_COLUMNS)
         values = [getattr(job, c) for c in JOB_COLUMNS]
-        count = await self._execute(
-            f"INSERT OR IGNORE INTO jobs ({columns}, owner, lease_until, created_at, updated_at)"
-            f" VALUES ({marks}, ?, ?, ?, ?)",
-            *values,
-            owner,
-            now + lease_s,
-            now,
-            now,
-        )
-        return count == 1
+
+        def accept(db: sqlite3.Connection) -> Admission:
+            if db.execute(
+                "SELECT 1 FROM jobs WHERE chat_id = ? AND message_id = ?", job.key
+            ).fetchone():
+                return Admission.DUPLICATE
+            if limits is not None:
+                if _pending(db, "chat_id", job.chat_id) >= limits.per_chat:
+                    return Admission.CHAT_BUSY
+                if job.user_id is not None and (
+                    _pending(db, "user_id", job.user_id) >= limits.per_user
+                ):
+                    return Admission.USER_BUSY
+            now = time.time()
+            db.execute(
+                f"INSERT INTO jobs ({columns}, owner, lease_until, created_at, updated_at)"
+                f" VALUES ({marks}, ?, ?, ?, ?)",
+                (*values, owner, now + lease_s, now, now),
+            )
+            return Admission.ACCEPTED
+
+        return await self._transaction(accept)
 
     async def set_placeholder(self, chat_id: int, message_id: int, placeholder_id: int) -> None:
         await self._update_job(chat_id, message_id, "placeholder_id = ?", placeholder_id)
@@ -132,7 +161,7 @@ class SqliteStore(Store):
     async def start_attempt(self, chat_id: int, message_id: int) -> None:
         await self._update_job(chat_id, message_id, "attempts = attempts + 1")
 
-    async def finish_job(self, chat_id: int, message_id: int, outcome: str) -> None:
+    async def finish_job(self, chat_id: int, message_id: int, outcome: Outcome) -> None:
         await self._update_job(chat_id, message_id, "state = ?, outcome = ?", FINISHED, outcome)
 
     async def renew_leases(self, owner: str, keys: Iterable[JobKey], lease_s: float) -> set[JobKey]:
@@ -192,16 +221,21 @@ class SqliteStore(Store):
 
         return await self._transaction(claim)
 
-    async def job_state(self, chat_id: int, message_id: int) -> tuple[str, str | None] | None:
+    async def get_job(self, chat_id: int, message_id: int) -> JobState | None:
         rows = await self._query(
-            "SELECT state, outcome FROM jobs WHERE chat_id = ? AND message_id = ?",
+            f"SELECT {', '.join(JOB_COLUMNS)}, state, outcome FROM jobs "
+            "WHERE chat_id = ? AND message_id = ?",
             chat_id,
             message_id,
         )
         if not rows:
             return None
-        state, outcome = rows[0]
-        return str(state), None if outcome is None else str(outcome)
+        *record, state, outcome = rows[0]
+        return JobState(
+            _job(tuple(record)),
+            state == FINISHED,
+            None if outcome is None else Outcome(str(outcome)),
+        )
 
     # -- plumbing --------------------------------------------------------------------------
     async def _update_job(self, chat_id: int, message_id: int, changes: str, *args: object) -> None:
@@ -240,6 +274,14 @@ class SqliteStore(Store):
                 return work(self._db)
 
         return await asyncio.to_thread(run)
+
+
+def _pending(db: sqlite3.Connection, column: str, value: int) -> int:
+    return int(
+        db.execute(
+            f"SELECT count(*) FROM jobs WHERE {column} = ? AND state = ?", (value, PENDING)
+        ).fetchone()[0]
+    )
 
 
 def _job(row: tuple[object, ...]) -> JobRecord:

@@ -4,22 +4,26 @@ and runs it (long polling, or a webhook when one is configured)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
+from collections.abc import Awaitable, Callable, Iterator
 
 from telegram import BotCommand, Update
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
 from bot.config import BotSettings, TruebarSettings
 from bot.ops import OpsServer
-from bot.redaction import add_secrets
+from bot.redaction import add_secrets, redact
 from bot.storage import Store, open_store
+from bot.tasks import settle
 from bot.telegram.flood import FloodGate
 from bot.telegram.handlers import COMMANDS, Handlers
-from bot.telegram.notes import NoteObserver, NoteTranscriber
+from bot.telegram.notes import NoteObserver, NoteTranscriber, sweep_downloads
 from bot.telegram.tolerant_bot import TolerantBot
+from bot.telegram.webhook import WebhookServer
 from bot.truebar.client import TruebarClient
 from bot.truebar.stages_cache import StagesCache
 from bot.wiring import truebar_client
@@ -54,6 +58,28 @@ def build_application(
     return app, transcriber
 
 
+class StartupError(Exception):
+    """The bot could not start. The message says what failed and names the setting to
+    check; it never carries a secret (and is redacted again before it is shown)."""
+
+
+@contextlib.contextmanager
+def _starting(describe: Callable[[BaseException], str]) -> Iterator[None]:
+    """Turn a failure of this start-up step into a :class:`StartupError`."""
+    try:
+        yield
+    except StartupError:
+        raise
+    except Exception as exc:
+        raise StartupError(redact(describe(exc))) from None
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
 async def serve(
     settings: BotSettings,
     truebar: TruebarSettings,
@@ -62,7 +88,8 @@ async def serve(
     started: asyncio.Event | None = None,
     observer: NoteObserver | None = None,
 ) -> None:
-    """Run the bot until ``stop`` is set; in-flight notes finish before this returns."""
+    """Run the bot until ``stop`` is set; in-flight notes finish before this returns.
+    Raises :class:`StartupError` if it cannot start."""
     add_secrets(
         [
             settings.telegram_token,
@@ -71,7 +98,35 @@ async def serve(
             settings.database_password,
         ]
     )
-    store = await open_store(settings.database_url, settings.db_path)
+    async with contextlib.AsyncExitStack() as stack:  # unwinds in the reverse order
+        with _starting(lambda e: f"start-up failed: {_reason(e)}"):
+            await _start(stack, settings, truebar, stop, observer)
+        # Everything built so far lives as long as the bot: keep the collector from
+        # re-walking it on every full collection, a pause the loop would feel.
+        gc.collect()
+        gc.freeze()
+        if started is not None:
+            started.set()
+        await stop.wait()
+        log.info("stopping: no new updates; finishing notes in progress")
+
+
+async def _start(
+    stack: contextlib.AsyncExitStack,
+    settings: BotSettings,
+    truebar: TruebarSettings,
+    stop: asyncio.Event,
+    observer: NoteObserver | None,
+) -> None:
+    """Start everything, each step's undoing pushed on ``stack``: at the stop, updates
+    end first, then notes in progress drain, then the rest closes, the store last."""
+    with _starting(_store_failure(settings)):
+        store = await open_store(settings.database_url, settings.db_path)
+    stack.push_async_callback(store.close)
+    with _starting(
+        lambda e: f"cannot use {settings.downloads_dir} (beside BOT_DB_PATH): {_reason(e)}"
+    ):
+        await asyncio.to_thread(sweep_downloads, settings.downloads_dir)
 
     async def health() -> str | None:
         if stop.is_set():
@@ -79,59 +134,76 @@ async def serve(
         await store.ping()
         return None
 
-    ops = OpsServer(health, settings.ops.listen, settings.ops.port) if settings.ops.port else None
-    try:
-        async with truebar_client(truebar) as client:
-            app, transcriber = build_application(settings, client, store, truebar.asr_tag, observer)
-            async with app:
-                await _set_commands(app)
-                await app.start()
-                resumed = await transcriber.resume_pending()
-                if resumed:
-                    log.info("resuming %d unfinished notes", resumed)
-                upkeep = asyncio.create_task(transcriber.maintain_leases(), name="ledger-upkeep")
-                try:
-                    await _start_updates(app, settings)
-                    if ops is not None:
-                        await ops.start()
-                    # Everything built so far lives as long as the bot: keep the collector
-                    # from re-walking it on every full collection, a pause the loop would feel.
-                    gc.collect()
-                    gc.freeze()
-                    if started is not None:
-                        started.set()
-                    await stop.wait()
-                    log.info("stopping: no new updates; finishing notes in progress")
-                    assert app.updater is not None
-                    await app.updater.stop()
-                finally:
-                    upkeep.cancel()
-                    await asyncio.wait({upkeep})
-                await transcriber.drain(settings.shutdown_grace_s)
-                await app.stop()
-    finally:
-        if ops is not None:
-            await ops.stop()
-        await store.close()
+    if settings.ops.port:
+        ops = OpsServer(health, settings.ops.listen, settings.ops.port)
+        with _starting(
+            lambda e: (
+                f"cannot serve /healthz on BOT_OPS_LISTEN:BOT_OPS_PORT "
+                f"({settings.ops.listen}:{settings.ops.port}): {_reason(e)}"
+            )
+        ):
+            await ops.start()
+        stack.push_async_callback(ops.stop)
+    client = await stack.enter_async_context(truebar_client(truebar))
+    app, transcriber = build_application(settings, client, store, truebar.asr_tag, observer)
+    with _starting(_telegram_failure):
+        await stack.enter_async_context(app)
+    await _set_commands(app)
+    await app.start()
+    stack.push_async_callback(app.stop)
+    stack.push_async_callback(transcriber.drain, settings.shutdown_grace_s)
+    resumed = await transcriber.resume_pending()
+    if resumed:
+        log.info("resuming %d unfinished notes", resumed)
+    upkeep = asyncio.create_task(transcriber.maintain_leases(), name="ledger-upkeep")
+    stack.push_async_callback(settle, upkeep)
+    stack.push_async_callback(await _start_updates(app, settings))
 
 
-async def _start_updates(app: Application, settings: BotSettings) -> None:  # type: ignore[type-arg]
-    """Long polling, or Telegram's webhook when one is configured."""
+def _store_failure(settings: BotSettings) -> Callable[[BaseException], str]:
+    def describe(exc: BaseException) -> str:
+        if settings.database_url:
+            return f"cannot use the database at BOT_DATABASE_URL: {_reason(exc)}"
+        return f"cannot open the database at BOT_DB_PATH ({settings.db_path}): {_reason(exc)}"
+
+    return describe
+
+
+def _telegram_failure(exc: BaseException) -> str:
+    if isinstance(exc, InvalidToken):
+        return "Telegram rejected TELEGRAM_BOT_TOKEN (check it with @BotFather)"
+    return f"cannot reach the Telegram Bot API at TELEGRAM_BASE_URL: {_reason(exc)}"
+
+
+async def _start_updates(
+    app: Application,  # type: ignore[type-arg]
+    settings: BotSettings,
+) -> Callable[[], Awaitable[None]]:
+    """Long polling, or Telegram's webhook when one is configured; returns what stops it."""
     assert app.updater is not None
     if settings.webhook is None:
         await app.updater.start_polling(timeout=POLL_TIMEOUT_S, allowed_updates=ALLOWED_UPDATES)
         log.info("bot running (long polling)")
-        return
+        return app.updater.stop
     hook = settings.webhook
-    await app.updater.start_webhook(
-        listen=hook.listen,
-        port=hook.port,
-        url_path=hook.path,
-        webhook_url=hook.url,
-        secret_token=hook.secret_token,
-        allowed_updates=ALLOWED_UPDATES,
-    )
+    server = WebhookServer(app, hook)
+    with _starting(
+        lambda e: (
+            f"cannot listen for the webhook on BOT_WEBHOOK_LISTEN:BOT_WEBHOOK_PORT "
+            f"({hook.listen}:{hook.port}): {_reason(e)}"
+        )
+    ):
+        await server.start()
+    try:
+        with _starting(lambda e: f"Telegram refused BOT_WEBHOOK_URL ({hook.url}): {_reason(e)}"):
+            await app.bot.set_webhook(
+                hook.url, secret_token=hook.secret_token, allowed_updates=ALLOWED_UPDATES
+            )
+    except BaseException:
+        await server.stop()
+        raise
     log.info("bot running with a webhook on %s:%d", hook.listen, hook.port)
+    return server.stop
 
 
 async def _set_commands(app: Application) -> None:  # type: ignore[type-arg]

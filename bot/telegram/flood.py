@@ -9,6 +9,11 @@ every two booked slots are a global interval apart, and sends are checked once m
 against when sends really went out. Each send books its slot before sleeping, so the
 limits hold however many coroutines write at once; a chat pushed back by RetryAfter holds
 back no other chat; a send that gives up returns its slot.
+
+RetryAfter bans the whole chat until it expires: sends that had booked a slot before the
+ban book a new one after it (Telegram punishes sends during a ban with longer bans). Chats
+not written to for a while are forgotten, so the gate's memory stays bounded however many
+chats it has seen.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.config import FloodSettings
+
+PRUNE_MIN = 1024  # chats remembered before stale ones are forgotten
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +50,10 @@ class FloodGate:
         self._global_limit = settings.global_per_second
         self._clock = clock
         self._tat: dict[int, float] = {}  # per chat: theoretical time of the next message
+        self._banned_until: dict[int, float] = {}  # per chat: RetryAfter's deadline
         self._slots: list[float] = []  # booked send times, sorted, for the global rate
         self._sent: deque[float] = deque()  # when sends actually went out, last second
+        self._prune_at = PRUNE_MIN
 
     def reserve(self, chat_id: int, *, group: bool, interim: bool = False) -> float:
         """Book the next slot for ``chat_id``; returns how long to wait for it."""
@@ -52,23 +61,32 @@ class FloodGate:
 
     async def wait(self, chat_id: int, *, group: bool, interim: bool = False) -> None:
         """Wait for a slot; an ``interim`` (best-effort) message gets no burst."""
-        booking = self._book(chat_id, group, interim)
-        delay = booking.slot - self._clock()
-        if delay > 0:
-            try:
-                await asyncio.sleep(delay)
-            except asyncio.CancelledError:
-                self._unbook(booking)
-                raise
+        while True:
+            booking = self._book(chat_id, group, interim)
+            delay = booking.slot - self._clock()
+            if delay > 0:
+                try:
+                    await asyncio.sleep(delay)
+                except asyncio.CancelledError:
+                    self._unbook(booking)
+                    raise
+            if self._banned_until.get(chat_id, 0.0) <= self._clock():
+                break
+            self._unbook(booking)  # banned while waiting: this slot is void, take one after
         await self._global_window()
 
     def penalize(self, chat_id: int, seconds: float) -> None:
-        """Telegram said RetryAfter: nothing more to this chat before that time."""
-        until = self._clock() + seconds + self._private_tolerance
+        """Telegram said RetryAfter: nothing more to this chat before that time, including
+        sends already waiting for a slot."""
+        now = self._clock()
+        self._banned_until[chat_id] = max(self._banned_until.get(chat_id, 0.0), now + seconds)
+        until = now + seconds + self._private_tolerance
         self._tat[chat_id] = max(self._tat.get(chat_id, 0.0), until)
 
     def _book(self, chat_id: int, group: bool, interim: bool) -> _Booking:
         now = self._clock()
+        if len(self._tat) > self._prune_at:
+            self._prune(now)
         del self._slots[: bisect.bisect_left(self._slots, now - self._global_interval)]
         interval = self._group_interval if group else self._private_interval
         tolerance = 0.0 if group or interim else self._private_tolerance
@@ -91,6 +109,14 @@ class FloodGate:
                 del self._tat[booking.chat_id]
             else:
                 self._tat[booking.chat_id] = booking.previous_tat
+
+    def _prune(self, now: float) -> None:
+        """Forget chats whose pacing state no longer matters: a next-message time that
+        far back books exactly as no entry at all, and an expired ban bans nothing."""
+        horizon = now - self._private_tolerance
+        self._tat = {c: t for c, t in self._tat.items() if t > horizon}
+        self._banned_until = {c: t for c, t in self._banned_until.items() if t > now}
+        self._prune_at = max(PRUNE_MIN, 2 * len(self._tat))
 
     def _free_global_slot(self, earliest: float) -> float:
         """The first time from ``earliest`` that is a global interval away from all slots."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 
@@ -26,7 +27,7 @@ from telegram.ext import (
 
 from bot.config import BotSettings
 from bot.languages import describe_tag, find_tag
-from bot.storage import Store
+from bot.storage import Outcome, Store
 from bot.telegram import texts
 from bot.telegram.flood import FloodGate
 from bot.telegram.live_message import LiveReply, ReplyTarget
@@ -92,7 +93,23 @@ class Handlers:
         if note is None:
             await self._reply(message, texts.TRANSCRIBE_USAGE)
             return
-        self._transcriber.submit(note)
+        known = await self._transcriber.lookup(note)
+        if known is None:
+            self._transcriber.submit(note)
+        elif not known.finished:
+            await self._reply(message, texts.ALREADY_WORKING)
+        elif known.job.placeholder_id is None:
+            await self._reply(message, texts.ALREADY_ANSWERED)
+        else:  # point at the answer: a reply to it shows it, one tap away
+            answer = dataclasses.replace(
+                ReplyTarget.for_message(message), message_id=known.job.placeholder_id
+            )
+            transcribed = known.outcome in (Outcome.TRANSCRIBED, Outcome.EMPTY)
+            await self._send(
+                message,
+                answer,
+                texts.ALREADY_TRANSCRIBED if transcribed else texts.ALREADY_ANSWERED,
+            )
 
     # -- commands --------------------------------------------------------------------------
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -214,7 +231,16 @@ class Handlers:
     async def _reply(
         self, message: Message, text: str, markup: InlineKeyboardMarkup | None = None
     ) -> None:
-        reply = LiveReply(message.get_bot(), self._gate, ReplyTarget.for_message(message))
+        await self._send(message, ReplyTarget.for_message(message), text, markup)
+
+    async def _send(
+        self,
+        message: Message,
+        target: ReplyTarget,
+        text: str,
+        markup: InlineKeyboardMarkup | None = None,
+    ) -> None:
+        reply = LiveReply(message.get_bot(), self._gate, target)
         try:
             await reply.open(text, markup)
         except TelegramError as exc:

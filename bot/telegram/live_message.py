@@ -1,9 +1,11 @@
 """The bot's reply to one note: a placeholder, coalesced interim edits, the final text.
 
 Interims are best effort: while an edit waits for its slot, newer text replaces older, and
-an interim that fails is dropped. The final text is not: it is retried through RetryAfter
-and network errors, split over several messages when too long, and sent as a new message
-if the placeholder has disappeared.
+an interim that fails is dropped — unless Telegram refuses it for good (the user blocked
+the bot, the chat is gone): then :attr:`LiveReply.refused` says so at once, so the work
+behind it can stop instead of running to a final nobody can receive. The final text is
+retried through RetryAfter and network errors, split over several messages when too long,
+and sent as a new message if the placeholder has disappeared.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import TypeVar
 
 from telegram import Bot, InlineKeyboardMarkup, Message, ReplyParameters
 from telegram.constants import ChatAction, ChatType
-from telegram.error import BadRequest, RetryAfter, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 
 from bot.telegram.flood import FloodGate
 from bot.telegram.retry import retry_after_seconds, with_retries
@@ -68,6 +70,8 @@ class LiveReply:
         self._shown: str | None = None
         self._pending: str | None = None
         self._flusher: asyncio.Task[None] | None = None
+        self.refused: asyncio.Future[TelegramError] = asyncio.get_running_loop().create_future()
+        """Resolves with Telegram's error once an edit is refused for good."""
 
     def attach(self, message_id: int) -> None:
         """Continue an earlier reply (e.g. after a restart) instead of sending a new one."""
@@ -97,9 +101,11 @@ class LiveReply:
             self._flusher = asyncio.create_task(self._flush(), name="live-reply-flush")
 
     async def close(self, text: str) -> None:
-        """Final text: always lands, split over several messages if needed."""
+        """Final text (not blank): always lands, split over several messages if needed."""
         await self._stop_interims()
-        parts = split_message(text) or [text]
+        parts = split_message(text)
+        if not parts:
+            raise ValueError("a reply needs visible text")
         first, rest = parts[0], parts[1:]
         if self.message_id is None:
             self.message_id = (await self._persist(lambda: self._send(first))).message_id
@@ -129,6 +135,11 @@ class LiveReply:
             except RetryAfter as exc:
                 self._gate.penalize(self.target.chat_id, retry_after_seconds(exc))
                 log.info("interim edit throttled in chat %s", self.target.chat_id)
+            except (Forbidden, ChatMigrated) as exc:
+                log.info("chat %s refuses our messages: %s", self.target.chat_id, exc)
+                if not self.refused.done():
+                    self.refused.set_result(exc)
+                return
             except BadRequest as exc:
                 if not is_not_modified(exc):
                     log.info("interim edit refused in chat %s: %s", self.target.chat_id, exc)

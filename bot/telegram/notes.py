@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 import tempfile
 import time
 from collections import deque
@@ -33,14 +34,17 @@ from bot.metrics import (
     TRUEBAR_SESSION_SECONDS,
     TRUEBAR_SESSIONS_ACTIVE,
 )
-from bot.storage import JobKey, JobRecord, Store
+from bot.notes.errors import RetryLater, Undeliverable
+from bot.notes.scheduling import FairSlots, Ticket
+from bot.storage import Admission, AdmissionLimits, JobKey, JobRecord, JobState, Outcome, Store
+from bot.tasks import settle
 from bot.telegram import texts
 from bot.telegram.flood import FloodGate
 from bot.telegram.live_message import LiveReply, ReplyTarget, typing_action
-from bot.telegram.retry import with_retries
+from bot.telegram.retry import is_permanent, with_retries
 from bot.timing import Trace, mark, start_trace
 from bot.truebar.client import TruebarClient
-from bot.truebar.errors import ConnectionLost
+from bot.truebar.errors import AuthUnavailable, ConnectionLost
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,8 @@ DOWNLOAD_ATTEMPTS = 4
 BURST_NOTES = 4  # more notes than this starting within BURST_WINDOW_S is a burst
 BURST_WINDOW_S = 1.0
 TRUEBAR_ATTEMPTS = 2  # a dropped connection gets one fresh retry of the whole note
+REFUSAL_EVERY_S = 60.0  # a chat over its limit is told so at most this often
+QUEUE_SHOWN_EVERY_S = 10.0  # a waiting note's place in line is re-shown at most this often
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +65,8 @@ class VoiceNote:
     kind: str
     sent_at: float  # epoch seconds
     placeholder_id: int | None = None  # our reply, when resuming
+    user_id: int | None = None  # the sender
+    attempts: int = 0  # times work on it started before (resuming)
 
     @property
     def key(self) -> JobKey:
@@ -77,6 +85,7 @@ class VoiceNote:
             kind=self.kind,
             sent_at=self.sent_at,
             placeholder_id=self.placeholder_id,
+            user_id=self.user_id,
         )
 
     @classmethod
@@ -90,6 +99,8 @@ class VoiceNote:
             job.kind,
             job.sent_at,
             job.placeholder_id,
+            job.user_id,
+            job.attempts,
         )
 
 
@@ -115,6 +126,7 @@ def note_from_message(message: Message) -> VoiceNote | None:
         duration=duration,
         kind=kind,
         sent_at=message.date.timestamp(),
+        user_id=message.from_user.id if message.from_user else None,
     )
 
 
@@ -155,18 +167,14 @@ class ArrivalRate:
         return len(self._starts) > self._limit
 
 
-NoteObserver = Callable[[VoiceNote, str, Trace], None]
-"""Told each note's outcome (transcribed, empty, rejected, failed, expired, error,
-interrupted) with its timing marks."""
-
-
-class NoteRejected(Exception):
-    """A note we refuse before transcribing; the message is for the user."""
+NoteObserver = Callable[[VoiceNote, Outcome, Trace], None]
+"""Told each note's outcome with its timing marks."""
 
 
 class NoteTranscriber:
-    """Runs notes through download → decode → Truebar → live reply, at most
-    ``max_sessions`` Truebar sessions at a time, each note recorded in the ledger."""
+    """Runs notes through download → decode → Truebar → live reply, each recorded in the
+    ledger. Truebar sessions (``max_sessions``) go round the chats in turn; a chat, and a
+    sender, may have only so many notes unfinished at once."""
 
     def __init__(
         self,
@@ -185,8 +193,13 @@ class NoteTranscriber:
         self._settings = settings
         self._default_tag = default_tag
         self._observer = observer
-        self._slots = asyncio.Semaphore(settings.max_sessions)
-        self._admitted = 0  # notes past the prechecks, running or waiting for a slot
+        self._slots = FairSlots(settings.max_sessions, settings.fairness.chat_running)
+        self._limits = AdmissionLimits(
+            per_chat=settings.fairness.chat_pending, per_user=settings.fairness.user_pending
+        )
+        QUEUE_LENGTH.set_function(lambda: self._slots.waiting)
+        TRUEBAR_SESSIONS_ACTIVE.set_function(lambda: self._slots.running)
+        self._refused_at: dict[int, float] = {}  # chat → when it was last told it is over
         self._tasks: dict[asyncio.Task[None], VoiceNote] = {}
         self._placeholders: dict[JobKey, int] = {}  # (chat, note) → our reply
         self._taken_over: set[JobKey] = set()  # notes another replica now owns
@@ -196,6 +209,10 @@ class NoteTranscriber:
 
     async def tag_for(self, chat_id: int) -> str:
         return await self._store.get_tag(chat_id) or self._default_tag
+
+    async def lookup(self, note: VoiceNote) -> JobState | None:
+        """What the ledger knows of this note (e.g. for /transcribe on one already done)."""
+        return await self._store.get_job(*note.key)
 
     # -- lifecycle -------------------------------------------------------------------------
     def submit(self, note: VoiceNote) -> None:
@@ -275,25 +292,57 @@ class NoteTranscriber:
 
     async def _accept(self, note: VoiceNote) -> None:
         try:
-            accepted = await self._store.accept_job(note.record(), self._owner, self._lease_s)
+            admission = await self._store.accept_job(
+                note.record(), self._owner, self._lease_s, self._limits
+            )
         except Exception as exc:  # the ledger is away: say so rather than risk losing it
             log.error("cannot record the note: %s: %s", type(exc).__name__, exc)
-            await self._answer_once(note, texts.STORAGE_DOWN, "failed", record=False)
+            await self._answer_once(note, texts.STORAGE_DOWN, Outcome.FAILED, record=False)
             return
-        if not accepted:
+        if admission is Admission.DUPLICATE:
             log.info(
                 "chat %s message %s: already accepted; not doing it twice",
                 note.target.chat_id,
                 note.target.message_id,
             )
             return
+        if not admission:
+            await self._refuse_over_limit(note, admission)
+            return
         NOTES_RECEIVED.inc()
         await self.handle(note)
 
+    async def _refuse_over_limit(self, note: VoiceNote, admission: Admission) -> None:
+        """A chat or sender over its limit is told so, at most once a minute per chat (a
+        flood of notes must not become a flood of answers); the note is not recorded."""
+        chat = note.target.chat_id
+        log.info("chat %s message %s: not accepted (%s)", chat, note.target.message_id, admission)
+        now = time.monotonic()
+        if now - self._refused_at.get(chat, -REFUSAL_EVERY_S) < REFUSAL_EVERY_S:
+            self._report(note, Outcome.REJECTED, Trace())
+            return
+        self._refused_at = {c: t for c, t in self._refused_at.items() if now - t < REFUSAL_EVERY_S}
+        self._refused_at[chat] = now
+        text = (
+            texts.chat_busy(self._limits.per_chat)
+            if admission is Admission.CHAT_BUSY
+            else texts.user_busy(self._limits.per_user)
+        )
+        await self._answer_once(note, text, Outcome.REJECTED, record=False)
+
     async def _resume_note(self, note: VoiceNote) -> None:
+        if note.attempts >= self._settings.max_attempts:
+            log.warning(
+                "chat %s message %s: giving up after %d attempts",
+                note.target.chat_id,
+                note.target.message_id,
+                note.attempts,
+            )
+            await self._answer_once(note, texts.GAVE_UP, Outcome.FAILED, force_finish=True)
+            return
         age = time.time() - note.sent_at
         if age > self._settings.max_job_age_s:
-            await self._answer_once(note, texts.TOO_OLD, "expired")
+            await self._answer_once(note, texts.TOO_OLD, Outcome.EXPIRED)
             return
         await self.handle(note)
 
@@ -309,20 +358,32 @@ class NoteTranscriber:
 
     # -- one note --------------------------------------------------------------------------
     async def handle(self, note: VoiceNote) -> None:
-        """Transcribe ``note`` into a live reply; record the outcome in the ledger."""
+        """Transcribe ``note`` into a live reply; record the outcome in the ledger.
+
+        A permanent failure to answer finishes the job as undeliverable; a passing one
+        leaves it pending, tried again when its lease runs out (the attempts are counted,
+        and capped when it is resumed)."""
         target = note.target
-        outcome = "error"
+        outcome = Outcome.DEFERRED
         trace = start_trace()
         try:
+            await self._store.start_attempt(*note.key)
             outcome = await self._handle(note)
-            await self._store.finish_job(target.chat_id, target.message_id, outcome)
         except asyncio.CancelledError:
-            outcome = "taken_over" if note.key in self._taken_over else "interrupted"
+            outcome = Outcome.TAKEN_OVER if note.key in self._taken_over else Outcome.INTERRUPTED
             self._taken_over.discard(note.key)
             raise
-        except Exception as exc:  # Telegram unreachable even after retries, …
+        except Undeliverable as exc:
+            outcome = Outcome.UNDELIVERABLE
+            log.warning(
+                "chat %s message %s: Telegram refuses our answer; giving up on it: %s",
+                target.chat_id,
+                target.message_id,
+                exc,
+            )
+        except Exception as exc:  # RetryLater, or Telegram / the ledger unreachable
             log.error(
-                "chat %s message %s: could not answer; left pending, to be retried once its "
+                "chat %s message %s: could not finish; left pending, to be retried once its "
                 "lease runs out: %s: %s",
                 target.chat_id,
                 target.message_id,
@@ -330,20 +391,41 @@ class NoteTranscriber:
                 exc,
             )
         finally:
-            if outcome != "interrupted":  # drain() still needs it to tell the user
+            if outcome is not Outcome.INTERRUPTED:  # drain() still needs it to tell the user
                 self._placeholders.pop(note.key, None)
+            if outcome.final:
+                outcome = await self._finish(note, outcome)
             self._report(note, outcome, trace)
 
+    async def _finish(self, note: VoiceNote, outcome: Outcome) -> Outcome:
+        try:
+            await self._store.finish_job(*note.key, outcome)
+        except Exception as exc:  # the answer is out; the ledger will see it again later
+            log.error(
+                "chat %s message %s: answered but could not record it: %s: %s",
+                note.target.chat_id,
+                note.target.message_id,
+                type(exc).__name__,
+                exc,
+            )
+            return Outcome.DEFERRED
+        return outcome
+
     async def _answer_once(
-        self, note: VoiceNote, text: str, outcome: str, *, record: bool = True
+        self,
+        note: VoiceNote,
+        text: str,
+        outcome: Outcome,
+        *,
+        record: bool = True,
+        force_finish: bool = False,
     ) -> None:
-        """Answer with ``text`` alone; ``record``: mark the note finished in the ledger."""
+        """Answer with ``text`` alone; ``record``: mark the note finished in the ledger
+        (``force_finish``: even if the answer could not be sent)."""
         live = self._live(note)
         try:
             await live.close(text)
-            if record:
-                await self._store.finish_job(*note.key, outcome)
-        except Exception as exc:  # Telegram or the ledger away: retried once the lease ends
+        except Exception as exc:  # Telegram away or refusing
             log.error(
                 "chat %s message %s: could not answer: %s: %s",
                 note.target.chat_id,
@@ -351,10 +433,15 @@ class NoteTranscriber:
                 type(exc).__name__,
                 exc,
             )
-            outcome = "error"
+            if is_permanent(exc):
+                outcome = Outcome.UNDELIVERABLE
+            elif not force_finish:
+                outcome = Outcome.DEFERRED
+        if record and outcome.final:
+            outcome = await self._finish(note, outcome)
         self._report(note, outcome, Trace())
 
-    def _report(self, note: VoiceNote, outcome: str, trace: Trace) -> None:
+    def _report(self, note: VoiceNote, outcome: Outcome, trace: Trace) -> None:
         NOTES_FINISHED.labels(outcome).inc()
         if self._observer is not None:
             self._observer(note, outcome, trace)
@@ -366,50 +453,64 @@ class NoteTranscriber:
             self._placeholders[note.key] = note.placeholder_id
         return live
 
-    async def _handle(self, note: VoiceNote) -> str:
-        target = note.target
-        live = self._live(note)
+    async def _handle(self, note: VoiceNote) -> Outcome:
         try:
-            self._precheck(note)
-        except NoteRejected as exc:
-            log.info("chat %s message %s rejected: %s", target.chat_id, target.message_id, exc)
-            await live.close(str(exc))
-            return "rejected"
+            return await self._answer(note, live := self._live(note))
+        except TelegramError as exc:
+            if is_permanent(exc):
+                raise Undeliverable(str(exc)) from exc
+            raise
+        except RetryLater as exc:
+            if exc.status is not None and live.message_id is not None:
+                with contextlib.suppress(TelegramError):  # best effort: it is retried anyway
+                    await live.close(exc.status)
+            raise
+
+    async def _answer(self, note: VoiceNote, live: LiveReply) -> Outcome:
+        target = note.target
+        problem = self._precheck(note)
+        if problem is not None:
+            log.info("chat %s message %s rejected: %s", target.chat_id, target.message_id, problem)
+            await live.close(problem)
+            return Outcome.REJECTED
         tag = await self.tag_for(target.chat_id)
-        queued = self._admitted >= self._settings.max_sessions
-        self._admitted += 1
+        queue = _QueueDisplay(live)
+        ticket = self._slots.join(target.chat_id, queue.show)
 
         def start() -> asyncio.Future[str]:
-            return asyncio.ensure_future(self._transcribe(note, live, tag, queued=queued))
+            return asyncio.ensure_future(self._transcribe(note, live, tag, ticket, queue))
 
         # The placeholder goes out while the file downloads and the Truebar session opens:
         # a Telegram round trip less before the first audio (and the first words).
         work = None if self._arrivals.burst() else start()
         try:
             try:
-                await self._show_placeholder(
-                    note, live, texts.QUEUED if queued else texts.TRANSCRIBING
+                status = (
+                    texts.TRANSCRIBING if ticket.position is None else texts.queued(ticket.position)
                 )
+                await self._show_placeholder(note, live, status)
                 if work is None:  # in a burst, the placeholders' round trips space it out
                     work = start()
-                text = await work
+                text = await _unless_refused(work, live)
             finally:  # whatever failed, the work is over before the user is answered
                 if work is not None:
-                    await _settle(work)
-        except (NoteRejected, audio.AudioError) as exc:
+                    await settle(work)
+                ticket.close()
+        except audio.AudioError as exc:
             log.info("chat %s message %s: %s", target.chat_id, target.message_id, exc)
-            await live.close(
-                str(exc) if isinstance(exc, NoteRejected) else texts.describe_failure(exc, tag)
-            )
-            return "rejected"
+            await live.close(texts.describe_failure(exc, tag))
+            return Outcome.REJECTED
+        except (Undeliverable, RetryLater):
+            raise
+        except AuthUnavailable as exc:
+            raise RetryLater(str(exc), texts.SERVICE_DOWN_RETRYING) from exc
         except TelegramError as exc:
-            if live.message_id is None:
-                raise  # not even the placeholder went out: leave it pending
+            if is_permanent(exc) or live.message_id is None:
+                raise  # refused for good, or not even the placeholder went out
             log.warning(
                 "chat %s message %s: Telegram failed: %s", target.chat_id, target.message_id, exc
             )
-            await live.close(texts.describe_failure(exc, tag))
-            return "failed"
+            raise RetryLater(str(exc), texts.DOWNLOAD_RETRYING) from exc
         except Exception as exc:
             log.warning(
                 "chat %s message %s: transcription failed: %s: %s",
@@ -419,10 +520,10 @@ class NoteTranscriber:
                 exc,
             )
             await live.close(texts.describe_failure(exc, tag))
-            return "failed"
+            return Outcome.FAILED
         finally:
-            self._admitted -= 1
             live.abandon()  # interims must not land after whatever comes next
+        text = text.strip()
         await live.close(text or texts.NO_SPEECH)
         mark("final_sent")
         log.info(
@@ -432,7 +533,7 @@ class NoteTranscriber:
             len(text),
             tag,
         )
-        return "transcribed" if text else "empty"
+        return Outcome.TRANSCRIBED if text else Outcome.EMPTY
 
     async def _show_placeholder(self, note: VoiceNote, live: LiveReply, status: str) -> None:
         """Send the placeholder (or, resuming, show the status in the existing one) and
@@ -445,28 +546,24 @@ class NoteTranscriber:
         self._placeholders[note.key] = live.message_id
         await self._store.set_placeholder(*note.key, live.message_id)
 
-    async def _transcribe(self, note: VoiceNote, live: LiveReply, tag: str, *, queued: bool) -> str:
-        with QUEUE_LENGTH.track_inprogress():
-            await self._slots.acquire()
-        try:
-            with TRUEBAR_SESSIONS_ACTIVE.track_inprogress():
-                return await self._transcribe_in_slot(note, live, tag, queued=queued)
-        finally:
-            self._slots.release()
+    async def _transcribe(
+        self, note: VoiceNote, live: LiveReply, tag: str, ticket: Ticket, queue: _QueueDisplay
+    ) -> str:
+        await ticket.wait()
+        return await self._transcribe_in_slot(note, live, tag, waited=queue.shown)
 
     async def _transcribe_in_slot(
-        self, note: VoiceNote, live: LiveReply, tag: str, *, queued: bool
+        self, note: VoiceNote, live: LiveReply, tag: str, *, waited: bool
     ) -> str:
-        if queued:
+        if waited:
             live.show(texts.TRANSCRIBING)
-        await self._store.start_attempt(*note.key)
-        with tempfile.TemporaryDirectory(prefix="voice-") as directory:
+        with tempfile.TemporaryDirectory(dir=self._settings.downloads_dir) as directory:
             downloaded = asyncio.ensure_future(self._download(note, Path(directory) / "note"))
             try:
                 async with typing_action(self._bot, note.target):
                     return await self._stream(note, live, tag, downloaded)
             finally:
-                await _settle(downloaded)  # its errors reached us through the pipeline
+                await settle(downloaded)  # its errors reached us through the pipeline
 
     async def _stream(
         self, note: VoiceNote, live: LiveReply, tag: str, downloaded: asyncio.Future[Path]
@@ -498,12 +595,15 @@ class NoteTranscriber:
                 TRUEBAR_SESSION_SECONDS.labels(result).observe(time.monotonic() - started)
         raise AssertionError("unreachable")
 
-    def _precheck(self, note: VoiceNote) -> None:
-        """Refuse what cannot work before any download or Truebar session."""
+    def _precheck(self, note: VoiceNote) -> str | None:
+        """What is wrong with the note before any download or Truebar session, if anything."""
+        if note.file_size == 0:
+            return texts.EMPTY_FILE
         if note.file_size is not None and note.file_size > self._settings.max_file_bytes:
-            raise NoteRejected(texts.too_big(self._settings.max_file_bytes))
+            return texts.too_big(self._settings.max_file_bytes)
         if note.duration is not None and note.duration > self._settings.max_duration_s:
-            raise NoteRejected(texts.too_long(self._settings.max_duration_s))
+            return texts.too_long(self._settings.max_duration_s)
+        return None
 
     async def _download(self, note: VoiceNote, path: Path) -> Path:
         what = f"chat {note.target.chat_id} message {note.target.message_id} download"
@@ -528,11 +628,35 @@ class NoteTranscriber:
         return stream
 
 
-async def _settle(work: asyncio.Future[Any]) -> None:
-    """Cancel ``work`` if it still runs and wait until it has stopped; its outcome, if the
-    caller did not await it, is dropped (the caller's own error is the one to handle)."""
+class _QueueDisplay:
+    """Shows a waiting note's place in line as it changes, at most every
+    ``QUEUE_SHOWN_EVERY_S`` (a long queue must not spend the global send budget on
+    moving numbers), and always when it is next."""
+
+    def __init__(self, live: LiveReply) -> None:
+        self._live = live
+        self._last = -QUEUE_SHOWN_EVERY_S
+        self.shown = False
+
+    def show(self, position: int) -> None:
+        now = time.monotonic()
+        if position == 0 or now - self._last >= QUEUE_SHOWN_EVERY_S:
+            self._last = now
+            self.shown = True
+            self._live.show(texts.queued(position))
+
+
+async def _unless_refused(work: asyncio.Future[str], live: LiveReply) -> str:
+    """The work's result, unless Telegram refuses the reply for good first (the user
+    blocked the bot mid-note): then there is nobody to transcribe for."""
+    watched: set[asyncio.Future[Any]] = {work, live.refused}
+    await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
     if not work.done():
-        work.cancel()
-    await asyncio.wait({work})
-    if not work.cancelled():
-        work.exception()  # marks it retrieved: no "exception was never retrieved"
+        raise Undeliverable(str(live.refused.result()))
+    return work.result()
+
+
+def sweep_downloads(directory: Path) -> None:
+    """Blocking: empty the downloads folder (files a killed run left) and create it."""
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from telegram.error import BadRequest, NetworkError, RetryAfter
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 
 from bot.metrics import TELEGRAM_RETRIES
 
@@ -21,6 +21,14 @@ MAX_BACKOFF_S = 30.0
 def retry_after_seconds(exc: RetryAfter) -> float:
     value = exc.retry_after
     return value.total_seconds() if isinstance(value, dtm.timedelta) else float(value)
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """Whether Telegram will refuse this again whatever we do: the bot was blocked or
+    removed (Forbidden), the request itself is wrong (BadRequest: the chat, topic or
+    message is gone, the text is refused), or the group moved (ChatMigrated). Flood
+    control, timeouts, network and server errors pass."""
+    return isinstance(exc, Forbidden | BadRequest | ChatMigrated)
 
 
 async def with_retries(

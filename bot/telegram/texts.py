@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from telegram.error import BadRequest, TelegramError
 
 from bot.audio import AudioError, AudioTooLong, EmptyAudio
@@ -16,7 +18,6 @@ from bot.truebar.errors import (
 )
 
 TRANSCRIBING = "🎙 Transcribing…"
-QUEUED = "⏳ Queued — I'm transcribing other messages; yours is next in line."
 NO_SPEECH = "🤷 No speech recognized."
 NOT_ALLOWED = "Sorry, this bot is private and not available in this chat."
 TRANSCRIBE_USAGE = "Reply to a voice message, video note or audio file with /transcribe."
@@ -32,6 +33,38 @@ TOO_OLD = (
     "Sorry — I was offline, and this message is too old now. "
     "Please send it again if you still need it."
 )
+GAVE_UP = "⚠️ Sorry, I couldn't transcribe this after several tries. Please send it again later."
+SERVICE_DOWN_RETRYING = (
+    "⏳ The speech service can't be reached right now. I'll try again in a minute or two."
+)
+DOWNLOAD_RETRYING = (
+    "⏳ I couldn't fetch this file from Telegram. I'll try again in a minute or two."
+)
+EMPTY_FILE = "⚠️ This recording is empty."
+ALREADY_TRANSCRIBED = "⬆️ I've already transcribed this message: the transcript is my reply to it."
+ALREADY_WORKING = "⏳ I'm already working on this message."
+ALREADY_ANSWERED = "I've already answered this message."
+
+
+def queued(ahead: int) -> str:
+    if ahead == 0:
+        return "⏳ Queued: yours is next."
+    waiting = "1 message is" if ahead == 1 else f"{ahead} messages are"
+    return f"⏳ Queued: {waiting} ahead of yours."
+
+
+def chat_busy(limit: int) -> str:
+    return (
+        f"⏳ This chat already has {limit} messages waiting for me, so I skipped this one. "
+        "Please send it again once I've answered the others."
+    )
+
+
+def user_busy(limit: int) -> str:
+    return (
+        f"⏳ You already have {limit} messages waiting for me, so I skipped this one. "
+        "Please send it again once I've answered the others."
+    )
 
 
 def help_text(current_tag: str) -> str:
@@ -78,7 +111,7 @@ def _minutes(seconds: float) -> str:
 def describe_failure(exc: BaseException, tag: str) -> str:
     """A short message for the user; the log line carries the details."""
     if isinstance(exc, EmptyAudio):
-        return "⚠️ This recording is empty."
+        return EMPTY_FILE
     if isinstance(exc, AudioTooLong):
         return too_long(exc.limit_s)
     if isinstance(exc, AudioError):
@@ -94,9 +127,18 @@ def describe_failure(exc: BaseException, tag: str) -> str:
     if isinstance(exc, ConnectionLost):
         return "⚠️ I lost the connection to the speech service. Please try again."
     if isinstance(exc, ServerError):
-        return f"⚠️ The speech service reported an error: {exc}. Please try again."
+        return f"⚠️ The speech service reported an error: {_excerpt(str(exc))}. Please try again."
     if isinstance(exc, BadRequest) and "too big" in exc.message.lower():
         return "⚠️ This file is too big for bots to download from Telegram (20 MB)."
     if isinstance(exc, TelegramError):
         return "⚠️ I couldn't download this file from Telegram. Please try again."
     return "⚠️ Something went wrong while transcribing. Please try again."
+
+
+def _excerpt(text: str, limit: int = 100) -> str:
+    """A remote service's message, made safe to show: its first line, links removed,
+    at most ``limit`` characters (a server's error can be kilobytes of anything)."""
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    line = re.sub(r"\b(?:[a-z][a-z0-9+.-]*://|www\.)\S*", "…", line, flags=re.IGNORECASE)
+    line = line.rstrip(". ")
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"

@@ -60,6 +60,7 @@ class Faults:
     handshake_delay_s: float = 0.0  # before STATUS INITIALIZED
     finish_delay_s: float = 0.0  # server-side processing time between EOS and FINISHED
     token_endpoint_status: int | None = None  # e.g. 503: token endpoint down
+    token_endpoint_failures: int | None = None  # only this many requests fail (None: all)
     token_delay_s: float = 0.0  # simulated network + Keycloak time per token request
     reject_ws_status: int | None = None  # e.g. 503 on the WebSocket upgrade
 
@@ -218,7 +219,12 @@ class MockTruebar:
         await self._notify()
         if self.faults.token_delay_s:
             await asyncio.sleep(self.faults.token_delay_s)
-        if self.faults.token_endpoint_status is not None:
+        if (
+            self.faults.token_endpoint_status is not None
+            and self.faults.token_endpoint_failures != 0
+        ):
+            if self.faults.token_endpoint_failures is not None:
+                self.faults.token_endpoint_failures -= 1
             return Response.json({"error": "unavailable"}, self.faults.token_endpoint_status)
         if form.get("client_id") != self.client_id:
             return Response.json(

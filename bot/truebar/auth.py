@@ -65,7 +65,21 @@ class TokenProvider:
         self._down_until = 0.0  # after the endpoint failed: fail fast until then
         self._backoff = 0.0
 
-    async def get_token(self) -> str:
+    async def get_token(self, patience_s: float = 0.0) -> str:
+        """A valid access token. While the endpoint is unreachable, calls fail fast until
+        its next try (backing off 1, 2, 4 … 60 s); with ``patience_s`` a call instead
+        waits for those tries, up to that long, before it gives up with AuthUnavailable."""
+        give_up_at = self._clock() + patience_s
+        while True:
+            try:
+                return await self._get_token()
+            except AuthUnavailable:
+                retry_at = max(self._down_until, self._clock())
+                if retry_at > give_up_at:
+                    raise
+                await asyncio.sleep(max(retry_at - self._clock(), 0.01))
+
+    async def _get_token(self) -> str:
         token = self._token
         if token is not None and self._fresh(token):
             return token.access

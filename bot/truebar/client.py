@@ -51,11 +51,14 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class Timeouts:
     """Seconds. ``handshake``: connect to CONFIGURED; ``silence``: longest wait for any server
-    message once audio flows; ``session``: the whole stream from first audio to FINISHED."""
+    message once audio flows; ``session``: the whole stream from first audio to FINISHED;
+    ``token_wait``: how long opening a session waits for an unreachable token endpoint
+    to come back (a blip should delay a note, not fail it)."""
 
     handshake: float = 15.0
     silence: float = 30.0
     session: float = 900.0
+    token_wait: float = 60.0
 
 
 def stages_url_for(ws_url: str) -> str:
@@ -144,11 +147,7 @@ class TruebarClient:
         protocol = SessionProtocol(
             SessionConfig(tag=tag, enable_interims=True, extra_stages=self._extra_stages)
         )
-        try:
-            async with asyncio.timeout(self.timeouts.handshake):
-                ws = await self._connect()
-        except TimeoutError:
-            raise TruebarTimeout("Truebar did not accept the connection in time") from None
+        ws = await self._connect()
         try:
             try:
                 async with asyncio.timeout(self.timeouts.handshake):
@@ -165,25 +164,30 @@ class TruebarClient:
             await ws.close()
 
     async def _connect(self) -> ClientConnection:
-        """Connect with a Bearer token; on HTTP 401 fetch a fresh token and retry once."""
+        """Connect with a Bearer token; on HTTP 401 fetch a fresh token and retry once. The
+        token may wait out an endpoint outage (``token_wait``); the connection itself is
+        bounded by the handshake timeout."""
         for attempt in range(2):
-            token = await self.tokens.get_token()
+            token = await self.tokens.get_token(self.timeouts.token_wait)
             mark("token")
             url, headers = self.ws_url, {"Authorization": f"Bearer {token}"}
             if self._token_in_query:
                 separator = "&" if "?" in url else "?"
                 url = f"{url}{separator}access_token={urllib.parse.quote(token)}"
             try:
-                return await connect(
-                    url,
-                    additional_headers=headers,
-                    open_timeout=None,  # bounded by the caller's handshake timeout
-                    close_timeout=2,  # a failed session must not hold the caller long
-                    max_size=2**22,
-                    # PCM barely compresses; deflating every chunk cost a quarter of the
-                    # bot's CPU on the event loop (bench/, py-spy) for almost no bytes saved.
-                    compression=None,
-                )
+                async with asyncio.timeout(self.timeouts.handshake):
+                    return await connect(
+                        url,
+                        additional_headers=headers,
+                        open_timeout=None,  # bounded by the handshake timeout around it
+                        close_timeout=2,  # a failed session must not hold the caller long
+                        max_size=2**22,
+                        # PCM barely compresses; deflating every chunk cost a quarter of the
+                        # bot's CPU on the event loop (bench/, py-spy) for nothing saved.
+                        compression=None,
+                    )
+            except TimeoutError:
+                raise TruebarTimeout("Truebar did not accept the connection in time") from None
             except InvalidStatus as exc:
                 status = exc.response.status_code
                 if status == 401 and attempt == 0:

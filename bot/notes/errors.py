@@ -1,0 +1,21 @@
+"""How a note's work can end early, by what the job ledger must do about it.
+
+A permanent failure finishes the job (it would fail again); a passing one leaves it
+pending, to be tried again once its lease runs out, up to the attempt cap.
+"""
+
+from __future__ import annotations
+
+
+class Undeliverable(Exception):
+    """Telegram refuses our answers for good (the user blocked the bot, the chat is gone,
+    the text is refused): finish the job, never retry it."""
+
+
+class RetryLater(Exception):
+    """A passing failure (the speech service's login is down, Telegram unreachable): leave
+    the job pending. ``status`` is what the user sees meanwhile, if anything."""
+
+    def __init__(self, reason: str, status: str | None = None) -> None:
+        super().__init__(reason)
+        self.status = status

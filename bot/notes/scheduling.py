@@ -1,0 +1,130 @@
+"""Truebar sessions shared fairly between chats.
+
+First come, first served let one chat that sent a dozen long notes hold every session
+while another user's short note waited behind all of them. Here each chat has its own
+queue and free sessions go round the chats in turn (round robin), one note per chat per
+turn; a chat also never runs more than ``per_chat`` notes at once.
+
+A waiting note knows its place in line: how many notes will start before it if nothing
+else arrives, in the order this scheduler hands out sessions (per-chat caps aside), and
+is told each time that changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections import OrderedDict, deque
+from collections.abc import Callable
+
+PositionListener = Callable[[int], None]
+"""Told a waiting note's place in line (0: next) each time it changes."""
+
+
+class _State(enum.Enum):
+    WAITING = "waiting"
+    GRANTED = "granted"
+    CLOSED = "closed"
+
+
+class Ticket:
+    """One note's claim on a slot, from :meth:`FairSlots.join` until :meth:`close`."""
+
+    def __init__(self, slots: FairSlots, chat_id: int, on_position: PositionListener | None):
+        self._slots = slots
+        self.chat_id = chat_id
+        self._on_position = on_position
+        self._state = _State.WAITING
+        self._granted = asyncio.Event()
+        self.position: int | None = None
+        """Place in line while waiting; None once granted."""
+
+    async def wait(self) -> None:
+        """Until this note's turn (at once if a slot was free when it joined)."""
+        await self._granted.wait()
+
+    def close(self) -> None:
+        """Give the slot back, or leave the line; idempotent."""
+        if self._state is _State.WAITING:
+            self._state = _State.CLOSED
+            self._slots._withdraw(self)
+        elif self._state is _State.GRANTED:
+            self._state = _State.CLOSED
+            self._slots._release(self.chat_id)
+
+    def _grant(self) -> None:
+        self._state = _State.GRANTED
+        self.position = None
+        self._granted.set()
+
+    def _place(self, position: int) -> None:
+        if position != self.position:
+            self.position = position
+            if self._on_position is not None:
+                self._on_position(position)
+
+
+class FairSlots:
+    """At most ``capacity`` holders at once, at most ``per_chat`` of them from one chat."""
+
+    def __init__(self, capacity: int, per_chat: int) -> None:
+        self._capacity = capacity
+        self._per_chat = max(1, per_chat)
+        self._running: dict[int, int] = {}  # chat → notes holding a slot
+        self._queues: OrderedDict[int, deque[Ticket]] = OrderedDict()  # in turn order
+
+    @property
+    def running(self) -> int:
+        return sum(self._running.values())
+
+    @property
+    def waiting(self) -> int:
+        return sum(len(q) for q in self._queues.values())
+
+    def join(self, chat_id: int, on_position: PositionListener | None = None) -> Ticket:
+        """Line up for a slot; granted at once when one is free for this chat. The caller
+        must :meth:`Ticket.close` it, however its work ends."""
+        ticket = Ticket(self, chat_id, on_position)
+        self._queues.setdefault(chat_id, deque()).append(ticket)
+        self._dispatch()
+        return ticket
+
+    def _withdraw(self, ticket: Ticket) -> None:
+        queue = self._queues.get(ticket.chat_id)
+        if queue is not None and ticket in queue:
+            queue.remove(ticket)
+            if not queue:
+                del self._queues[ticket.chat_id]
+        self._tell_positions()
+
+    def _release(self, chat_id: int) -> None:
+        self._running[chat_id] -= 1
+        if not self._running[chat_id]:
+            del self._running[chat_id]
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Hand free slots to the chats in turn; a chat served goes to the back."""
+        while self.running < self._capacity:
+            chat_id = next(
+                (c for c in self._queues if self._running.get(c, 0) < self._per_chat), None
+            )
+            if chat_id is None:
+                break
+            queue = self._queues.pop(chat_id)
+            ticket = queue.popleft()
+            if queue:
+                self._queues[chat_id] = queue  # back of the line for its next note
+            self._running[chat_id] = self._running.get(chat_id, 0) + 1
+            ticket._grant()
+        self._tell_positions()
+
+    def _tell_positions(self) -> None:
+        """Walk the queues in the order the slots will go: one note per chat per round."""
+        queues = list(self._queues.values())
+        position = 0
+        for depth in range(max((len(q) for q in queues), default=0)):
+            for queue in queues:
+                if depth < len(queue):
+                    queue[depth]._place(position)
+                    position += 1

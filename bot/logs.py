@@ -22,6 +22,9 @@ from bot.redaction import redact
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
 
+QUIET_AT_DEBUG = ("telegram", "websockets", "httpcore", "httpx", "hpack", "tornado", "asyncio")
+"""Libraries whose DEBUG lines can carry message texts or transcripts."""
+
 _note: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar(
     "log_note", default=None
 )
@@ -85,3 +88,26 @@ def setup_logging(level: str | None = None, fmt: str | None = None) -> None:
         level=getattr(logging, name.upper(), logging.WARNING), handlers=[handler], force=True
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry URLs
+    keep_payloads_out_of_logs()
+
+
+class _NoDebug(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.DEBUG
+
+
+_NO_DEBUG = _NoDebug()
+
+
+def keep_payloads_out_of_logs() -> None:
+    """Drop the DEBUG lines of libraries that log whole requests and frames: message
+    texts and Truebar's segments are users' transcripts, which never belong in a log,
+    whatever level the operator (or a test) sets. A filter on each of their loggers,
+    not a level, so their INFO and WARNING lines follow the configuration as before."""
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if (
+            isinstance(logger, logging.Logger)
+            and name.split(".")[0] in QUIET_AT_DEBUG
+            and _NO_DEBUG not in logger.filters
+        ):
+            logger.addFilter(_NO_DEBUG)

@@ -270,6 +270,37 @@ def png_in_mp4(directory: Path, width: int = 16000, height: int = 16000, name: s
     return path
 
 
+def _syncsafe(n: int) -> bytes:
+    return bytes((n >> shift) & 0x7F for shift in (21, 14, 7, 0))
+
+
+def mp3_huge_cover_art(
+    directory: Path, width: int = 16000, height: int = 16000, name: str = NOTE
+) -> Path:
+    """A valid 1 s MP3 whose ID3v2 cover art (APIC) is :func:`huge_png_bytes` (image bomb).
+
+    ``mp3`` must be on the format whitelist, and the demuxer turns the picture into an
+    attached-picture video stream that finding the stream parameters decodes (1 GB at
+    16000×16000) although ``-vn`` never uses it. The same works with FLAC PICTURE blocks
+    and Ogg METADATA_BLOCK_PICTURE comments. Expected in the sandbox: the picture's
+    allocation is refused by ``-max_alloc``; the audio still decodes (a warning only).
+    """
+    source = directory / f".{name}-source.mp3"
+    _ffmpeg(
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000:duration=1",
+        "-c:a", "libmp3lame", "-b:a", "32k", "-write_xing", "0", "-id3v2_version", "0",
+        str(source),
+    )  # fmt: skip
+    audio = source.read_bytes()
+    source.unlink()
+    body = b"\x00image/png\x00\x03\x00" + huge_png_bytes(width, height)  # latin-1, front cover
+    frame = b"APIC" + struct.pack(">I", len(body)) + b"\x00\x00" + body
+    tag = b"ID3\x03\x00\x00" + _syncsafe(len(frame)) + frame
+    path = directory / name
+    path.write_bytes(tag + audio)
+    return path
+
+
 def _vint(value: int) -> bytes:
     """An 8-byte EBML variable-size integer (0x01 marker, then 56 bits)."""
     return bytes([1]) + value.to_bytes(7, "big")
@@ -500,6 +531,32 @@ def duration_liar_flac(
     declared = total if header_seconds is None else round(header_seconds * rate)
     path = directory / name
     path.write_bytes(_flac_stream(total, rate, level, declared))
+    return path
+
+
+def rate_switching_flac(
+    directory: Path, hours: float = 3.0, rates: tuple[int, int] = (16000, 8000), name: str = NOTE
+) -> Path:
+    """A ~25 KB FLAC of ``hours`` of silence whose frames alternate between two sample rates.
+
+    Each change of sample rate makes the ffmpeg 5.1 CLI rebuild its filter graph, which
+    resets every counter in it: ``-af asetpts=N/SR/TB`` (timestamps from sample counts)
+    and ``atrim=end_sample=`` start again from zero and never reach the budget; the
+    timestamps stay honest, so a plain output ``-t`` still works. Expected in the sandbox:
+    stopped by the output ``-t`` or ``-fs`` and, whatever ffmpeg does, by the reader's byte
+    count.
+    """
+    info = struct.pack(">HH", _FLAC_MAX_BLOCK, _FLAC_MAX_BLOCK) + bytes(6)
+    info += ((rates[0] << 44) | (15 << 36)).to_bytes(8, "big") + bytes(16)  # length unknown
+    parts = [b"fLaC", b"\x80\x00\x00\x22" + info]
+    seconds, number = 0.0, 0
+    while seconds < hours * 3600:
+        rate = rates[number % 2]
+        parts.append(_flac_frame(number, _FLAC_MAX_BLOCK, rate, 0))
+        seconds += _FLAC_MAX_BLOCK / rate
+        number += 1
+    path = directory / name
+    path.write_bytes(b"".join(parts))
     return path
 
 

@@ -110,3 +110,39 @@ def test_a_burst_is_more_notes_than_the_limit_within_the_window() -> None:
     assert [rate.burst() for _ in range(5)] == [False, False, False, True, True]
     clock.now += 1.0  # the window has passed: one by one again
     assert rate.burst() is False
+
+
+async def test_a_ban_holds_back_sends_that_were_already_waiting() -> None:
+    """RetryAfter on one send bans the chat: sends that had booked a slot before it must
+    not go out on their old schedule (Telegram punishes that with longer bans)."""
+    import asyncio
+    import time
+
+    gate = FloodGate(FloodSettings(chat_interval_s=0.05, private_burst=1))
+    sent: dict[int, float] = {}
+
+    async def send(n: int) -> None:
+        await gate.wait(1, group=False)
+        sent[n] = time.monotonic()
+
+    waiting = [asyncio.create_task(send(n)) for n in range(4)]
+    await asyncio.sleep(0)  # all four have booked: 0, 50, 100, 150 ms from now
+    gate.penalize(1, 0.3)  # the first send came back with RetryAfter
+    banned_at = time.monotonic()
+    await asyncio.gather(*waiting)
+    after = sorted(sent.values())
+    assert all(t >= banned_at + 0.3 for t in after[1:])  # the one in flight was already out
+    assert gate.reserve(2, group=False) < 0.1  # other chats are not held back
+
+
+def test_the_gate_forgets_chats_it_no_longer_needs_to_pace() -> None:
+    from bot.telegram.flood import PRUNE_MIN
+
+    clock = Clock()
+    gate = FloodGate(FloodSettings(global_per_second=10_000), clock)
+    for chat in range(20 * PRUNE_MIN):  # a new chat every 10 ms for minutes
+        gate.reserve(chat, group=chat % 2 == 0)
+        clock.now += 0.01
+    assert gate.chats_tracked <= 2 * PRUNE_MIN
+    gate.penalize(7, 30)
+    assert gate.reserve(7, group=False) == pytest.approx(30.0, abs=0.01)  # still enforced

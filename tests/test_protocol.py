@@ -139,3 +139,19 @@ def test_segment_without_text_segment_is_a_violation() -> None:
     protocol = configured()
     with pytest.raises(ProtocolViolation):
         protocol.receive(json.dumps({"type": "TEXT_SEGMENT"}))
+
+
+@pytest.mark.parametrize(
+    "number", ["NaN", "Infinity", "-Infinity", "1e999", "-1e999"], ids=lambda n: n
+)
+def test_numbers_json_does_not_have_are_violations(number: str) -> None:
+    """Python's parser accepts NaN and Infinity and turns 1e999 into infinity; a frame with
+    them is not JSON Truebar would send, and must not reach the timing arithmetic."""
+    protocol = configured()
+    frame = segment(False, "word").replace(
+        '"isFinal": false', f'"startTimeMs": {number}, "isFinal": false'
+    )
+    assert number in frame
+    with pytest.raises(ProtocolViolation, match="not JSON"):
+        protocol.receive(frame)
+    assert protocol.state is State.FAILED

@@ -2,7 +2,8 @@
 
 First come, first served let one chat that sent a dozen long notes hold every session
 while another user's short note waited behind all of them. Here each chat has its own
-queue and free sessions go round the chats in turn (round robin), one note per chat per
+queue and free sessions go round the chats in turn (round robin): the next one goes to
+the waiting chat served least recently (one never served first), one note per chat per
 turn; a chat also never runs more than ``per_chat`` notes at once.
 
 A waiting note knows its place in line: how many notes will start before it if nothing
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable
 
 PositionListener = Callable[[int], None]
@@ -71,7 +72,9 @@ class FairSlots:
         self._capacity = capacity
         self._per_chat = max(1, per_chat)
         self._running: dict[int, int] = {}  # chat → notes holding a slot
-        self._queues: OrderedDict[int, deque[Ticket]] = OrderedDict()  # in turn order
+        self._queues: dict[int, deque[Ticket]] = {}  # chat → its waiting notes, in order
+        self._served: dict[int, int] = {}  # chat (waiting or running) → its last turn
+        self._turns = 0
 
     @property
     def running(self) -> int:
@@ -95,33 +98,47 @@ class FairSlots:
             queue.remove(ticket)
             if not queue:
                 del self._queues[ticket.chat_id]
+                self._forget(ticket.chat_id)
         self._tell_positions()
 
     def _release(self, chat_id: int) -> None:
         self._running[chat_id] -= 1
         if not self._running[chat_id]:
             del self._running[chat_id]
+            self._forget(chat_id)
         self._dispatch()
+
+    def _forget(self, chat_id: int) -> None:
+        """A chat with nothing running or waiting needs no turn history."""
+        if chat_id not in self._running and chat_id not in self._queues:
+            self._served.pop(chat_id, None)
+
+    def _turn_order(self) -> list[int]:
+        """Waiting chats, least recently served first (ties: first to arrive)."""
+        return sorted(self._queues, key=lambda chat: self._served.get(chat, -1))
 
     def _dispatch(self) -> None:
         """Hand free slots to the chats in turn; a chat served goes to the back."""
         while self.running < self._capacity:
             chat_id = next(
-                (c for c in self._queues if self._running.get(c, 0) < self._per_chat), None
+                (c for c in self._turn_order() if self._running.get(c, 0) < self._per_chat),
+                None,
             )
             if chat_id is None:
                 break
-            queue = self._queues.pop(chat_id)
+            queue = self._queues[chat_id]
             ticket = queue.popleft()
-            if queue:
-                self._queues[chat_id] = queue  # back of the line for its next note
+            if not queue:
+                del self._queues[chat_id]
             self._running[chat_id] = self._running.get(chat_id, 0) + 1
+            self._served[chat_id] = self._turns
+            self._turns += 1
             ticket._grant()
         self._tell_positions()
 
     def _tell_positions(self) -> None:
         """Walk the queues in the order the slots will go: one note per chat per round."""
-        queues = list(self._queues.values())
+        queues = [self._queues[chat] for chat in self._turn_order()]
         position = 0
         for depth in range(max((len(q) for q in queues), default=0)):
             for queue in queues:

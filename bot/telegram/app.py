@@ -15,6 +15,7 @@ from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
 from bot.config import BotSettings, TruebarSettings
+from bot.logs import keep_payloads_out_of_logs
 from bot.ops import OpsServer
 from bot.redaction import add_secrets, redact
 from bot.storage import Store, open_store
@@ -90,6 +91,7 @@ async def serve(
 ) -> None:
     """Run the bot until ``stop`` is set; in-flight notes finish before this returns.
     Raises :class:`StartupError` if it cannot start."""
+    keep_payloads_out_of_logs()
     add_secrets(
         [
             settings.telegram_token,

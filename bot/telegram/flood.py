@@ -55,6 +55,11 @@ class FloodGate:
         self._sent: deque[float] = deque()  # when sends actually went out, last second
         self._prune_at = PRUNE_MIN
 
+    @property
+    def chats_tracked(self) -> int:
+        """Chats whose pacing the gate remembers (bounded: stale ones are forgotten)."""
+        return len(self._tat)
+
     def reserve(self, chat_id: int, *, group: bool, interim: bool = False) -> float:
         """Book the next slot for ``chat_id``; returns how long to wait for it."""
         return self._book(chat_id, group, interim).slot - self._clock()

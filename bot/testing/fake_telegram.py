@@ -70,6 +70,7 @@ class Chat:
     title: str | None = None
     is_forum: bool = False
     admins: set[int] = field(default_factory=set)
+    blocked: bool = False  # the user blocked the bot / the bot was removed from the group
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"id": self.id, "type": self.type}
@@ -150,6 +151,7 @@ class FakeTelegram:
         self._message_ids: dict[int, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
         self._file_ids = itertools.count(1)
         self._chat_hits: dict[int, deque[float]] = defaultdict(deque)
+        self._banned_until: dict[int, float] = {}  # chat → end of its 429's retry_after
         self._global_hits: deque[float] = deque()
         self._changed = asyncio.Condition()
         self._server = HttpServer(self._handle)
@@ -290,6 +292,10 @@ class FakeTelegram:
         )
         return query_id
 
+    def block(self, chat_id: int) -> None:
+        """The user blocks the bot (or a group removes it): every send there is refused."""
+        self.chats[chat_id].blocked = True
+
     def delete_message(self, chat_id: int, message_id: int) -> None:
         self.messages[(chat_id, message_id)].deleted = True
 
@@ -362,11 +368,21 @@ class FakeTelegram:
             raise ApiError(502, "Bad Gateway")
         chat_id = params.get("chat_id")
         if method in COUNTED_METHODS and isinstance(chat_id, int):
+            now = self.clock()
+            banned = self._banned_until.get(chat_id, 0.0)
+            if now < banned:  # written to during a ban: Telegram answers with a longer one
+                self.flood_429s += 1
+                self.flood_reasons["ban"] += 1
+                self._ban(chat_id, now, banned - now + 1)
             if self.faults.retry_after.get(chat_id, 0) > 0:
                 self.faults.retry_after[chat_id] -= 1
-                seconds = self.faults.retry_after_seconds
-                raise ApiError(429, f"Too Many Requests: retry after {seconds}", seconds)
+                self._ban(chat_id, now, self.faults.retry_after_seconds)
             self._check_flood(chat_id)
+
+    def _ban(self, chat_id: int, now: float, seconds: float) -> None:
+        whole = max(1, round(seconds))
+        self._banned_until[chat_id] = max(self._banned_until.get(chat_id, 0.0), now + whole)
+        raise ApiError(429, f"Too Many Requests: retry after {whole}", whole)
 
     def _check_flood(self, chat_id: int) -> None:
         now = self.clock()
@@ -388,8 +404,7 @@ class FakeTelegram:
         if retry is not None:
             self.flood_429s += 1
             self.flood_reasons[reason] += 1
-            seconds = max(1, round(retry))
-            raise ApiError(429, f"Too Many Requests: retry after {seconds}", seconds)
+            self._ban(chat_id, now, retry)
         hits.append(now)
         everyone.append(now)
 
@@ -557,6 +572,10 @@ class FakeTelegram:
         chat = self.chats.get(chat_id)
         if chat is None:
             raise ApiError(400, "Bad Request: chat not found")
+        if chat.blocked:
+            if chat.type == "private":
+                raise ApiError(403, "Forbidden: bot was blocked by the user")
+            raise ApiError(403, f"Forbidden: bot was kicked from the {chat.type} chat")
         return chat
 
     def _text(self, p: dict[str, Any]) -> str:

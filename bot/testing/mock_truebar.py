@@ -54,6 +54,7 @@ class Faults:
     (None: all)."""
 
     error_after_ms: int | None = None  # send ERROR once this much audio has arrived
+    error_message: str = "Internal ASR worker failure"  # what that ERROR says
     drop_after_ms: int | None = None  # abort the TCP connection at that point
     stall_after_ms: int | None = None  # stop answering at that point (never FINISHED)
     sessions: int | None = None
@@ -381,7 +382,7 @@ class _Session:
                     self.ws.transport.abort()
                     return
                 if _reached(self.faults.error_after_ms, received):
-                    return await self.error("Internal ASR worker failure")
+                    return await self.error(self.faults.error_message)
                 if _reached(self.faults.stall_after_ms, received):
                     stalled = True
                 if not stalled:

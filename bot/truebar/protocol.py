@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,19 @@ def error_text(message: Mapping[str, Any]) -> str:
     if message.get("message"):
         return str(message["message"])
     return "unspecified server error"
+
+
+def _no_constant(name: str) -> float:
+    """JSON has no NaN or Infinity; Python's parser accepts them unless told not to."""
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    """Numbers too large for a float (``1e999``) would become infinity."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is not a finite number")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +155,7 @@ class SessionProtocol:
         if isinstance(data, bytes):
             raise self._fail(ProtocolViolation("unexpected binary frame from server"))
         try:
-            message = json.loads(data)
+            message = json.loads(data, parse_constant=_no_constant, parse_float=_finite)
         except ValueError:
             raise self._fail(ProtocolViolation("server sent a frame that is not JSON")) from None
         if not isinstance(message, dict):

@@ -1,0 +1,80 @@
+"""Fair sharing of Truebar sessions: round robin across chats, a cap per chat, and each
+waiting note told its true place in line."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.notes.scheduling import FairSlots, Ticket
+
+
+def join(slots: FairSlots, chat: int, seen: dict[str, list[int]], name: str) -> Ticket:
+    return slots.join(chat, lambda position: seen.setdefault(name, []).append(position))
+
+
+async def test_free_slots_go_round_the_chats_not_first_come_first_served() -> None:
+    slots = FairSlots(capacity=1, per_chat=1)
+    order: list[str] = []
+    tickets = {
+        name: slots.join(chat)
+        for name, chat in [("a1", 1), ("a2", 1), ("a3", 1), ("b1", 2), ("c1", 3), ("b2", 2)]
+    }
+
+    async def run(name: str) -> None:
+        await tickets[name].wait()
+        order.append(name)
+        await asyncio.sleep(0)
+        tickets[name].close()
+
+    await asyncio.gather(*(run(n) for n in tickets))
+    # chat 1 came first with three notes, yet chats 2 and 3 get their turns in between
+    assert order == ["a1", "b1", "c1", "a2", "b2", "a3"]
+    assert slots.running == slots.waiting == 0
+
+
+async def test_a_chat_holds_at_most_its_share_and_others_start_at_once() -> None:
+    slots = FairSlots(capacity=4, per_chat=2)
+    busy = [slots.join(1) for _ in range(4)]
+    assert [t.position for t in busy] == [None, None, 0, 1]  # two run, two wait
+    other = slots.join(2)
+    assert other.position is None and slots.running == 3  # a free slot, not chat 1's turn
+    busy[0].close()
+    assert busy[2].position is None and slots.running == 3
+    for ticket in [*busy, other]:
+        ticket.close()
+    assert slots.running == slots.waiting == 0
+
+
+async def test_waiting_notes_are_told_their_true_place_as_it_changes() -> None:
+    slots = FairSlots(capacity=1, per_chat=1)
+    seen: dict[str, list[int]] = {}
+    first = join(slots, 1, seen, "a1")
+    a2, a3 = join(slots, 1, seen, "a2"), join(slots, 1, seen, "a3")
+    b1 = join(slots, 2, seen, "b1")
+    # chat 1 has had a turn (a1) and chat 2 none: b1 goes first, then chat 1's notes
+    assert (b1.position, a2.position, a3.position) == (0, 1, 2)
+    first.close()  # b1 starts
+    assert (b1.position, a2.position, a3.position) == (None, 0, 1)
+    a2.close()  # a note that gives up leaves the line
+    assert a3.position == 0
+    b1.close()
+    a3.close()
+    assert seen == {"a2": [0, 1, 0], "a3": [1, 2, 1, 0], "b1": [0]}
+    assert "a1" not in seen  # started at once: never waited
+    assert slots.running == slots.waiting == 0
+
+
+async def test_closing_is_idempotent_and_a_cancelled_wait_leaves_the_line() -> None:
+    slots = FairSlots(capacity=1, per_chat=1)
+    holder = slots.join(1)
+    waiter = slots.join(2)
+    task = asyncio.create_task(waiter.wait())
+    await asyncio.sleep(0)
+    task.cancel()
+    waiter.close()
+    waiter.close()
+    assert slots.waiting == 0
+    holder.close()
+    holder.close()
+    assert slots.running == 0
+    assert slots.join(1).position is None  # the slot is free again

@@ -17,6 +17,7 @@ from bot.testing.fake_telegram import FakeTelegram, FloodLimits, StoredMessage
 from bot.testing.mock_truebar import MockTruebar
 from bot.timing import Trace
 from bot.truebar.client import Timeouts
+from bot.truebar.transcript import Segment, join_tokens
 from tests.conftest import EN_TAG
 
 # Telegram's limits scaled down 5×, for the bot and the fake alike, to keep tests short.
@@ -121,3 +122,14 @@ def reply(fake: FakeTelegram, chat_id: int, note_id: int) -> StoredMessage:
     replies = fake.replies_to(chat_id, note_id)
     assert len(replies) == 1, [r.text for r in replies]
     return replies[0]
+
+
+def expected_transcript(mock: MockTruebar) -> str:
+    """The text of the finals the mock sent in its latest session."""
+    finals = [Segment.from_json(s) for s in mock.stats.sessions[-1].segments if s["isFinal"]]
+    return join_tokens(t for s in finals for t in s.tokens)
+
+
+def truebar_seconds(mock: MockTruebar) -> float:
+    """Audio the mock received over all sessions: the Truebar time a test spent."""
+    return sum(s.audio_bytes for s in mock.stats.sessions) / 32_000

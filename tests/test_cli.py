@@ -122,3 +122,42 @@ async def test_server_error(mock_truebar: MockTruebar, voice_note: Path) -> None
 async def test_run_without_telegram_token_explains(mock_truebar: MockTruebar) -> None:
     result = await run_cli("run", mock=mock_truebar)
     assert_one_clean_error_line(result, "TELEGRAM_BOT_TOKEN")
+
+
+async def test_a_rejected_bot_token_is_one_error_line_without_the_token(
+    mock_truebar: MockTruebar,
+) -> None:
+    from bot.testing.fake_telegram import FakeTelegram
+
+    async with FakeTelegram(token="123456:the-real-token") as fake:
+        wrong = "123456:AAE-a-token-telegram-rejects"
+        result = await run_cli(
+            "run",
+            mock=mock_truebar,
+            extra_env={
+                "TELEGRAM_BOT_TOKEN": wrong,
+                "TELEGRAM_BASE_URL": fake.base_url,
+                "TELEGRAM_BASE_FILE_URL": fake.base_file_url,
+                "BOT_OPS_PORT": "0",
+                "BOT_LOG_LEVEL": "INFO",
+            },
+        )
+    assert_one_clean_error_line(result, "TELEGRAM_BOT_TOKEN")
+    assert wrong not in result.err + result.out and "the-real-token" not in result.err
+
+
+async def test_an_unusable_database_location_is_one_error_line(
+    mock_truebar: MockTruebar, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = await run_cli(
+        "run",
+        mock=mock_truebar,
+        extra_env={
+            "TELEGRAM_BOT_TOKEN": "123456:AAE-some-token",
+            "BOT_DB_PATH": str(blocker / "bot.sqlite3"),
+            "BOT_OPS_PORT": "0",
+        },
+    )
+    assert_one_clean_error_line(result, "BOT_DB_PATH", str(blocker))

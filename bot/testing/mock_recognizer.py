@@ -47,6 +47,7 @@ class MockRecognizer:
     interim_every_ms: int = 200
     min_word_ms: int = 60
     vocabulary: tuple[str, ...] = VOCABULARY
+    punctuate: bool = True  # end each final sentence with "."
     received_ms: int = 0
     _pending: bytearray = field(default_factory=bytearray)
     _segment_start_ms: int = 0
@@ -117,7 +118,7 @@ class MockRecognizer:
         for i, (start, end) in enumerate(spans):
             word = self.vocabulary[(self._word_index + i) % len(self.vocabulary)]
             tokens.append(token_json(word.capitalize() if i == 0 else word, start, end))
-        if is_final and tokens:
+        if is_final and tokens and self.punctuate:
             end = spans[-1][1]
             tokens.append(token_json(".", end, end, left=True))
         return {

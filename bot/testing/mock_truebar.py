@@ -31,7 +31,7 @@ from websockets.http11 import Response as WsResponse
 
 from bot.testing import WAIT_LIMIT_S
 from bot.testing.http_server import HttpServer, Request, Response
-from bot.testing.mock_recognizer import MockRecognizer
+from bot.testing.mock_recognizer import VOCABULARY, MockRecognizer
 from bot.truebar.protocol import message_type
 
 log = logging.getLogger(__name__)
@@ -120,6 +120,7 @@ class MockTruebar:
         tags: tuple[str, ...] = DEFAULT_TAGS,
         pace: float | None = None,
         vocabulary: tuple[str, ...] | None = None,
+        punctuate: bool = True,
         host: str = "127.0.0.1",
         auth_port: int = 0,
         api_port: int = 0,
@@ -132,6 +133,7 @@ class MockTruebar:
         self.tags = tags
         self.pace = pace  # results no faster than `pace` × real time (None: at once)
         self.vocabulary = vocabulary
+        self.punctuate = punctuate
         self.faults = Faults()
         self.stats = Stats()
         self._host = host
@@ -335,7 +337,7 @@ class _Session:
     ) -> None:
         self.mock, self.ws, self.record, self.faults = mock, ws, record, faults
         self.recognizer = (
-            MockRecognizer(vocabulary=mock.vocabulary) if mock.vocabulary else MockRecognizer()
+            MockRecognizer(vocabulary=mock.vocabulary or VOCABULARY, punctuate=mock.punctuate)
         )
         self.started = 0.0
         self.digest = hashlib.sha256()

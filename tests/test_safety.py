@@ -1,0 +1,260 @@
+"""A public bot under strangers' hands: users who block it mid-answer, floods from one
+chat, Telegram's bans, oversized webhook bodies. Each gets a clear, bounded outcome that
+costs bounded Truebar time and never holds up other users."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.config import FairnessSettings, FloodSettings, WebhookSettings
+from bot.storage import Outcome
+from bot.storage.sqlite import SqliteStore
+from bot.telegram import texts
+from bot.testing.fake_telegram import FakeTelegram, FloodLimits
+from bot.testing.mock_truebar import MockTruebar
+from tests.bot_harness import (
+    NoteTracker,
+    bot_settings,
+    expected_transcript,
+    reply,
+    running_bot,
+    truebar_settings,
+)
+
+CHAT = 1001
+OTHER = 1002
+GROUP = -100700
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as fake:
+        fake.add_chat(CHAT, "private")
+        fake.add_chat(OTHER, "private")
+        fake.add_chat(GROUP, "supergroup")
+        yield fake
+
+
+async def ledger_outcome(db: Path, chat: int, message: int) -> tuple[bool, Outcome | None]:
+    store = await SqliteStore.open(db)
+    try:
+        state = await store.get_job(chat, message)
+    finally:
+        await store.close()
+    assert state is not None
+    return state.finished, state.outcome
+
+
+# -- answers that cannot be delivered ------------------------------------------------------
+
+
+async def test_a_user_who_blocks_the_bot_mid_note_stops_the_session_for_good(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, voice_note: Path
+) -> None:
+    settings = bot_settings(fake, tmp_path / "bot.db", job_lease_s=0.5)
+    mock_truebar.pace = 1.5  # the note takes seconds: the block comes while words arrive
+    async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
+        note = fake.send_voice(CHAT, CHAT, voice_note.read_bytes())["message_id"]
+        await fake.wait_for(lambda: bool(fake.replies_to(CHAT, note)))
+        fake.block(CHAT)
+        assert await bot.done(CHAT, note) == "undeliverable"
+        # another user's note, done after the blocked note's lease has run out twice over
+        other = fake.send_voice(OTHER, OTHER, voice_note.read_bytes())["message_id"]
+        assert await bot.done(OTHER, other) == "transcribed"
+    assert await ledger_outcome(settings.db_path, CHAT, note) == (True, "undeliverable")
+    assert bot.reports[(CHAT, note)] == 1  # never taken up again
+    blocked, answered = mock_truebar.stats.sessions
+    assert not blocked.finished  # stopped at the refusal, not streamed to the end
+    assert answered.finished
+
+
+async def test_a_final_refused_for_good_is_not_retried(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, voice_note: Path
+) -> None:
+    settings = bot_settings(fake, tmp_path / "bot.db", job_lease_s=0.5)
+    release = fake.faults.hold["editMessageText"] = asyncio.Event()
+    async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
+        note = fake.send_voice(CHAT, CHAT, voice_note.read_bytes())["message_id"]
+        await mock_truebar.wait_for(lambda: any(s.finished for s in mock_truebar.stats.sessions))
+        fake.block(CHAT)  # the user blocks the bot just as the transcript is ready
+        release.set()
+        assert await bot.done(CHAT, note) == "undeliverable"
+        other = fake.send_voice(OTHER, OTHER, voice_note.read_bytes())["message_id"]
+        assert await bot.done(OTHER, other) == "transcribed"
+    assert await ledger_outcome(settings.db_path, CHAT, note) == (True, "undeliverable")
+    assert len(mock_truebar.stats.sessions) == 2  # one each
+
+
+async def test_a_transcript_of_only_whitespace_is_no_speech(
+    fake: FakeTelegram, tmp_path: Path, voice_note: Path
+) -> None:
+    async with MockTruebar(vocabulary=(" ", "\u00a0\t"), punctuate=False) as mock:
+        settings = bot_settings(fake, tmp_path / "bot.db", job_lease_s=0.5)
+        async with running_bot(settings, truebar_settings(mock)) as bot:
+            note = fake.send_voice(CHAT, CHAT, voice_note.read_bytes())["message_id"]
+            assert await bot.done(CHAT, note) == "empty"
+    assert reply(fake, CHAT, note).text == texts.NO_SPEECH
+    assert len(mock.stats.sessions) == 1
+    assert all(c.status == 200 for c in fake.calls if c.method != "getUpdates")
+
+
+async def test_an_empty_file_costs_no_truebar_session(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path
+) -> None:
+    async with running_bot(
+        bot_settings(fake, tmp_path / "bot.db"), truebar_settings(mock_truebar)
+    ) as bot:
+        note = fake.send_voice(CHAT, CHAT, b"", duration=3)["message_id"]
+        assert await bot.done(CHAT, note) == "rejected"
+    assert reply(fake, CHAT, note).text == texts.EMPTY_FILE
+    assert mock_truebar.stats.sessions == [] and not fake.calls_to("getFile")
+
+
+async def test_a_long_server_error_is_shown_short(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, voice_note: Path
+) -> None:
+    mock_truebar.faults.error_after_ms = 300
+    mock_truebar.faults.error_message = (
+        "Worker crashed, details at https://truebar.example/logs/123 " + "trace " * 900
+    )
+    async with running_bot(
+        bot_settings(fake, tmp_path / "bot.db"), truebar_settings(mock_truebar)
+    ) as bot:
+        note = fake.send_voice(CHAT, CHAT, voice_note.read_bytes())["message_id"]
+        assert await bot.done(CHAT, note) == "failed"
+    shown = reply(fake, CHAT, note).text or ""  # one message, not three
+    assert "Worker crashed" in shown and "https" not in shown and len(shown) < 200
+
+
+# -- fair sharing --------------------------------------------------------------------------
+
+
+async def test_one_chats_flood_does_not_hold_up_another_user(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, voice_note: Path
+) -> None:
+    settings = bot_settings(
+        fake,
+        tmp_path / "bot.db",
+        max_sessions=3,
+        fairness=FairnessSettings(chat_running=2, chat_pending=20, user_pending=10),
+    )
+    mock_truebar.pace = 4.0  # each note takes a second or two
+    audio = voice_note.read_bytes()
+    async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
+        flood = [fake.send_voice(CHAT, CHAT, audio)["message_id"] for _ in range(12)]
+        await fake.wait_for(lambda: len(fake.bot_messages(CHAT)) >= 11)  # 10 placeholders + 1
+        other = fake.send_voice(OTHER, OTHER, audio)["message_id"]
+        assert await bot.done(OTHER, other) == "transcribed"
+        assert mock_truebar.stats.active_sessions >= 1  # the flood is still being worked on
+        outcomes = [await bot.done(CHAT, n) for n in flood]
+    assert outcomes.count("transcribed") == 10 and outcomes.count("rejected") == 2
+    refusals = [m for m in fake.bot_messages(CHAT) if m.text == texts.user_busy(10)]
+    assert len(refusals) == 1  # a flood of notes does not become a flood of answers
+    # the other user's note started at once: it was not queued behind the flood
+    assert reply(fake, OTHER, other).history[0] == texts.TRANSCRIBING
+    assert mock_truebar.stats.peak_sessions <= 3
+    placeholders = {
+        reply(fake, CHAT, n).history[0] for n in flood if outcomes[flood.index(n)] == "transcribed"
+    }
+    assert texts.queued(0) in placeholders  # the flood waited its turns
+
+
+async def test_sends_already_waiting_for_a_slot_respect_a_ban(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, voice_note: Path
+) -> None:
+    fake.limits = FloodLimits()  # Telegram's real limits; the bot paces by its own
+    settings = bot_settings(fake, tmp_path / "bot.db", flood=FloodSettings())
+    fake.faults.retry_after[CHAT] = 1  # the first message to the chat gets a 429 …
+    fake.faults.retry_after_seconds = 2  # … banning it for two seconds
+    async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
+        notes = [fake.send_voice(CHAT, CHAT, voice_note.read_bytes()) for _ in range(3)]
+        for note in notes:
+            assert await bot.done(CHAT, note["message_id"]) == "transcribed"
+    assert fake.flood_reasons["ban"] == 0, "a send went out during the ban"
+    banned = next(c for c in fake.calls if c.status == 429)
+    later = [c for c in fake.calls if c.at > banned.at and c.params.get("chat_id") == CHAT]
+    assert later and all(c.at >= banned.at + 2 for c in later if c.method != "sendChatAction")
+
+
+# -- /transcribe on a note already done ------------------------------------------------------
+
+
+async def test_transcribe_on_a_note_already_done_points_at_the_transcript(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, voice_note: Path
+) -> None:
+    async with running_bot(
+        bot_settings(fake, tmp_path / "bot.db"), truebar_settings(mock_truebar)
+    ) as bot:
+        note = fake.send_voice(GROUP, CHAT, voice_note.read_bytes())["message_id"]
+        assert await bot.done(GROUP, note) == "transcribed"
+        transcript = reply(fake, GROUP, note)
+        asked = fake.send_text(GROUP, OTHER, "/transcribe", reply_to=note)["message_id"]
+        await fake.wait_for(lambda: bool(fake.replies_to(GROUP, transcript.message_id)))
+    (pointer,) = fake.replies_to(GROUP, transcript.message_id)
+    assert pointer.text == texts.ALREADY_TRANSCRIBED
+    assert not fake.replies_to(GROUP, asked)
+    assert transcript.text == expected_transcript(mock_truebar)
+    assert len(mock_truebar.stats.sessions) == 1
+
+
+# -- webhook bodies ------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+async def megabytes(count: int) -> AsyncIterator[bytes]:
+    """A body streamed in 64 KiB chunks: the test itself never holds it."""
+    chunk = b"x" * 65536
+    for _ in range(count * 16):
+        yield chunk
+
+
+async def post(url: str, headers: dict[str, str], body: AsyncIterator[bytes] | bytes) -> int | None:
+    """The status, or None when the server closed the connection on the upload."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        try:
+            return (await http.post(url, content=body, headers=headers)).status_code
+        except httpx.TransportError:
+            return None
+
+
+async def test_webhook_bodies_are_bounded_and_checked_before_they_are_read(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, voice_note: Path
+) -> None:
+    port = free_port()
+    hook = WebhookSettings("https://bot.example.org/hook", "s3cr3t-hook", "127.0.0.1", port, "hook")
+    url = f"http://127.0.0.1:{port}/hook"
+    secret = {"X-Telegram-Bot-Api-Secret-Token": hook.secret_token}
+    settings = bot_settings(fake, tmp_path / "bot.db", webhook=hook)
+    async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
+        before = rss_mb()
+        assert await post(url, {}, megabytes(50)) in (403, None)
+        assert await post(url, secret, megabytes(50)) in (400, 413, None)
+        grown = rss_mb() - before
+        # an update that cannot be parsed is skipped, not refused (Telegram would resend it)
+        assert await post(url, secret | {"Content-Type": "application/json"}, b"{not json") == 200
+        assert await post(url, secret, json.dumps({"update_id": "x"}).encode()) == 200
+        note = fake.send_voice(CHAT, CHAT, voice_note.read_bytes())
+        update = fake._updates.pop()
+        assert await post(url, secret, json.dumps(update).encode()) == 200
+        assert await bot.done(CHAT, note["message_id"]) == "transcribed"
+    assert grown < 15, f"RSS grew {grown:.0f} MB on 100 MB of unwanted bodies"

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot import audio, pipeline
-from bot.config import ConfigError, TruebarSettings, load_env_file
+from bot.config import ConfigError, DecoderSettings, TruebarSettings, load_env_file
 from bot.logs import setup_logging
 from bot.redaction import redact
 from bot.truebar.errors import AuthError, ConfigRejected, TruebarError
@@ -67,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"configuration error: {exc}", EXIT_USAGE)
     except audio.AudioError as exc:
         return _fail(f"cannot use {args.file}: {exc}")
+    except audio.DecoderMissing as exc:
+        return _fail(f"the decoder cannot run: {exc}")
     except AuthError as exc:
         return _fail(f"authentication failed: {exc}")
     except ConfigRejected as exc:
@@ -89,8 +91,9 @@ async def _transcribe(path: Path, tag: str | None) -> int:
         kind = "FINAL" if update.is_final else "INTERIM"
         print(f"{kind} - {update.segment_text}", flush=True)
 
+    decoder = audio.Decoder((d := DecoderSettings.from_env()).ffmpeg, d.ffprobe, d.limits)
     async with truebar_client(settings) as client:
-        await pipeline.transcribe(client, tag or settings.asr_tag, audio.PcmStream.open(path), show)
+        await pipeline.transcribe(client, tag or settings.asr_tag, decoder.stream(path), show)
     return 0
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
+from bot.audio import DecoderLimits
 from bot.truebar.client import Timeouts
 
 DEFAULT_AUTH_URL = "https://auth.true-bar.si/realms/truebar/protocol/openid-connect/token"
@@ -137,6 +138,30 @@ class FloodSettings:
 
 
 @dataclass(frozen=True)
+class DecoderSettings:
+    """The decoder of users' files: which ffmpeg/ffprobe, and what each child may use."""
+
+    ffmpeg: str = "ffmpeg"
+    ffprobe: str = "ffprobe"
+    memory_mb: int = 512
+    cpu_s: int = 60
+
+    @property
+    def limits(self) -> DecoderLimits:
+        return DecoderLimits(memory_bytes=self.memory_mb * 1024 * 1024, cpu_s=self.cpu_s)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> DecoderSettings:
+        e = _Env(os.environ if env is None else env)
+        return cls(
+            ffmpeg=e.text("BOT_FFMPEG", "ffmpeg"),
+            ffprobe=e.text("BOT_FFPROBE", "ffprobe"),
+            memory_mb=e.integer("BOT_DECODER_MEMORY_MB", 512, minimum=128),
+            cpu_s=e.integer("BOT_DECODER_CPU_S", 60, minimum=1),
+        )
+
+
+@dataclass(frozen=True)
 class FairnessSettings:
     """How much of the bot one chat or one sender may take."""
 
@@ -182,6 +207,7 @@ class BotSettings:
     max_job_age_s: float = 6 * 3600.0
     max_attempts: int = 5
     fairness: FairnessSettings = field(default_factory=FairnessSettings)
+    decoder: DecoderSettings = field(default_factory=DecoderSettings)
     flood: FloodSettings = field(default_factory=FloodSettings)
     webhook: WebhookSettings | None = None
     ops: OpsSettings = field(default_factory=OpsSettings)
@@ -236,6 +262,7 @@ class BotSettings:
             shutdown_grace_s=e.number("BOT_SHUTDOWN_GRACE", 30.0),
             max_job_age_s=e.number("BOT_MAX_JOB_AGE", 6 * 3600.0, minimum=1.0),
             max_attempts=e.integer("BOT_MAX_ATTEMPTS", 5, minimum=1),
+            decoder=DecoderSettings.from_env(env),
             fairness=FairnessSettings(
                 chat_running=e.integer("BOT_CHAT_MAX_RUNNING", 2, minimum=1),
                 chat_pending=e.integer("BOT_CHAT_MAX_PENDING", 20, minimum=1),

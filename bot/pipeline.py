@@ -9,14 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
-from bot.audio import AudioTooLong, PcmStream
+from bot.audio import PcmStream
 from bot.truebar.client import TruebarClient, TruebarSession
 from bot.truebar.transcript import TranscriptUpdate
 
 OnUpdate = Callable[[TranscriptUpdate], Awaitable[None] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Transcribed:
+    """The final text, how much audio it came from, and whether the audio was cut at
+    its duration budget (the file went on longer than it said)."""
+
+    text: str
+    audio_s: float
+    truncated: bool
 
 
 async def transcribe(
@@ -25,14 +36,12 @@ async def transcribe(
     audio: Coroutine[Any, Any, PcmStream],
     on_update: OnUpdate,
     *,
-    max_duration_s: float | None = None,
     overlap: bool = True,
-) -> str:
+) -> Transcribed:
     """Stream the audio under ``tag`` to Truebar; return the final text.
 
-    ``audio`` opens the stream (download, ffmpeg start). With ``overlap`` off it completes
-    before any Truebar session opens (e.g. to check a duration first). Audio beyond
-    ``max_duration_s`` aborts the session with :class:`AudioTooLong`.
+    ``audio`` opens the stream (download, decoder start). With ``overlap`` off it
+    completes before any Truebar session opens (e.g. to check a duration first).
     """
     audio_task: asyncio.Task[PcmStream] = asyncio.ensure_future(audio)
     try:
@@ -42,21 +51,14 @@ async def transcribe(
             session = await _open_while(stack, client, tag, audio_task)
             stream = await audio_task
             final = ""
-            async for update in session.transcribe(_limited(stream, max_duration_s)):
+            async for update in session.transcribe(stream.chunks()):
                 final = update.final_text
                 result = on_update(update)
                 if result is not None:
                     await result
-            return final
+            return Transcribed(final, stream.duration_s, stream.truncated)
     finally:
         await _dispose(audio_task)
-
-
-async def _limited(stream: PcmStream, max_duration_s: float | None) -> AsyncIterator[bytes]:
-    async for chunk in stream.chunks():
-        if max_duration_s is not None and stream.duration_s > max_duration_s:
-            raise AudioTooLong(max_duration_s)
-        yield chunk
 
 
 async def _open_while(

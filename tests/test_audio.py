@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from bot import audio
+from bot.audio import reference
 from tests.audio_fixtures import FORMATS
 
 
@@ -28,7 +29,7 @@ async def test_decoding_runs_off_the_event_loop(
         seen.append(threading.current_thread())
         return real(path)
 
-    monkeypatch.setattr(audio, "decode_file", spy)
+    monkeypatch.setattr(reference, "decode_file", spy)
     await audio.decode(audio_dir / "speech.ogg")
     assert seen and seen[0] is not threading.main_thread()
 
@@ -65,7 +66,7 @@ async def test_chunks_are_100ms_and_cover_everything() -> None:
 @pytest.mark.parametrize("name", [*(f"speech.{f}" for f in FORMATS), "speech.mp4"])
 async def test_stream_matches_pydub_decode(audio_dir: Path, name: str) -> None:
     reference = await audio.decode(audio_dir / name)
-    stream = await audio.PcmStream.open(audio_dir / name)
+    stream = await audio.Decoder().stream(audio_dir / name)
     chunks = [c async for c in stream.chunks()]
     assert all(len(c) == 3200 for c in chunks[:-1])
     assert len(b"".join(chunks)) == pytest.approx(len(reference.pcm), abs=3200)
@@ -85,15 +86,19 @@ async def test_stream_reports_bad_input_when_opened(
     audio_dir: Path, name: str, error: type[audio.AudioError]
 ) -> None:
     with pytest.raises(error):
-        await audio.PcmStream.open(audio_dir / name)
+        await audio.Decoder().stream(audio_dir / name)
 
 
 async def test_stream_closed_early_stops_ffmpeg(audio_dir: Path) -> None:
-    stream = await audio.PcmStream.open(audio_dir / "speech.wav", chunk_bytes=320)
+    ended: list[audio.ChildExit] = []
+    decoder = audio.Decoder(on_exit=ended.append)
+    stream = await decoder.stream(audio_dir / "speech.wav", chunk_bytes=320)
     await stream.close()
-    assert stream._process.returncode is not None
+    (child,) = ended
+    assert child.code == -9  # killed, and reaped
 
 
 async def test_probe_reads_the_duration(audio_dir: Path) -> None:
-    assert await audio.probe(audio_dir / "speech.m4a") == pytest.approx(6.5, abs=1.5)
-    assert await audio.probe(audio_dir / "garbage.ogg") is None
+    decoder = audio.Decoder()
+    assert await decoder.probe(audio_dir / "speech.m4a") == pytest.approx(6.5, abs=1.5)
+    assert await decoder.probe(audio_dir / "garbage.ogg") is None

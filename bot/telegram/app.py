@@ -14,8 +14,10 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
+from bot.audio import Decoder
 from bot.config import BotSettings, TruebarSettings
 from bot.logs import keep_payloads_out_of_logs
+from bot.metrics import DECODER_PEAK_RSS
 from bot.ops import OpsServer
 from bot.redaction import add_secrets, redact
 from bot.storage import Store, open_store
@@ -38,6 +40,7 @@ POLL_TIMEOUT_S = 30
 def build_application(
     settings: BotSettings,
     client: TruebarClient,
+    decoder: Decoder,
     store: Store,
     default_tag: str,
     observer: NoteObserver | None = None,
@@ -53,7 +56,9 @@ def build_application(
     )
     app = ApplicationBuilder().bot(bot).concurrent_updates(True).build()
     gate = FloodGate(settings.flood)
-    transcriber = NoteTranscriber(app.bot, client, store, gate, settings, default_tag, observer)
+    transcriber = NoteTranscriber(
+        app.bot, client, decoder, store, gate, settings, default_tag, observer
+    )
     stages = StagesCache(client, settings.stages_cache_s)
     Handlers(settings, transcriber, stages, store, gate).register(app)
     return app, transcriber
@@ -122,6 +127,18 @@ async def _start(
 ) -> None:
     """Start everything, each step's undoing pushed on ``stack``: at the stop, updates
     end first, then notes in progress drain, then the rest closes, the store last."""
+    with _starting(
+        lambda e: (
+            f"the decoder cannot run: {e} (install ffmpeg and util-linux, or set "
+            "BOT_FFMPEG and BOT_FFPROBE)"
+        )
+    ):
+        decoder = Decoder(
+            settings.decoder.ffmpeg,
+            settings.decoder.ffprobe,
+            settings.decoder.limits,
+            on_exit=lambda ended: DECODER_PEAK_RSS.observe(ended.peak_rss_bytes or 0),
+        )
     with _starting(_store_failure(settings)):
         store = await open_store(settings.database_url, settings.db_path)
     stack.push_async_callback(store.close)
@@ -147,7 +164,9 @@ async def _start(
             await ops.start()
         stack.push_async_callback(ops.stop)
     client = await stack.enter_async_context(truebar_client(truebar))
-    app, transcriber = build_application(settings, client, store, truebar.asr_tag, observer)
+    app, transcriber = build_application(
+        settings, client, decoder, store, truebar.asr_tag, observer
+    )
     with _starting(_telegram_failure):
         await stack.enter_async_context(app)
     await _set_commands(app)

@@ -23,7 +23,7 @@ from telegram import Audio, Bot, Document, Message, VideoNote, Voice
 from telegram.error import TelegramError
 
 from bot import audio, pipeline
-from bot.audio import PcmStream
+from bot.audio import Decoder, PcmStream, duration_budget
 from bot.config import BotSettings
 from bot.logs import set_note
 from bot.metrics import (
@@ -180,6 +180,7 @@ class NoteTranscriber:
         self,
         bot: Bot,
         client: TruebarClient,
+        decoder: Decoder,
         store: Store,
         gate: FloodGate,
         settings: BotSettings,
@@ -188,6 +189,7 @@ class NoteTranscriber:
     ) -> None:
         self._bot = bot
         self._client = client
+        self._decoder = decoder
         self._store = store
         self._gate = gate
         self._settings = settings
@@ -477,7 +479,7 @@ class NoteTranscriber:
         queue = _QueueDisplay(live)
         ticket = self._slots.join(target.chat_id, queue.show)
 
-        def start() -> asyncio.Future[str]:
+        def start() -> asyncio.Future[pipeline.Transcribed]:
             return asyncio.ensure_future(self._transcribe(note, live, tag, ticket, queue))
 
         # The placeholder goes out while the file downloads and the Truebar session opens:
@@ -491,7 +493,7 @@ class NoteTranscriber:
                 await self._show_placeholder(note, live, status)
                 if work is None:  # in a burst, the placeholders' round trips space it out
                     work = start()
-                text = await _unless_refused(work, live)
+                result = await _unless_refused(work, live)
             finally:  # whatever failed, the work is over before the user is answered
                 if work is not None:
                     await settle(work)
@@ -523,14 +525,19 @@ class NoteTranscriber:
             return Outcome.FAILED
         finally:
             live.abandon()  # interims must not land after whatever comes next
-        text = text.strip()
-        await live.close(text or texts.NO_SPEECH)
+        text = result.text.strip()
+        shown = text or texts.NO_SPEECH
+        if result.truncated:
+            shown = f"{shown}\n\n{texts.cut_at(result.audio_s)}"
+        await live.close(shown)
         mark("final_sent")
         log.info(
-            "chat %s message %s: transcribed (%d chars, tag %s)",
+            "chat %s message %s: transcribed (%d chars from %.1f s of audio%s, tag %s)",
             target.chat_id,
             target.message_id,
             len(text),
+            result.audio_s,
+            ", cut at its budget" if result.truncated else "",
             tag,
         )
         return Outcome.TRANSCRIBED if text else Outcome.EMPTY
@@ -548,13 +555,13 @@ class NoteTranscriber:
 
     async def _transcribe(
         self, note: VoiceNote, live: LiveReply, tag: str, ticket: Ticket, queue: _QueueDisplay
-    ) -> str:
+    ) -> pipeline.Transcribed:
         await ticket.wait()
         return await self._transcribe_in_slot(note, live, tag, waited=queue.shown)
 
     async def _transcribe_in_slot(
         self, note: VoiceNote, live: LiveReply, tag: str, *, waited: bool
-    ) -> str:
+    ) -> pipeline.Transcribed:
         if waited:
             live.show(texts.TRANSCRIBING)
         with tempfile.TemporaryDirectory(dir=self._settings.downloads_dir) as directory:
@@ -567,7 +574,7 @@ class NoteTranscriber:
 
     async def _stream(
         self, note: VoiceNote, live: LiveReply, tag: str, downloaded: asyncio.Future[Path]
-    ) -> str:
+    ) -> pipeline.Transcribed:
         """Transcribe the downloaded file; a dropped connection gets one fresh retry."""
         for attempt in range(1, TRUEBAR_ATTEMPTS + 1):
             started, result = time.monotonic(), "finished"
@@ -577,7 +584,6 @@ class NoteTranscriber:
                     tag,
                     self._open_audio(note, downloaded),
                     lambda update: live.show(update.text),
-                    max_duration_s=self._settings.max_duration_s,
                     overlap=note.duration is not None,
                 )
             except BaseException as exc:
@@ -617,13 +623,16 @@ class NoteTranscriber:
         return path
 
     async def _open_audio(self, note: VoiceNote, downloaded: asyncio.Future[Path]) -> PcmStream:
-        """Start decoding once the file is here (shared by retries, never cancelled by one)."""
+        """Start decoding once the file is here (shared by retries, never cancelled by
+        one), at most the audio the file declares (see :mod:`bot.audio.budget`)."""
         path = await asyncio.shield(downloaded)
-        if note.duration is None:  # a document: Telegram gave no duration, so look first
-            duration = await audio.probe(path)
-            if duration is not None and duration > self._settings.max_duration_s:
+        declared: float | None = note.duration
+        if declared is None:  # a document: Telegram gave no duration, so look first
+            declared = await self._decoder.probe(path)
+            if declared is not None and declared > self._settings.max_duration_s:
                 raise audio.AudioTooLong(self._settings.max_duration_s)
-        stream = await PcmStream.open(path)
+        budget = duration_budget(declared, self._settings.max_duration_s, note.file_size)
+        stream = await self._decoder.stream(path, budget_s=budget)
         mark("first_pcm")
         return stream
 
@@ -646,7 +655,9 @@ class _QueueDisplay:
             self._live.show(texts.queued(position))
 
 
-async def _unless_refused(work: asyncio.Future[str], live: LiveReply) -> str:
+async def _unless_refused(
+    work: asyncio.Future[pipeline.Transcribed], live: LiveReply
+) -> pipeline.Transcribed:
     """The work's result, unless Telegram refuses the reply for good first (the user
     blocked the bot mid-note): then there is nobody to transcribe for."""
     watched: set[asyncio.Future[Any]] = {work, live.refused}

@@ -46,6 +46,13 @@ ALREADY_WORKING = "⏳ I'm already working on this message."
 ALREADY_ANSWERED = "I've already answered this message."
 
 
+def cut_at(seconds: float) -> str:
+    return (
+        f"✂️ This recording is longer than it says, so I transcribed only its first "
+        f"{_minutes(round(seconds))}."
+    )
+
+
 def queued(ahead: int) -> str:
     if ahead == 0:
         return "⏳ Queued: yours is next."

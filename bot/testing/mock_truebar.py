@@ -336,8 +336,8 @@ class _Session:
         self, mock: MockTruebar, ws: ServerConnection, record: SessionRecord, faults: Faults
     ) -> None:
         self.mock, self.ws, self.record, self.faults = mock, ws, record, faults
-        self.recognizer = (
-            MockRecognizer(vocabulary=mock.vocabulary or VOCABULARY, punctuate=mock.punctuate)
+        self.recognizer = MockRecognizer(
+            vocabulary=mock.vocabulary or VOCABULARY, punctuate=mock.punctuate
         )
         self.started = 0.0
         self.digest = hashlib.sha256()

@@ -1,0 +1,295 @@
+"""ffmpeg and ffprobe run on a stranger's file, contained.
+
+Every file a user sends is hostile until decoded. Unrestricted, ffmpeg picks a demuxer
+from the bytes, so a "voice note" that is an HLS or DASH playlist or an ffconcat script
+made it read other files on this host and send their audio back to the sender; an MP4
+whose sample table declares 89 million samples, or a 16000×16000 PNG, made it allocate
+2 GB. So each child gets (measured with Debian's ffmpeg 5.1, tests/hostile_media.py):
+
+- ``-protocol_whitelist file`` and an explicit ``-format_whitelist`` of the audio and
+  video containers a voice bot needs: no playlists, no images, no other protocols;
+- ``-max_alloc`` (32 MiB, 8× what a 30-minute MP4's index needs) and an address-space
+  limit (512 MiB: Debian's build maps 263 MB of libraries before it reads a byte), a
+  CPU-seconds limit, a handful of open files, no core dumps — set by util-linux's
+  ``prlimit`` before ffmpeg starts, not by Python code run between fork and exec;
+- ``setpriv --pdeathsig KILL``: it dies with the bot, however the bot dies;
+- nice 19, one decoding thread: many decodes at once must not starve the event loop;
+- its stderr drained as it comes (a full pipe would stall it), keeping a short tail;
+- a wall-clock limit on waiting for its output, and its peak memory read when reaped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from bot.audio.errors import UndecodableAudio
+from bot.truebar.protocol import BYTES_PER_MS, SAMPLE_RATE
+
+FORMATS = (
+    "ogg",  # voice notes (Opus), Vorbis
+    "mp3",
+    "mov",  # mov, mp4, m4a, 3gp: video notes, iPhone recordings
+    "matroska",  # matroska, webm
+    "wav",
+    "w64",
+    "flac",
+    "aac",  # ADTS
+    "amr",
+    "aiff",
+    "caf",
+    "asf",  # wma
+    "ac3",
+    "mpegts",
+)
+"""Demuxers a decoder may use: everything else (hls, dash, concat, image2, …) is refused."""
+
+MAX_ALLOC = 32 * 1024 * 1024  # largest single allocation ffmpeg may make
+OPEN_FILES = 16  # ffmpeg needs 4: stdin, stdout, stderr and the file
+STDERR_TAIL = 4096  # bytes of a decoder's complaints kept for the log
+UTILS = ("prlimit", "setpriv", "nice")  # util-linux and coreutils: in every Debian
+
+
+@dataclass(frozen=True, slots=True)
+class DecoderLimits:
+    """What one decoder child may use."""
+
+    memory_bytes: int = 512 * 1024 * 1024  # address space
+    cpu_s: int = 60  # a 30-minute note takes about 4 s
+    stall_s: float = 30.0  # longest wait for output while we are reading
+    probe_s: float = 10.0  # the whole of a probe
+
+
+@dataclass(frozen=True, slots=True)
+class ChildExit:
+    """How a decoder child ended: its exit code (negative: killed by that signal) and
+    the most memory it held."""
+
+    code: int
+    peak_rss_bytes: int | None
+
+
+ExitObserver = Callable[[ChildExit], None]
+
+
+class Sandbox:
+    """Builds and starts contained ffmpeg/ffprobe children. ``ffmpeg``/``ffprobe`` are
+    names on PATH or paths; a missing tool is reported at construction."""
+
+    def __init__(
+        self,
+        ffmpeg: str = "ffmpeg",
+        ffprobe: str = "ffprobe",
+        limits: DecoderLimits = DecoderLimits(),
+        on_exit: ExitObserver | None = None,
+    ) -> None:
+        self.ffmpeg = _which(ffmpeg)
+        self.ffprobe = _which(ffprobe)
+        self._utils = {name: _which(name) for name in UTILS}
+        self.limits = limits
+        self._on_exit = on_exit
+
+    def _prefix(self) -> list[str]:
+        return [
+            self._utils["prlimit"],
+            f"--as={self.limits.memory_bytes}",
+            f"--cpu={self.limits.cpu_s}",
+            f"--nofile={OPEN_FILES}",
+            "--core=0",
+            "--",
+            self._utils["setpriv"],
+            "--pdeathsig",
+            "KILL",
+            "--",
+            self._utils["nice"],
+            "-n",
+            "19",
+        ]
+
+    def _input(self, path: Path) -> list[str]:
+        return [
+            "-max_alloc",
+            str(MAX_ALLOC),
+            "-threads",
+            "1",
+            "-protocol_whitelist",
+            "file",
+            "-format_whitelist",
+            ",".join(FORMATS),
+            "-i",
+            f"file:{path}",  # a ":" in the path cannot select a protocol
+        ]
+
+    def decode_argv(self, path: Path, stop_after_s: float | None) -> list[str]:
+        """ffmpeg: ``path`` → 16 kHz mono s16le on stdout, audio only. ``stop_after_s``
+        makes ffmpeg itself stop soon after that much output (by time and by bytes: a
+        file can lie about its timestamps); the reader's own count is the real limit."""
+        cap: list[str] = []
+        if stop_after_s is not None:
+            cap = ["-t", f"{stop_after_s:.3f}", "-fs", str(int(stop_after_s * BYTES_PER_MS * 1000))]
+        return [
+            *self._prefix(),
+            self.ffmpeg,
+            "-nostdin",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            *self._input(path),
+            "-filter_threads",
+            "1",
+            "-vn",
+            "-sn",
+            "-dn",
+            "-ac",
+            "1",
+            "-ar",
+            str(SAMPLE_RATE),
+            "-f",
+            "s16le",
+            "-acodec",
+            "pcm_s16le",
+            *cap,
+            "-",
+        ]
+
+    def probe_argv(self, path: Path) -> list[str]:
+        """ffprobe: the container's duration, as JSON."""
+        return [
+            *self._prefix(),
+            self.ffprobe,
+            "-v",
+            "error",
+            *self._input(path),
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "json",
+        ]
+
+    async def spawn(self, argv: list[str], read_ahead: int) -> Child:
+        """Start ``argv`` (from a worker thread: fork/exec takes milliseconds the event
+        loop must not spend); its stdout is read with at most about ``read_ahead`` bytes
+        buffered, so a fast decoder waits for a slow reader instead of filling memory."""
+        process = await asyncio.to_thread(
+            subprocess.Popen,
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            stdout = await _reader(process.stdout, read_ahead)
+            stderr = await _reader(process.stderr, STDERR_TAIL)
+        except BaseException:
+            os.kill(process.pid, signal.SIGKILL)
+            await asyncio.to_thread(os.waitpid, process.pid, 0)
+            process.returncode = -signal.SIGKILL
+            raise
+        return Child(process, stdout, stderr, self.limits.stall_s, self._on_exit)
+
+
+class Child:
+    """One running decoder child. Reaped by :meth:`wait` (after :meth:`kill`, or once its
+    output has ended), which reports its exit and peak memory."""
+
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        stdout: tuple[asyncio.StreamReader, asyncio.BaseTransport],
+        stderr: tuple[asyncio.StreamReader, asyncio.BaseTransport],
+        stall_s: float,
+        on_exit: ExitObserver | None,
+    ) -> None:
+        self._process = process
+        self._stdout, self._stdout_transport = stdout
+        stderr_reader, self._stderr_transport = stderr
+        self._stall_s = stall_s
+        self._on_exit = on_exit
+        self._tail = bytearray()
+        self._drain = asyncio.ensure_future(self._keep_tail(stderr_reader))
+        self._exit: asyncio.Future[ChildExit] | None = None
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    @property
+    def complaints(self) -> str:
+        """The end of what the child wrote to stderr."""
+        return self._tail.decode(errors="replace").strip()
+
+    async def read(self, size: int) -> bytes:
+        """``size`` bytes of output, fewer at its end; the decoder taking longer than the
+        stall limit to produce them kills it."""
+        try:
+            async with asyncio.timeout(self._stall_s):
+                return await self._stdout.readexactly(size)
+        except asyncio.IncompleteReadError as exc:
+            return exc.partial
+        except TimeoutError:
+            self.kill()
+            raise UndecodableAudio("decoding this file took too long") from None
+
+    def kill(self) -> None:
+        """Stop the child now (it is not reaped yet, so its pid is still its own)."""
+        if self._process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._process.pid, signal.SIGKILL)
+
+    async def wait(self) -> ChildExit:
+        """Reap the child (once; later calls return the same) and close its pipes."""
+        if self._exit is None:
+            self._exit = asyncio.ensure_future(self._reap())
+        return await asyncio.shield(self._exit)
+
+    async def _reap(self) -> ChildExit:
+        _, status, usage = await asyncio.to_thread(os.wait4, self._process.pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        self._process.returncode = code  # reaped here: Popen must not wait for it again
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._drain
+        self._stdout_transport.close()
+        self._stderr_transport.close()
+        result = ChildExit(code, usage.ru_maxrss * 1024)  # Linux reports kilobytes
+        if self._on_exit is not None:
+            self._on_exit(result)
+        return result
+
+    async def _keep_tail(self, reader: asyncio.StreamReader) -> None:
+        while chunk := await reader.read(STDERR_TAIL):
+            self._tail += chunk
+            del self._tail[:-STDERR_TAIL]
+
+
+def _which(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        raise DecoderMissing(name)
+    return found
+
+
+class DecoderMissing(Exception):
+    """A tool the decoder needs is not installed (or not on PATH)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} is not installed or not on PATH")
+        self.name = name
+
+
+async def _reader(
+    pipe: IO[bytes] | None, limit: int
+) -> tuple[asyncio.StreamReader, asyncio.BaseTransport]:
+    """An asyncio reader on one of the child's pipes, and the transport that owns it."""
+    assert pipe is not None
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=limit)
+    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
+    return reader, transport

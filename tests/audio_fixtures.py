@@ -13,6 +13,7 @@ FORMATS: dict[str, list[str]] = {
     "m4a": ["-c:a", "aac"],
     "wav": [],
     "flac": ["-c:a", "flac"],
+    "webm": ["-c:a", "libopus", "-b:a", "32k"],
 }
 
 

@@ -159,8 +159,9 @@ def sample_table_bomb_mp4(directory: Path, samples: int = 89_000_000, name: str 
     stts/stsc/stsz cost a few bytes each whatever the count (one run of equal durations, one
     chunk, one constant size), but ffmpeg's mov demuxer builds its index with one 24-byte
     entry per sample: one ~2.1 GB allocation, then a loop over 89 million entries, before
-    the first packet is read. ffprobe pays the same. Expected in the sandbox: refused at
-    once (``-max_alloc``: "Cannot allocate memory"), with little memory and CPU spent.
+    the first packet is read. ffprobe pays the same. Expected in the sandbox: the index
+    allocation is refused (``-max_alloc`` or RLIMIT_AS), ffmpeg exits 0 at once with no PCM
+    (an empty note to the bot), ~55 MB RSS instead of ~2.1 GB.
     """
     source = directory / f".{name}-source.m4a"
     _ffmpeg(
@@ -283,7 +284,8 @@ def mp3_huge_cover_art(
     attached-picture video stream that finding the stream parameters decodes (1 GB at
     16000×16000) although ``-vn`` never uses it. The same works with FLAC PICTURE blocks
     and Ogg METADATA_BLOCK_PICTURE comments. Expected in the sandbox: the picture's
-    allocation is refused by ``-max_alloc``; the audio still decodes (a warning only).
+    allocation is refused by ``-max_alloc``; the 1 s of audio still decodes (an error line
+    from the png decoder on stderr, exit status 0).
     """
     source = directory / f".{name}-source.mp3"
     _ffmpeg(
@@ -315,9 +317,10 @@ def huge_ebml_matroska(directory: Path, declared: int = 0x0FFF_FFF0, name: str =
     """A tiny Matroska whose Opus track's CodecPrivate declares ``declared`` bytes (~256 MB).
 
     matroskadec allocates a binary element whole before reading it (its own cap is
-    256 MB per element), so a few hundred bytes cost a 256 MB allocation; nested masters
-    (Tracks, TrackEntry) declare sizes to match. Expected in the sandbox: refused by
-    ``-max_alloc`` with an error, nothing decoded.
+    256 MB per element), so a few hundred bytes cost two 256 MB allocations; nested
+    masters (Tracks, TrackEntry) declare sizes to match. The memory is never touched (low
+    RSS) but counts against RLIMIT_AS. Expected with or without the sandbox: an error, no
+    PCM; in the sandbox the allocation itself is refused.
     """
     unsigned = {0x4286: 1, 0x42F7: 1, 0x42F2: 4, 0x42F3: 8, 0x4287: 4, 0x4285: 2}
     header = b"".join(_ebml(i, bytes([v])) for i, v in unsigned.items())
@@ -364,7 +367,8 @@ def hls_url_playlist(directory: Path, url: str, name: str = NOTE, key_uri: str =
 
     For the protocol tricks of :func:`protocol_urls` (``subfile:``, ``concat:``,
     ``data:``, ``crypto+file:``) and for ``#EXT-X-KEY`` reading a local file as its key.
-    Expected in the sandbox: refused by the format whitelist.
+    Debian's 5.1.9 hls demuxer already refuses these segment URLs itself, but opens a local
+    ``key_uri``. Expected in the sandbox: refused by the format whitelist before either.
     """
     lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:10", "#EXT-X-MEDIA-SEQUENCE:0"]
     if key_uri:

@@ -102,3 +102,88 @@ async def test_probe_reads_the_duration(audio_dir: Path) -> None:
     decoder = audio.Decoder()
     assert await decoder.probe(audio_dir / "speech.m4a") == pytest.approx(6.5, abs=1.5)
     assert await decoder.probe(audio_dir / "garbage.ogg") is None
+
+
+@pytest.mark.parametrize("name", [*(f"speech.{f}" for f in FORMATS), "speech.mp4"])
+async def test_the_sandbox_decodes_every_format_byte_identically(
+    audio_dir: Path, name: str
+) -> None:
+    """The sandbox's limits and whitelists change nothing for a legitimate file."""
+    import hashlib
+
+    unsandboxed = await asyncio.create_subprocess_exec(
+        *["ffmpeg", "-nostdin", "-loglevel", "error", "-threads", "1", "-i", str(audio_dir / name)],
+        *["-vn", "-ac", "1", "-ar", "16000", "-f", "s16le", "-acodec", "pcm_s16le", "-"],
+        stdout=asyncio.subprocess.PIPE,
+    )
+    plain, _ = await unsandboxed.communicate()
+    stream = await audio.Decoder().stream(audio_dir / name, budget_s=3600)
+    sandboxed = b"".join([c async for c in stream.chunks()])
+    assert len(plain) > 16000 * 2 * 3  # seconds of speech, not an empty success
+    assert hashlib.sha256(sandboxed).hexdigest() == hashlib.sha256(plain).hexdigest()
+    assert not stream.truncated
+
+
+async def test_a_stream_stops_at_its_budget_and_says_it_was_cut(audio_dir: Path) -> None:
+    stream = await audio.Decoder().stream(audio_dir / "speech.ogg", budget_s=1.0)
+    pcm = b"".join([c async for c in stream.chunks()])
+    assert len(pcm) == 32000 and stream.truncated
+    whole = await audio.Decoder().stream(audio_dir / "speech.ogg", budget_s=60)
+    assert len(b"".join([c async for c in whole.chunks()])) > 32000 and not whole.truncated
+
+
+def test_a_files_budget_is_what_it_declares_or_what_its_size_allows() -> None:
+    from bot.audio import duration_budget
+
+    assert duration_budget(1, 1800, None) == pytest.approx(3.05)  # 1 s said: about 3 s
+    assert duration_budget(600, 1800, 10**6) == pytest.approx(632)
+    assert duration_budget(5000, 1800, None) == pytest.approx(1892)  # never past the maximum
+    assert duration_budget(None, 1800, 25_000) == pytest.approx(107)  # 25 KB: 100 s, + margin
+    assert duration_budget(None, 1800, None) == pytest.approx(1892)
+
+
+async def test_a_decoder_dies_with_the_process_that_started_it(tmp_path: Path) -> None:
+    """However the bot dies (SIGKILL, the OOM killer), no decoder it started lives on:
+    not even one that is not writing (here: waiting forever on a file that never comes),
+    which a closed pipe would not stop."""
+    import contextlib
+    import os
+    import signal
+    import sys
+
+    never = tmp_path / "never"
+    os.mkfifo(never)  # opening it blocks until a writer comes: none will
+    script = tmp_path / "holder.py"
+    script.write_text(
+        "import asyncio, sys\n"
+        "from pathlib import Path\n"
+        "from bot.audio.sandbox import Sandbox\n"
+        "async def main() -> None:\n"
+        "    sandbox = Sandbox()\n"
+        "    child = await sandbox.spawn(sandbox.decode_argv(Path(sys.argv[1]), None), 4096)\n"
+        # no event says the wrappers have run (setpriv sets the death signal): look
+        "    comm = Path(f'/proc/{child.pid}/comm')\n"
+        "    while comm.read_text().strip() != 'ffmpeg':\n"
+        "        await asyncio.sleep(0.005)\n"
+        "    print(child.pid, flush=True)\n"
+        "    await asyncio.Event().wait()\n"
+        "asyncio.run(main())\n"
+    )
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable, str(script), str(never), stdout=asyncio.subprocess.PIPE
+    )
+    assert holder.stdout is not None
+    decoder = int(await asyncio.wait_for(holder.stdout.readline(), 30))
+    pidfd = os.pidfd_open(decoder)
+    try:
+        holder.send_signal(signal.SIGKILL)
+        await holder.wait()
+        ended = asyncio.Event()
+        asyncio.get_running_loop().add_reader(pidfd, ended.set)
+        async with asyncio.timeout(10):
+            await ended.wait()  # readable once the decoder has exited
+        asyncio.get_running_loop().remove_reader(pidfd)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)  # a failed test leaves no orphan
+        os.close(pidfd)

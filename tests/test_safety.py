@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,7 +21,6 @@ from bot.telegram import texts
 from bot.testing.fake_telegram import FakeTelegram, FloodLimits
 from bot.testing.mock_truebar import MockTruebar
 from tests.bot_harness import (
-    NoteTracker,
     bot_settings,
     expected_transcript,
     reply,
@@ -258,3 +258,33 @@ async def test_webhook_bodies_are_bounded_and_checked_before_they_are_read(
         assert await post(url, secret, json.dumps(update).encode()) == 200
         assert await bot.done(CHAT, note["message_id"]) == "transcribed"
     assert grown < 15, f"RSS grew {grown:.0f} MB on 100 MB of unwanted bodies"
+
+
+# -- what the bot leaves behind ------------------------------------------------------------
+
+
+async def test_no_transcript_word_reaches_the_logs_even_at_debug(
+    fake: FakeTelegram, tmp_path: Path, voice_note: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    words = ("zebraquokka", "flamingoxylophone", "marmaladeplatypus")
+    async with MockTruebar(vocabulary=words) as mock:
+        settings = bot_settings(fake, tmp_path / "bot.db", webhook=None)
+        async with running_bot(settings, truebar_settings(mock)) as bot:
+            note = fake.send_voice(CHAT, CHAT, voice_note.read_bytes())["message_id"]
+            assert await bot.done(CHAT, note) == "transcribed"
+    assert "Zebraquokka" in (reply(fake, CHAT, note).text or "")
+    logged = caplog.text.lower()
+    assert "transcribed" in logged and "debug" in {r.levelname.lower() for r in caplog.records}
+    assert not [w for w in words if w in logged]
+
+
+async def test_files_a_killed_run_left_are_swept_at_start(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path
+) -> None:
+    settings = bot_settings(fake, tmp_path / "bot.db")
+    leftover = settings.downloads_dir / "tmpabc123" / "note"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"a stranger's voice note")
+    async with running_bot(settings, truebar_settings(mock_truebar)):
+        assert settings.downloads_dir.is_dir() and not leftover.exists()

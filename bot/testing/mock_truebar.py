@@ -84,6 +84,7 @@ class SessionRecord:
     config: dict[str, Any] | None = None
     audio_bytes: int = 0
     audio_sha256: str = ""
+    audio: bytearray | None = None  # what arrived, when the mock keeps it (keep_audio)
     first_audio_at: float | None = None
     finished: bool = False
     finished_at: float | None = None
@@ -121,6 +122,7 @@ class MockTruebar:
         pace: float | None = None,
         vocabulary: tuple[str, ...] | None = None,
         punctuate: bool = True,
+        keep_audio: bool = False,
         host: str = "127.0.0.1",
         auth_port: int = 0,
         api_port: int = 0,
@@ -134,6 +136,7 @@ class MockTruebar:
         self.pace = pace  # results no faster than `pace` × real time (None: at once)
         self.vocabulary = vocabulary
         self.punctuate = punctuate
+        self.keep_audio = keep_audio  # sessions record the PCM they received
         self.faults = Faults()
         self.stats = Stats()
         self._host = host
@@ -314,6 +317,7 @@ class MockTruebar:
         record = SessionRecord(
             session_id=next(self._session_ids),
             extensions=[e.name for e in ws.protocol.extensions],
+            audio=bytearray() if self.keep_audio else None,
         )
         self.stats.sessions.append(record)
         self.stats.active_sessions += 1
@@ -376,6 +380,8 @@ class _Session:
                     self.record.first_audio_at = time.monotonic()
                     self.started = time.monotonic()
                 self.record.audio_bytes += len(frame)
+                if self.record.audio is not None:
+                    self.record.audio += frame
                 self.digest.update(frame)
                 self.record.audio_sha256 = self.digest.hexdigest()
                 segments = self.recognizer.feed(frame)

@@ -36,8 +36,3 @@ TELEGRAM_RETRIES = Counter(
     "Bot API calls retried, by reason: retry_after (429) or network (errors, timeouts, 5xx)",
     ["reason"],
 )
-DECODER_PEAK_RSS = Histogram(
-    "voicebot_decoder_peak_rss_bytes",
-    "Peak memory of each decoder child (ffmpeg/ffprobe), held under BOT_DECODER_MEMORY_MB",
-    buckets=tuple(mb * 1024 * 1024 for mb in (16, 32, 64, 128, 256, 512, 1024)),
-)

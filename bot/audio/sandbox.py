@@ -15,7 +15,7 @@ whose sample table declares 89 million samples, or a 16000×16000 PNG, made it a
 - ``setpriv --pdeathsig KILL``: it dies with the bot, however the bot dies;
 - nice 19, one decoding thread: many decodes at once must not starve the event loop;
 - its stderr drained as it comes (a full pipe would stall it), keeping a short tail;
-- a wall-clock limit on waiting for its output, and its peak memory read when reaped.
+- a wall-clock limit on waiting for its output.
 """
 
 from __future__ import annotations
@@ -70,11 +70,11 @@ class DecoderLimits:
 
 @dataclass(frozen=True, slots=True)
 class ChildExit:
-    """How a decoder child ended: its exit code (negative: killed by that signal) and
-    the most memory it held."""
+    """How a decoder child ended: its exit code (negative: killed by that signal). (Not
+    its peak memory: Linux carries the parent's high-water mark across exec, so the
+    figure wait4 gives is the bot's, not the decoder's.)"""
 
     code: int
-    peak_rss_bytes: int | None
 
 
 ExitObserver = Callable[[ChildExit], None]
@@ -251,14 +251,14 @@ class Child:
         return await asyncio.shield(self._exit)
 
     async def _reap(self) -> ChildExit:
-        _, status, usage = await asyncio.to_thread(os.wait4, self._process.pid, 0)
+        _, status = await asyncio.to_thread(os.waitpid, self._process.pid, 0)
         code = os.waitstatus_to_exitcode(status)
         self._process.returncode = code  # reaped here: Popen must not wait for it again
         with contextlib.suppress(asyncio.CancelledError):
             await self._drain
         self._stdout_transport.close()
         self._stderr_transport.close()
-        result = ChildExit(code, usage.ru_maxrss * 1024)  # Linux reports kilobytes
+        result = ChildExit(code)
         if self._on_exit is not None:
             self._on_exit(result)
         return result

@@ -17,7 +17,6 @@ from telegram.request import HTTPXRequest
 from bot.audio import Decoder
 from bot.config import BotSettings, TruebarSettings
 from bot.logs import keep_payloads_out_of_logs
-from bot.metrics import DECODER_PEAK_RSS
 from bot.ops import OpsServer
 from bot.redaction import add_secrets, redact
 from bot.storage import Store, open_store
@@ -134,10 +133,7 @@ async def _start(
         )
     ):
         decoder = Decoder(
-            settings.decoder.ffmpeg,
-            settings.decoder.ffprobe,
-            settings.decoder.limits,
-            on_exit=lambda ended: DECODER_PEAK_RSS.observe(ended.peak_rss_bytes or 0),
+            settings.decoder.ffmpeg, settings.decoder.ffprobe, settings.decoder.limits
         )
     with _starting(_store_failure(settings)):
         store = await open_store(settings.database_url, settings.db_path)

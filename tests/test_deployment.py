@@ -19,6 +19,7 @@ import yaml
 
 from bot.cli import build_parser
 from bot.config import BotSettings, WebhookSettings
+from tests.docker_harness import read_env_file
 
 ROOT = Path(__file__).resolve().parent.parent
 DECODER_SCRIPT = "decoder/build-ffmpeg.sh"
@@ -146,12 +147,58 @@ def services(profile: str) -> dict[str, dict[str, Any]]:
     return {n: s for n, s in compose()["services"].items() if profile in s.get("profiles", [])}
 
 
+def bot_services() -> dict[str, dict[str, Any]]:
+    return {n: s for n, s in compose()["services"].items() if s.get("build") == "."}
+
+
+def settings_in_container(service: dict[str, Any], dotenv: dict[str, str]) -> BotSettings:
+    """What the bot in ``service`` reads: the image's ENV, under .env (env_file), under
+    the service's environment (Compose's order of precedence)."""
+    assert service["env_file"] == ".env"
+
+    def interpolated(value: object) -> str:  # ${NAME:-} from .env, as Compose does
+        return re.sub(r"\$\{(\w+):-\}", lambda m: dotenv.get(m[1], ""), str(value))
+
+    environment = {k: interpolated(v) for k, v in service.get("environment", {}).items()}
+    return BotSettings.from_env(image_env() | dotenv | environment)
+
+
+def example_env_as_the_readme_says() -> dict[str, str]:
+    """`cp config/example.env .env`, with the values the README asks for filled in."""
+    return read_env_file((ROOT / "config" / "example.env").read_text()) | {
+        "TELEGRAM_BOT_TOKEN": "1:abc",
+        "TRUEBAR_USERNAME": "alice",
+        "TRUEBAR_PASSWORD": "secret",
+        "BOT_WEBHOOK_SECRET": "s3cret",
+        "POSTGRES_PASSWORD": "pg",
+        "BOT_DOMAIN": "bot.example.org",
+    }
+
+
+@pytest.mark.parametrize("name", ["bot", "replica"])
+def test_containers_keep_their_store_and_endpoint_whatever_env_file_says(name: str) -> None:
+    """The example's bare-metal values (a relative BOT_DB_PATH, BOT_OPS_LISTEN=127.0.0.1)
+    are overridden by the Compose file: the store lives in the volume, /metrics answers
+    other containers. (The bug of issue #15: a crash-looping `single` profile.)"""
+    service = compose()["services"][name]
+    dotenv = example_env_as_the_readme_says()
+    assert dotenv["BOT_OPS_LISTEN"] == "127.0.0.1" and not dotenv["BOT_DB_PATH"].startswith("/")
+    mounts = [PurePosixPath(v.split(":")[1]) for v in service.get("volumes", [])]
+    mounts += [PurePosixPath(v) for v in instructions("VOLUME")[0].strip('[]"').split('", "')]
+    for hostile in ({}, {"BOT_DB_PATH": "/app/data/x.db", "BOT_OPS_PORT": "0"}):
+        settings = settings_in_container(service, dotenv | hostile)
+        assert any(settings.db_path.is_relative_to(m) for m in mounts), settings.db_path
+        assert (settings.ops.listen, settings.ops.port) == ("0.0.0.0", 8080)
+    assert service["environment"]["BOT_ENV_FILE"] == image_env()["BOT_ENV_FILE"]
+
+
 def test_single_profile_is_one_polling_bot_on_a_volume() -> None:
     (bot,) = services("single").values()
     assert bot["build"] == "." and bot["env_file"] == ".env"
-    data = str(PurePosixPath(image_env()["BOT_DB_PATH"]).parent)
+    data = str(PurePosixPath(bot["environment"]["BOT_DB_PATH"]).parent)
     assert any(v.endswith(f":{data}") for v in bot["volumes"])
-    assert "BOT_WEBHOOK_URL" not in bot.get("environment", {})
+    settings = settings_in_container(bot, example_env_as_the_readme_says())
+    assert settings.webhook is None and settings.database_url is None
 
 
 def test_scaled_profile_is_webhook_replicas_on_postgres_behind_the_proxy() -> None:
@@ -169,12 +216,37 @@ def test_scaled_profile_is_webhook_replicas_on_postgres_behind_the_proxy() -> No
     assert replica["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert env["BOT_WEBHOOK_LISTEN"] == "0.0.0.0"
     assert env["BOT_WEBHOOK_URL"].endswith(f"/{env['BOT_WEBHOOK_PATH']}")
+    assert env["BOT_REPLICA_ID"] == ""  # each replica its host name, even if .env names one
     caddyfile = (ROOT / "config" / "Caddyfile").read_text()
-    assert f"handle /{env['BOT_WEBHOOK_PATH']} " in caddyfile
+    assert f"path /{env['BOT_WEBHOOK_PATH']}\n" in caddyfile
     assert f"dynamic a replica {env['BOT_WEBHOOK_PORT']}" in caddyfile
     assert "./config/Caddyfile:/etc/caddy/Caddyfile:ro" in proxy["volumes"]
-    documented = (ROOT / "config" / "example.env").read_text()
-    assert all(name in documented for name in env)
+    assert proxy["healthcheck"]["test"] and postgres["healthcheck"]["test"]
+
+
+def test_proxy_forwards_only_telegrams_small_requests() -> None:
+    """Issue #10: bodies are limited and only the webhook's secret header gets through; the
+    proxy is given the same secret as the replicas."""
+    caddyfile = (ROOT / "config" / "Caddyfile").read_text()
+    assert re.search(r"request_body \{\s*max_size 1MB\s*\}", caddyfile)
+    # refused before proxying, whatever Caddy's version answers when max_size cuts a body
+    assert "@too_large header_regexp Content-Length ^[1-9][0-9]{6,}$" in caddyfile
+    assert 'header X-Telegram-Bot-Api-Secret-Token "{$BOT_WEBHOOK_SECRET}"' in caddyfile
+    assert "handle @telegram {\n\t\trespond @too_large 413\n\t\treverse_proxy" in caddyfile
+    proxy, replica = compose()["services"]["proxy"], compose()["services"]["replica"]
+    secret = replica["environment"]["BOT_WEBHOOK_SECRET"]
+    assert proxy["environment"]["BOT_WEBHOOK_SECRET"] == secret == "${BOT_WEBHOOK_SECRET:-}"
+
+
+def test_example_env_documents_every_variable_of_the_readme_and_compose() -> None:
+    documented = set(read_env_file((ROOT / "config" / "example.env").read_text()))
+    pattern = r"\b(?:BOT|TELEGRAM|TRUEBAR|POSTGRES)_[A-Z0-9_]*[A-Z0-9]\b"
+    used = set(re.findall(pattern, (ROOT / "README.md").read_text()))
+    used |= set(re.findall(r"\$\{(\w+)", (ROOT / "docker-compose.yml").read_text()))
+    for service in bot_services().values():
+        used |= set(service.get("environment", {}))
+    internal = {"BOT_ENV_FILE", "BOT_TEST_DATABASE_URL"}  # the image's and the tests' own
+    assert used - internal - documented == set()
 
 
 def test_docker_stop_waits_longer_than_the_shutdown_grace() -> None:
@@ -201,6 +273,7 @@ def test_caddyfile_is_valid() -> None:
         check=False,
         env={
             "BOT_DOMAIN": "bot.example.org",
+            "BOT_WEBHOOK_SECRET": "s3cret",
             "PATH": "/usr/bin:/bin",
             "HOME": "/tmp",
         },

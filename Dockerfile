@@ -1,34 +1,48 @@
-# The bot's image. Its steps mirror `./dev run` on a Debian machine: Debian's ffmpeg, a
-# virtualenv, the package from pyproject.toml. Runs as a non-root user; the SQLite store
-# lives in the /data volume; Docker asks `python -m bot healthcheck` (GET /healthz).
+# The bot's image: what `./dev run` sets up on a bare machine, in three stages. The audio
+# decoder (ffmpeg and ffprobe, audio only) is built by decoder/build-ffmpeg.sh, the very
+# script `./dev` uses, so the image and a bare-metal install decode alike; the package goes
+# into a virtualenv; the runtime stage gets both and no compiler. Runs as a non-root user;
+# the SQLite store lives in the /data volume; Docker asks `python -m bot healthcheck`.
 # Build: docker build -t truebar-voice-bot .   Run: see README, "Deployment".
-FROM python:3.11-slim-bookworm
+ARG BASE=python:3.11-slim-bookworm
 
-ENV PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    VIRTUAL_ENV=/opt/venv \
-    PATH=/opt/venv/bin:$PATH
-
-# ffmpeg decodes every voice note (pydub drives it). Debian's build for this release:
-# pinning its exact version would break the build at every security update.
-# hadolint ignore=DL3008
+FROM ${BASE} AS decoder
+# The script names its build dependencies (a C compiler, make, nasm). Debian's builds for
+# this release: pinning their exact versions would break the build at every update.
+COPY decoder/build-ffmpeg.sh /src/decoder/build-ffmpeg.sh
+# hadolint ignore=DL3008,SC2046
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ffmpeg \
-    && rm -rf /var/lib/apt/lists/*
+    && apt-get install -y --no-install-recommends $(/src/decoder/build-ffmpeg.sh --build-deps) \
+    && rm -rf /var/lib/apt/lists/* \
+    && /src/decoder/build-ffmpeg.sh /opt/decoder
 
-WORKDIR /app
+FROM ${BASE} AS venv
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY bot ./bot
-RUN python -m venv "$VIRTUAL_ENV" \
-    && pip install --no-cache-dir .
+# pip and setuptools are only needed to install: left out of the runtime image
+RUN python -m venv /opt/venv \
+    && /opt/venv/bin/pip install --no-cache-dir . \
+    && /opt/venv/bin/pip uninstall -y -q pip setuptools
 
+FROM ${BASE}
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH
+# the decoder goes first on PATH, beside the bot: `ffmpeg` and `ffprobe` are these
+COPY --from=venv /opt/venv /opt/venv
+COPY --from=decoder /opt/decoder/ffmpeg /opt/decoder/ffprobe /opt/venv/bin/
+
+WORKDIR /app
 RUN useradd --system --uid 10001 --gid 0 --home-dir /app --shell /usr/sbin/nologin bot \
     && mkdir -p /data \
     && chown bot:0 /data
 USER 10001
 
 # Defaults for a container; everything else comes from the environment (config/example.env).
+# docker-compose.yml sets these again, over whatever .env says.
 ENV BOT_DB_PATH=/data/bot.sqlite3 \
     BOT_OPS_LISTEN=0.0.0.0 \
     BOT_OPS_PORT=8080 \

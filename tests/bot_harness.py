@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from bot.config import BotSettings, FloodSettings, OpsSettings, TruebarSettings
+from bot.config import BotSettings, DecoderSettings, FloodSettings, OpsSettings, TruebarSettings
 from bot.telegram.app import serve
 from bot.telegram.notes import VoiceNote
 from bot.testing.fake_telegram import FakeTelegram, FloodLimits, StoredMessage
@@ -38,6 +38,7 @@ def bot_settings(fake: FakeTelegram, db_path: Path, **overrides: Any) -> BotSett
             base_file_url=fake.base_file_url,
             db_path=db_path,
             ops=OpsSettings(port=None),  # many bots in one run: no endpoint unless asked
+            decoder=DecoderSettings.from_env(),  # ./dev test: the decoder ./dev run builds
         ),
         **overrides,
     )

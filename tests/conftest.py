@@ -9,6 +9,8 @@ import asyncpg
 import httpx
 import pytest
 
+from bot.audio import Decoder
+from bot.config import DecoderSettings
 from bot.testing.mock_truebar import MockTruebar
 from bot.truebar.auth import Credentials, TokenProvider
 from bot.truebar.client import Timeouts, TruebarClient
@@ -33,6 +35,13 @@ def audio_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (directory / "empty.ogg").write_bytes(b"")
     (directory / "garbage.ogg").write_bytes(b"OggS" + bytes(range(256)) * 20)
     return directory
+
+
+@pytest.fixture
+def decoder() -> Decoder:
+    """The bot's decoder as configured (``./dev test``: the build ``./dev run`` uses)."""
+    settings = DecoderSettings.from_env()
+    return Decoder(settings.ffmpeg, settings.ffprobe, settings.limits)
 
 
 @pytest.fixture(scope="session")

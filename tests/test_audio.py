@@ -64,9 +64,11 @@ async def test_chunks_are_100ms_and_cover_everything() -> None:
 
 
 @pytest.mark.parametrize("name", [*(f"speech.{f}" for f in FORMATS), "speech.mp4"])
-async def test_stream_matches_pydub_decode(audio_dir: Path, name: str) -> None:
+async def test_stream_matches_pydub_decode(
+    audio_dir: Path, name: str, decoder: audio.Decoder
+) -> None:
     reference = await audio.decode(audio_dir / name)
-    stream = await audio.Decoder().stream(audio_dir / name)
+    stream = await decoder.stream(audio_dir / name)
     chunks = [c async for c in stream.chunks()]
     assert all(len(c) == 3200 for c in chunks[:-1])
     assert len(b"".join(chunks)) == pytest.approx(len(reference.pcm), abs=3200)
@@ -83,52 +85,54 @@ async def test_stream_matches_pydub_decode(audio_dir: Path, name: str) -> None:
     ],
 )
 async def test_stream_reports_bad_input_when_opened(
-    audio_dir: Path, name: str, error: type[audio.AudioError]
+    audio_dir: Path, name: str, error: type[audio.AudioError], decoder: audio.Decoder
 ) -> None:
     with pytest.raises(error):
-        await audio.Decoder().stream(audio_dir / name)
+        await decoder.stream(audio_dir / name)
 
 
-async def test_stream_closed_early_stops_ffmpeg(audio_dir: Path) -> None:
+async def test_stream_closed_early_stops_ffmpeg(audio_dir: Path, decoder: audio.Decoder) -> None:
     ended: list[audio.ChildExit] = []
-    decoder = audio.Decoder(on_exit=ended.append)
+    decoder = audio.Decoder(decoder.sandbox.ffmpeg, decoder.sandbox.ffprobe, on_exit=ended.append)
     stream = await decoder.stream(audio_dir / "speech.wav", chunk_bytes=320)
     await stream.close()
     (child,) = ended
     assert child.code == -9  # killed, and reaped
 
 
-async def test_probe_reads_the_duration(audio_dir: Path) -> None:
-    decoder = audio.Decoder()
+async def test_probe_reads_the_duration(audio_dir: Path, decoder: audio.Decoder) -> None:
     assert await decoder.probe(audio_dir / "speech.m4a") == pytest.approx(6.5, abs=1.5)
     assert await decoder.probe(audio_dir / "garbage.ogg") is None
 
 
 @pytest.mark.parametrize("name", [*(f"speech.{f}" for f in FORMATS), "speech.mp4"])
 async def test_the_sandbox_decodes_every_format_byte_identically(
-    audio_dir: Path, name: str
+    audio_dir: Path, name: str, decoder: audio.Decoder
 ) -> None:
     """The sandbox's limits and whitelists change nothing for a legitimate file."""
     import hashlib
 
     unsandboxed = await asyncio.create_subprocess_exec(
-        *["ffmpeg", "-nostdin", "-loglevel", "error", "-threads", "1", "-i", str(audio_dir / name)],
+        *[decoder.sandbox.ffmpeg, "-nostdin", "-loglevel", "error", "-threads", "1"],
+        *["-i", str(audio_dir / name)],
         *["-vn", "-ac", "1", "-ar", "16000", "-f", "s16le", "-acodec", "pcm_s16le", "-"],
         stdout=asyncio.subprocess.PIPE,
     )
     plain, _ = await unsandboxed.communicate()
-    stream = await audio.Decoder().stream(audio_dir / name, budget_s=3600)
+    stream = await decoder.stream(audio_dir / name, budget_s=3600)
     sandboxed = b"".join([c async for c in stream.chunks()])
     assert len(plain) > 16000 * 2 * 3  # seconds of speech, not an empty success
     assert hashlib.sha256(sandboxed).hexdigest() == hashlib.sha256(plain).hexdigest()
     assert not stream.truncated
 
 
-async def test_a_stream_stops_at_its_budget_and_says_it_was_cut(audio_dir: Path) -> None:
-    stream = await audio.Decoder().stream(audio_dir / "speech.ogg", budget_s=1.0)
+async def test_a_stream_stops_at_its_budget_and_says_it_was_cut(
+    audio_dir: Path, decoder: audio.Decoder
+) -> None:
+    stream = await decoder.stream(audio_dir / "speech.ogg", budget_s=1.0)
     pcm = b"".join([c async for c in stream.chunks()])
     assert len(pcm) == 32000 and stream.truncated
-    whole = await audio.Decoder().stream(audio_dir / "speech.ogg", budget_s=60)
+    whole = await decoder.stream(audio_dir / "speech.ogg", budget_s=60)
     assert len(b"".join([c async for c in whole.chunks()])) > 32000 and not whole.truncated
 
 
@@ -142,7 +146,9 @@ def test_a_files_budget_is_what_it_declares_or_what_its_size_allows() -> None:
     assert duration_budget(None, 1800, None) == pytest.approx(1892)
 
 
-async def test_a_decoder_dies_with_the_process_that_started_it(tmp_path: Path) -> None:
+async def test_a_decoder_dies_with_the_process_that_started_it(
+    tmp_path: Path, decoder: audio.Decoder
+) -> None:
     """However the bot dies (SIGKILL, the OOM killer), no decoder it started lives on:
     not even one that is not writing (here: waiting forever on a file that never comes),
     which a closed pipe would not stop."""
@@ -159,7 +165,7 @@ async def test_a_decoder_dies_with_the_process_that_started_it(tmp_path: Path) -
         "from pathlib import Path\n"
         "from bot.audio.sandbox import Sandbox\n"
         "async def main() -> None:\n"
-        "    sandbox = Sandbox()\n"
+        "    sandbox = Sandbox(sys.argv[2])\n"
         "    child = await sandbox.spawn(sandbox.decode_argv(Path(sys.argv[1]), None), 4096)\n"
         # no event says the wrappers have run (setpriv sets the death signal): look
         "    comm = Path(f'/proc/{child.pid}/comm')\n"
@@ -170,7 +176,8 @@ async def test_a_decoder_dies_with_the_process_that_started_it(tmp_path: Path) -
         "asyncio.run(main())\n"
     )
     holder = await asyncio.create_subprocess_exec(
-        sys.executable, str(script), str(never), stdout=asyncio.subprocess.PIPE
+        *[sys.executable, str(script), str(never), decoder.sandbox.ffmpeg],
+        stdout=asyncio.subprocess.PIPE,
     )
     assert holder.stdout is not None
     decoder = int(await asyncio.wait_for(holder.stdout.readline(), 30))

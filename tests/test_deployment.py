@@ -1,6 +1,7 @@
-"""The Docker image, the Compose profiles and the reverse proxy, checked without Docker
-(no engine runs here): parsed and compared with what the code and `./dev` expect, and
-linted by hadolint and validated by caddy where those are installed."""
+"""The Docker image, the Compose profiles and the reverse proxy, checked without Docker:
+parsed and compared with what the code, `./dev` and config/example.env expect, and linted
+by hadolint and validated by caddy where those are installed. tests/test_docker.py builds
+and runs them where a Docker engine answers."""
 
 from __future__ import annotations
 
@@ -18,25 +19,33 @@ import yaml
 
 from bot.cli import build_parser
 from bot.config import BotSettings, WebhookSettings
+from tests.docker_harness import read_env_file
 
 ROOT = Path(__file__).resolve().parent.parent
-PROVIDED_BY_PYTHON_IMAGE = {"python3-venv"}  # the official image has venv and ensurepip
+DECODER_SCRIPT = "decoder/build-ffmpeg.sh"
 
 
-def dockerfile() -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
+def stages() -> dict[str, list[tuple[str, str]]]:
+    """Each build stage's (INSTRUCTION, arguments) pairs, continuation lines joined,
+    comments dropped; the last stage (the image) is also under "final"."""
     text = re.sub(r"\\\n", " ", (ROOT / "Dockerfile").read_text())
-    pairs = []
+    found: dict[str, list[tuple[str, str]]] = {"": []}
+    current = found[""]
     for line in text.splitlines():
         line = line.strip()
-        if line and not line.startswith("#"):
-            instruction, _, arguments = line.partition(" ")
-            pairs.append((instruction.upper(), arguments.strip()))
-    return pairs
+        if not line or line.startswith("#"):
+            continue
+        instruction, _, arguments = line.partition(" ")
+        if instruction.upper() == "FROM":
+            name = arguments.split(" AS ")[-1] if " AS " in arguments else f"stage{len(found)}"
+            current = found.setdefault(name, [])
+        current.append((instruction.upper(), arguments.strip()))
+    found["final"] = current
+    return found
 
 
-def instructions(name: str) -> list[str]:
-    return [arguments for instruction, arguments in dockerfile() if instruction == name]
+def instructions(name: str, stage: str = "final") -> list[str]:
+    return [arguments for instruction, arguments in stages()[stage] if instruction == name]
 
 
 def image_env() -> dict[str, str]:
@@ -46,28 +55,52 @@ def image_env() -> dict[str, str]:
     return env
 
 
-def runtime_packages_of_dev_script() -> set[str]:
-    """The Debian packages `./dev run` installs (those for `./dev test` only excluded)."""
-    script = (ROOT / "dev").read_text()
-    body = script[script.index("system_deps() {") :]
-    body = body[: body.index("\n}\n")]
-    runtime = body.split('if [ "${1:-}" = test ]')[0]
-    return set(re.findall(r"pkgs\+=\(([\w.+-]+)\)", runtime))
+def base_image() -> str:
+    (arg,) = [a for a in instructions("ARG", "") if a.startswith("BASE=")]
+    return arg.removeprefix("BASE=")
 
 
-def test_image_installs_what_dev_run_installs() -> None:
-    (base,) = instructions("FROM")
-    version = re.fullmatch(r"python:(\d+)\.(\d+)-slim(-\w+)?", base)
-    assert version, base
+def test_image_is_built_from_a_python_base_that_the_package_accepts() -> None:
+    version = re.fullmatch(r"python:(\d+)\.(\d+)-slim(-\w+)?", base_image())
+    assert version, base_image()
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     assert (int(version[1]), int(version[2])) >= tuple(int(p) for p in requires[2:].split("."))
-    apt = " ".join(run for run in instructions("RUN") if "apt-get install" in run)
-    needed = runtime_packages_of_dev_script() - PROVIDED_BY_PYTHON_IMAGE
-    assert needed == {"ffmpeg"} and all(re.search(rf"\b{p}\b", apt) for p in needed)
-    runs = " ".join(instructions("RUN"))
-    assert "python -m venv" in runs and re.search(r"pip install (--no-cache-dir )?\.(\s|$)", runs)
-    copied = " ".join(instructions("COPY"))
+    built = [stage for name, stage in stages().items() if name not in ("", "final")]
+    assert len(built) == 3 and all(stage[0][1].split()[0] == "${BASE}" for stage in built)
+
+
+def test_image_and_dev_use_the_same_decoder_first_on_path() -> None:
+    """decoder/build-ffmpeg.sh builds ffmpeg and ffprobe for the image and for `./dev`;
+    no other ffmpeg is installed in the image (Debian's brings 585 MB of X11 and Mesa)."""
+    decoder = " ".join(instructions("RUN", "decoder"))
+    assert f"{DECODER_SCRIPT} --build-deps" in decoder
+    assert f"{DECODER_SCRIPT} /opt/decoder" in decoder
+    assert "--from=decoder /opt/decoder/ffmpeg /opt/decoder/ffprobe /opt/venv/bin/" in " ".join(
+        instructions("COPY")
+    )
+    assert image_env()["PATH"].startswith("/opt/venv/bin:")
+    assert "apt-get" not in " ".join(instructions("RUN"))  # the image gets no compiler either
+    every_run = [a for stage in stages().values() for i, a in stage if i == "RUN"]
+    assert not any("ffmpeg" in run.split() for run in every_run)
+    assert f"!{DECODER_SCRIPT}" in (ROOT / ".dockerignore").read_text().splitlines()
+
+    dev = (ROOT / "dev").read_text()
+    assert f'{DECODER_SCRIPT} "$VENV/bin"' in dev  # built into the virtualenv's bin
+    assert 'PATH="$BIN:$PATH" exec "$PY" -m bot run' in dev  # and found first by `./dev run`
+    assert f"$({DECODER_SCRIPT} --build-deps)" in dev  # its compiler, installed by `./dev`
+    script = (ROOT / DECODER_SCRIPT).read_text()
+    assert re.search(r"^SHA256=[0-9a-f]{64}$", script, re.M)  # a checked source
+    for option in ("--disable-everything", "--disable-autodetect", "--disable-network"):
+        assert option in script
+
+
+def test_venv_and_package_are_installed_like_dev_run() -> None:
+    runs = " ".join(instructions("RUN", "venv"))
+    assert "python -m venv /opt/venv" in runs
+    assert re.search(r"pip install (--no-cache-dir )?\.(\s|$)", runs)
+    copied = " ".join(instructions("COPY", "venv"))
     assert "pyproject.toml" in copied and "bot" in copied
+    assert "--from=venv /opt/venv /opt/venv" in " ".join(instructions("COPY"))
 
 
 def test_image_runs_the_bot_unprivileged_with_health_and_data_volume() -> None:
@@ -114,12 +147,58 @@ def services(profile: str) -> dict[str, dict[str, Any]]:
     return {n: s for n, s in compose()["services"].items() if profile in s.get("profiles", [])}
 
 
+def bot_services() -> dict[str, dict[str, Any]]:
+    return {n: s for n, s in compose()["services"].items() if s.get("build") == "."}
+
+
+def settings_in_container(service: dict[str, Any], dotenv: dict[str, str]) -> BotSettings:
+    """What the bot in ``service`` reads: the image's ENV, under .env (env_file), under
+    the service's environment (Compose's order of precedence)."""
+    assert service["env_file"] == ".env"
+
+    def interpolated(value: object) -> str:  # ${NAME:-} from .env, as Compose does
+        return re.sub(r"\$\{(\w+):-\}", lambda m: dotenv.get(m[1], ""), str(value))
+
+    environment = {k: interpolated(v) for k, v in service.get("environment", {}).items()}
+    return BotSettings.from_env(image_env() | dotenv | environment)
+
+
+def example_env_as_the_readme_says() -> dict[str, str]:
+    """`cp config/example.env .env`, with the values the README asks for filled in."""
+    return read_env_file((ROOT / "config" / "example.env").read_text()) | {
+        "TELEGRAM_BOT_TOKEN": "1:abc",
+        "TRUEBAR_USERNAME": "alice",
+        "TRUEBAR_PASSWORD": "secret",
+        "BOT_WEBHOOK_SECRET": "s3cret",
+        "POSTGRES_PASSWORD": "pg",
+        "BOT_DOMAIN": "bot.example.org",
+    }
+
+
+@pytest.mark.parametrize("name", ["bot", "replica"])
+def test_containers_keep_their_store_and_endpoint_whatever_env_file_says(name: str) -> None:
+    """The example's bare-metal values (a relative BOT_DB_PATH, BOT_OPS_LISTEN=127.0.0.1)
+    are overridden by the Compose file: the store lives in the volume, /metrics answers
+    other containers. (The bug of issue #15: a crash-looping `single` profile.)"""
+    service = compose()["services"][name]
+    dotenv = example_env_as_the_readme_says()
+    assert dotenv["BOT_OPS_LISTEN"] == "127.0.0.1" and not dotenv["BOT_DB_PATH"].startswith("/")
+    mounts = [PurePosixPath(v.split(":")[1]) for v in service.get("volumes", [])]
+    mounts += [PurePosixPath(v) for v in instructions("VOLUME")[0].strip('[]"').split('", "')]
+    for hostile in ({}, {"BOT_DB_PATH": "/app/data/x.db", "BOT_OPS_PORT": "0"}):
+        settings = settings_in_container(service, dotenv | hostile)
+        assert any(settings.db_path.is_relative_to(m) for m in mounts), settings.db_path
+        assert (settings.ops.listen, settings.ops.port) == ("0.0.0.0", 8080)
+    assert service["environment"]["BOT_ENV_FILE"] == image_env()["BOT_ENV_FILE"]
+
+
 def test_single_profile_is_one_polling_bot_on_a_volume() -> None:
     (bot,) = services("single").values()
     assert bot["build"] == "." and bot["env_file"] == ".env"
-    data = str(PurePosixPath(image_env()["BOT_DB_PATH"]).parent)
+    data = str(PurePosixPath(bot["environment"]["BOT_DB_PATH"]).parent)
     assert any(v.endswith(f":{data}") for v in bot["volumes"])
-    assert "BOT_WEBHOOK_URL" not in bot.get("environment", {})
+    settings = settings_in_container(bot, example_env_as_the_readme_says())
+    assert settings.webhook is None and settings.database_url is None
 
 
 def test_scaled_profile_is_webhook_replicas_on_postgres_behind_the_proxy() -> None:
@@ -137,12 +216,37 @@ def test_scaled_profile_is_webhook_replicas_on_postgres_behind_the_proxy() -> No
     assert replica["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert env["BOT_WEBHOOK_LISTEN"] == "0.0.0.0"
     assert env["BOT_WEBHOOK_URL"].endswith(f"/{env['BOT_WEBHOOK_PATH']}")
+    assert env["BOT_REPLICA_ID"] == ""  # each replica its host name, even if .env names one
     caddyfile = (ROOT / "config" / "Caddyfile").read_text()
-    assert f"handle /{env['BOT_WEBHOOK_PATH']} " in caddyfile
+    assert f"path /{env['BOT_WEBHOOK_PATH']}\n" in caddyfile
     assert f"dynamic a replica {env['BOT_WEBHOOK_PORT']}" in caddyfile
     assert "./config/Caddyfile:/etc/caddy/Caddyfile:ro" in proxy["volumes"]
-    documented = (ROOT / "config" / "example.env").read_text()
-    assert all(name in documented for name in env)
+    assert proxy["healthcheck"]["test"] and postgres["healthcheck"]["test"]
+
+
+def test_proxy_forwards_only_telegrams_small_requests() -> None:
+    """Issue #10: bodies are limited and only the webhook's secret header gets through; the
+    proxy is given the same secret as the replicas."""
+    caddyfile = (ROOT / "config" / "Caddyfile").read_text()
+    assert re.search(r"request_body \{\s*max_size 1MB\s*\}", caddyfile)
+    # refused before proxying, whatever Caddy's version answers when max_size cuts a body
+    assert "@too_large header_regexp Content-Length ^[1-9][0-9]{6,}$" in caddyfile
+    assert 'header X-Telegram-Bot-Api-Secret-Token "{$BOT_WEBHOOK_SECRET}"' in caddyfile
+    assert "handle @telegram {\n\t\trespond @too_large 413\n\t\treverse_proxy" in caddyfile
+    proxy, replica = compose()["services"]["proxy"], compose()["services"]["replica"]
+    secret = replica["environment"]["BOT_WEBHOOK_SECRET"]
+    assert proxy["environment"]["BOT_WEBHOOK_SECRET"] == secret == "${BOT_WEBHOOK_SECRET:-}"
+
+
+def test_example_env_documents_every_variable_of_the_readme_and_compose() -> None:
+    documented = set(read_env_file((ROOT / "config" / "example.env").read_text()))
+    pattern = r"\b(?:BOT|TELEGRAM|TRUEBAR|POSTGRES)_[A-Z0-9_]*[A-Z0-9]\b"
+    used = set(re.findall(pattern, (ROOT / "README.md").read_text()))
+    used |= set(re.findall(r"\$\{(\w+)", (ROOT / "docker-compose.yml").read_text()))
+    for service in bot_services().values():
+        used |= set(service.get("environment", {}))
+    internal = {"BOT_ENV_FILE", "BOT_TEST_DATABASE_URL"}  # the image's and the tests' own
+    assert used - internal - documented == set()
 
 
 def test_docker_stop_waits_longer_than_the_shutdown_grace() -> None:
@@ -167,6 +271,11 @@ def test_caddyfile_is_valid() -> None:
         capture_output=True,
         text=True,
         check=False,
-        env={"BOT_DOMAIN": "bot.example.org", "PATH": "/usr/bin:/bin", "HOME": "/tmp"},
+        env={
+            "BOT_DOMAIN": "bot.example.org",
+            "BOT_WEBHOOK_SECRET": "s3cret",
+            "PATH": "/usr/bin:/bin",
+            "HOME": "/tmp",
+        },
     )
     assert result.returncode == 0, result.stderr[-2000:]

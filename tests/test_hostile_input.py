@@ -117,7 +117,7 @@ def measured(tmp_path: Path) -> MeasuredDecoder:
     peaks = tmp_path / "decoder-peaks"
     wrappers = {}
     for tool in ("ffmpeg", "ffprobe"):
-        real = shutil.which(DecoderSettings.from_env().__getattribute__(tool))
+        real = shutil.which(getattr(DecoderSettings.from_env(), tool))
         wrapper = tmp_path / f"measured-{tool}"
         wrapper.write_text(f'#!/bin/sh\nexec {time} -f %M -a -o {peaks} {real} "$@"\n')
         wrapper.chmod(0o755)

@@ -350,3 +350,21 @@ async def test_secrets_never_reach_the_logs(
     for secret in [fake.token, "pa55-w0rd-xyz", "wrong-pa55-word", *issued]:
         assert secret not in logs
     assert EN_TAG in logs
+
+
+async def test_a_note_that_keeps_failing_is_given_up_after_its_attempts(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, voice_note: Path
+) -> None:
+    settings = bot_settings(fake, tmp_path / "bot.db", job_lease_s=0.5, max_attempts=2)
+    mock_truebar.faults.token_endpoint_status = 503  # down for good
+    async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
+        note = fake.send_voice(CHAT, USER, voice_note.read_bytes())["message_id"]
+        await bot.outcome(CHAT, note, "failed")
+    assert bot.history[(CHAT, note)] == ["deferred", "deferred", "failed"]
+    assert reply(fake, CHAT, note).text == texts.GAVE_UP  # told once, in the same reply
+    store = await SqliteStore.open(settings.db_path)
+    state = await store.get_job(CHAT, note)
+    await store.close()
+    assert state is not None  # worked on twice, then given up (not a third time)
+    assert (state.finished, state.outcome, state.job.attempts) == (True, "failed", 2)
+    assert mock_truebar.stats.sessions == []

@@ -93,7 +93,8 @@ async def _transcribe(path: Path, tag: str | None) -> int:
 
     decoder = audio.Decoder((d := DecoderSettings.from_env()).ffmpeg, d.ffprobe, d.limits)
     async with truebar_client(settings) as client:
-        await pipeline.transcribe(client, tag or settings.asr_tag, decoder.stream(path), show)
+        config = settings.session_config(tag or settings.asr_tag)
+        await pipeline.transcribe(client, config, decoder.stream(path), show)
     return 0
 
 

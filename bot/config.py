@@ -12,11 +12,12 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dotenv import load_dotenv
 
 from bot.audio import DecoderLimits
-from bot.truebar.client import Timeouts
+from bot.truebar import SessionConfig, Timeouts, extra_stage
 
 DEFAULT_AUTH_URL = "https://auth.true-bar.si/realms/truebar/protocol/openid-connect/token"
 DEFAULT_WS_URL = "wss://api.true-bar.si/api/pipelines/stream"
@@ -103,6 +104,16 @@ class TruebarSettings:
     punctuation_tag: str | None = None
     token_in_query: bool = False
     timeouts: Timeouts = field(default_factory=Timeouts)
+
+    @property
+    def extra_stages(self) -> tuple[dict[str, Any], ...]:
+        """Stages every session adds after ASR: punctuation, when a tag is set for it."""
+        if not self.punctuation_tag:
+            return ()
+        return (extra_stage("NLP_pc", self.punctuation_tag, {"enableSplitToSentences": True}),)
+
+    def session_config(self, tag: str) -> SessionConfig:
+        return SessionConfig(tag, extra_stages=self.extra_stages)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> TruebarSettings:

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.audio import PcmStream
-from bot.truebar.client import TruebarClient, TruebarSession
-from bot.truebar.transcript import TranscriptUpdate
+from bot.truebar import SessionConfig, TranscriptUpdate, TruebarClient, TruebarSession
 
 OnUpdate = Callable[[TranscriptUpdate], Awaitable[None] | None]
 
@@ -32,13 +31,14 @@ class Transcribed:
 
 async def transcribe(
     client: TruebarClient,
-    tag: str,
+    config: SessionConfig | str,
     audio: Coroutine[Any, Any, PcmStream],
     on_update: OnUpdate,
     *,
     overlap: bool = True,
 ) -> Transcribed:
-    """Stream the audio under ``tag`` to Truebar; return the final text.
+    """Stream the audio to Truebar in a session configured by ``config`` (or just an ASR
+    tag); return the final text.
 
     ``audio`` opens the stream (download, decoder start). With ``overlap`` off it
     completes before any Truebar session opens (e.g. to check a duration first).
@@ -48,7 +48,7 @@ async def transcribe(
         if not overlap:
             await audio_task
         async with contextlib.AsyncExitStack() as stack:
-            session = await _open_while(stack, client, tag, audio_task)
+            session = await _open_while(stack, client, config, audio_task)
             stream = await audio_task
             final = ""
             async for update in session.transcribe(stream.chunks()):
@@ -64,11 +64,11 @@ async def transcribe(
 async def _open_while(
     stack: contextlib.AsyncExitStack,
     client: TruebarClient,
-    tag: str,
+    config: SessionConfig | str,
     audio_task: asyncio.Task[PcmStream],
 ) -> TruebarSession:
     """Open the session; if the audio fails first, give up on the session at once."""
-    opening = asyncio.ensure_future(stack.enter_async_context(client.session(tag)))
+    opening = asyncio.ensure_future(stack.enter_async_context(client.session(config)))
     await asyncio.wait({opening, audio_task}, return_when=asyncio.FIRST_COMPLETED)
     if audio_task.done() and audio_task.exception() is not None and not opening.done():
         opening.cancel()

@@ -29,6 +29,10 @@ def add_secrets(values: Iterable[str | None]) -> None:
             _installed = True
 
 
+def add_secret(value: str) -> None:
+    add_secrets([value])
+
+
 def redact(text: str) -> str:
     for secret in sorted(_secrets, key=len, reverse=True):
         if secret in text:

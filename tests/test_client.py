@@ -14,7 +14,7 @@ from websockets.asyncio.client import connect
 
 from bot import audio
 from bot.testing.mock_truebar import OFFLINE_ONLY_TAG, MockTruebar
-from bot.truebar.client import Timeouts, TruebarClient, online_asr_tags, stages_url_for
+from bot.truebar import Timeouts, TruebarClient, online_asr_tags, stages_url_for
 from bot.truebar.errors import (
     AuthError,
     ConfigRejected,

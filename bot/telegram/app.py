@@ -41,7 +41,7 @@ def build_application(
     client: TruebarClient,
     decoder: Decoder,
     store: Store,
-    default_tag: str,
+    truebar: TruebarSettings,
     observer: NoteObserver | None = None,
 ) -> tuple[Application, NoteTranscriber]:  # type: ignore[type-arg]
     """The Application with our handlers, and the transcriber that owns the notes' work."""
@@ -56,7 +56,15 @@ def build_application(
     app = ApplicationBuilder().bot(bot).concurrent_updates(True).build()
     gate = FloodGate(settings.flood)
     transcriber = NoteTranscriber(
-        app.bot, client, decoder, store, gate, settings, default_tag, observer
+        app.bot,
+        client,
+        decoder,
+        store,
+        gate,
+        settings,
+        truebar.asr_tag,
+        truebar.session_config,
+        observer,
     )
     stages = StagesCache(client, settings.stages_cache_s)
     Handlers(settings, transcriber, stages, store, gate).register(app)
@@ -160,9 +168,7 @@ async def _start(
             await ops.start()
         stack.push_async_callback(ops.stop)
     client = await stack.enter_async_context(truebar_client(truebar))
-    app, transcriber = build_application(
-        settings, client, decoder, store, truebar.asr_tag, observer
-    )
+    app, transcriber = build_application(settings, client, decoder, store, truebar, observer)
     with _starting(_telegram_failure):
         await stack.enter_async_context(app)
     await _set_commands(app)

@@ -43,7 +43,7 @@ from bot.telegram.flood import FloodGate
 from bot.telegram.live_message import LiveReply, ReplyTarget, typing_action
 from bot.telegram.retry import is_permanent, with_retries
 from bot.timing import Trace, mark, start_trace
-from bot.truebar.client import TruebarClient
+from bot.truebar import SessionConfig, TruebarClient
 from bot.truebar.errors import AuthUnavailable, ConnectionLost
 
 log = logging.getLogger(__name__)
@@ -185,6 +185,7 @@ class NoteTranscriber:
         gate: FloodGate,
         settings: BotSettings,
         default_tag: str,
+        session_config: Callable[[str], SessionConfig],
         observer: NoteObserver | None = None,
     ) -> None:
         self._bot = bot
@@ -194,6 +195,7 @@ class NoteTranscriber:
         self._gate = gate
         self._settings = settings
         self._default_tag = default_tag
+        self._session_config = session_config
         self._observer = observer
         self._slots = FairSlots(settings.max_sessions, settings.fairness.chat_running)
         self._limits = AdmissionLimits(
@@ -581,7 +583,7 @@ class NoteTranscriber:
             try:
                 return await pipeline.transcribe(
                     self._client,
-                    tag,
+                    self._session_config(tag),
                     self._open_audio(note, downloaded),
                     lambda update: live.show(update.text),
                     overlap=note.duration is not None,

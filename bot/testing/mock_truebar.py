@@ -32,7 +32,6 @@ from websockets.http11 import Response as WsResponse
 from bot.testing import WAIT_LIMIT_S
 from bot.testing.http_server import HttpServer, Request, Response
 from bot.testing.mock_recognizer import VOCABULARY, MockRecognizer
-from bot.truebar.protocol import message_type
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +62,6 @@ class Faults:
     token_endpoint_status: int | None = None  # e.g. 503: token endpoint down
     token_endpoint_failures: int | None = None  # only this many requests fail (None: all)
     token_delay_s: float = 0.0  # simulated network + Keycloak time per token request
-    reject_ws_status: int | None = None  # e.g. 503 on the WebSocket upgrade
 
     def take_mid_stream(self) -> Faults:
         """The fault set for a new session; consumes one of ``sessions``."""
@@ -287,9 +285,6 @@ class MockTruebar:
             return _json_response(conn, 200, self.stages_payload())
         if path != STREAM_PATH:
             return _json_response(conn, 404, {"error": "Not Found"})
-        if self.faults.reject_ws_status is not None:
-            self.stats.ws_rejected += 1
-            return _json_response(conn, self.faults.reject_ws_status, {"error": "unavailable"})
         if not self.valid_token(token):
             self.stats.ws_rejected += 1
             return _json_response(conn, 401, {"error": "Unauthorized"})
@@ -354,7 +349,7 @@ class _Session:
         if isinstance(first, bytes):
             return await self.error("Audio received before the session was CONFIGURED")
         config = _parse(first)
-        if config is None or message_type(config) != "CONFIG":
+        if config is None or _kind(config) != "CONFIG":
             return await self.error("Expected a CONFIG message")
         tag = _asr_tag(config)
         self.record.config, self.record.tag = config, tag
@@ -400,7 +395,7 @@ class _Session:
                 await self.mock._notify()
                 continue
             message = _parse(frame)
-            if message is None or message_type(message) != "EOS":
+            if message is None or _kind(message) != "EOS":
                 return await self.error("Unexpected message during streaming")
             if stalled:
                 continue
@@ -465,6 +460,14 @@ def _parse(frame: str | bytes) -> dict[str, Any] | None:
     except ValueError:
         return None
     return message if isinstance(message, dict) else None
+
+
+def _kind(message: dict[str, Any]) -> str:
+    """What a client message is: Truebar's clients send ``type`` (the quickstart) or
+    ``messageType`` (the 3.x client). Parsed here, not with the client's own code: a
+    double that shared the client's parser would share its bugs."""
+    value = message.get("type", message.get("messageType"))
+    return value if isinstance(value, str) else ""
 
 
 def _asr_tag(config: dict[str, Any]) -> str | None:

@@ -1,24 +1,55 @@
-"""Truebar streaming speech-to-text client, usable without Telegram."""
+"""Truebar streaming speech-to-text client, usable without Telegram (or anything else of
+this application): everything needed to build a client is exported here.
 
-from bot.truebar.client import TruebarClient, TruebarSession
+    async with TruebarClient.connect(ws_url=…, auth_url=…, credentials=Credentials(…)) as c:
+        async with c.session(SessionConfig("KALDI:sl-SI:*:*")) as session:
+            async for update in session.transcribe(chunks_of_16k_mono_s16le_pcm):
+                print(update.text)
+"""
+
+from bot.truebar.auth import Credentials, TokenProvider
+from bot.truebar.client import Timeouts, TruebarClient, TruebarSession
 from bot.truebar.errors import (
     AuthError,
+    AuthUnavailable,
     ConfigRejected,
     ConnectionLost,
     ServerError,
     TruebarError,
     TruebarTimeout,
 )
+from bot.truebar.protocol import (
+    BYTES_PER_MS,
+    CHUNK_BYTES,
+    SAMPLE_RATE,
+    ProtocolViolation,
+    SessionConfig,
+    extra_stage,
+    online_asr_tags,
+    stages_url_for,
+)
 from bot.truebar.transcript import TranscriptUpdate
 
 __all__ = [
+    "BYTES_PER_MS",
+    "CHUNK_BYTES",
+    "SAMPLE_RATE",
     "AuthError",
+    "AuthUnavailable",
     "ConfigRejected",
     "ConnectionLost",
+    "Credentials",
+    "ProtocolViolation",
     "ServerError",
+    "SessionConfig",
+    "Timeouts",
+    "TokenProvider",
     "TranscriptUpdate",
     "TruebarClient",
     "TruebarError",
     "TruebarSession",
     "TruebarTimeout",
+    "extra_stage",
+    "online_asr_tags",
+    "stages_url_for",
 ]

@@ -2,7 +2,8 @@
 
 One provider is shared by every session: a cached token is reused, a refresh happens
 once (single flight) however many sessions ask at the same moment, and a rejected refresh
-token falls back to the password grant.
+token falls back to the password grant. ``on_secret`` is told the password and every
+token it obtains, e.g. to keep them out of an application's logs.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from dataclasses import dataclass
 
 import httpx
 
-from bot.redaction import add_secrets
 from bot.truebar.errors import AuthError, AuthUnavailable
 
 log = logging.getLogger(__name__)
@@ -53,11 +53,13 @@ class TokenProvider:
         *,
         refresh_margin_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        on_secret: Callable[[str], None] | None = None,
     ) -> None:
         self._http = http
         self._auth_url = auth_url
         self._credentials = credentials
-        add_secrets([credentials.password])
+        self._on_secret = on_secret
+        self._learned(credentials.password)
         self._margin = refresh_margin_s
         self._clock = clock
         self._token: _Token | None = None
@@ -99,6 +101,10 @@ class TokenProvider:
                 raise
             self._backoff = 0.0
             return self._token.access
+
+    def _learned(self, secret: str) -> None:
+        if self._on_secret is not None and secret:
+            self._on_secret(secret)
 
     def invalidate(self, access_token: str) -> None:
         """Forget a token the server rejected, so the next call fetches a new one."""
@@ -152,7 +158,9 @@ class TokenProvider:
         except (ValueError, KeyError, TypeError):
             raise AuthUnavailable("Truebar token endpoint sent an unreadable answer") from None
         refresh = body.get("refresh_token")
-        add_secrets([access, refresh if isinstance(refresh, str) else None])
+        self._learned(access)
+        if isinstance(refresh, str):
+            self._learned(refresh)
         refresh_expires_in = float(body.get("refresh_expires_in", 0) or 0)
         log.debug("Truebar token obtained by %s grant, valid %.0fs", grant, expires_in)
         return _Token(

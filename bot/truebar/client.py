@@ -2,12 +2,14 @@
 
 Typical use::
 
-    async with client.session("KALDI:sl-SI:*:*") as session:   # INITIALIZED → CONFIGURED
-        async for update in session.transcribe(pcm_chunks):    # audio, EOS, segments
-            print(update.text)
+    async with TruebarClient.connect(ws_url=…, auth_url=…, credentials=…) as client:
+        async with client.session("KALDI:sl-SI:*:*") as session:   # → CONFIGURED
+            async for update in session.transcribe(pcm_chunks):    # audio, EOS, segments
+                print(update.text)
 
 Opening the session is separate from streaming so a caller can connect while its audio is
-still being decoded.
+still being decoded. ``on_mark`` is told the moments of a session (token, connected,
+configured, first_audio, finished), e.g. for timing; nothing here imports the caller's code.
 """
 
 from __future__ import annotations
@@ -16,16 +18,15 @@ import asyncio
 import contextlib
 import logging
 import urllib.parse
-from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from bot.timing import mark
-from bot.truebar.auth import TokenProvider
+from bot.truebar.auth import Credentials, TokenProvider
 from bot.truebar.errors import (
     AuthError,
     ConnectionLost,
@@ -42,10 +43,19 @@ from bot.truebar.protocol import (
     SessionProtocol,
     State,
     TextUpdate,
+    online_asr_tags,
+    stages_url_for,
 )
 from bot.truebar.transcript import TranscriptUpdate
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+Mark = Callable[[str], None]
+
+
+def _no_mark(name: str) -> None:
+    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,41 +71,19 @@ class Timeouts:
     token_wait: float = 60.0
 
 
-def stages_url_for(ws_url: str) -> str:
-    """``wss://host/api/pipelines/stream`` → ``https://host/api/pipelines/stages``."""
-    parts = urllib.parse.urlsplit(ws_url)
-    scheme = {"wss": "https", "ws": "http"}.get(parts.scheme, parts.scheme)
-    path = parts.path.rsplit("/", 1)[0] + "/stages" if parts.path else "/api/pipelines/stages"
-    return urllib.parse.urlunsplit((scheme, parts.netloc, path, "", ""))
+class _Unauthorized(Exception):
+    """HTTP 401: the token was refused (expired early, or the server restarted)."""
 
-
-def online_asr_tags(stages: Any) -> list[str]:
-    """ASR tags usable for streaming (feature ``onlineAsr``), from a stages response."""
-    tags: list[str] = []
-    if not isinstance(stages, list):
-        return tags
-    for stage in stages:
-        if not isinstance(stage, Mapping) or str(stage.get("task", "")).upper() != "ASR":
-            continue
-        stage_features = _features(stage)
-        options = stage.get("configOptions", stage.get("config"))
-        for option in options if isinstance(options, list) else []:
-            if not isinstance(option, Mapping) or not option.get("tag"):
-                continue
-            if "onlineAsr" in (_features(option) or stage_features):
-                tag = str(option["tag"])
-                if tag not in tags:
-                    tags.append(tag)
-    return tags
-
-
-def _features(item: Mapping[str, Any]) -> set[str]:
-    features = item.get("features")
-    return {str(f) for f in features} if isinstance(features, list) else set()
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
 
 
 class TruebarClient:
-    """Entry point: lists stages and opens streaming sessions with a shared token provider."""
+    """Entry point: lists stages and opens streaming sessions with a shared token provider.
+
+    Build one with :meth:`connect` (it owns its HTTP connection pool), or pass your own
+    ``tokens`` and ``http`` client to share them."""
 
     def __init__(
         self,
@@ -106,7 +94,7 @@ class TruebarClient:
         stages_url: str | None = None,
         timeouts: Timeouts = Timeouts(),
         token_in_query: bool = False,
-        extra_stages: Sequence[Mapping[str, Any]] = (),
+        on_mark: Mark | None = None,
     ) -> None:
         self.ws_url = ws_url
         self.stages_url = stages_url or stages_url_for(ws_url)
@@ -114,12 +102,40 @@ class TruebarClient:
         self.timeouts = timeouts
         self._http = http
         self._token_in_query = token_in_query
-        self._extra_stages = tuple(extra_stages)
+        self._mark = on_mark or _no_mark
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def connect(
+        cls,
+        *,
+        ws_url: str,
+        auth_url: str,
+        credentials: Credentials,
+        stages_url: str | None = None,
+        timeouts: Timeouts = Timeouts(),
+        token_in_query: bool = False,
+        on_mark: Mark | None = None,
+        on_secret: Callable[[str], None] | None = None,
+    ) -> AsyncIterator[TruebarClient]:
+        """A client with its own HTTP connection pool and token cache, closed at the end.
+        ``on_secret`` learns the password and every token (e.g. to mask them in logs)."""
+        async with httpx.AsyncClient(timeout=httpx.Timeout(timeouts.handshake)) as http:
+            tokens = TokenProvider(http, auth_url, credentials, on_secret=on_secret)
+            yield cls(
+                ws_url=ws_url,
+                tokens=tokens,
+                http=http,
+                stages_url=stages_url,
+                timeouts=timeouts,
+                token_in_query=token_in_query,
+                on_mark=on_mark,
+            )
 
     async def list_stages(self) -> list[str]:
         """ASR tags that work for streaming, from GET /api/pipelines/stages."""
-        for attempt in range(2):
-            token = await self.tokens.get_token()
+
+        async def get(token: str) -> httpx.Response:
             try:
                 response = await self._http.get(
                     self.stages_url, headers={"Authorization": f"Bearer {token}"}
@@ -128,77 +144,88 @@ class TruebarClient:
                 raise TruebarTimeout("Truebar stages request timed out") from None
             except httpx.HTTPError as exc:
                 raise ConnectionLost(f"Truebar unreachable: {type(exc).__name__}") from None
-            if response.status_code == 401 and attempt == 0:
-                self.tokens.invalidate(token)
-                continue
-            if response.status_code in (401, 403):
-                raise AuthError(f"Truebar refused the stages request (HTTP {response.status_code})")
-            if response.status_code != 200:
-                raise ServerError(f"Truebar stages request failed (HTTP {response.status_code})")
-            try:
-                return online_asr_tags(response.json())
-            except ValueError:
-                raise ServerError("Truebar stages response is not JSON") from None
-        raise AssertionError("unreachable")
+            if response.status_code == 401:
+                raise _Unauthorized(401)
+            return response
+
+        response = await self._authorized(get, "the stages request", patience_s=0.0)
+        if response.status_code == 403:
+            raise AuthError("Truebar refused the stages request (HTTP 403)")
+        if response.status_code != 200:
+            raise ServerError(f"Truebar stages request failed (HTTP {response.status_code})")
+        try:
+            return online_asr_tags(response.json())
+        except ValueError:
+            raise ServerError("Truebar stages response is not JSON") from None
 
     @contextlib.asynccontextmanager
-    async def session(self, tag: str) -> AsyncIterator[TruebarSession]:
-        """Open a configured session (INITIALIZED → CONFIG → CONFIGURED) for ``tag``."""
-        protocol = SessionProtocol(
-            SessionConfig(tag=tag, enable_interims=True, extra_stages=self._extra_stages)
-        )
-        ws = await self._connect()
+    async def session(self, config: SessionConfig | str) -> AsyncIterator[TruebarSession]:
+        """Open a configured session (INITIALIZED → CONFIG → CONFIGURED); ``config`` is a
+        :class:`SessionConfig` or just an ASR tag."""
+        if isinstance(config, str):
+            config = SessionConfig(config)
+        protocol = SessionProtocol(config)
+        ws = await self._authorized(self._open_socket, "the token", self.timeouts.token_wait)
         try:
             try:
                 async with asyncio.timeout(self.timeouts.handshake):
                     await _expect(ws, protocol, Initialized)
                     await ws.send(protocol.config_message())
-                    mark("connected")
+                    self._mark("connected")
                     await _expect(ws, protocol, Configured)
-                    mark("configured")
+                    self._mark("configured")
             except TimeoutError:
                 raise TruebarTimeout("Truebar did not configure the session in time") from None
-            log.debug("Truebar session %s configured for %s", protocol.session_id, tag)
-            yield TruebarSession(ws, protocol, self.timeouts)
+            log.debug("Truebar session %s configured for %s", protocol.session_id, config.tag)
+            yield TruebarSession(ws, protocol, self.timeouts, self._mark)
         finally:
             await ws.close()
 
-    async def _connect(self) -> ClientConnection:
-        """Connect with a Bearer token; on HTTP 401 fetch a fresh token and retry once. The
-        token may wait out an endpoint outage (``token_wait``); the connection itself is
-        bounded by the handshake timeout."""
-        for attempt in range(2):
-            token = await self.tokens.get_token(self.timeouts.token_wait)
-            mark("token")
-            url, headers = self.ws_url, {"Authorization": f"Bearer {token}"}
-            if self._token_in_query:
-                separator = "&" if "?" in url else "?"
-                url = f"{url}{separator}access_token={urllib.parse.quote(token)}"
+    async def _authorized(
+        self, attempt: Callable[[str], Awaitable[T]], what: str, patience_s: float
+    ) -> T:
+        """Run ``attempt`` with a token; a 401 gets one fresh token and one more try (a
+        token can die before its time: the server restarted, clocks disagree)."""
+        for retry in (True, False):
+            token = await self.tokens.get_token(patience_s)
+            self._mark("token")
             try:
-                async with asyncio.timeout(self.timeouts.handshake):
-                    return await connect(
-                        url,
-                        additional_headers=headers,
-                        open_timeout=None,  # bounded by the handshake timeout around it
-                        close_timeout=2,  # a failed session must not hold the caller long
-                        max_size=2**22,
-                        # PCM barely compresses; deflating every chunk cost a quarter of the
-                        # bot's CPU on the event loop (bench/, py-spy) for nothing saved.
-                        compression=None,
-                    )
-            except TimeoutError:
-                raise TruebarTimeout("Truebar did not accept the connection in time") from None
-            except InvalidStatus as exc:
-                status = exc.response.status_code
-                if status == 401 and attempt == 0:
-                    self.tokens.invalidate(token)
-                    continue
-                if status in (401, 403):
-                    raise AuthError(f"Truebar refused the token (HTTP {status})") from None
-                raise ConnectionLost(f"Truebar refused the connection (HTTP {status})") from None
-            except (OSError, InvalidHandshake, InvalidURI) as exc:
-                raise ConnectionLost(f"cannot connect to Truebar: {type(exc).__name__}") from None
+                return await attempt(token)
+            except _Unauthorized as exc:
+                if not retry:
+                    raise AuthError(f"Truebar refused {what} ({exc})") from None
+                self.tokens.invalidate(token)
         raise AssertionError("unreachable")
+
+    async def _open_socket(self, token: str) -> ClientConnection:
+        """The WebSocket, bounded by the handshake timeout (the token's wait is not)."""
+        url, headers = self.ws_url, {"Authorization": f"Bearer {token}"}
+        if self._token_in_query:
+            separator = "&" if "?" in url else "?"
+            url = f"{url}{separator}access_token={urllib.parse.quote(token)}"
+        try:
+            async with asyncio.timeout(self.timeouts.handshake):
+                return await connect(
+                    url,
+                    additional_headers=headers,
+                    open_timeout=None,  # bounded by the handshake timeout around it
+                    close_timeout=2,  # a failed session must not hold the caller long
+                    max_size=2**22,
+                    # PCM barely compresses; deflating every chunk cost a quarter of the
+                    # bot's CPU on the event loop (bench/, py-spy) for nothing saved.
+                    compression=None,
+                )
+        except TimeoutError:
+            raise TruebarTimeout("Truebar did not accept the connection in time") from None
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            if status == 401:
+                raise _Unauthorized(status) from None
+            if status == 403:
+                raise AuthError(f"Truebar refused the token (HTTP {status})") from None
+            raise ConnectionLost(f"Truebar refused the connection (HTTP {status})") from None
+        except (OSError, InvalidHandshake, InvalidURI) as exc:
+            raise ConnectionLost(f"cannot connect to Truebar: {type(exc).__name__}") from None
 
 
 async def _expect(ws: ClientConnection, protocol: SessionProtocol, kind: type) -> None:
@@ -224,10 +251,13 @@ async def _recv(ws: ClientConnection, protocol: SessionProtocol) -> str | bytes:
 class TruebarSession:
     """A configured session: streams audio, then yields transcript updates until FINISHED."""
 
-    def __init__(self, ws: ClientConnection, protocol: SessionProtocol, timeouts: Timeouts):
+    def __init__(
+        self, ws: ClientConnection, protocol: SessionProtocol, timeouts: Timeouts, mark: Mark
+    ) -> None:
         self._ws = ws
         self._protocol = protocol
         self._timeouts = timeouts
+        self._mark = mark
         self.audio_bytes_sent = 0
 
     @property
@@ -255,7 +285,7 @@ class TruebarSession:
                     elif isinstance(event, ServerWarning):
                         log.warning("Truebar warning: %s", event.message)
                     elif isinstance(event, Finished):
-                        mark("finished")
+                        self._mark("finished")
                         break
         except TimeoutError:
             raise TruebarTimeout("Truebar did not finish the session in time") from None
@@ -299,7 +329,8 @@ class TruebarSession:
                     return  # the connection is gone: the receiver reports it with its cause
                 self._protocol.check_audio()
                 await self._ws.send(chunk)
-                mark("first_audio")
+                if not self.audio_bytes_sent:
+                    self._mark("first_audio")
                 self.audio_bytes_sent += len(chunk)
                 # Buffered pipe reads and socket writes complete without suspending: yield,
                 # or a long note would hold the loop that serves every other chat.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import json
 import math
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,9 +55,24 @@ def _finite(text: str) -> float:
     return value
 
 
+def extra_stage(
+    task: str, tag: str, parameters: Mapping[str, Any] | None = None, *, required: bool = False
+) -> dict[str, Any]:
+    """A pipeline stage after ASR, e.g. punctuation: ``extra_stage("NLP_pc",
+    "NEMO_PUNCTUATOR:sl-SI:*:*", {"enableSplitToSentences": True})``. Unless ``required``,
+    the server skips it when it fails (``exceptionHandlingPolicy: SKIP``) instead of
+    failing the session."""
+    return {
+        "task": task,
+        "exceptionHandlingPolicy": "THROW" if required else "SKIP",
+        "config": {"tag": tag, "parameters": dict(parameters or {})},
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class SessionConfig:
-    """What the CONFIG message asks for: the ASR tag, interims, and optional extra stages."""
+    """What the CONFIG message asks for: the ASR tag, interims, and optional extra stages
+    (see :func:`extra_stage`)."""
 
     tag: str
     enable_interims: bool = True
@@ -71,8 +87,45 @@ class SessionConfig:
         return json.dumps({"type": "CONFIG", "pipeline": [asr, *self.extra_stages]})
 
 
-def eos_message(lock_session: bool = False) -> str:
-    return json.dumps({"type": "EOS", "lockSession": lock_session})
+EOS_MESSAGE = json.dumps({"type": "EOS", "lockSession": False})
+
+
+# -- the stages list (GET /api/pipelines/stages) ----------------------------------------------
+
+
+def stages_url_for(ws_url: str) -> str:
+    """``wss://host/api/pipelines/stream`` → ``https://host/api/pipelines/stages``."""
+    parts = urllib.parse.urlsplit(ws_url)
+    scheme = {"wss": "https", "ws": "http"}.get(parts.scheme, parts.scheme)
+    path = parts.path.rsplit("/", 1)[0] + "/stages" if parts.path else "/api/pipelines/stages"
+    return urllib.parse.urlunsplit((scheme, parts.netloc, path, "", ""))
+
+
+def online_asr_tags(stages: Any) -> list[str]:
+    """ASR tags usable for streaming (feature ``onlineAsr``), from a stages response (the
+    list of options may be named ``configOptions`` or, in older servers, ``config``, and
+    features may sit on the option or on the stage)."""
+    tags: list[str] = []
+    if not isinstance(stages, list):
+        return tags
+    for stage in stages:
+        if not isinstance(stage, Mapping) or str(stage.get("task", "")).upper() != "ASR":
+            continue
+        stage_features = _features(stage)
+        options = stage.get("configOptions", stage.get("config"))
+        for option in options if isinstance(options, list) else []:
+            if not isinstance(option, Mapping) or not option.get("tag"):
+                continue
+            if "onlineAsr" in (_features(option) or stage_features):
+                tag = str(option["tag"])
+                if tag not in tags:
+                    tags.append(tag)
+    return tags
+
+
+def _features(item: Mapping[str, Any]) -> set[str]:
+    features = item.get("features")
+    return {str(f) for f in features} if isinstance(features, list) else set()
 
 
 class State(enum.Enum):
@@ -148,7 +201,7 @@ class SessionProtocol:
     def eos_message(self) -> str:
         self._require(State.STREAMING, "send EOS")
         self.state = State.CLOSING
-        return eos_message()
+        return EOS_MESSAGE
 
     def receive(self, data: str | bytes) -> Event | None:
         """Feed one server frame; return what it means, or raise the typed error it carries."""

@@ -24,6 +24,7 @@ from bot.tasks import settle
 from bot.telegram.flood import FloodGate
 from bot.telegram.handlers import COMMANDS, Handlers
 from bot.telegram.notes import NoteObserver, NoteTranscriber, sweep_downloads
+from bot.telegram.rate_limiter import FloodLimiter
 from bot.telegram.tolerant_bot import TolerantBot
 from bot.telegram.webhook import WebhookServer
 from bot.truebar.client import TruebarClient
@@ -52,22 +53,21 @@ def build_application(
         local_mode=settings.local_mode,
         request=HTTPXRequest(connection_pool_size=256),
         get_updates_request=HTTPXRequest(read_timeout=POLL_TIMEOUT_S + 10),
+        rate_limiter=FloodLimiter(FloodGate(settings.flood)),  # every call is paced
     )
     app = ApplicationBuilder().bot(bot).concurrent_updates(True).build()
-    gate = FloodGate(settings.flood)
     transcriber = NoteTranscriber(
-        app.bot,
+        bot,
         client,
         decoder,
         store,
-        gate,
         settings,
         truebar.asr_tag,
         truebar.session_config,
         observer,
     )
     stages = StagesCache(client, settings.stages_cache_s)
-    Handlers(settings, transcriber, stages, store, gate).register(app)
+    Handlers(bot, settings, transcriber, stages, store).register(app)
     return app, transcriber
 
 

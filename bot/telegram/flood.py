@@ -80,6 +80,10 @@ class FloodGate:
             self._unbook(booking)  # banned while waiting: this slot is void, take one after
         await self._global_window()
 
+    def banned_for(self, chat_id: int) -> float:
+        """Seconds until the chat's RetryAfter ends (0: not banned)."""
+        return max(0.0, self._banned_until.get(chat_id, 0.0) - self._clock())
+
     def penalize(self, chat_id: int, seconds: float) -> None:
         """Telegram said RetryAfter: nothing more to this chat before that time, including
         sends already waiting for a slot."""

@@ -29,8 +29,7 @@ from bot.config import BotSettings
 from bot.languages import describe_tag, find_tag
 from bot.storage import Outcome, Store
 from bot.telegram import texts
-from bot.telegram.flood import FloodGate
-from bot.telegram.live_message import LiveReply, ReplyTarget
+from bot.telegram.live_reply import Bot, LiveReply, ReplyTarget
 from bot.telegram.notes import NoteTranscriber, note_from_message
 from bot.truebar.errors import TruebarError
 from bot.truebar.stages_cache import StagesCache
@@ -55,17 +54,17 @@ def tag_key(tag: str) -> str:
 class Handlers:
     def __init__(
         self,
+        bot: Bot,
         settings: BotSettings,
         transcriber: NoteTranscriber,
         stages: StagesCache,
         store: Store,
-        gate: FloodGate,
     ) -> None:
+        self._bot = bot
         self._settings = settings
         self._transcriber = transcriber
         self._stages = stages
         self._store = store
-        self._gate = gate
 
     def register(self, app: Application) -> None:  # type: ignore[type-arg]
         app.add_handler(CommandHandler(["start", "help"], self.help))
@@ -182,7 +181,6 @@ class Handlers:
         log.info("chat %s: language set to %s", message.chat.id, tag)
         await query.answer("Saved")
         try:
-            await self._gate.wait(message.chat.id, group=message.chat.type != ChatType.PRIVATE)
             await query.edit_message_text(texts.lang_set(tag))
         except TelegramError as exc:
             log.info("chat %s: could not update the /lang message: %s", message.chat.id, exc)
@@ -240,7 +238,7 @@ class Handlers:
         text: str,
         markup: InlineKeyboardMarkup | None = None,
     ) -> None:
-        reply = LiveReply(message.get_bot(), self._gate, target)
+        reply = LiveReply(self._bot, target)
         try:
             await reply.open(text, markup)
         except TelegramError as exc:

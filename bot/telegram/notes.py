@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from telegram import Audio, Bot, Document, Message, VideoNote, Voice
+from telegram import Audio, Document, Message, VideoNote, Voice
 from telegram.error import TelegramError
 
 from bot import audio, pipeline
@@ -39,8 +39,7 @@ from bot.notes.scheduling import FairSlots, Ticket
 from bot.storage import Admission, AdmissionLimits, JobKey, JobRecord, JobState, Outcome, Store
 from bot.tasks import settle
 from bot.telegram import texts
-from bot.telegram.flood import FloodGate
-from bot.telegram.live_message import LiveReply, ReplyTarget, typing_action
+from bot.telegram.live_reply import Bot, LiveReply, ReplyTarget, typing_action
 from bot.telegram.retry import is_permanent, with_retries
 from bot.timing import Trace, mark, start_trace
 from bot.truebar import SessionConfig, TruebarClient
@@ -182,7 +181,6 @@ class NoteTranscriber:
         client: TruebarClient,
         decoder: Decoder,
         store: Store,
-        gate: FloodGate,
         settings: BotSettings,
         default_tag: str,
         session_config: Callable[[str], SessionConfig],
@@ -192,7 +190,6 @@ class NoteTranscriber:
         self._client = client
         self._decoder = decoder
         self._store = store
-        self._gate = gate
         self._settings = settings
         self._default_tag = default_tag
         self._session_config = session_config
@@ -428,7 +425,7 @@ class NoteTranscriber:
         (``force_finish``: even if the answer could not be sent)."""
         live = self._live(note)
         try:
-            await live.close(text)
+            await live.finish(text)
         except Exception as exc:  # Telegram away or refusing
             log.error(
                 "chat %s message %s: could not answer: %s: %s",
@@ -451,7 +448,7 @@ class NoteTranscriber:
             self._observer(note, outcome, trace)
 
     def _live(self, note: VoiceNote) -> LiveReply:
-        live = LiveReply(self._bot, self._gate, note.target)
+        live = LiveReply(self._bot, note.target)
         if note.placeholder_id is not None:
             live.attach(note.placeholder_id)
             self._placeholders[note.key] = note.placeholder_id
@@ -467,7 +464,7 @@ class NoteTranscriber:
         except RetryLater as exc:
             if exc.status is not None and live.message_id is not None:
                 with contextlib.suppress(TelegramError):  # best effort: it is retried anyway
-                    await live.close(exc.status)
+                    await live.finish(exc.status)
             raise
 
     async def _answer(self, note: VoiceNote, live: LiveReply) -> Outcome:
@@ -475,7 +472,7 @@ class NoteTranscriber:
         problem = self._precheck(note)
         if problem is not None:
             log.info("chat %s message %s rejected: %s", target.chat_id, target.message_id, problem)
-            await live.close(problem)
+            await live.finish(problem)
             return Outcome.REJECTED
         tag = await self.tag_for(target.chat_id)
         queue = _QueueDisplay(live)
@@ -502,7 +499,7 @@ class NoteTranscriber:
                 ticket.close()
         except audio.AudioError as exc:
             log.info("chat %s message %s: %s", target.chat_id, target.message_id, exc)
-            await live.close(texts.describe_failure(exc, tag))
+            await live.finish(texts.describe_failure(exc, tag))
             return Outcome.REJECTED
         except (Undeliverable, RetryLater):
             raise
@@ -523,7 +520,7 @@ class NoteTranscriber:
                 type(exc).__name__,
                 exc,
             )
-            await live.close(texts.describe_failure(exc, tag))
+            await live.finish(texts.describe_failure(exc, tag))
             return Outcome.FAILED
         finally:
             live.abandon()  # interims must not land after whatever comes next
@@ -531,7 +528,7 @@ class NoteTranscriber:
         shown = text or texts.NO_SPEECH
         if result.truncated:
             shown = f"{shown}\n\n{texts.cut_at(result.audio_s)}"
-        await live.close(shown)
+        await live.finish(shown)
         mark("final_sent")
         log.info(
             "chat %s message %s: transcribed (%d chars from %.1f s of audio%s, tag %s)",

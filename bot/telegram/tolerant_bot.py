@@ -17,10 +17,12 @@ from telegram._utils.defaultvalue import DEFAULT_NONE
 from telegram._utils.types import JSONDict, ODVInput
 from telegram.ext import ExtBot
 
+from bot.telegram.rate_limiter import Send
+
 log = logging.getLogger(__name__)
 
 
-class TolerantBot(ExtBot[None]):
+class TolerantBot(ExtBot[Send]):
     async def _post(
         self,
         endpoint: str,

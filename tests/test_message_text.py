@@ -1,6 +1,6 @@
 import pytest
 
-from bot.telegram.text import MAX_MESSAGE, split_message, tail, utf16_len
+from bot.telegram.message_text import MAX_MESSAGE, split_message, tail, utf16_len
 
 
 def test_short_text_is_one_part() -> None:

@@ -1,15 +1,17 @@
-"""LiveReply against the fake Bot API: which sends may use the chat's burst."""
+"""LiveReply against the fake Bot API, paced by the bot's rate limiter: which sends may
+use the chat's burst."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
 import pytest
-from telegram import Bot
+from telegram.ext import ExtBot
 
 from bot.config import FloodSettings
 from bot.telegram.flood import FloodGate
-from bot.telegram.live_message import LiveReply, ReplyTarget
+from bot.telegram.live_reply import LiveReply, ReplyTarget
+from bot.telegram.rate_limiter import FloodLimiter, Send
 from bot.testing.fake_telegram import FakeTelegram
 from tests.bot_harness import FAST_FLOOD, FAST_LIMITS
 
@@ -29,22 +31,25 @@ class RecordingGate(FloodGate):
 
 
 @pytest.fixture
-async def bot() -> AsyncIterator[tuple[FakeTelegram, Bot]]:
+async def bot() -> AsyncIterator[tuple[FakeTelegram, ExtBot[Send], RecordingGate]]:
+    gate = RecordingGate(FAST_FLOOD)
     async with FakeTelegram(limits=FAST_LIMITS) as fake:
         fake.add_chat(CHAT, "private")
-        async with Bot(
-            fake.token, base_url=fake.base_url, base_file_url=fake.base_file_url
+        async with ExtBot(
+            fake.token,
+            base_url=fake.base_url,
+            base_file_url=fake.base_file_url,
+            rate_limiter=FloodLimiter(gate),
         ) as telegram_bot:
-            yield fake, telegram_bot
+            yield fake, telegram_bot, gate
 
 
 async def test_interims_leave_the_chat_burst_to_the_final(
-    bot: tuple[FakeTelegram, Bot],
+    bot: tuple[FakeTelegram, ExtBot[Send], RecordingGate],
 ) -> None:
-    fake, telegram_bot = bot
+    fake, telegram_bot, gate = bot
     note = fake.send_voice(CHAT, CHAT, b"OggS")
-    gate = RecordingGate(FAST_FLOOD)
-    reply = LiveReply(telegram_bot, gate, ReplyTarget(CHAT, note["message_id"]))
+    reply = LiveReply(telegram_bot, ReplyTarget(CHAT, note["message_id"]))
 
     await reply.open("Transcribing…")
     assert reply.message_id is not None
@@ -52,7 +57,7 @@ async def test_interims_leave_the_chat_burst_to_the_final(
     for text in ["Hello", "Hello world", "Hello world again"]:
         reply.show(text)
         await fake.wait_for(lambda text=text: shown.text == text)
-    await reply.close("Hello world again.")
+    await reply.finish("Hello world again.")
 
     assert shown.history == [
         "Transcribing…",

@@ -4,8 +4,10 @@ Interims are best effort: while an edit waits for its slot, newer text replaces 
 an interim that fails is dropped — unless Telegram refuses it for good (the user blocked
 the bot, the chat is gone): then :attr:`LiveReply.refused` says so at once, so the work
 behind it can stop instead of running to a final nobody can receive. The final text is
-retried through RetryAfter and network errors, split over several messages when too long,
-and sent as a new message if the placeholder has disappeared.
+retried through RetryAfter (by the rate limiter) and network errors, split over several
+messages when too long, and sent as a new message if the placeholder has disappeared.
+Pacing is not done here: every call goes through the bot's rate limiter, told which
+calls are interims (:class:`~bot.telegram.rate_limiter.Send`).
 """
 
 from __future__ import annotations
@@ -18,18 +20,19 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from telegram import Bot, InlineKeyboardMarkup, Message, ReplyParameters
+from telegram import InlineKeyboardMarkup, Message, ReplyParameters
 from telegram.constants import ChatAction, ChatType
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
+from telegram.ext import ExtBot
 
-from bot.telegram.flood import FloodGate
-from bot.telegram.retry import retry_after_seconds, with_retries
-from bot.telegram.text import split_message, tail
+from bot.telegram.message_text import split_message, tail
+from bot.telegram.rate_limiter import Send
+from bot.telegram.retry import with_retries
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-FINAL_ATTEMPTS = 6
+NETWORK_ATTEMPTS = 6  # a message that must land is sent at most this often through errors
 TYPING_EVERY_S = 4.5  # Telegram shows a chat action for 5 seconds
 
 
@@ -61,10 +64,12 @@ def is_gone(exc: BadRequest) -> bool:
     return "not found" in exc.message.lower()
 
 
+Bot = ExtBot[Send]
+
+
 class LiveReply:
-    def __init__(self, bot: Bot, gate: FloodGate, target: ReplyTarget) -> None:
+    def __init__(self, bot: Bot, target: ReplyTarget) -> None:
         self._bot = bot
-        self._gate = gate
         self.target = target
         self.message_id: int | None = None
         self._shown: str | None = None
@@ -79,8 +84,8 @@ class LiveReply:
         self._shown = None
 
     async def open(self, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> None:
-        """Send the first message as a reply (retried like a final)."""
-        message = await self._persist(lambda: self._send(text, reply_markup))
+        """Send the first message as a reply (it must land, like the final)."""
+        message = await self._reliably(lambda: self._send(text, reply_markup))
         self.message_id = message.message_id
         self._shown = text
         self._start_flusher()  # text shown while the placeholder was on its way
@@ -100,20 +105,21 @@ class LiveReply:
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush(), name="live-reply-flush")
 
-    async def close(self, text: str) -> None:
-        """Final text (not blank): always lands, split over several messages if needed."""
+    async def finish(self, text: str) -> None:
+        """The final text (not blank): sent until it lands, split over several messages if
+        needed; no interim edit comes after it."""
         await self._stop_interims()
         parts = split_message(text)
         if not parts:
             raise ValueError("a reply needs visible text")
         first, rest = parts[0], parts[1:]
         if self.message_id is None:
-            self.message_id = (await self._persist(lambda: self._send(first))).message_id
+            self.message_id = (await self._reliably(lambda: self._send(first))).message_id
         elif first != self._shown:
-            await self._persist(lambda: self._edit_or_resend(first))
+            await self._reliably(lambda: self._edit_or_resend(first))
         self._shown = first
         for part in rest:
-            await self._persist(functools.partial(self._send, part))
+            await self._reliably(functools.partial(self._send, part))
 
     def abandon(self) -> None:
         """Stop pending interim edits at once (the note's work was interrupted)."""
@@ -123,17 +129,16 @@ class LiveReply:
 
     async def _flush(self) -> None:
         while self._pending is not None:
-            # Interims never use the chat's burst: it stays for the final, which then
-            # lands the moment it is known instead of a second after the last interim.
-            await self._gate.wait(self.target.chat_id, group=self.target.group, interim=True)
             text, self._pending = self._pending, None
             if text == self._shown or self.message_id is None:
                 continue
             try:
-                await self._edit(text)
+                # Interims never use the chat's burst: it stays for the final, which then
+                # lands the moment it is known instead of a second after the last interim.
+                # While this one waits for its slot, newer text collects in _pending.
+                await self._edit(text, Send.INTERIM)
                 self._shown = text
-            except RetryAfter as exc:
-                self._gate.penalize(self.target.chat_id, retry_after_seconds(exc))
+            except RetryAfter:
                 log.info("interim edit throttled in chat %s", self.target.chat_id)
             except (Forbidden, ChatMigrated) as exc:
                 log.info("chat %s refuses our messages: %s", self.target.chat_id, exc)
@@ -153,15 +158,11 @@ class LiveReply:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flusher
 
-    async def _persist(self, action: Callable[[], Awaitable[T]]) -> T:
-        """Run ``action`` in a flood slot, retrying RetryAfter and network errors."""
-        chat_id = self.target.chat_id
+    async def _reliably(self, action: Callable[[], Awaitable[T]]) -> T:
+        """Run ``action`` until it lands (network errors retried here; RetryAfter by the
+        rate limiter), or fails in a way retrying cannot mend."""
         return await with_retries(
-            action,
-            what=f"chat {chat_id}",
-            attempts=FINAL_ATTEMPTS,
-            before=lambda: self._gate.wait(chat_id, group=self.target.group),
-            on_retry_after=lambda seconds: self._gate.penalize(chat_id, seconds),
+            action, what=f"chat {self.target.chat_id}", attempts=NETWORK_ATTEMPTS
         )
 
     async def _send(self, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> Message:
@@ -175,10 +176,10 @@ class LiveReply:
             ),
         )
 
-    async def _edit(self, text: str) -> None:
+    async def _edit(self, text: str, how: Send = Send.ANSWER) -> None:
         assert self.message_id is not None
         await self._bot.edit_message_text(
-            text, chat_id=self.target.chat_id, message_id=self.message_id
+            text, chat_id=self.target.chat_id, message_id=self.message_id, rate_limit_args=how
         )
 
     async def _edit_or_resend(self, text: str) -> None:
@@ -201,7 +202,10 @@ async def typing_action(bot: Bot, target: ReplyTarget) -> AsyncIterator[None]:
         while True:
             with contextlib.suppress(TelegramError):
                 await bot.send_chat_action(
-                    target.chat_id, ChatAction.TYPING, message_thread_id=target.thread_id
+                    target.chat_id,
+                    ChatAction.TYPING,
+                    message_thread_id=target.thread_id,
+                    rate_limit_args=Send.ACTION,
                 )
             await asyncio.sleep(TYPING_EVERY_S)
 

@@ -1,0 +1,119 @@
+"""The bot's pacing in python-telegram-bot's request path: every Bot API call the
+Application makes goes through :class:`FloodLimiter`, so none can bypass it.
+
+Each call says how it is to be paced in ``rate_limit_args`` (a :class:`Send`): what the
+user waits for (placeholders, finals, answers to commands) may use a private chat's burst
+and is retried through RetryAfter; interim edits are best effort (no burst, not retried:
+newer text follows anyway); chat actions are not messages and take no message slot, but
+wait out a chat's ban like everything else. The policy itself is :class:`FloodGate`.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from telegram._utils.types import JSONDict
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter
+
+from bot.metrics import TELEGRAM_RETRIES
+from bot.telegram.flood import FloodGate
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_ATTEMPTS = 6  # an answer is sent at most this often through RetryAfter
+
+MESSAGE_METHODS = frozenset(
+    {
+        "sendMessage",
+        "editMessageText",
+        "editMessageReplyMarkup",
+        "editMessageCaption",
+        "sendDocument",
+        "sendAudio",
+        "sendVoice",
+        "sendVideo",
+        "sendPhoto",
+        "copyMessage",
+        "forwardMessage",
+        "deleteMessage",
+        "sendMessageDraft",
+    }
+)
+"""Calls that count against Telegram's per-chat and global message limits."""
+
+
+class Send(enum.Enum):
+    """How a Bot API call is paced (its ``rate_limit_args``)."""
+
+    ANSWER = "answer"  # the default: may use the burst, retried through RetryAfter
+    INTERIM = "interim"  # best effort: no burst, RetryAfter ends it
+    ACTION = "action"  # a chat action: no message slot, but never during a ban
+
+
+def retry_after_seconds(exc: RetryAfter) -> float:
+    value = exc.retry_after
+    return value if isinstance(value, int | float) else value.total_seconds()
+
+
+class FloodLimiter(BaseRateLimiter[Send]):
+    def __init__(self, gate: FloodGate, retry_after_attempts: int = RETRY_AFTER_ATTEMPTS):
+        self.gate = gate
+        self._attempts = retry_after_attempts
+
+    async def initialize(self) -> None:
+        """Nothing to set up (the Application and its Updater each call this)."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release."""
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | JSONDict | list[JSONDict]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: Send | None,
+    ) -> bool | JSONDict | list[JSONDict]:
+        how = rate_limit_args or Send.ANSWER
+        chat = data.get("chat_id")
+        if not isinstance(chat, int):  # not about one chat (getMe, getFile, …)
+            return await callback(*args, **kwargs)
+        if how is Send.ACTION or endpoint not in MESSAGE_METHODS:
+            if (left := self.gate.banned_for(chat)) > 0:
+                raise RetryAfter(int(left) + 1)  # the chat is banned: not even this
+            return await self._sent(callback, args, kwargs, chat)
+        attempts = 1 if how is Send.INTERIM else self._attempts
+        for attempt in range(1, attempts + 1):
+            await self.gate.wait(chat, group=chat < 0, interim=how is Send.INTERIM)
+            try:
+                return await self._sent(callback, args, kwargs, chat)
+            except RetryAfter as exc:
+                if attempt == attempts:
+                    raise
+                log.warning(
+                    "chat %s: Telegram asked to wait %.0fs (attempt %d/%d)",
+                    chat,
+                    retry_after_seconds(exc),
+                    attempt,
+                    attempts,
+                )
+                TELEGRAM_RETRIES.labels("retry_after").inc()
+        raise AssertionError("unreachable")
+
+    async def _sent(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | JSONDict | list[JSONDict]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        chat: int,
+    ) -> bool | JSONDict | list[JSONDict]:
+        try:
+            return await callback(*args, **kwargs)
+        except RetryAfter as exc:
+            self.gate.penalize(chat, retry_after_seconds(exc))
+            raise

@@ -17,7 +17,7 @@ import time
 
 from bot.config import BotSettings, TruebarSettings, load_env_file
 from bot.telegram.app import serve
-from bot.telegram.notes import VoiceNote
+from bot.notes.media import Note
 from bot.timing import Trace
 
 LAG_PROBE_S = 0.01
@@ -28,7 +28,7 @@ def emit(payload: dict[str, object]) -> None:
     sys.stdout.flush()
 
 
-def on_note(note: VoiceNote, outcome: str, trace: Trace) -> None:
+def on_note(note: Note, outcome: str, trace: Trace) -> None:
     emit(
         {
             "event": "note",

@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.config import BotSettings, DecoderSettings, FloodSettings, OpsSettings, TruebarSettings
 from bot.telegram.app import serve
-from bot.telegram.notes import VoiceNote
+from bot.notes.media import Note
 from bot.testing.fake_telegram import FakeTelegram, FloodLimits, StoredMessage
 from bot.testing.mock_truebar import MockTruebar
 from bot.timing import Trace
@@ -69,7 +69,7 @@ class NoteTracker:
         self._events: dict[tuple[int, int], asyncio.Event] = {}
         self._changed = asyncio.Condition()
 
-    def __call__(self, note: VoiceNote, outcome: str, trace: Trace) -> None:
+    def __call__(self, note: Note, outcome: str, trace: Trace) -> None:
         key = (note.target.chat_id, note.target.message_id)
         self.outcomes[key] = outcome
         self.reports[key] += 1

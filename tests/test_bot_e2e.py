@@ -11,7 +11,7 @@ import pytest
 
 from bot.config import FloodSettings
 from bot.telegram import texts
-from bot.telegram.notes import BURST_NOTES
+from bot.notes.workflow import BURST_NOTES
 from bot.testing.fake_telegram import BOT_ID, FakeTelegram
 from bot.testing.mock_truebar import MockTruebar
 from tests.bot_harness import (

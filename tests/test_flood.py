@@ -103,13 +103,13 @@ async def test_a_cancelled_wait_gives_its_slot_back() -> None:
 
 
 def test_a_burst_is_more_notes_than_the_limit_within_the_window() -> None:
-    from bot.telegram.notes import ArrivalRate
+    from bot.notes.workflow import Bursts
 
     clock = Clock()
-    rate = ArrivalRate(limit=3, window_s=1.0, clock=clock)
-    assert [rate.burst() for _ in range(5)] == [False, False, False, True, True]
+    bursts = Bursts(limit=3, window_s=1.0, clock=clock)
+    assert [bursts.arrive() for _ in range(5)] == [False, False, False, True, True]
     clock.now += 1.0  # the window has passed: one by one again
-    assert rate.burst() is False
+    assert bursts.arrive() is False
 
 
 async def test_a_ban_holds_back_sends_that_were_already_waiting() -> None:

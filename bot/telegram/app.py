@@ -15,15 +15,20 @@ from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
 from bot.audio import Decoder
+from bot.chat_settings import ChatSettings
 from bot.config import BotSettings, TruebarSettings
 from bot.logs import keep_payloads_out_of_logs
+from bot.metrics import QUEUE_LENGTH, TRUEBAR_SESSIONS_ACTIVE
+from bot.notes.jobs import Jobs, NoteObserver
+from bot.notes.scheduling import FairSlots
+from bot.notes.workflow import NoteWorkflow, sweep_downloads
 from bot.ops import OpsServer
 from bot.redaction import add_secrets, redact
 from bot.storage import Store, open_store
 from bot.tasks import settle
+from bot.telegram import middleware
 from bot.telegram.flood import FloodGate
 from bot.telegram.handlers import COMMANDS, Handlers
-from bot.telegram.notes import NoteObserver, NoteTranscriber, sweep_downloads
 from bot.telegram.rate_limiter import FloodLimiter
 from bot.telegram.tolerant_bot import TolerantBot
 from bot.telegram.webhook import WebhookServer
@@ -44,8 +49,8 @@ def build_application(
     store: Store,
     truebar: TruebarSettings,
     observer: NoteObserver | None = None,
-) -> tuple[Application, NoteTranscriber]:  # type: ignore[type-arg]
-    """The Application with our handlers, and the transcriber that owns the notes' work."""
+) -> tuple[Application, Jobs]:  # type: ignore[type-arg]
+    """The Application with our checks and handlers, and the jobs that own the notes."""
     bot = TolerantBot(
         token=settings.telegram_token,
         base_url=settings.base_url,
@@ -56,19 +61,18 @@ def build_application(
         rate_limiter=FloodLimiter(FloodGate(settings.flood)),  # every call is paced
     )
     app = ApplicationBuilder().bot(bot).concurrent_updates(True).build()
-    transcriber = NoteTranscriber(
-        bot,
-        client,
-        decoder,
-        store,
-        settings,
-        truebar.asr_tag,
-        truebar.session_config,
-        observer,
+    chats = ChatSettings(store, truebar.asr_tag)
+    slots = FairSlots(settings.max_sessions, settings.fairness.chat_running)
+    QUEUE_LENGTH.set_function(lambda: slots.waiting)
+    TRUEBAR_SESSIONS_ACTIVE.set_function(lambda: slots.running)
+    workflow = NoteWorkflow(
+        bot, client, decoder, store, chats, slots, settings, truebar.session_config
     )
+    jobs = Jobs(bot, store, settings, workflow, observer)
+    middleware.install(app, bot, settings.allowed_ids)
     stages = StagesCache(client, settings.stages_cache_s)
-    Handlers(bot, settings, transcriber, stages, store).register(app)
-    return app, transcriber
+    Handlers(bot, settings, jobs, chats, stages).register(app)
+    return app, jobs
 
 
 class StartupError(Exception):
@@ -168,17 +172,17 @@ async def _start(
             await ops.start()
         stack.push_async_callback(ops.stop)
     client = await stack.enter_async_context(truebar_client(truebar))
-    app, transcriber = build_application(settings, client, decoder, store, truebar, observer)
+    app, jobs = build_application(settings, client, decoder, store, truebar, observer)
     with _starting(_telegram_failure):
         await stack.enter_async_context(app)
     await _set_commands(app)
     await app.start()
     stack.push_async_callback(app.stop)
-    stack.push_async_callback(transcriber.drain, settings.shutdown_grace_s)
-    resumed = await transcriber.resume_pending()
+    stack.push_async_callback(jobs.drain, settings.shutdown_grace_s)
+    resumed = await jobs.resume_pending()
     if resumed:
         log.info("resuming %d unfinished notes", resumed)
-    upkeep = asyncio.create_task(transcriber.maintain_leases(), name="ledger-upkeep")
+    upkeep = asyncio.create_task(jobs.maintain_leases(), name="ledger-upkeep")
     stack.push_async_callback(settle, upkeep)
     stack.push_async_callback(await _start_updates(app, settings))
 

@@ -1,4 +1,7 @@
-"""python-telegram-bot handlers: parse the update, check who may ask, hand over the work."""
+"""python-telegram-bot handlers: parse the update, hand over the work, reply.
+
+Who may ask, and which note a log line is about, are checked before any of these run
+(:mod:`bot.telegram.middleware`)."""
 
 from __future__ import annotations
 
@@ -25,12 +28,15 @@ from telegram.ext import (
     filters,
 )
 
+from bot.chat_settings import ChatSettings
 from bot.config import BotSettings
 from bot.languages import describe_tag, find_tag
-from bot.storage import Outcome, Store
+from bot.notes.jobs import Jobs
+from bot.notes.media import note_from_message
+from bot.storage import Outcome
 from bot.telegram import texts
 from bot.telegram.live_reply import Bot, LiveReply, ReplyTarget
-from bot.telegram.notes import NoteTranscriber, note_from_message
+from bot.telegram.middleware import HANDLERS_GROUP
 from bot.truebar.errors import TruebarError
 from bot.truebar.stages_cache import StagesCache
 
@@ -56,45 +62,48 @@ class Handlers:
         self,
         bot: Bot,
         settings: BotSettings,
-        transcriber: NoteTranscriber,
+        jobs: Jobs,
+        chats: ChatSettings,
         stages: StagesCache,
-        store: Store,
     ) -> None:
         self._bot = bot
         self._settings = settings
-        self._transcriber = transcriber
+        self._jobs = jobs
+        self._chats = chats
         self._stages = stages
-        self._store = store
 
     def register(self, app: Application) -> None:  # type: ignore[type-arg]
-        app.add_handler(CommandHandler(["start", "help"], self.help))
-        app.add_handler(CommandHandler("lang", self.lang))
-        app.add_handler(CommandHandler("transcribe", self.transcribe_reply))
-        app.add_handler(MessageHandler(MEDIA & ~filters.UpdateType.EDITED, self.media))
-        app.add_handler(CallbackQueryHandler(self.lang_button, pattern=f"^{LANG_PREFIX}"))
+        for handler in [
+            CommandHandler(["start", "help"], self.help),
+            CommandHandler("lang", self.lang),
+            CommandHandler("transcribe", self.transcribe_reply),
+            MessageHandler(MEDIA & ~filters.UpdateType.EDITED, self.media),
+            CallbackQueryHandler(self.lang_button, pattern=f"^{LANG_PREFIX}"),
+        ]:
+            app.add_handler(handler, group=HANDLERS_GROUP)
         app.add_error_handler(self.error)
 
     # -- notes -----------------------------------------------------------------------------
     async def media(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
-        if message is None or not await self._admit(update, message):
+        if message is None:
             return
         note = note_from_message(message)
         if note is not None:
-            self._transcriber.submit(note)
+            self._jobs.submit(note)
 
     async def transcribe_reply(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
-        if message is None or not await self._admit(update, message):
+        if message is None:
             return
         replied = message.reply_to_message
         note = note_from_message(replied) if replied is not None else None
         if note is None:
             await self._reply(message, texts.TRANSCRIBE_USAGE)
             return
-        known = await self._transcriber.lookup(note)
+        known = await self._jobs.lookup(note)
         if known is None:
-            self._transcriber.submit(note)
+            self._jobs.submit(note)
         elif not known.finished:
             await self._reply(message, texts.ALREADY_WORKING)
         elif known.job.placeholder_id is None:
@@ -113,14 +122,14 @@ class Handlers:
     # -- commands --------------------------------------------------------------------------
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
-        if message is None or not await self._admit(update, message):
+        if message is None:
             return
-        tag = await self._transcriber.tag_for(message.chat.id)
+        tag = await self._chats.tag(message.chat.id)
         await self._reply(message, texts.help_text(tag))
 
     async def lang(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
-        if message is None or not await self._admit(update, message):
+        if message is None:
             return
         try:
             tags = await self._stages.tags()
@@ -128,7 +137,7 @@ class Handlers:
             log.warning("chat %s: cannot list stages: %s", message.chat.id, exc)
             await self._reply(message, texts.LANG_UNAVAILABLE)
             return
-        current = await self._transcriber.tag_for(message.chat.id)
+        current = await self._chats.tag(message.chat.id)
         if context.args:
             wanted = " ".join(context.args)[:80]
             if not await self._may_change(message.chat, update.effective_user, message):
@@ -138,7 +147,7 @@ class Handlers:
             if tag is None:
                 await self._reply(message, texts.lang_unknown(wanted, tags))
                 return
-            await self._store.set_tag(message.chat.id, tag)
+            await self._chats.set_tag(message.chat.id, tag)
             log.info("chat %s: language set to %s", message.chat.id, tag)
             await self._reply(message, texts.lang_set(tag))
             return
@@ -158,9 +167,6 @@ class Handlers:
         if query is None:
             return
         message = query.message
-        if not self._allowed(update):
-            await query.answer(texts.NOT_ALLOWED, show_alert=True)
-            return
         if not isinstance(message, Message):  # too old to be accessible
             await query.answer(texts.LANG_STALE, show_alert=True)
             return
@@ -177,7 +183,7 @@ class Handlers:
         if not await self._may_change(message.chat, query.from_user, None):
             await query.answer(texts.LANG_ADMINS_ONLY, show_alert=True)
             return
-        await self._store.set_tag(message.chat.id, tag)
+        await self._chats.set_tag(message.chat.id, tag)
         log.info("chat %s: language set to %s", message.chat.id, tag)
         await query.answer("Saved")
         try:
@@ -193,25 +199,6 @@ class Handlers:
         log.error("unhandled error%s: %r", where, context.error, exc_info=context.error)
 
     # -- helpers ---------------------------------------------------------------------------
-    def _allowed(self, update: Update) -> bool:
-        allowed = self._settings.allowed_ids
-        if not allowed:
-            return True
-        user, chat = update.effective_user, update.effective_chat
-        return bool((user and user.id in allowed) or (chat and chat.id in allowed))
-
-    async def _admit(self, update: Update, message: Message) -> bool:
-        if self._allowed(update):
-            return True
-        user = update.effective_user
-        log.info(
-            "refused chat %s user %s: not on the allowlist",
-            message.chat.id,
-            user.id if user else None,
-        )
-        await self._reply(message, texts.NOT_ALLOWED)
-        return False
-
     async def _may_change(self, chat: Chat, user: User | None, message: Message | None) -> bool:
         if chat.type == ChatType.PRIVATE or not self._settings.lang_admins_only:
             return True

@@ -1,0 +1,299 @@
+"""The life of a note in the job ledger: accepted once, worked on under a lease, resumed
+after a crash or by another replica, drained at a stop, finished with its outcome.
+
+Every note is written to the ledger (keyed on chat and message) before work starts, so
+one delivered twice is done once; it is finished only once the user has an answer, so
+a crash never loses one. Each pending job is leased to the replica working on it, which
+renews the lease; a job whose lease ran out (its replica died, or a passing failure left
+it pending) is taken up again by whoever claims it, at most ``max_attempts`` times.
+A chat, and a sender, may have only so many unfinished notes: beyond that a note is not
+accepted at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from bot.config import BotSettings
+from bot.logs import set_note
+from bot.metrics import NOTES_FINISHED, NOTES_RECEIVED, NOTES_RESUMED
+from bot.notes.errors import Undeliverable
+from bot.notes.media import Note
+from bot.notes.workflow import NoteWorkflow
+from bot.storage import Admission, AdmissionLimits, JobKey, JobRecord, JobState, Outcome, Store
+from bot.telegram import texts
+from bot.telegram.live_reply import Bot
+from bot.telegram.retry import is_permanent
+from bot.timing import Trace, start_trace
+
+log = logging.getLogger(__name__)
+
+REFUSAL_EVERY_S = 60.0  # a chat over its limit is told so at most this often
+RESTARTING_TOLD_WITHIN_S = 3.0
+
+NoteObserver = Callable[[Note, Outcome, Trace], None]
+"""Told each note's outcome with its timing marks."""
+
+
+class Jobs:
+    def __init__(
+        self,
+        bot: Bot,
+        store: Store,
+        settings: BotSettings,
+        workflow: NoteWorkflow,
+        observer: NoteObserver | None = None,
+    ) -> None:
+        self._bot = bot
+        self._store = store
+        self._settings = settings
+        self._workflow = workflow
+        self._observer = observer
+        self._limits = AdmissionLimits(
+            per_chat=settings.fairness.chat_pending, per_user=settings.fairness.user_pending
+        )
+        self._owner = settings.replica_id
+        self._lease_s = settings.job_lease_s
+        self._tasks: dict[asyncio.Task[None], Note] = {}
+        self._taken_over: set[JobKey] = set()  # notes another replica now owns
+        self._refused_at: dict[int, float] = {}  # chat → when it was last told it is over
+
+    async def lookup(self, note: Note) -> JobState | None:
+        """What the ledger knows of this note (e.g. for /transcribe on one already done)."""
+        return await self._store.get_job(*note.key)
+
+    # -- taking notes up ---------------------------------------------------------------------
+    def submit(self, note: Note) -> None:
+        """Accept a note from an update; returns at once, the work runs in the background."""
+        self._spawn(note, self._accept(note))
+
+    async def resume_pending(self) -> int:
+        """Take up the notes a previous run of this bot left unanswered."""
+        jobs = await self._store.claim_jobs(self._owner, self._lease_s, at_startup=True)
+        self._resume(jobs)
+        return len(jobs)
+
+    async def maintain_leases(self) -> None:
+        """Runs for the bot's lifetime: renews the leases of the notes in progress (a note
+        another replica has taken over is stopped here) and takes over the pending notes
+        whose lease ran out (a replica died, or an answer could not be sent)."""
+        while True:
+            await asyncio.sleep(self._lease_s / 3)
+            try:
+                await self._renew_leases()
+                self._resume(await self._store.claim_jobs(self._owner, self._lease_s))
+            except Exception as exc:  # the database is away; try again next round
+                log.warning("job ledger upkeep failed: %s: %s", type(exc).__name__, exc)
+
+    async def _renew_leases(self) -> None:
+        running = {note.key: task for task, note in self._tasks.items()}
+        lost = await self._store.renew_leases(self._owner, running, self._lease_s)
+        for key in lost:
+            log.warning("chat %s message %s: taken over by another replica; stopping", *key)
+            self._taken_over.add(key)
+            running[key].cancel()
+
+    def _resume(self, jobs: list[JobRecord]) -> None:
+        busy = {note.key for note in self._tasks.values()}
+        for job in jobs:
+            if job.key in busy:
+                continue
+            NOTES_RESUMED.inc()
+            log.info(
+                "chat %s message %s: resuming (attempt %d)",
+                job.chat_id,
+                job.message_id,
+                job.attempts + 1,
+            )
+            self._spawn(note := Note.from_record(job), self._resume_note(note))
+
+    def _spawn(self, note: Note, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(self._as_note(note, work))
+        self._tasks[task] = note
+        task.add_done_callback(self._tasks.pop)
+
+    @staticmethod
+    async def _as_note(note: Note, work: Coroutine[Any, Any, None]) -> None:
+        set_note(*note.key)  # every log line of this note's task says which note it is
+        await work
+
+    async def _accept(self, note: Note) -> None:
+        try:
+            admission = await self._store.accept_job(
+                note.record(), self._owner, self._lease_s, self._limits
+            )
+        except Exception as exc:  # the ledger is away: say so rather than risk losing it
+            log.error("cannot record the note: %s: %s", type(exc).__name__, exc)
+            await self._answer_once(note, texts.STORAGE_DOWN, Outcome.FAILED, record=False)
+            return
+        if admission is Admission.DUPLICATE:
+            log.info(
+                "chat %s message %s: already accepted; not doing it twice",
+                note.target.chat_id,
+                note.target.message_id,
+            )
+            return
+        if not admission:
+            await self._refuse_over_limit(note, admission)
+            return
+        NOTES_RECEIVED.inc()
+        await self._work_on(note)
+
+    async def _refuse_over_limit(self, note: Note, admission: Admission) -> None:
+        """A chat or sender over its limit is told so, at most once a minute per chat (a
+        flood of notes must not become a flood of answers); the note is not recorded."""
+        chat = note.target.chat_id
+        log.info("chat %s message %s: not accepted (%s)", chat, note.target.message_id, admission)
+        now = time.monotonic()
+        if now - self._refused_at.get(chat, -REFUSAL_EVERY_S) < REFUSAL_EVERY_S:
+            self._report(note, Outcome.REJECTED, Trace())
+            return
+        self._refused_at = {c: t for c, t in self._refused_at.items() if now - t < REFUSAL_EVERY_S}
+        self._refused_at[chat] = now
+        text = (
+            texts.chat_busy(self._limits.per_chat)
+            if admission is Admission.CHAT_BUSY
+            else texts.user_busy(self._limits.per_user)
+        )
+        await self._answer_once(note, text, Outcome.REJECTED, record=False)
+
+    async def _resume_note(self, note: Note) -> None:
+        if note.attempts >= self._settings.max_attempts:
+            log.warning(
+                "chat %s message %s: giving up after %d attempts",
+                note.target.chat_id,
+                note.target.message_id,
+                note.attempts,
+            )
+            await self._answer_once(note, texts.GAVE_UP, Outcome.FAILED, force_finish=True)
+            return
+        if time.time() - note.sent_at > self._settings.max_job_age_s:
+            await self._answer_once(note, texts.TOO_OLD, Outcome.EXPIRED)
+            return
+        await self._work_on(note)
+
+    # -- one attempt -------------------------------------------------------------------------
+    async def _work_on(self, note: Note) -> None:
+        """One attempt at the note, its outcome recorded.
+
+        A permanent failure to answer finishes the job as undeliverable; a passing one
+        leaves it pending, tried again when its lease runs out (the attempts are counted,
+        and capped when it is resumed)."""
+        target = note.target
+        outcome = Outcome.DEFERRED
+        trace = start_trace()
+        try:
+            await self._store.start_attempt(*note.key)
+            outcome = await self._workflow.run(note)
+        except asyncio.CancelledError:
+            outcome = Outcome.TAKEN_OVER if note.key in self._taken_over else Outcome.INTERRUPTED
+            self._taken_over.discard(note.key)
+            raise
+        except Undeliverable as exc:
+            outcome = Outcome.UNDELIVERABLE
+            log.warning(
+                "chat %s message %s: Telegram refuses our answer; giving up on it: %s",
+                target.chat_id,
+                target.message_id,
+                exc,
+            )
+        except Exception as exc:  # RetryLater, or Telegram / the ledger unreachable
+            log.error(
+                "chat %s message %s: could not finish; left pending, to be retried once its "
+                "lease runs out: %s: %s",
+                target.chat_id,
+                target.message_id,
+                type(exc).__name__,
+                exc,
+            )
+        finally:
+            if outcome.final:
+                outcome = await self._finish(note, outcome)
+            self._report(note, outcome, trace)
+
+    async def _answer_once(
+        self,
+        note: Note,
+        text: str,
+        outcome: Outcome,
+        *,
+        record: bool = True,
+        force_finish: bool = False,
+    ) -> None:
+        """Answer with ``text`` alone; ``record``: mark the note finished in the ledger
+        (``force_finish``: even if the answer could not be sent)."""
+        try:
+            await self._workflow.reply_to(note).finish(text)
+        except Exception as exc:  # Telegram away or refusing
+            log.error(
+                "chat %s message %s: could not answer: %s: %s",
+                note.target.chat_id,
+                note.target.message_id,
+                type(exc).__name__,
+                exc,
+            )
+            if is_permanent(exc):
+                outcome = Outcome.UNDELIVERABLE
+            elif not force_finish:
+                outcome = Outcome.DEFERRED
+        if record and outcome.final:
+            outcome = await self._finish(note, outcome)
+        self._report(note, outcome, Trace())
+
+    async def _finish(self, note: Note, outcome: Outcome) -> Outcome:
+        try:
+            await self._store.finish_job(*note.key, outcome)
+        except Exception as exc:  # the answer is out; the ledger will see it again later
+            log.error(
+                "chat %s message %s: answered but could not record it: %s: %s",
+                note.target.chat_id,
+                note.target.message_id,
+                type(exc).__name__,
+                exc,
+            )
+            return Outcome.DEFERRED
+        return outcome
+
+    def _report(self, note: Note, outcome: Outcome, trace: Trace) -> None:
+        NOTES_FINISHED.labels(outcome).inc()
+        if self._observer is not None:
+            self._observer(note, outcome, trace)
+
+    # -- stopping ----------------------------------------------------------------------------
+    async def drain(self, grace_s: float) -> None:
+        """Let running notes finish for ``grace_s``; interrupt the rest, which stay pending
+        in the ledger and are told they will be done after the restart."""
+        if not self._tasks:
+            return
+        _, running = await asyncio.wait(set(self._tasks), timeout=grace_s)
+        interrupted = [self._tasks[t] for t in running]
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        for note in interrupted:
+            log.info(
+                "chat %s message %s: interrupted by shutdown; left pending",
+                note.target.chat_id,
+                note.target.message_id,
+            )
+        await asyncio.gather(*(self._tell_restarting(n) for n in interrupted))
+        with contextlib.suppress(Exception):  # a replica still running may take them now
+            await self._store.release_leases(self._owner, [n.key for n in interrupted])
+
+    async def _tell_restarting(self, note: Note) -> None:
+        """Best effort, briefly: the note's placeholder (as the ledger has it) says so."""
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(RESTARTING_TOLD_WITHIN_S):
+                known = await self._store.get_job(*note.key)
+                if known is None or known.job.placeholder_id is None:
+                    return
+                await self._bot.edit_message_text(
+                    texts.RESTARTING,
+                    chat_id=note.target.chat_id,
+                    message_id=known.job.placeholder_id,
+                )

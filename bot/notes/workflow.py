@@ -1,0 +1,325 @@
+"""One note's work, top down.
+
+    precheck                     too big, too long, empty: answered at once, no work
+    placeholder ∥ work           "Transcribing…" goes out while the work starts
+      work = a Truebar slot      fair turns between chats; the queue position shown
+           → download ∥ Truebar handshake
+           → decode              sandboxed, cut at the file's duration budget
+           → stream              interim words shown live as they come
+    final                        the transcript (or why there is none)
+    → an Outcome for the ledger
+
+Failures are sorted on the way: a bad file is answered (``REJECTED``), a speech service
+failure too (``FAILED``); Telegram refusing for good raises :class:`Undeliverable`; a
+passing failure (the token endpoint is down, Telegram unreachable) raises
+:class:`RetryLater`, and the job lifecycle (:mod:`bot.notes.jobs`) decides what then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from telegram.error import TelegramError
+
+from bot import pipeline
+from bot.audio import AudioError, AudioTooLong, Decoder, PcmStream, duration_budget
+from bot.chat_settings import ChatSettings
+from bot.config import BotSettings
+from bot.metrics import TRUEBAR_SESSION_SECONDS
+from bot.notes.errors import RetryLater, Undeliverable
+from bot.notes.media import Note
+from bot.notes.scheduling import FairSlots, Ticket
+from bot.storage import Outcome, Store
+from bot.tasks import settle
+from bot.telegram import texts
+from bot.telegram.live_reply import Bot, LiveReply, typing_action
+from bot.telegram.retry import is_permanent, with_retries
+from bot.timing import mark
+from bot.truebar import AuthUnavailable, ConnectionLost, SessionConfig, TruebarClient
+
+log = logging.getLogger(__name__)
+
+DOWNLOAD_ATTEMPTS = 4
+TRUEBAR_ATTEMPTS = 2  # a dropped connection gets one fresh retry of the whole note
+BURST_NOTES = 4  # more notes than this starting within BURST_WINDOW_S is a burst
+BURST_WINDOW_S = 1.0
+QUEUE_SHOWN_EVERY_S = 10.0  # a waiting note's place in line is re-shown at most this often
+
+
+class NoteWorkflow:
+    def __init__(
+        self,
+        bot: Bot,
+        client: TruebarClient,
+        decoder: Decoder,
+        store: Store,
+        chats: ChatSettings,
+        slots: FairSlots,
+        settings: BotSettings,
+        session_config: Callable[[str], SessionConfig],
+    ) -> None:
+        self._bot = bot
+        self._client = client
+        self._decoder = decoder
+        self._store = store
+        self._chats = chats
+        self._slots = slots
+        self._settings = settings
+        self._session_config = session_config
+        self._bursts = Bursts()
+
+    def reply_to(self, note: Note) -> LiveReply:
+        """The note's reply: its placeholder, if it has one already (resuming)."""
+        reply = LiveReply(self._bot, note.target)
+        if note.placeholder_id is not None:
+            reply.attach(note.placeholder_id)
+        return reply
+
+    async def run(self, note: Note) -> Outcome:
+        """Transcribe ``note`` into a live reply; how it ended, for the ledger."""
+        reply = self.reply_to(note)
+        try:
+            return await self._answer(note, reply)
+        except TelegramError as exc:
+            if is_permanent(exc):
+                raise Undeliverable(str(exc)) from exc
+            raise
+        except RetryLater as exc:
+            if exc.status is not None and reply.message_id is not None:
+                with contextlib.suppress(TelegramError):  # best effort: it is retried anyway
+                    await reply.finish(exc.status)
+            raise
+
+    async def _answer(self, note: Note, reply: LiveReply) -> Outcome:
+        target = note.target
+        if (problem := self._precheck(note)) is not None:
+            log.info("chat %s message %s rejected: %s", target.chat_id, target.message_id, problem)
+            await reply.finish(problem)
+            return Outcome.REJECTED
+        tag = await self._chats.tag(target.chat_id)
+        queue = _QueueDisplay(reply)
+        ticket = self._slots.join(target.chat_id, queue.show)
+
+        def start() -> asyncio.Future[pipeline.Transcribed]:
+            return asyncio.ensure_future(self._transcribe(note, reply, tag, ticket, queue))
+
+        # The placeholder goes out while the file downloads and the Truebar session opens:
+        # a Telegram round trip less before the first audio (and the first words). In a
+        # burst, each placeholder goes first instead, and its round trip spaces the rest.
+        work = None if self._bursts.arrive() else start()
+        try:
+            try:
+                position = ticket.position
+                status = texts.TRANSCRIBING if position is None else texts.queued(position)
+                await self._placeholder(note, reply, status)
+                if work is None:
+                    work = start()
+                result = await _unless_refused(work, reply)
+            finally:  # whatever failed, the work is over before the user is answered
+                if work is not None:
+                    await settle(work)
+                ticket.close()
+        except AudioError as exc:
+            log.info("chat %s message %s: %s", target.chat_id, target.message_id, exc)
+            await reply.finish(texts.describe_failure(exc, tag))
+            return Outcome.REJECTED
+        except (Undeliverable, RetryLater):
+            raise
+        except AuthUnavailable as exc:
+            raise RetryLater(str(exc), texts.SERVICE_DOWN_RETRYING) from exc
+        except TelegramError as exc:
+            if is_permanent(exc) or reply.message_id is None:
+                raise  # refused for good, or not even the placeholder went out
+            log.warning(
+                "chat %s message %s: Telegram failed: %s", target.chat_id, target.message_id, exc
+            )
+            raise RetryLater(str(exc), texts.DOWNLOAD_RETRYING) from exc
+        except Exception as exc:
+            log.warning(
+                "chat %s message %s: transcription failed: %s: %s",
+                target.chat_id,
+                target.message_id,
+                type(exc).__name__,
+                exc,
+            )
+            await reply.finish(texts.describe_failure(exc, tag))
+            return Outcome.FAILED
+        finally:
+            reply.abandon()  # interims must not land after whatever comes next
+        return await self._final(note, reply, result, tag)
+
+    async def _final(
+        self, note: Note, reply: LiveReply, result: pipeline.Transcribed, tag: str
+    ) -> Outcome:
+        text = result.text.strip()
+        shown = text or texts.NO_SPEECH
+        if result.truncated:
+            shown = f"{shown}\n\n{texts.cut_at(result.audio_s)}"
+        await reply.finish(shown)
+        mark("final_sent")
+        log.info(
+            "chat %s message %s: transcribed (%d chars from %.1f s of audio%s, tag %s)",
+            note.target.chat_id,
+            note.target.message_id,
+            len(text),
+            result.audio_s,
+            ", cut at its budget" if result.truncated else "",
+            tag,
+        )
+        return Outcome.TRANSCRIBED if text else Outcome.EMPTY
+
+    def _precheck(self, note: Note) -> str | None:
+        """What is wrong with the note before any download or Truebar session, if anything."""
+        if note.file_size == 0:
+            return texts.EMPTY_FILE
+        if note.file_size is not None and note.file_size > self._settings.max_file_bytes:
+            return texts.too_big(self._settings.max_file_bytes)
+        if note.duration is not None and note.duration > self._settings.max_duration_s:
+            return texts.too_long(self._settings.max_duration_s)
+        return None
+
+    async def _placeholder(self, note: Note, reply: LiveReply, status: str) -> None:
+        """Send the placeholder (or, resuming, show the status in the existing one) and
+        record it in the ledger, so a restart edits this message instead of a new one."""
+        if reply.message_id is not None:
+            reply.show(status)
+            return
+        await reply.open(status)
+        assert reply.message_id is not None
+        await self._store.set_placeholder(*note.key, reply.message_id)
+
+    async def _transcribe(
+        self, note: Note, reply: LiveReply, tag: str, ticket: Ticket, queue: _QueueDisplay
+    ) -> pipeline.Transcribed:
+        """The work: its turn for a Truebar slot, then download ∥ handshake → decode →
+        stream, the file fetched once for both tries a dropped connection gets."""
+        await ticket.wait()
+        if queue.shown:
+            reply.show(texts.TRANSCRIBING)
+        config = self._session_config(tag)
+        with tempfile.TemporaryDirectory(dir=self._settings.downloads_dir) as directory:
+            fetched = asyncio.ensure_future(self._download(note, Path(directory) / "note"))
+            try:
+                async with typing_action(self._bot, note.target):
+                    for attempt in range(1, TRUEBAR_ATTEMPTS + 1):
+                        started, result = time.monotonic(), "finished"
+                        try:
+                            return await pipeline.transcribe(
+                                self._client,
+                                config,
+                                self._decode(note, fetched),
+                                lambda update: reply.show(update.text),
+                                overlap=note.duration is not None,
+                            )
+                        except BaseException as exc:
+                            result = type(exc).__name__
+                            if not isinstance(exc, ConnectionLost) or attempt == TRUEBAR_ATTEMPTS:
+                                raise
+                            log.warning("%s; retrying once", exc)
+                            reply.show(texts.TRANSCRIBING)
+                        finally:
+                            elapsed = time.monotonic() - started
+                            TRUEBAR_SESSION_SECONDS.labels(result).observe(elapsed)
+                raise AssertionError("unreachable")
+            finally:
+                await settle(fetched)  # its errors reached us through the pipeline
+
+    async def _download(self, note: Note, path: Path) -> Path:
+        what = f"chat {note.target.chat_id} message {note.target.message_id} download"
+
+        async def download() -> None:
+            telegram_file = await self._bot.get_file(note.file_id)
+            await telegram_file.download_to_drive(path)
+
+        await with_retries(download, what=what, attempts=DOWNLOAD_ATTEMPTS)
+        mark("downloaded")
+        return path
+
+    async def _decode(self, note: Note, fetched: asyncio.Future[Path]) -> PcmStream:
+        """Start decoding once the file is here (the download is shared by both tries,
+        never cancelled by one), at most the audio the file declares (its budget)."""
+        path = await asyncio.shield(fetched)
+        declared: float | None = note.duration
+        if declared is None:  # a document: Telegram gave no duration, so look first
+            declared = await self._decoder.probe(path)
+            if declared is not None and declared > self._settings.max_duration_s:
+                raise AudioTooLong(self._settings.max_duration_s)
+        budget = duration_budget(declared, self._settings.max_duration_s, note.file_size)
+        stream = await self._decoder.stream(path, budget_s=budget)
+        mark("first_pcm")
+        return stream
+
+
+def sweep_downloads(directory: Path) -> None:
+    """Blocking: empty the downloads folder (files a killed run left) and create it."""
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True, exist_ok=True)
+
+
+class Bursts:
+    """Tells a burst of notes starting at once from notes coming one by one.
+
+    Alone, a note's placeholder, download and Truebar handshake go out together. When
+    dozens start in the same instant, all of that at once (hundreds of Bot API requests,
+    each a millisecond of the loop's CPU, and dozens of decoder start-ups) held the event
+    loop up to 60 ms (bench/, 50 notes: loop lag p99 60 ms with, 11 ms without); there the
+    placeholder goes first, and its round trip spreads the rest.
+    """
+
+    def __init__(
+        self,
+        limit: int = BURST_NOTES,
+        window_s: float = BURST_WINDOW_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._limit = limit
+        self._window_s = window_s
+        self._clock = clock
+        self._starts: deque[float] = deque()
+
+    def arrive(self) -> bool:
+        """Count a note starting now; whether more than ``limit`` started in the window."""
+        now = self._clock()
+        while self._starts and self._starts[0] <= now - self._window_s:
+            self._starts.popleft()
+        self._starts.append(now)
+        return len(self._starts) > self._limit
+
+
+class _QueueDisplay:
+    """Shows a waiting note's place in line as it changes, at most every
+    ``QUEUE_SHOWN_EVERY_S`` (a long queue must not spend the global send budget on
+    moving numbers), and always when it is next."""
+
+    def __init__(self, reply: LiveReply) -> None:
+        self._reply = reply
+        self._last = -QUEUE_SHOWN_EVERY_S
+        self.shown = False
+
+    def show(self, position: int) -> None:
+        now = time.monotonic()
+        if position == 0 or now - self._last >= QUEUE_SHOWN_EVERY_S:
+            self._last = now
+            self.shown = True
+            self._reply.show(texts.queued(position))
+
+
+async def _unless_refused(
+    work: asyncio.Future[pipeline.Transcribed], reply: LiveReply
+) -> pipeline.Transcribed:
+    """The work's result, unless Telegram refuses the reply for good first (the user
+    blocked the bot mid-note): then there is nobody to transcribe for."""
+    watched: set[asyncio.Future[Any]] = {work, reply.refused}
+    await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+    if not work.done():
+        raise Undeliverable(str(reply.refused.result()))
+    return work.result()

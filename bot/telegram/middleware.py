@@ -1,0 +1,79 @@
+"""Checks that apply to every update, run before the handlers (python-telegram-bot's
+handler groups): log lines tagged with the note they are about, and the allowlist.
+
+A refused update stops here (``ApplicationHandlerStop``): no handler has to remember to
+check, and a stranger costs no download, decoder or Truebar time.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import Update
+from telegram.error import TelegramError
+from telegram.ext import Application, ApplicationHandlerStop, ContextTypes, TypeHandler
+
+from bot.logs import set_note
+from bot.telegram import texts
+from bot.telegram.live_reply import Bot, LiveReply, ReplyTarget
+
+log = logging.getLogger(__name__)
+
+LOG_CONTEXT_GROUP = -2
+ALLOWLIST_GROUP = -1
+HANDLERS_GROUP = 0
+
+
+def install(
+    app: Application[Any, Any, Any, Any, Any, Any], bot: Bot, allowed_ids: frozenset[int]
+) -> None:
+    app.add_handler(TypeHandler(Update, tag_log_lines), group=LOG_CONTEXT_GROUP)
+    if allowed_ids:
+        app.add_handler(TypeHandler(Update, Allowlist(bot, allowed_ids)), group=ALLOWLIST_GROUP)
+
+
+async def tag_log_lines(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Every log line written while this update is handled (and by the work it starts)
+    names its chat and message."""
+    message = update.effective_message
+    if message is not None:
+        set_note(message.chat.id, message.message_id)
+
+
+class Allowlist:
+    """Only the listed users or chats may use the bot; others get a polite refusal to
+    what the bot would have answered (a command, a note, a button), and nothing else."""
+
+    def __init__(self, bot: Bot, allowed_ids: frozenset[int]) -> None:
+        self._bot = bot
+        self._allowed = allowed_ids
+
+    def allows(self, update: Update) -> bool:
+        user, chat = update.effective_user, update.effective_chat
+        return bool((user and user.id in self._allowed) or (chat and chat.id in self._allowed))
+
+    async def __call__(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if self.allows(update):
+            return
+        user, chat = update.effective_user, update.effective_chat
+        log.info(
+            "refused chat %s user %s: not on the allowlist",
+            chat.id if chat else None,
+            user.id if user else None,
+        )
+        try:
+            if update.callback_query is not None:
+                await update.callback_query.answer(texts.NOT_ALLOWED, show_alert=True)
+            elif (message := update.effective_message) is not None and _handled(update, context):
+                reply = LiveReply(self._bot, ReplyTarget.for_message(message))
+                await reply.open(texts.NOT_ALLOWED)
+        except TelegramError as exc:
+            log.info("could not refuse politely: %s", exc)
+        raise ApplicationHandlerStop
+
+
+def _handled(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """Whether one of the bot's handlers would have answered this update."""
+    handlers = context.application.handlers.get(HANDLERS_GROUP, [])
+    return any(handler.check_update(update) for handler in handlers)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
-import functools
 import json
 import os
 import resource
@@ -31,7 +30,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,10 +41,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot import audio  # noqa: E402
-from bot.testing.fake_telegram import FakeTelegram, FloodLimits  # noqa: E402
 from bot.testing.mock_truebar import MockTruebar  # noqa: E402
 from bot.truebar.auth import Credentials, TokenProvider  # noqa: E402
 from bot.truebar.client import TruebarClient  # noqa: E402
+from tests.fake_telegram import FakeTelegram, FloodLimits  # noqa: E402
 
 TAG = "KALDI:en-US:*:*"
 SPEECH = (
@@ -136,18 +135,18 @@ class BotProcess:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         with self.log.open("wb") as stderr:  # the child keeps its own copy
-            self.proc = await loop.run_in_executor(
-                LAUNCHER,
-                functools.partial(
-                    subprocess.Popen,
+
+            def launch() -> subprocess.Popen[bytes]:
+                return subprocess.Popen(
                     [sys.executable, str(ROOT / "bench" / "bot_process.py")],
                     env=self.env,
                     stdout=subprocess.PIPE,
                     stderr=stderr,
-                ),
-            )
+                )
+
+            self.proc = proc = await loop.run_in_executor(LAUNCHER, launch)
         stdout = asyncio.StreamReader(limit=2**24)
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdout), self.proc.stdout)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdout), proc.stdout)
         self._reader = asyncio.create_task(self._read(stdout))
         await self._wait(lambda: "ready" in self.stats)
         if profile := os.environ.get("BENCH_PYSPY"):  # a py-spy profile of the bot process
@@ -162,7 +161,7 @@ class BotProcess:
                 "-o",
                 target,
                 "--pid",
-                str(self.proc.pid),
+                str(proc.pid),
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.DEVNULL,
             )
@@ -217,10 +216,10 @@ class Doubles:
     mock: MockTruebar
     workdir: Path
     server_delay: float
-    chat_ids: Iterable[int] = field(default_factory=lambda: iter(range(100_000, 10**9)))
+    chat_ids: Iterator[int] = field(default_factory=lambda: iter(range(100_000, 10**9)))
 
     def new_chat(self) -> int:
-        chat = next(iter(self.chat_ids))  # type: ignore[call-overload]
+        chat = next(self.chat_ids)
         self.fake.add_chat(chat, "private")
         return chat
 
@@ -249,6 +248,7 @@ async def bot_overhead(d: Doubles, notes: dict[int, Path], cap: int) -> dict[str
             message = d.fake.send_voice(chat, chat, path.read_bytes(), duration=seconds)
             (note,) = await bot.done([(chat, message["message_id"])])
             session = d.mock.stats.sessions[-1]
+            assert session.first_audio_at is not None and session.finished_at is not None
             marks = note["marks"]
             delivered = d.fake.delivered_at[d.fake.update_of_message[(chat, message["message_id"])]]
             results[f"{seconds}s"] = {
@@ -270,7 +270,7 @@ async def reference_note(d: Doubles, path: Path, http: httpx.AsyncClient) -> flo
     connect and configure, then stream. Returns update → first audio byte at the server."""
     chat = d.new_chat()
     message = d.fake.send_voice(chat, chat, path.read_bytes())
-    d.fake._updates.clear()  # nobody polls in this path
+    d.fake.discard_updates()  # nobody polls in this path
     started = time.monotonic()
     token = d.fake.token
     file_id = message["voice"]["file_id"]

@@ -16,8 +16,8 @@ import sys
 import time
 
 from bot.config import BotSettings, TruebarSettings, load_env_file
-from bot.telegram.app import serve
 from bot.notes.media import Note
+from bot.telegram.app import serve
 from bot.timing import Trace
 
 LAG_PROBE_S = 0.01

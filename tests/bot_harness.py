@@ -5,20 +5,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import socket
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from bot.config import BotSettings, DecoderSettings, FloodSettings, OpsSettings, TruebarSettings
-from bot.telegram.app import serve
 from bot.notes.media import Note
-from bot.testing.fake_telegram import FakeTelegram, FloodLimits, StoredMessage
+from bot.storage import JobState
+from bot.storage.sqlite import SqliteStore
+from bot.telegram.app import serve
 from bot.testing.mock_truebar import MockTruebar
 from bot.timing import Trace
-from bot.truebar.client import Timeouts
+from bot.truebar import Credentials, Timeouts, TokenProvider, TruebarClient
 from bot.truebar.transcript import Segment, join_tokens
-from tests.conftest import EN_TAG
+from tests.fake_telegram import FakeTelegram, FloodLimits, StoredMessage
+
+EN_TAG = "KALDI:en-US:*:*"
+USER = PRIVATE = 1001  # a user, and the private chat with them
+OTHER = 1002  # another user, in their own private chat
+GROUP = -100500  # a supergroup with topics (a forum)
+ADMIN = 2002  # an admin of GROUP
+MEMBER = 3003  # a member of GROUP who is not an admin
+TEST_TIMEOUTS = Timeouts(handshake=5, silence=5, session=30)
 
 # Telegram's limits scaled down 5×, for the bot and the fake alike, to keep tests short.
 # Tests about pacing itself use the real numbers (FloodSettings() and FloodLimits()).
@@ -134,3 +146,39 @@ def expected_transcript(mock: MockTruebar) -> str:
 def truebar_seconds(mock: MockTruebar) -> float:
     """Audio the mock received over all sessions: the Truebar time a test spent."""
     return sum(s.audio_bytes for s in mock.stats.sessions) / 32_000
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def make_client(
+    mock: MockTruebar,
+    http: httpx.AsyncClient,
+    *,
+    password: str = "wonderland",
+    timeouts: Timeouts = TEST_TIMEOUTS,
+    token_in_query: bool = False,
+) -> TruebarClient:
+    """A Truebar client of the mock, on a shared HTTP client."""
+    tokens = TokenProvider(http, mock.auth_url, Credentials("alice", password))
+    return TruebarClient(
+        ws_url=mock.ws_url,
+        tokens=tokens,
+        http=http,
+        timeouts=timeouts,
+        token_in_query=token_in_query,
+    )
+
+
+async def ledger_state(db: Path, chat_id: int, message_id: int) -> JobState:
+    """A note as a bot's SQLite ledger has it (the bot need not run)."""
+    store = await SqliteStore.open(db)
+    try:
+        state = await store.get_job(chat_id, message_id)
+    finally:
+        await store.close()
+    assert state is not None, f"no job for chat {chat_id} message {message_id}"
+    return state

@@ -10,16 +10,25 @@ import httpx
 import pytest
 
 from bot.audio import Decoder
-from bot.config import DecoderSettings
+from bot.config import DecoderSettings, FloodSettings
 from bot.testing.mock_truebar import MockTruebar
-from bot.truebar.auth import Credentials, TokenProvider
-from bot.truebar.client import Timeouts, TruebarClient
+from bot.truebar import TruebarClient
 from tests import audio_fixtures as af
+from tests.bot_harness import (
+    ADMIN,
+    GROUP,
+    OTHER,
+    PRIVATE,
+    NoteTracker,
+    bot_settings,
+    make_client,
+    running_bot,
+    truebar_settings,
+)
+from tests.fake_telegram import FakeTelegram
 
-EN_TAG = "KALDI:en-US:*:*"
 # PostgreSQL for the store and replica tests; .ci/run starts a local server when none runs.
 PG_URL = os.environ.get("BOT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-TEST_TIMEOUTS = Timeouts(handshake=5, silence=5, session=30)
 
 
 @pytest.fixture(scope="session")
@@ -61,27 +70,39 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def make_client(
-    mock: MockTruebar,
-    http: httpx.AsyncClient,
-    *,
-    password: str = "wonderland",
-    timeouts: Timeouts = TEST_TIMEOUTS,
-    token_in_query: bool = False,
-) -> TruebarClient:
-    tokens = TokenProvider(http, mock.auth_url, Credentials("alice", password))
-    return TruebarClient(
-        ws_url=mock.ws_url,
-        tokens=tokens,
-        http=http,
-        timeouts=timeouts,
-        token_in_query=token_in_query,
-    )
-
-
 @pytest.fixture
 def truebar(mock_truebar: MockTruebar, http: httpx.AsyncClient) -> TruebarClient:
     return make_client(mock_truebar, http)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    """The fake Bot API with two users' private chats and a forum group with an admin."""
+    async with FakeTelegram() as fake:
+        fake.add_chat(PRIVATE, "private")
+        fake.add_chat(OTHER, "private")
+        fake.add_chat(GROUP, "supergroup", admins={ADMIN}, is_forum=True)
+        yield fake
+
+
+@pytest.fixture
+async def bot(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path
+) -> AsyncIterator[NoteTracker]:
+    """The bot on both doubles, with Telegram's limits scaled down on both sides."""
+    settings = bot_settings(fake, tmp_path / "bot.db")
+    async with running_bot(settings, truebar_settings(mock_truebar)) as tracker:
+        yield tracker
+
+
+@pytest.fixture
+async def paced_bot(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path
+) -> AsyncIterator[NoteTracker]:
+    """The bot with Telegram's real flood limits on both sides."""
+    settings = bot_settings(fake, tmp_path / "bot.db", flood=FloodSettings())
+    async with running_bot(settings, truebar_settings(mock_truebar)) as tracker:
+        yield tracker
 
 
 @pytest.fixture

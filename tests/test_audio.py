@@ -180,8 +180,8 @@ async def test_a_decoder_dies_with_the_process_that_started_it(
         stdout=asyncio.subprocess.PIPE,
     )
     assert holder.stdout is not None
-    decoder = int(await asyncio.wait_for(holder.stdout.readline(), 30))
-    pidfd = os.pidfd_open(decoder)
+    child = int(await asyncio.wait_for(holder.stdout.readline(), 30))
+    pidfd = os.pidfd_open(child)
     try:
         holder.send_signal(signal.SIGKILL)
         await holder.wait()

@@ -4,65 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from bot.config import FloodSettings
-from bot.telegram import texts
 from bot.notes.workflow import BURST_NOTES
-from bot.testing.fake_telegram import BOT_ID, FakeTelegram
+from bot.telegram import texts
 from bot.testing.mock_truebar import MockTruebar
 from tests.bot_harness import (
+    EN_TAG,
+    GROUP,
+    PRIVATE,
+    USER,
     NoteTracker,
     bot_settings,
+    expected_transcript,
     final_text,
     reply,
     running_bot,
     truebar_settings,
 )
-from tests.conftest import EN_TAG
-
-USER = 1001
-PRIVATE = 1001
-GROUP = -100500
-ADMIN = 2002
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        fake.add_chat(PRIVATE, "private")
-        fake.add_chat(GROUP, "supergroup", admins={ADMIN}, is_forum=True)
-        yield fake
-
-
-@pytest.fixture
-async def bot(
-    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path
-) -> AsyncIterator[NoteTracker]:
-    """The bot and the fake with Telegram's limits scaled down together."""
-    settings = bot_settings(fake, tmp_path / "bot.db")
-    async with running_bot(settings, truebar_settings(mock_truebar)) as tracker:
-        yield tracker
-
-
-@pytest.fixture
-async def paced_bot(
-    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path
-) -> AsyncIterator[NoteTracker]:
-    """The bot with Telegram's real flood limits on both sides."""
-    settings = bot_settings(fake, tmp_path / "bot.db", flood=FloodSettings())
-    async with running_bot(settings, truebar_settings(mock_truebar)) as tracker:
-        yield tracker
-
-
-def expected_transcript(mock: MockTruebar) -> str:
-    from bot.truebar.transcript import Segment, join_tokens
-
-    finals = [Segment.from_json(s) for s in mock.stats.sessions[-1].segments if s["isFinal"]]
-    return join_tokens(t for s in finals for t in s.tokens)
+from tests.fake_telegram import BOT_ID, FakeTelegram
 
 
 async def test_audio_streams_while_the_placeholder_is_on_its_way(
@@ -335,7 +297,7 @@ async def test_transcribe_command_as_reply_works_with_privacy_mode(
         "file_size": voice_note.stat().st_size,
     }
     hidden = fake.user_message(GROUP, USER, voice=voice)
-    fake._updates.clear()  # privacy mode: that update is never delivered
+    fake.discard_updates()  # privacy mode: that update is never delivered
     fake.send_text(GROUP, USER, "/transcribe", reply_to=hidden["message_id"])
     await bot.done(GROUP, hidden["message_id"])
     assert reply(fake, GROUP, hidden["message_id"]).text == expected_transcript(mock_truebar)

@@ -2,64 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from bot.testing.mock_truebar import MockTruebar
-from tests.conftest import EN_TAG
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-async def run_cli(
-    *args: str,
-    mock: MockTruebar | None,
-    password: str = "wonderland",
-    extra_env: dict[str, str] | None = None,
-) -> Result:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRUEBAR_", "TELEGRAM_"))}
-    env["BOT_ENV_FILE"] = "/nonexistent/.env"
-    env |= extra_env or {}
-    if mock is not None:
-        env |= {
-            "TRUEBAR_USERNAME": "alice",
-            "TRUEBAR_PASSWORD": password,
-            "TRUEBAR_AUTH_URL": mock.auth_url,
-            "TRUEBAR_STT_WS_URL": mock.ws_url,
-            "TRUEBAR_ASR_TAG": EN_TAG,
-        }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
-    assert proc.returncode is not None
-    return Result(proc.returncode, out.decode(), err.decode())
-
-
-def assert_one_clean_error_line(result: Result, *fragments: str) -> None:
-    assert result.code != 0
-    lines = result.err.strip().splitlines()
-    assert len(lines) == 1, result.err
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in result.err
-    for fragment in fragments:
-        assert fragment in lines[0]
+from tests.bot_harness import EN_TAG
+from tests.processes import assert_one_clean_error_line, run_cli
 
 
 async def test_transcribe_prints_interim_and_final_lines(
@@ -127,7 +76,7 @@ async def test_run_without_telegram_token_explains(mock_truebar: MockTruebar) ->
 async def test_a_rejected_bot_token_is_one_error_line_without_the_token(
     mock_truebar: MockTruebar,
 ) -> None:
-    from bot.testing.fake_telegram import FakeTelegram
+    from tests.fake_telegram import FakeTelegram
 
     async with FakeTelegram(token="123456:the-real-token") as fake:
         wrong = "123456:AAE-a-token-telegram-rejects"

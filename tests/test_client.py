@@ -24,7 +24,7 @@ from bot.truebar.errors import (
 )
 from bot.truebar.transcript import TranscriptUpdate
 from tests.audio_fixtures import FORMATS
-from tests.conftest import EN_TAG, make_client
+from tests.bot_harness import EN_TAG, make_client
 
 
 async def transcribe(

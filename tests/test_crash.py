@@ -5,43 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sqlite3
-import sys
 from pathlib import Path
 
-from bot.testing.fake_telegram import FakeTelegram
 from bot.testing.mock_truebar import MockTruebar
-from tests.conftest import EN_TAG
-
-CHAT = 1001
-
-
-def bot_env(fake: FakeTelegram, mock: MockTruebar, db: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRUEBAR_", "TELEGRAM_"))}
-    return env | {
-        "BOT_ENV_FILE": "/nonexistent/.env",
-        "TELEGRAM_BOT_TOKEN": fake.token,
-        "TELEGRAM_BASE_URL": fake.base_url,
-        "TELEGRAM_BASE_FILE_URL": fake.base_file_url,
-        "BOT_DB_PATH": str(db),
-        "TRUEBAR_USERNAME": "alice",
-        "TRUEBAR_PASSWORD": "wonderland",
-        "TRUEBAR_AUTH_URL": mock.auth_url,
-        "TRUEBAR_STT_WS_URL": mock.ws_url,
-        "TRUEBAR_ASR_TAG": EN_TAG,
-        "BOT_LOG_LEVEL": "INFO",
-        "BOT_LOG_FORMAT": "json",
-        "BOT_OPS_PORT": "0",
-    }
-
-
-async def start_bot(env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
-    with log.open("ab") as out:
-        return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", env=env, stdout=out, stderr=out
-        )
+from tests.bot_harness import PRIVATE as CHAT
+from tests.fake_telegram import FakeTelegram
+from tests.processes import bot_env, start_bot
 
 
 async def test_sigkill_mid_transcription_then_restart(

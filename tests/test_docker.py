@@ -20,10 +20,10 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from bot.testing.fake_telegram import FakeTelegram
 from bot.testing.mock_truebar import MockTruebar
-from tests.conftest import EN_TAG
+from tests.bot_harness import EN_TAG
 from tests.docker_harness import ROOT, Deployment, build_image, deployment, docker, engine_problem
+from tests.fake_telegram import FakeTelegram
 
 CHAT = 1001
 SIZE_LIMIT = 250 * 1000 * 1000  # bytes, as `docker images` counts MB

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -14,44 +13,21 @@ import pytest
 from bot.storage import JobRecord
 from bot.storage.sqlite import SqliteStore
 from bot.telegram import texts
-from bot.testing.fake_telegram import FakeTelegram
 from bot.testing.mock_truebar import MockTruebar
 from tests.bot_harness import (
+    EN_TAG,
+    USER,
     NoteTracker,
     bot_settings,
+    expected_transcript,
     final_text,
+    ledger_state,
     reply,
     running_bot,
     truebar_settings,
 )
-from tests.conftest import EN_TAG
-
-USER = 1001
-CHAT = 1001
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        fake.add_chat(CHAT, "private")
-        yield fake
-
-
-@pytest.fixture
-async def bot(
-    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path
-) -> AsyncIterator[NoteTracker]:
-    settings = bot_settings(fake, tmp_path / "bot.db")
-    async with running_bot(settings, truebar_settings(mock_truebar)) as tracker:
-        yield tracker
-
-
-def expected_transcript(mock: MockTruebar) -> str:
-    from bot.truebar.transcript import Segment, join_tokens
-
-    finals = [Segment.from_json(s) for s in mock.stats.sessions[-1].segments if s["isFinal"]]
-    return join_tokens(t for s in finals for t in s.tokens)
-
+from tests.bot_harness import PRIVATE as CHAT
+from tests.fake_telegram import FakeTelegram
 
 # -- exactly once ------------------------------------------------------------------------
 
@@ -83,10 +59,8 @@ async def test_stop_mid_note_then_restart_finishes_it_in_the_same_reply(
     assert bot.outcomes[(CHAT, note["message_id"])] == "interrupted"
     placeholder = reply(fake, CHAT, note["message_id"])
     assert placeholder.text == texts.RESTARTING
-    store = await SqliteStore.open(settings.db_path)
-    state = await store.get_job(CHAT, note["message_id"])
-    assert state is not None and (state.finished, state.outcome) == (False, None)
-    await store.close()
+    state = await ledger_state(settings.db_path, CHAT, note["message_id"])
+    assert (state.finished, state.outcome) == (False, None)
 
     mock_truebar.pace = None
     async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
@@ -106,7 +80,7 @@ async def test_too_old_pending_note_gets_an_apology(
     old = fake.user_message(
         CHAT, USER, voice={"file_id": file_id, "file_unique_id": unique, "duration": 3}
     )
-    fake._updates.clear()  # the crashed run had already taken the update
+    fake.discard_updates()  # the crashed run had already taken the update
     store = await SqliteStore.open(settings.db_path)
     await store.accept_job(
         JobRecord(
@@ -340,7 +314,7 @@ async def test_secrets_never_reach_the_logs(
         async with running_bot(bot_settings(fake, tmp_path / "bot.db"), truebar) as bot:
             ok = fake.send_voice(CHAT, USER, voice_note.read_bytes())
             assert await bot.done(CHAT, ok["message_id"]) == "transcribed"
-        issued = list(mock._tokens)
+        issued = mock.issued_tokens
         bad = dataclasses.replace(truebar, password="wrong-pa55-word")
         async with running_bot(bot_settings(fake, tmp_path / "bot.db"), bad) as bot:
             failed = fake.send_voice(CHAT, USER, voice_note.read_bytes())
@@ -362,9 +336,7 @@ async def test_a_note_that_keeps_failing_is_given_up_after_its_attempts(
         await bot.outcome(CHAT, note, "failed")
     assert bot.history[(CHAT, note)] == ["deferred", "deferred", "failed"]
     assert reply(fake, CHAT, note).text == texts.GAVE_UP  # told once, in the same reply
-    store = await SqliteStore.open(settings.db_path)
-    state = await store.get_job(CHAT, note)
-    await store.close()
-    assert state is not None  # worked on twice, then given up (not a third time)
+    state = await ledger_state(settings.db_path, CHAT, note)
+    # worked on twice, then given up (not a third time)
     assert (state.finished, state.outcome, state.job.attempts) == (True, "failed", 2)
     assert mock_truebar.stats.sessions == []

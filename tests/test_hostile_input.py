@@ -18,12 +18,12 @@ import pytest
 
 from bot.config import DecoderSettings
 from bot.telegram import texts
-from bot.testing.fake_telegram import FakeTelegram
 from bot.testing.mock_truebar import MockTruebar
 from tests import hostile_media as hm
+from tests.bot_harness import PRIVATE as CHAT
 from tests.bot_harness import bot_settings, reply, running_bot, truebar_seconds, truebar_settings
+from tests.fake_telegram import FakeTelegram
 
-CHAT = 1001
 DECODER_MEMORY_MB = 128  # what any decoder may have held, bombs included (they asked GBs)
 UNREADABLE = "couldn't read any audio"
 CUT = "longer than it says"
@@ -115,14 +115,16 @@ def measured(tmp_path: Path) -> MeasuredDecoder:
     time = shutil.which("time", path="/usr/bin:/bin")
     assert time, "GNU time is installed by ./dev test"
     peaks = tmp_path / "decoder-peaks"
-    wrappers = {}
+    wrappers: dict[str, str] = {}
     for tool in ("ffmpeg", "ffprobe"):
         real = shutil.which(getattr(DecoderSettings.from_env(), tool))
         wrapper = tmp_path / f"measured-{tool}"
         wrapper.write_text(f'#!/bin/sh\nexec {time} -f %M -a -o {peaks} {real} "$@"\n')
         wrapper.chmod(0o755)
         wrappers[tool] = str(wrapper)
-    settings = dataclasses.replace(DecoderSettings.from_env(), **wrappers)
+    settings = dataclasses.replace(
+        DecoderSettings.from_env(), ffmpeg=wrappers["ffmpeg"], ffprobe=wrappers["ffprobe"]
+    )
     return MeasuredDecoder(settings, peaks)
 
 

@@ -2,41 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from bot.telegram import texts
 from bot.telegram.handlers import tag_key
-from bot.testing.fake_telegram import FakeTelegram, StoredMessage
 from bot.testing.mock_truebar import OFFLINE_ONLY_TAG, MockTruebar
-from tests.bot_harness import NoteTracker, bot_settings, reply, running_bot, truebar_settings
-from tests.conftest import EN_TAG
+from tests.bot_harness import (
+    ADMIN,
+    EN_TAG,
+    GROUP,
+    MEMBER,
+    USER,
+    NoteTracker,
+    bot_settings,
+    reply,
+    running_bot,
+    truebar_settings,
+)
+from tests.fake_telegram import FakeTelegram, StoredMessage
 
-USER = 1001
-GROUP = -100600
-ADMIN = 2002
-MEMBER = 3003
 SL_TAG = "KALDI:sl-SI:COL:20221208-0800"
 HR_TAG = "KALDI:hr-HR:COL:20230301-0000"
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        fake.add_chat(USER, "private")
-        fake.add_chat(GROUP, "supergroup", admins={ADMIN})
-        yield fake
-
-
-@pytest.fixture
-async def bot(
-    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path
-) -> AsyncIterator[NoteTracker]:
-    settings = bot_settings(fake, tmp_path / "bot.db")
-    async with running_bot(settings, truebar_settings(mock_truebar)) as tracker:
-        yield tracker
 
 
 async def command(fake: FakeTelegram, chat: int, user: int, text: str) -> StoredMessage:

@@ -3,6 +3,7 @@ use the chat's burst."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 
 import pytest
@@ -12,8 +13,8 @@ from bot.config import FloodSettings
 from bot.telegram.flood import FloodGate
 from bot.telegram.live_reply import LiveReply, ReplyTarget
 from bot.telegram.rate_limiter import FloodLimiter, Send
-from bot.testing.fake_telegram import FakeTelegram
 from tests.bot_harness import FAST_FLOOD, FAST_LIMITS
+from tests.fake_telegram import FakeTelegram
 
 CHAT = 42
 
@@ -56,7 +57,7 @@ async def test_interims_leave_the_chat_burst_to_the_final(
     shown = fake.messages[(CHAT, reply.message_id)]
     for text in ["Hello", "Hello world", "Hello world again"]:
         reply.show(text)
-        await fake.wait_for(lambda text=text: shown.text == text)
+        await fake.wait_for(functools.partial(lambda wanted: shown.text == wanted, text))
     await reply.finish("Hello world again.")
 
     assert shown.history == [

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.config import FloodSettings
-from bot.testing.fake_telegram import FakeTelegram, FloodLimits
 from bot.testing.mock_truebar import MockTruebar
 from tests.bot_harness import bot_settings, running_bot, truebar_settings
+from tests.fake_telegram import FakeTelegram, FloodLimits
 
 CHATS = 50
 NOTES_PER_CHAT = 4

@@ -14,13 +14,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.config import OpsSettings
 from bot.ops import OpsServer
-from bot.testing.fake_telegram import FakeTelegram
 from bot.testing.mock_truebar import MockTruebar
-from tests.bot_harness import bot_settings, reply, running_bot, truebar_settings
-from tests.test_cli import run_cli
-from tests.test_replicas import free_port
-
-CHAT = 1001
+from tests.bot_harness import PRIVATE as CHAT
+from tests.bot_harness import bot_settings, free_port, reply, running_bot, truebar_settings
+from tests.fake_telegram import FakeTelegram
+from tests.processes import run_cli
 
 
 def sample(name: str, **labels: str) -> float:

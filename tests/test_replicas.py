@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import socket
 import sys
 from pathlib import Path
 
@@ -15,19 +14,13 @@ import asyncpg
 import httpx
 
 from bot.config import WebhookSettings
-from bot.testing.fake_telegram import FakeTelegram
 from bot.testing.mock_truebar import MockTruebar
-from tests.bot_harness import bot_settings, reply, running_bot, truebar_settings
-from tests.test_crash import bot_env
+from tests.bot_harness import PRIVATE as CHAT
+from tests.bot_harness import bot_settings, free_port, reply, running_bot, truebar_settings
+from tests.fake_telegram import FakeTelegram
+from tests.processes import bot_env
 
-CHAT = 1001
 SECRET = "replica-secret-token"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def webhook(port: int) -> WebhookSettings:
@@ -75,7 +68,7 @@ async def test_a_note_delivered_to_two_live_replicas_is_done_once(
         truebar = truebar_settings(mock_truebar)
         async with running_bot(replicas[0], truebar) as a, running_bot(replicas[1], truebar) as b:
             note = fake.send_voice(CHAT, CHAT, voice_note.read_bytes())
-            update = fake._updates.pop()
+            update = fake.take_update()
             await deliver(ports[0], update)
             await deliver(ports[1], update)  # a redelivery the proxy sent elsewhere
             assert await a.done(CHAT, note["message_id"]) == "transcribed"
@@ -133,5 +126,5 @@ async def test_a_dead_replicas_note_is_finished_by_another(
         )
     finally:
         await conn.close()
-    assert tuple(row) == ("finished", "transcribed", 2, "replica-b")
+    assert row is not None and tuple(row) == ("finished", "transcribed", 2, "replica-b")
     assert "Traceback" not in log.read_text()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,42 +14,21 @@ import httpx
 import pytest
 
 from bot.config import FairnessSettings, FloodSettings, WebhookSettings
-from bot.storage import Outcome
-from bot.storage.sqlite import SqliteStore
 from bot.telegram import texts
-from bot.testing.fake_telegram import FakeTelegram, FloodLimits
 from bot.testing.mock_truebar import MockTruebar
 from tests.bot_harness import (
+    GROUP,
+    OTHER,
     bot_settings,
     expected_transcript,
+    free_port,
+    ledger_state,
     reply,
     running_bot,
     truebar_settings,
 )
-
-CHAT = 1001
-OTHER = 1002
-GROUP = -100700
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        fake.add_chat(CHAT, "private")
-        fake.add_chat(OTHER, "private")
-        fake.add_chat(GROUP, "supergroup")
-        yield fake
-
-
-async def ledger_outcome(db: Path, chat: int, message: int) -> tuple[bool, Outcome | None]:
-    store = await SqliteStore.open(db)
-    try:
-        state = await store.get_job(chat, message)
-    finally:
-        await store.close()
-    assert state is not None
-    return state.finished, state.outcome
-
+from tests.bot_harness import PRIVATE as CHAT
+from tests.fake_telegram import FakeTelegram, FloodLimits
 
 # -- answers that cannot be delivered ------------------------------------------------------
 
@@ -68,7 +46,8 @@ async def test_a_user_who_blocks_the_bot_mid_note_stops_the_session_for_good(
         # another user's note, done after the blocked note's lease has run out twice over
         other = fake.send_voice(OTHER, OTHER, voice_note.read_bytes())["message_id"]
         assert await bot.done(OTHER, other) == "transcribed"
-    assert await ledger_outcome(settings.db_path, CHAT, note) == (True, "undeliverable")
+    state = await ledger_state(settings.db_path, CHAT, note)
+    assert (state.finished, state.outcome) == (True, "undeliverable")
     assert bot.reports[(CHAT, note)] == 1  # never taken up again
     blocked, answered = mock_truebar.stats.sessions
     assert not blocked.finished  # stopped at the refusal, not streamed to the end
@@ -88,7 +67,8 @@ async def test_a_final_refused_for_good_is_not_retried(
         assert await bot.done(CHAT, note) == "undeliverable"
         other = fake.send_voice(OTHER, OTHER, voice_note.read_bytes())["message_id"]
         assert await bot.done(OTHER, other) == "transcribed"
-    assert await ledger_outcome(settings.db_path, CHAT, note) == (True, "undeliverable")
+    state = await ledger_state(settings.db_path, CHAT, note)
+    assert (state.finished, state.outcome) == (True, "undeliverable")
     assert len(mock_truebar.stats.sessions) == 2  # one each
 
 
@@ -208,12 +188,6 @@ async def test_transcribe_on_a_note_already_done_points_at_the_transcript(
 # -- webhook bodies ------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def rss_mb() -> float:
     with open("/proc/self/status") as status:
         for line in status:
@@ -255,7 +229,7 @@ async def test_webhook_bodies_are_bounded_and_checked_before_they_are_read(
         assert await post(url, secret | {"Content-Type": "application/json"}, b"{not json") == 200
         assert await post(url, secret, json.dumps({"update_id": "x"}).encode()) == 200
         note = fake.send_voice(CHAT, CHAT, voice_note.read_bytes())
-        update = fake._updates.pop()
+        update = fake.take_update()
         assert await post(url, secret, json.dumps(update).encode()) == 200
         assert await bot.done(CHAT, note["message_id"]) == "transcribed"
     assert grown < 15, f"RSS grew {grown:.0f} MB on 100 MB of unwanted bodies"

@@ -64,4 +64,5 @@ async def test_the_readme_example_transcribes_a_file(
     lines = out.decode().splitlines()
     assert len(lines) > 3 and lines[-1].startswith("Hello") and lines[-1].endswith(".")
     assert mock_truebar.stats.sessions[-1].tag == "KALDI:sl-SI:*:*"
-    assert len(readme_example().strip().splitlines()) <= 20
+    code = [line for line in readme_example().splitlines() if line.strip()]
+    assert len(code) <= 18  # a short example is one people read

@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import httpx
 
 from bot.config import WebhookSettings
-from bot.testing.fake_telegram import FakeTelegram
 from bot.testing.mock_truebar import MockTruebar
-from tests.bot_harness import bot_settings, reply, running_bot, truebar_settings
-
-USER = 1001
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.bot_harness import USER, bot_settings, free_port, reply, running_bot, truebar_settings
+from tests.fake_telegram import FakeTelegram
 
 
 async def test_webhook_requires_the_secret_and_transcribes(
@@ -40,7 +31,7 @@ async def test_webhook_requires_the_secret_and_transcribes(
             assert fake.webhook_url == hook.url and fake.webhook_secret == hook.secret_token
             # The update is built by the fake but delivered by us, as Telegram would.
             note = fake.send_voice(USER, USER, voice_note.read_bytes())
-            update = fake._updates.pop()
+            update = fake.take_update()
             body = json.dumps(update)
             url = f"http://127.0.0.1:{port}/hook"
             headers = {"Content-Type": "application/json"}

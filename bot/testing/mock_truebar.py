@@ -30,8 +30,8 @@ from websockets.http11 import Request as WsRequest
 from websockets.http11 import Response as WsResponse
 
 from bot.testing import WAIT_LIMIT_S
-from bot.testing.http_server import HttpServer, Request, Response
 from bot.testing.mock_recognizer import VOCABULARY, MockRecognizer
+from bot.testing.web import HttpServer, Request, Response
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +206,11 @@ class MockTruebar:
     async def _notify(self) -> None:
         async with self._changed:
             self._changed.notify_all()
+
+    @property
+    def issued_tokens(self) -> list[str]:
+        """Every access and refresh token the mock has handed out."""
+        return list(self._tokens)
 
     def valid_token(self, token: str | None) -> bool:
         issued = self._tokens.get(token or "")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.testing import WAIT_LIMIT_S
-from bot.testing.http_server import AbortConnection, HttpServer, Request, Response
+from bot.testing.web import AbortConnection, HttpServer, Request, Response
 
 log = logging.getLogger(__name__)
 
@@ -321,6 +321,16 @@ class FakeTelegram:
     @property
     def pending_updates(self) -> int:
         return len(self._updates)
+
+    def take_update(self) -> dict[str, Any]:
+        """The newest pending update, removed: the test delivers it itself, as Telegram
+        does to a webhook."""
+        return self._updates.pop()
+
+    def discard_updates(self) -> None:
+        """Pending updates are never delivered (privacy mode hid them from the bot, or a
+        run that crashed had already taken them)."""
+        self._updates.clear()
 
     async def wait_for(self, predicate: Callable[[], bool]) -> None:
         """Wait until ``predicate()`` holds; re-checked on every API call (at most

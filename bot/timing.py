@@ -22,11 +22,6 @@ class Trace:
     def mark(self, name: str) -> None:
         self.marks.setdefault(name, time.monotonic())  # first occurrence wins
 
-    def span(self, start: str, end: str) -> float | None:
-        if start in self.marks and end in self.marks:
-            return self.marks[end] - self.marks[start]
-        return None
-
 
 def start_trace() -> Trace:
     trace = Trace()

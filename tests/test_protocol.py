@@ -54,7 +54,7 @@ def test_config_message_asks_for_interims_and_extra_stages() -> None:
 
 def test_full_happy_sequence() -> None:
     protocol = configured()
-    assert protocol.can_send_audio and protocol.session_id == 7
+    assert protocol.state is State.STREAMING and protocol.session_id == 7
     protocol.check_audio()
     event = protocol.receive(segment(False, "Hel"))
     assert isinstance(event, TextUpdate) and event.update.text == "Hel"
@@ -73,7 +73,7 @@ def test_audio_is_refused_before_configured() -> None:
     protocol.config_message()
     with pytest.raises(ClientMisuse):
         protocol.check_audio()  # CONFIG sent but not yet CONFIGURED
-    assert not protocol.can_send_audio
+    assert protocol.state is not State.STREAMING
 
 
 def test_config_before_initialized_is_refused() -> None:
@@ -110,7 +110,7 @@ def test_warning_is_reported_and_session_continues() -> None:
     protocol = configured()
     event = protocol.receive(json.dumps({"type": "WARNING", "message": "slow down"}))
     assert event == ServerWarning("slow down")
-    assert protocol.can_send_audio
+    assert protocol.state is State.STREAMING
 
 
 def test_unknown_message_types_are_ignored() -> None:

@@ -101,10 +101,6 @@ JOB_COLUMNS = [f.name for f in dataclasses.fields(JobRecord)]
 class Store(abc.ABC):
     """Settings and ledger. Backends: :mod:`bot.storage.sqlite`, :mod:`bot.storage.postgres`."""
 
-    shared: bool
-    """Whether several bot replicas may use this store at once (PostgreSQL) or only one
-    process (SQLite), which decides what a starting replica may take over."""
-
     @abc.abstractmethod
     async def close(self) -> None: ...
 

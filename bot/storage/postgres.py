@@ -71,8 +71,6 @@ _KEYS = "(chat_id, message_id) IN (SELECT * FROM unnest({}::bigint[], {}::bigint
 class PostgresStore(Store):
     """Open with :meth:`open` (a DSN: ``postgresql://user:password@host:5432/db``)."""
 
-    shared = True
-
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 

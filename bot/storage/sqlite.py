@@ -75,8 +75,6 @@ _SELECT_JOB = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs"
 class SqliteStore(Store):
     """Open with :meth:`open`, close with :meth:`close`."""
 
-    shared = False
-
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db: sqlite3.Connection | None = None

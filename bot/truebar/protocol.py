@@ -185,10 +185,6 @@ class SessionProtocol:
     session_id: int | str | None = None
     length_ms: int | None = None
 
-    @property
-    def can_send_audio(self) -> bool:
-        return self.state is State.STREAMING
-
     def config_message(self) -> str:
         self._require(State.INITIALIZED, "send CONFIG")
         self.state = State.CONFIGURING

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.audio import PcmStream
+from bot.tasks import settle
 from bot.truebar import SessionConfig, TranscriptUpdate, TruebarClient, TruebarSession
 
 OnUpdate = Callable[[TranscriptUpdate], Awaitable[None] | None]
@@ -71,16 +72,13 @@ async def _open_while(
     opening = asyncio.ensure_future(stack.enter_async_context(client.session(config)))
     await asyncio.wait({opening, audio_task}, return_when=asyncio.FIRST_COMPLETED)
     if audio_task.done() and audio_task.exception() is not None and not opening.done():
-        opening.cancel()
-        await asyncio.wait({opening})  # (never swallows a cancellation of our own)
+        await settle(opening)
         audio_task.result()  # raises the audio error
     return await opening
 
 
 async def _dispose(audio_task: asyncio.Task[PcmStream]) -> None:
     """Stop the download/ffmpeg, whatever state the note ended in."""
-    if not audio_task.done():
-        audio_task.cancel()
-        await asyncio.wait({audio_task})
+    await settle(audio_task)
     if not audio_task.cancelled() and audio_task.exception() is None:
         await audio_task.result().close()

@@ -54,7 +54,7 @@ def test_config_message_asks_for_interims_and_extra_stages() -> None:
 
 def test_full_happy_sequence() -> None:
     protocol = configured()
-    assert protocol.state is State.STREAMING and protocol.session_id == 7
+    assert (protocol.state, protocol.session_id) == (State.STREAMING, 7)
     protocol.check_audio()
     event = protocol.receive(segment(False, "Hel"))
     assert isinstance(event, TextUpdate) and event.update.text == "Hel"

@@ -25,6 +25,7 @@ from telegram.constants import ChatAction, ChatType
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import ExtBot
 
+from bot.tasks import settle
 from bot.telegram.message_text import split_message, tail
 from bot.telegram.rate_limiter import Send
 from bot.telegram.retry import with_retries
@@ -153,10 +154,8 @@ class LiveReply:
 
     async def _stop_interims(self) -> None:
         self._pending = None
-        if self._flusher is not None and not self._flusher.done():
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
+        if self._flusher is not None:
+            await settle(self._flusher)
 
     async def _reliably(self, action: Callable[[], Awaitable[T]]) -> T:
         """Run ``action`` until it lands (network errors retried here; RetryAfter by the
@@ -213,6 +212,4 @@ async def typing_action(bot: Bot, target: ReplyTarget) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await settle(task)

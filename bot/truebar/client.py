@@ -20,7 +20,7 @@ import logging
 import urllib.parse
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
@@ -31,7 +31,6 @@ from bot.truebar.errors import (
     AuthError,
     ConnectionLost,
     ServerError,
-    TruebarError,
     TruebarTimeout,
 )
 from bot.truebar.protocol import (
@@ -56,6 +55,17 @@ Mark = Callable[[str], None]
 
 def _no_mark(name: str) -> None:
     pass
+
+
+async def _settle(work: asyncio.Future[Any]) -> None:
+    """Cancel ``work`` if it still runs and wait until it has stopped, dropping its
+    outcome; a cancellation of the caller itself still propagates. (This package's own:
+    it depends on nothing else of the application.)"""
+    if not work.done():
+        work.cancel()
+    await asyncio.wait({work})
+    if not work.cancelled():
+        work.exception()
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,10 +300,7 @@ class TruebarSession:
         except TimeoutError:
             raise TruebarTimeout("Truebar did not finish the session in time") from None
         finally:
-            if not sender.done():
-                sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await sender
+            await _settle(sender)
 
     async def _next_frame(self, sender: asyncio.Task[None]) -> str | bytes:
         """Wait for the next server frame, failing fast if the audio sender failed."""
@@ -315,10 +322,7 @@ class TruebarSession:
                     return recv.result()
             raise TruebarTimeout(f"Truebar sent nothing for {self._timeouts.silence:g} seconds")
         finally:
-            if not recv.done():
-                recv.cancel()
-                with contextlib.suppress(asyncio.CancelledError, TruebarError):
-                    await recv
+            await _settle(recv)
 
     async def _send_all(self, chunks: AsyncIterable[bytes]) -> None:
         try:

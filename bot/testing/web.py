@@ -63,6 +63,10 @@ Handler = Callable[[Request], Awaitable[Response]]
 class _Endpoint(tornado.web.RequestHandler):
     def initialize(self, handler: Handler) -> None:
         self._handler = handler
+        self._gone = False
+
+    def on_connection_close(self) -> None:
+        self._gone = True
 
     async def _serve(self) -> None:
         request = self.request
@@ -86,6 +90,8 @@ class _Endpoint(tornado.web.RequestHandler):
         except AbortConnection:
             self.detach().close()  # as if the network dropped it
             return
+        if self._gone:
+            return  # the client went away while the double made it wait (a long poll)
         self.set_status(response.status)
         self.set_header("Content-Type", response.content_type)
         for name, value in response.headers.items():
@@ -102,7 +108,10 @@ class HttpServer:
     """Serves ``handler`` on ``host`` (an ephemeral port by default)."""
 
     def __init__(self, handler: Handler, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._app = tornado.web.Application([(r"/.*", _Endpoint, {"handler": handler})])
+        self._app = tornado.web.Application(
+            [(r"/.*", _Endpoint, {"handler": handler})],
+            log_function=lambda handler: None,  # a double's traffic is the tests' business
+        )
         self._host = host
         self._port = port
         self._server: tornado.httpserver.HTTPServer | None = None

@@ -100,9 +100,14 @@ async def test_stream_closed_early_stops_ffmpeg(audio_dir: Path, decoder: audio.
     assert child.code == -9  # killed, and reaped
 
 
-async def test_probe_reads_the_duration(audio_dir: Path, decoder: audio.Decoder) -> None:
-    assert await decoder.probe(audio_dir / "speech.m4a") == pytest.approx(6.5, abs=1.5)
-    assert await decoder.probe(audio_dir / "garbage.ogg") is None
+async def test_probe_reads_the_duration_and_finds_audio(
+    audio_dir: Path, decoder: audio.Decoder
+) -> None:
+    found = await decoder.probe(audio_dir / "speech.m4a")
+    assert found.duration_s == pytest.approx(6.5, abs=1.5) and found.has_audio
+    assert await decoder.probe(audio_dir / "garbage.ogg") == audio.Probe(None, has_audio=False)
+    silent = await decoder.probe(audio_dir / "no_audio.mp4")  # a video with no sound
+    assert silent.duration_s is not None and not silent.has_audio
 
 
 @pytest.mark.parametrize("name", [*(f"speech.{f}" for f in FORMATS), "speech.mp4"])

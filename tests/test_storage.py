@@ -9,9 +9,11 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from bot.storage import Admission, AdmissionLimits, JobRecord, Outcome, Store, open_store
+from bot.storage.postgres import MIGRATIONS as POSTGRES_MIGRATIONS
 from bot.storage.postgres import PostgresStore
 from bot.storage.sqlite import MIGRATIONS as SQLITE_MIGRATIONS
 from bot.storage.sqlite import SqliteStore
@@ -44,16 +46,19 @@ async def store(opener: Opener) -> AsyncIterator[Store]:
     await store.close()
 
 
-async def test_tags_are_per_chat_and_survive_reopening(opener: Opener) -> None:
+async def test_chat_options_are_per_chat_and_survive_reopening(opener: Opener) -> None:
     store = await opener()
-    assert await store.get_tag(1) is None
-    await store.set_tag(1, "A")
-    await store.set_tag(1, "B")
-    await store.set_tag(-1001234567890, "C")  # supergroup ids need 64 bits
+    assert await store.chat_options(1) == {}
+    await store.set_chat_option(1, "asr_tag", "A")
+    await store.set_chat_option(1, "asr_tag", "B")
+    await store.set_chat_option(1, "mode", "request")
+    await store.set_chat_option(-1001234567890, "asr_tag", "C")  # supergroup ids need 64 bits
     await store.close()
     store = await opener()
-    assert await store.get_tag(1) == "B"
-    assert await store.get_tag(-1001234567890) == "C"
+    assert await store.chat_options(1) == {"asr_tag": "B", "mode": "request"}
+    assert await store.chat_options(-1001234567890) == {"asr_tag": "C"}
+    await store.set_chat_option(1, "mode", None)  # back to the default
+    assert await store.chat_options(1) == {"asr_tag": "B"}
     await store.ping()
     await store.close()
 
@@ -92,8 +97,11 @@ async def test_a_claimed_job_carries_its_progress(store: Store) -> None:
     await store.set_placeholder(1, 1, 99)
     await store.start_attempt(1, 1)
     await store.start_attempt(1, 1)
+    await store.set_inline_message(1, 1, "IM-1")
     (claimed,) = await store.claim_jobs("b", LONG)
-    assert claimed == JobRecord(1, 1, None, False, "FILE1", 100, 5, "voice", 1e9, 99, 2)
+    assert claimed == JobRecord(
+        1, 1, None, False, "FILE1", 100, 5, "voice", 1e9, 99, 2, inline_message_id="IM-1"
+    )
 
 
 async def test_finished_jobs_are_never_claimed_or_lost(store: Store) -> None:
@@ -164,9 +172,31 @@ async def test_sqlite_file_from_before_leases_is_migrated(tmp_path: Path) -> Non
             "created_at, updated_at) VALUES (1, 5, 0, 'F', 'voice', 1, ?, ?)",
             (time.time(), time.time()),
         )
+        db.execute("INSERT INTO chat_settings (chat_id, asr_tag) VALUES (-100, 'KALDI:sl-SI:*:*')")
     store = await SqliteStore.open(path)
     try:
-        assert [j.message_id for j in await store.claim_jobs("me", LONG, at_startup=True)] == [5]
+        (job,) = await store.claim_jobs("me", LONG, at_startup=True)
+        assert (job.message_id, job.view) == (5, "chat")
+        assert await store.chat_options(-100) == {"asr_tag": "KALDI:sl-SI:*:*"}  # kept
+    finally:
+        await store.close()
+
+
+async def test_postgres_schema_from_before_chat_options_is_migrated(
+    pg_schema_url: str, tmp_path: Path
+) -> None:
+    conn = await asyncpg.connect(pg_schema_url)
+    try:  # what a bot of the previous version left
+        await conn.execute("CREATE TABLE bot_schema (version INTEGER NOT NULL)")
+        await conn.execute("INSERT INTO bot_schema VALUES (2)")
+        for script in POSTGRES_MIGRATIONS[:2]:
+            await conn.execute(script)
+        await conn.execute("INSERT INTO chat_settings (chat_id, asr_tag) VALUES (-100, 'T')")
+    finally:
+        await conn.close()
+    store = await open_store(pg_schema_url, tmp_path / "unused.db")
+    try:
+        assert await store.chat_options(-100) == {"asr_tag": "T"}
     finally:
         await store.close()
 
@@ -174,8 +204,8 @@ async def test_sqlite_file_from_before_leases_is_migrated(tmp_path: Path) -> Non
 async def test_replicas_starting_together_migrate_once(pg_schema_url: str, tmp_path: Path) -> None:
     stores = await asyncio.gather(*(open_store(pg_schema_url, tmp_path) for _ in range(4)))
     try:
-        await stores[0].set_tag(1, "A")
-        assert await stores[3].get_tag(1) == "A"
+        await stores[0].set_chat_option(1, "asr_tag", "A")
+        assert await stores[3].chat_options(1) == {"asr_tag": "A"}
     finally:
         for s in stores:
             await s.close()

@@ -10,7 +10,7 @@ from bot.audio.budget import duration_budget
 from bot.audio.errors import AudioError, AudioTooLong, EmptyAudio, UndecodableAudio
 from bot.audio.reference import PcmAudio, decode, decode_file, pcm_chunks
 from bot.audio.sandbox import ChildExit, DecoderLimits, DecoderMissing
-from bot.audio.stream import Decoder, PcmStream
+from bot.audio.stream import Decoder, PcmStream, Probe
 
 __all__ = [
     "AudioError",
@@ -22,6 +22,7 @@ __all__ = [
     "EmptyAudio",
     "PcmAudio",
     "PcmStream",
+    "Probe",
     "UndecodableAudio",
     "decode",
     "decode_file",

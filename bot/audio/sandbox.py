@@ -161,7 +161,7 @@ class Sandbox:
         ]
 
     def probe_argv(self, path: Path) -> list[str]:
-        """ffprobe: the container's duration, as JSON."""
+        """ffprobe: the container's duration and its streams' types, as JSON."""
         return [
             *self._prefix(),
             self.ffprobe,
@@ -169,7 +169,7 @@ class Sandbox:
             "error",
             *self._input(path),
             "-show_entries",
-            "format=duration",
+            "format=duration:stream=codec_type",
             "-of",
             "json",
         ]

@@ -12,7 +12,9 @@ import json
 import logging
 import math
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bot.audio.errors import EmptyAudio, UndecodableAudio
 from bot.audio.sandbox import Child, DecoderLimits, ExitObserver, Sandbox
@@ -62,24 +64,46 @@ class Decoder:
             raise
         return stream
 
-    async def probe(self, path: Path) -> float | None:
-        """The duration the container declares, in seconds; None if it declares none (or
-        the probe fails: the budget then does the work)."""
+    async def probe(self, path: Path) -> Probe:
+        """What the container declares: its duration (None if none, or if the probe fails:
+        the budget then does the work) and whether it has an audio stream at all."""
         child = await self.sandbox.spawn(self.sandbox.probe_argv(path), PROBE_OUTPUT_BYTES)
         try:
             async with asyncio.timeout(self.sandbox.limits.probe_s):
                 output = await child.read(PROBE_OUTPUT_BYTES)
         except (TimeoutError, UndecodableAudio):
             log.info("probing the file took too long")
-            return None
+            return Probe(None, has_audio=False)
         finally:
             child.kill()
             await child.wait()
         try:
-            duration = float(json.loads(output)["format"]["duration"])
-        except (ValueError, KeyError, TypeError):
-            return None
-        return duration if math.isfinite(duration) and duration >= 0 else None
+            found = json.loads(output)
+        except ValueError:
+            return Probe(None, has_audio=False)
+        return Probe(_duration(found), has_audio=_has_audio(found))
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    duration_s: float | None
+    has_audio: bool
+
+
+def _duration(found: Any) -> float | None:
+    try:
+        duration = float(found["format"]["duration"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    return duration if math.isfinite(duration) and duration >= 0 else None
+
+
+def _has_audio(found: Any) -> bool:
+    streams = found.get("streams") if isinstance(found, dict) else None
+    return any(
+        isinstance(s, dict) and s.get("codec_type") == "audio"
+        for s in (streams if isinstance(streams, list) else [])
+    )
 
 
 class PcmStream:

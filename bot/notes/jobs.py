@@ -27,7 +27,6 @@ from bot.notes.media import Note
 from bot.notes.workflow import NoteWorkflow
 from bot.storage import Admission, AdmissionLimits, JobKey, JobRecord, JobState, Outcome, Store
 from bot.telegram import texts
-from bot.telegram.live_reply import Bot
 from bot.telegram.retry import is_permanent
 from bot.timing import Trace, start_trace
 
@@ -43,13 +42,11 @@ NoteObserver = Callable[[Note, Outcome, Trace], None]
 class Jobs:
     def __init__(
         self,
-        bot: Bot,
         store: Store,
         settings: BotSettings,
         workflow: NoteWorkflow,
         observer: NoteObserver | None = None,
     ) -> None:
-        self._bot = bot
         self._store = store
         self._settings = settings
         self._workflow = workflow
@@ -290,10 +287,7 @@ class Jobs:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(RESTARTING_TOLD_WITHIN_S):
                 known = await self._store.get_job(*note.key)
-                if known is None or known.job.placeholder_id is None:
-                    return
-                await self._bot.edit_message_text(
-                    texts.RESTARTING,
-                    chat_id=note.target.chat_id,
-                    message_id=known.job.placeholder_id,
-                )
+                if known is not None:
+                    await self._workflow.reply_to(Note.from_record(known.job)).replace(
+                        texts.RESTARTING
+                    )

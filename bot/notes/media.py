@@ -1,18 +1,33 @@
-"""What can be transcribed, and from which Telegram message: one model, :class:`Note`.
+"""What can be transcribed, and from which Telegram update: one model, :class:`Note`.
 
 A note is everything needed to do (or redo, after a restart) the work: where to reply,
 which file, what Telegram says of it. It maps to and from the job ledger's record, so a
-note resumed after a crash is the same note.
+note resumed after a crash is the same note. Voice notes, video notes, audio files and
+audio documents are answered at once; videos and documents that do not say what they are
+are answered only once the decoder has found audio in them (:attr:`Note.sniff`), so a
+silent video or a stray file costs no reply. Channel posts and guest mentions are notes
+too, answered in their own way (:class:`~bot.telegram.live_reply.View`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
-from telegram import Audio, Document, Message, VideoNote, Voice
+from telegram import Audio, Document, Message, Video, VideoNote, Voice
+from telegram.constants import ChatType
 
 from bot.storage import JobKey, JobRecord
-from bot.telegram.live_reply import ReplyTarget
+from bot.telegram.live_reply import ReplyTarget, View
+
+GUEST_SPACE = -(2**62)
+"""Guest jobs are keyed in the ledger by their chat id moved here: a guest chat is not
+one of the bot's, and its id may be the same number as one that is."""
+
+GENERIC_TYPES = frozenset({"application/octet-stream", "binary/octet-stream", "application/ogg"})
+"""Document types that say nothing of what is inside: the content decides."""
+
+SNIFFED = frozenset({"video", "file"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,10 +41,16 @@ class Note:
     placeholder_id: int | None = None  # our reply, when resuming
     user_id: int | None = None  # the sender
     attempts: int = 0  # times work on it started before (resuming)
+    inline_message_id: str | None = None  # a guest answer, when resuming
 
     @property
     def key(self) -> JobKey:
         return (self.target.chat_id, self.target.message_id)
+
+    @property
+    def sniff(self) -> bool:
+        """Whether the decoder must find audio in it before the bot says anything."""
+        return self.kind in SNIFFED
 
     def record(self) -> JobRecord:
         t = self.target
@@ -45,11 +66,21 @@ class Note:
             sent_at=self.sent_at,
             placeholder_id=self.placeholder_id,
             user_id=self.user_id,
+            view=t.view,
+            guest_query_id=t.guest_query_id,
+            inline_message_id=self.inline_message_id,
         )
 
     @classmethod
     def from_record(cls, job: JobRecord) -> Note:
-        target = ReplyTarget(job.chat_id, job.message_id, job.thread_id, job.is_group)
+        target = ReplyTarget(
+            job.chat_id,
+            job.message_id,
+            job.thread_id,
+            job.is_group,
+            View(job.view),
+            job.guest_query_id,
+        )
         return cls(
             target,
             job.file_id,
@@ -60,13 +91,38 @@ class Note:
             job.placeholder_id,
             job.user_id,
             job.attempts,
+            job.inline_message_id,
         )
 
 
 def note_from_message(message: Message) -> Note | None:
-    """The transcribable media of ``message``: voice, video note, audio, audio document."""
-    media: Voice | VideoNote | Audio | Document
-    duration: int | None
+    """The transcribable media of ``message`` (in a chat or a channel), if any."""
+    return _note(message, ReplyTarget.for_message(message))
+
+
+def note_from_guest(mention: Message) -> Note | None:
+    """The media a guest mention replies to, answered through the mention's guest query;
+    None if it replies to nothing transcribable."""
+    replied = mention.reply_to_message
+    if replied is None or mention.guest_query_id is None:
+        return None
+    target = ReplyTarget(
+        chat_id=GUEST_SPACE + mention.chat.id,
+        message_id=mention.message_id,
+        group=mention.chat.type != ChatType.PRIVATE,
+        view=View.GUEST,
+        guest_query_id=mention.guest_query_id,
+    )
+    note = _note(replied, target)
+    if note is None:
+        return None
+    caller = mention.from_user.id if mention.from_user else None
+    return dataclasses.replace(note, user_id=caller, sent_at=mention.date.timestamp())
+
+
+def _note(message: Message, target: ReplyTarget) -> Note | None:
+    media: Voice | VideoNote | Audio | Video | Document
+    duration: int | None = None
     if message.voice:
         media, kind, duration = message.voice, "voice", _seconds(message.voice.duration)
     elif message.video_note:
@@ -74,12 +130,23 @@ def note_from_message(message: Message) -> Note | None:
         duration = _seconds(message.video_note.duration)
     elif message.audio:
         media, kind, duration = message.audio, "audio", _seconds(message.audio.duration)
-    elif message.document and (message.document.mime_type or "").startswith("audio/"):
-        media, kind, duration = message.document, "document", None
+    elif message.video:
+        media, kind, duration = message.video, "video", _seconds(message.video.duration)
+    elif message.document and not message.animation:
+        media = message.document
+        mime = (media.mime_type or "").lower()
+        if mime.startswith("audio/"):
+            kind = "document"
+        elif mime.startswith("video/"):
+            kind = "video"
+        elif not mime or mime in GENERIC_TYPES:
+            kind = "file"
+        else:
+            return None
     else:
         return None
     return Note(
-        target=ReplyTarget.for_message(message),
+        target=target,
         file_id=media.file_id,
         file_size=media.file_size,
         duration=duration,

@@ -34,6 +34,7 @@ class Outcome(enum.StrEnum):
     FAILED = "failed"  # the speech service failed, or the attempts ran out; the user was told
     EXPIRED = "expired"  # too old when resumed; the user got an apology
     UNDELIVERABLE = "undeliverable"  # Telegram refuses for good (blocked, chat gone)
+    IGNORED = "ignored"  # a file with no audio in it, sent without saying it has: no reply
     DEFERRED = "deferred"  # a passing failure: left pending, tried again once its lease ends
     INTERRUPTED = "interrupted"  # shutdown: left pending for the next start
     TAKEN_OVER = "taken_over"  # another replica owns it now
@@ -80,6 +81,9 @@ class JobRecord:
     placeholder_id: int | None = None
     attempts: int = 0
     user_id: int | None = None  # the sender, for per-user limits (None: a channel, say)
+    view: str = "chat"  # how the answer is shown: chat, channel, guest
+    guest_query_id: str | None = None  # a guest mention's query, answered once
+    inline_message_id: str | None = None  # the guest answer, edited live
 
     @property
     def key(self) -> JobKey:
@@ -110,10 +114,12 @@ class Store(abc.ABC):
 
     # -- chat settings ---------------------------------------------------------------------
     @abc.abstractmethod
-    async def get_tag(self, chat_id: int) -> str | None: ...
+    async def chat_options(self, chat_id: int) -> dict[str, str]:
+        """What the chat has chosen, by name (nothing: the defaults apply)."""
 
     @abc.abstractmethod
-    async def set_tag(self, chat_id: int, tag: str) -> None: ...
+    async def set_chat_option(self, chat_id: int, name: str, value: str | None) -> None:
+        """Set one choice; None goes back to the default."""
 
     # -- job ledger ------------------------------------------------------------------------
     @abc.abstractmethod
@@ -126,6 +132,12 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def set_placeholder(self, chat_id: int, message_id: int, placeholder_id: int) -> None: ...
+
+    @abc.abstractmethod
+    async def set_inline_message(
+        self, chat_id: int, message_id: int, inline_message_id: str
+    ) -> None:
+        """The guest answer of a guest job (its placeholder, edited live)."""
 
     @abc.abstractmethod
     async def start_attempt(self, chat_id: int, message_id: int) -> None: ...

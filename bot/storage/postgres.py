@@ -62,6 +62,21 @@ MIGRATIONS = (
     CREATE INDEX jobs_pending_chat ON jobs (chat_id) WHERE state = 'pending';
     CREATE INDEX jobs_pending_user ON jobs (user_id) WHERE state = 'pending';
     """,
+    """
+    CREATE TABLE chat_options (
+        chat_id BIGINT NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        PRIMARY KEY (chat_id, name)
+    );
+    INSERT INTO chat_options (chat_id, name, value)
+        SELECT chat_id, 'asr_tag', asr_tag FROM chat_settings;
+    DROP TABLE chat_settings;
+    ALTER TABLE jobs ADD COLUMN view TEXT NOT NULL DEFAULT 'chat';
+    ALTER TABLE jobs ADD COLUMN guest_query_id TEXT;
+    ALTER TABLE jobs ADD COLUMN inline_message_id TEXT;
+    """,
 )
 
 _LEASE = "now() + make_interval(secs => {})"
@@ -106,18 +121,25 @@ class PostgresStore(Store):
         await self._pool.fetchval("SELECT 1")
 
     # -- chat settings ---------------------------------------------------------------------
-    async def get_tag(self, chat_id: int) -> str | None:
-        tag = await self._pool.fetchval(
-            "SELECT asr_tag FROM chat_settings WHERE chat_id = $1", chat_id
+    async def chat_options(self, chat_id: int) -> dict[str, str]:
+        rows = await self._pool.fetch(
+            "SELECT name, value FROM chat_options WHERE chat_id = $1", chat_id
         )
-        return None if tag is None else str(tag)
+        return {str(r["name"]): str(r["value"]) for r in rows}
 
-    async def set_tag(self, chat_id: int, tag: str) -> None:
+    async def set_chat_option(self, chat_id: int, name: str, value: str | None) -> None:
+        if value is None:
+            await self._pool.execute(
+                "DELETE FROM chat_options WHERE chat_id = $1 AND name = $2", chat_id, name
+            )
+            return
         await self._pool.execute(
-            "INSERT INTO chat_settings (chat_id, asr_tag) VALUES ($1, $2) "
-            "ON CONFLICT (chat_id) DO UPDATE SET asr_tag = excluded.asr_tag, updated_at = now()",
+            "INSERT INTO chat_options (chat_id, name, value) VALUES ($1, $2, $3) "
+            "ON CONFLICT (chat_id, name) DO UPDATE SET value = excluded.value, "
+            "updated_at = now()",
             chat_id,
-            tag,
+            name,
+            value,
         )
 
     # -- job ledger ------------------------------------------------------------------------
@@ -155,6 +177,11 @@ class PostgresStore(Store):
 
     async def set_placeholder(self, chat_id: int, message_id: int, placeholder_id: int) -> None:
         await self._update_job(chat_id, message_id, "placeholder_id = $3", placeholder_id)
+
+    async def set_inline_message(
+        self, chat_id: int, message_id: int, inline_message_id: str
+    ) -> None:
+        await self._update_job(chat_id, message_id, "inline_message_id = $3", inline_message_id)
 
     async def start_attempt(self, chat_id: int, message_id: int) -> None:
         await self._update_job(chat_id, message_id, "attempts = attempts + 1")

@@ -67,6 +67,21 @@ MIGRATIONS = (
     CREATE INDEX jobs_pending_chat ON jobs (chat_id) WHERE state = 'pending';
     CREATE INDEX jobs_pending_user ON jobs (user_id) WHERE state = 'pending';
     """,
+    """
+    CREATE TABLE chat_options (
+        chat_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        PRIMARY KEY (chat_id, name)
+    );
+    INSERT INTO chat_options (chat_id, name, value)
+        SELECT chat_id, 'asr_tag', asr_tag FROM chat_settings;
+    DROP TABLE chat_settings;
+    ALTER TABLE jobs ADD COLUMN view TEXT NOT NULL DEFAULT 'chat';
+    ALTER TABLE jobs ADD COLUMN guest_query_id TEXT;
+    ALTER TABLE jobs ADD COLUMN inline_message_id TEXT;
+    """,
 )
 
 _SELECT_JOB = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs"
@@ -110,17 +125,23 @@ class SqliteStore(Store):
         await self._query("SELECT 1")
 
     # -- chat settings ---------------------------------------------------------------------
-    async def get_tag(self, chat_id: int) -> str | None:
-        rows = await self._query("SELECT asr_tag FROM chat_settings WHERE chat_id = ?", chat_id)
-        return str(rows[0][0]) if rows else None
+    async def chat_options(self, chat_id: int) -> dict[str, str]:
+        rows = await self._query("SELECT name, value FROM chat_options WHERE chat_id = ?", chat_id)
+        return {str(name): str(value) for name, value in rows}
 
-    async def set_tag(self, chat_id: int, tag: str) -> None:
-        await self._query(
-            "INSERT INTO chat_settings (chat_id, asr_tag) VALUES (?, ?) "
-            "ON CONFLICT(chat_id) DO UPDATE SET asr_tag = excluded.asr_tag, "
+    async def set_chat_option(self, chat_id: int, name: str, value: str | None) -> None:
+        if value is None:
+            await self._execute(
+                "DELETE FROM chat_options WHERE chat_id = ? AND name = ?", chat_id, name
+            )
+            return
+        await self._execute(
+            "INSERT INTO chat_options (chat_id, name, value) VALUES (?, ?, ?) "
+            "ON CONFLICT(chat_id, name) DO UPDATE SET value = excluded.value, "
             "updated_at = CURRENT_TIMESTAMP",
             chat_id,
-            tag,
+            name,
+            value,
         )
 
     # -- job ledger ------------------------------------------------------------------------
@@ -155,6 +176,11 @@ class SqliteStore(Store):
 
     async def set_placeholder(self, chat_id: int, message_id: int, placeholder_id: int) -> None:
         await self._update_job(chat_id, message_id, "placeholder_id = ?", placeholder_id)
+
+    async def set_inline_message(
+        self, chat_id: int, message_id: int, inline_message_id: str
+    ) -> None:
+        await self._update_job(chat_id, message_id, "inline_message_id = ?", inline_message_id)
 
     async def start_attempt(self, chat_id: int, message_id: int) -> None:
         await self._update_job(chat_id, message_id, "attempts = attempts + 1")

@@ -68,7 +68,7 @@ def build_application(
     workflow = NoteWorkflow(
         bot, client, decoder, store, chats, slots, settings, truebar.session_config
     )
-    jobs = Jobs(bot, store, settings, workflow, observer)
+    jobs = Jobs(store, settings, workflow, observer)
     middleware.install(app, bot, settings.allowed_ids)
     stages = StagesCache(client, settings.stages_cache_s)
     Handlers(bot, settings, jobs, chats, stages).register(app)

@@ -1,5 +1,10 @@
 """The bot's reply to one note: a placeholder, coalesced interim edits, the final text.
 
+Three views of it, by where the note came from (:class:`View`): in a chat, a reply edited
+live (:class:`LiveReply`); in a channel, one reply post once the text is final, since
+every edit there shows to all subscribers (:class:`ChannelReply`); for a guest mention,
+the answer to the guest query, an inline message edited live (:class:`GuestReply`).
+
 Interims are best effort: while an edit waits for its slot, newer text replaces older, and
 an interim that fails is dropped — unless Telegram refuses it for good (the user blocked
 the bot, the chat is gone): then :attr:`LiveReply.refused` says so at once, so the work
@@ -14,19 +19,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from telegram import InlineKeyboardMarkup, Message, ReplyParameters
+from telegram import (
+    InlineKeyboardMarkup,
+    InlineQueryResultArticle,
+    InputTextMessageContent,
+    Message,
+    ReplyParameters,
+)
 from telegram.constants import ChatAction, ChatType
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import ExtBot
 
 from bot.tasks import settle
-from bot.telegram.message_text import split_message, tail
+from bot.telegram.message_text import MAX_MESSAGE, split_message, tail
 from bot.telegram.rate_limiter import Send
 from bot.telegram.retry import with_retries
 
@@ -37,14 +49,25 @@ NETWORK_ATTEMPTS = 6  # a message that must land is sent at most this often thro
 TYPING_EVERY_S = 4.5  # Telegram shows a chat action for 5 seconds
 
 
+class View(enum.StrEnum):
+    """How the answer to a note is shown."""
+
+    CHAT = "chat"  # a reply in the chat, edited live
+    CHANNEL = "channel"  # a reply post, once final
+    GUEST = "guest"  # the answer to a guest query, edited live
+
+
 @dataclass(frozen=True, slots=True)
 class ReplyTarget:
-    """Where the reply goes: the user's message, in its chat and forum topic."""
+    """Where the reply goes: the user's message, in its chat and forum topic (or, for a
+    guest mention, the query to answer)."""
 
     chat_id: int
     message_id: int
     thread_id: int | None = None
     group: bool = False
+    view: View = View.CHAT
+    guest_query_id: str | None = None
 
     @classmethod
     def for_message(cls, message: Message) -> ReplyTarget:
@@ -54,6 +77,7 @@ class ReplyTarget:
             # only a forum topic's id may be passed back; in other chats it is a reply chain
             thread_id=message.message_thread_id if message.is_topic_message else None,
             group=message.chat.type != ChatType.PRIVATE,
+            view=View.CHANNEL if message.chat.type == ChatType.CHANNEL else View.CHAT,
         )
 
 
@@ -79,17 +103,30 @@ class LiveReply:
         self.refused: asyncio.Future[TelegramError] = asyncio.get_running_loop().create_future()
         """Resolves with Telegram's error once an edit is refused for good."""
 
+    @property
+    def placed(self) -> bool:
+        """Whether the reply exists yet (the placeholder went out)."""
+        return self.message_id is not None
+
     def attach(self, message_id: int) -> None:
         """Continue an earlier reply (e.g. after a restart) instead of sending a new one."""
         self.message_id = message_id
         self._shown = None
 
+    async def replace(self, text: str) -> None:
+        """Show ``text`` in the reply at once, once (e.g. "I'm restarting"), if it exists."""
+        if self.placed:
+            await self._edit(text)
+
     async def open(self, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> None:
         """Send the first message as a reply (it must land, like the final)."""
+        await self._place(text, reply_markup)
+        self._start_flusher()  # text shown while the placeholder was on its way
+
+    async def _place(self, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> None:
         message = await self._reliably(lambda: self._send(text, reply_markup))
         self.message_id = message.message_id
         self._shown = text
-        self._start_flusher()  # text shown while the placeholder was on its way
 
     def show(self, text: str) -> None:
         """Interim text: edit soon, coalescing with anything newer (and, before the first
@@ -101,7 +138,7 @@ class LiveReply:
         self._start_flusher()
 
     def _start_flusher(self) -> None:
-        if self._pending is None or self.message_id is None:
+        if self._pending is None or not self.placed:
             return
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush(), name="live-reply-flush")
@@ -114,8 +151,8 @@ class LiveReply:
         if not parts:
             raise ValueError("a reply needs visible text")
         first, rest = parts[0], parts[1:]
-        if self.message_id is None:
-            self.message_id = (await self._reliably(lambda: self._send(first))).message_id
+        if not self.placed:
+            await self._place(first)
         elif first != self._shown:
             await self._reliably(lambda: self._edit_or_resend(first))
         self._shown = first
@@ -131,7 +168,7 @@ class LiveReply:
     async def _flush(self) -> None:
         while self._pending is not None:
             text, self._pending = self._pending, None
-            if text == self._shown or self.message_id is None:
+            if text == self._shown or not self.placed:
                 continue
             try:
                 # Interims never use the chat's burst: it stays for the final, which then
@@ -213,3 +250,71 @@ async def typing_action(bot: Bot, target: ReplyTarget) -> AsyncIterator[None]:
         yield
     finally:
         await settle(task)
+
+
+class ChannelReply(LiveReply):
+    """In a channel every edit shows to all subscribers: no placeholder, no interims,
+    one reply post (or several, if long) once the text is final."""
+
+    async def open(self, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> None:
+        """Nothing goes out before the final text."""
+
+    def show(self, text: str) -> None:
+        """Interims are not shown in channels."""
+
+
+class GuestReply(LiveReply):
+    """A guest mention's answer: the guest query is answered once with the placeholder
+    (an inline message), which is then edited like a reply. Its chat is not the bot's:
+    nothing is ever sent there, and the final text must fit one message."""
+
+    def __init__(self, bot: Bot, target: ReplyTarget) -> None:
+        super().__init__(bot, target)
+        self.inline_message_id: str | None = None
+
+    @property
+    def placed(self) -> bool:
+        return self.inline_message_id is not None
+
+    def attach_inline(self, inline_message_id: str) -> None:
+        """Continue the answer given before a restart."""
+        self.inline_message_id = inline_message_id
+        self._shown = None
+
+    async def _place(self, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> None:
+        """Answer the guest query (once: a second answer is refused)."""
+        query = self.target.guest_query_id
+        assert query is not None
+        answer = InlineQueryResultArticle(
+            id=query[:64],
+            title=text[:64],
+            input_message_content=InputTextMessageContent(text),
+            reply_markup=reply_markup,
+        )
+        sent = await self._reliably(lambda: self._bot.answer_guest_query(query, answer))
+        self.inline_message_id = sent.inline_message_id
+        self._shown = text
+
+    async def finish(self, text: str) -> None:
+        """The final text, cut to one message: an inline message has no chat to continue
+        in."""
+        parts = split_message(text, MAX_MESSAGE - 2)
+        await super().finish(f"{parts[0]} …" if len(parts) > 1 else text)
+
+    async def _send(self, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> Message:
+        raise BadRequest("a guest answer cannot send messages, only edit its own")
+
+    async def _edit(self, text: str, how: Send = Send.ANSWER) -> None:
+        assert self.inline_message_id is not None
+        await self._bot.edit_message_text(
+            text, inline_message_id=self.inline_message_id, rate_limit_args=how
+        )
+
+
+def reply_view(bot: Bot, target: ReplyTarget) -> LiveReply:
+    """The reply for ``target``'s view."""
+    if target.view is View.CHANNEL:
+        return ChannelReply(bot, target)
+    if target.view is View.GUEST:
+        return GuestReply(bot, target)
+    return LiveReply(bot, target)

@@ -2,8 +2,10 @@
 
 Strict like Telegram: bad bot tokens get 401, texts over 4096 UTF-16 units or empty are
 refused, an edit that changes nothing gets "message is not modified", and a chat that is
-written to too often gets 429 with ``retry_after``. Tests drive it as users would (send a
-voice note, press a button) and read back what each chat shows.
+written to too often gets 429 with ``retry_after``. A guest query is answered once, and
+only inline messages the fake issued can be edited; a channel takes posts only from a bot
+that is its admin. Tests drive it as users would (send a voice note, post in a channel,
+mention the bot in a chat it is not in, press a button) and read back what each chat shows.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import itertools
 import json
 import logging
+import re
 import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable
@@ -66,11 +69,13 @@ class FloodLimits:
 @dataclass
 class Chat:
     id: int
-    type: str  # private, group, supergroup
+    type: str  # private, group, supergroup, channel
     title: str | None = None
     is_forum: bool = False
     admins: set[int] = field(default_factory=set)
     blocked: bool = False  # the user blocked the bot / the bot was removed from the group
+    bot_is_admin: bool = True  # in a channel: only an admin may post
+    discussion: int | None = None  # a channel's linked discussion group
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"id": self.id, "type": self.type}
@@ -97,6 +102,17 @@ class StoredMessage:
     deleted: bool = False
     edits: int = 0
     history: list[str] = field(default_factory=list)  # every text it showed, in order
+
+
+@dataclass
+class InlineMessage:
+    """An answer to a guest query: a message in a chat the bot is not in, which the bot
+    can only edit by its ``inline_message_id``."""
+
+    inline_message_id: str
+    guest_query_id: str
+    text: str
+    history: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -147,6 +163,8 @@ class FakeTelegram:
         self._updates: list[dict[str, Any]] = []
         self.update_of_message: dict[tuple[int, int], int] = {}
         self.delivered_at: dict[int, float] = {}  # update id → first handed to the bot
+        self.inline_messages: dict[str, InlineMessage] = {}
+        self._guest_queries: dict[str, bool] = {}  # query id → answered yet
         self._update_ids = itertools.count(1)
         self._message_ids: dict[int, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
         self._file_ids = itertools.count(1)
@@ -182,10 +200,17 @@ class FakeTelegram:
         *,
         admins: set[int] | None = None,
         is_forum: bool = False,
+        bot_is_admin: bool = True,
     ) -> Chat:
-        chat = Chat(chat_id, type_, is_forum=is_forum, admins=admins or set())
+        chat = Chat(
+            chat_id, type_, is_forum=is_forum, admins=admins or set(), bot_is_admin=bot_is_admin
+        )
         self.chats[chat_id] = chat
         return chat
+
+    def link_discussion(self, channel_id: int, group_id: int) -> None:
+        """Posts in the channel also arrive in the group, as automatic forwards."""
+        self.chats[channel_id].discussion = group_id
 
     def add_file(self, content: bytes) -> tuple[str, str]:
         number = next(self._file_ids)
@@ -202,7 +227,8 @@ class FakeTelegram:
         reply_to: int | None = None,
         **content: Any,
     ) -> dict[str, Any]:
-        """Post a message from a user; returns its JSON. ``content``: text, voice, …"""
+        """Post a message from a user (in a channel: a post by its admin ``user_id``, shown as
+        from the channel); returns its JSON. ``content``: text, voice, …"""
         chat = self.chats.get(chat_id) or self.add_chat(chat_id)
         message_id = next(self._message_ids[chat_id])
         media = {k: v for k, v in content.items() if k != "text"}
@@ -213,21 +239,83 @@ class FakeTelegram:
             content.get("text"),
             reply_to=reply_to,
             thread_id=thread_id,
-            user_id=user_id,
+            user_id=None if chat.type == "channel" else user_id,
             content=media,
         )
         self.messages[(chat.id, message_id)] = stored
         message = self._message_json(stored)
         if reply_to is not None:
             message["reply_to_message"] = self._message_json(self.messages[(chat.id, reply_to)])
-        if stored.text is not None and stored.text.startswith("/"):
-            command = stored.text.split()[0]
-            message["entities"] = [
-                {"type": "bot_command", "offset": 0, "length": utf16_len(command)}
-            ]
-        update_id = self.push_update({"message": message})
+        if stored.text is not None:
+            message["entities"] = _entities(stored.text)
+        kind = "channel_post" if chat.type == "channel" else "message"
+        update_id = self.push_update({kind: message})
         self.update_of_message[(chat.id, message_id)] = update_id
+        if chat.type == "channel" and chat.discussion is not None:
+            self._forward_to_discussion(chat, message_id, media, stored.text)
         return message
+
+    def _forward_to_discussion(
+        self, channel: Chat, post_id: int, media: dict[str, Any], text: str | None
+    ) -> None:
+        """What Telegram does with each channel post: a copy in the linked group."""
+        assert channel.discussion is not None
+        group = self.chats[channel.discussion]
+        message_id = next(self._message_ids[group.id])
+        stored = StoredMessage(group.id, message_id, False, text, user_id=777000, content=media)
+        self.messages[(group.id, message_id)] = stored
+        message = self._message_json(stored) | {
+            "is_automatic_forward": True,
+            "sender_chat": channel.to_json(),
+            "forward_origin": {
+                "type": "channel",
+                "chat": channel.to_json(),
+                "message_id": post_id,
+                "date": int(time.time()),
+            },
+        }
+        update_id = self.push_update({"message": message})
+        self.update_of_message[(group.id, message_id)] = update_id
+
+    def guest_mention(
+        self,
+        chat: dict[str, Any],
+        user_id: int,
+        *,
+        reply_to: dict[str, Any] | None = None,
+        text: str = "@transcriber_test_bot",
+    ) -> dict[str, Any]:
+        """A user mentions the bot in a chat it is not in (``chat``: that chat's JSON),
+        replying to ``reply_to`` (a message JSON there, e.g. from :meth:`media_message`).
+        Returns the mention (its ``guest_query_id`` names the query)."""
+        query_id = f"GQ{next(self._update_ids)}"
+        self._guest_queries[query_id] = False
+        mention: dict[str, Any] = {
+            "message_id": 1000 + len(self._guest_queries),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"},
+            "guest_query_id": query_id,
+            "text": text,
+            "entities": _entities(text),
+        }
+        if reply_to is not None:
+            mention["reply_to_message"] = reply_to
+        self.push_update({"guest_message": mention})
+        return mention
+
+    def media_message(
+        self, chat: dict[str, Any], message_id: int, audio: bytes, **media: Any
+    ) -> dict[str, Any]:
+        """A message with real file bytes in a chat the bot is not in (to be replied to
+        with a guest mention); ``media``: as for :meth:`send_voice`."""
+        return {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": chat,
+            "from": {"id": 555, "is_bot": False, "first_name": "Friend"},
+            **self._media_content(audio, **media),
+        }
 
     def send_voice(
         self,
@@ -237,12 +325,33 @@ class FakeTelegram:
         *,
         duration: int = 5,
         kind: str = "voice",
-        mime_type: str = "audio/ogg",
+        mime_type: str | None = "audio/ogg",
         thread_id: int | None = None,
         file_size: int | None = None,
         forward: bool = False,
     ) -> dict[str, Any]:
-        """A voice note (or ``kind`` = audio, video_note, document) with real file bytes."""
+        """A voice note (or ``kind`` = audio, video_note, video, document; a document's
+        ``mime_type`` may be None) with real file bytes."""
+        content = self._media_content(
+            audio, duration=duration, kind=kind, mime_type=mime_type, file_size=file_size
+        )
+        if forward:
+            content["forward_origin"] = {
+                "type": "hidden_user",
+                "sender_user_name": "Someone",
+                "date": int(time.time()),
+            }
+        return self.user_message(chat_id, user_id, thread_id=thread_id, **content)
+
+    def _media_content(
+        self,
+        audio: bytes,
+        *,
+        duration: int = 5,
+        kind: str = "voice",
+        mime_type: str | None = "audio/ogg",
+        file_size: int | None = None,
+    ) -> dict[str, Any]:
         file_id, unique_id = self.add_file(audio)
         size = len(audio) if file_size is None else file_size
         media: dict[str, Any] = {"file_id": file_id, "file_unique_id": unique_id, "file_size": size}
@@ -252,16 +361,13 @@ class FakeTelegram:
             media |= {"duration": duration, "mime_type": mime_type, "file_name": "song.mp3"}
         elif kind == "video_note":
             media |= {"duration": duration, "length": 240}
+        elif kind == "video":
+            media |= {"duration": duration, "width": 320, "height": 240, "mime_type": "video/mp4"}
         elif kind == "document":
-            media |= {"mime_type": mime_type, "file_name": "recording.m4a"}
-        content: dict[str, Any] = {kind: media}
-        if forward:
-            content["forward_origin"] = {
-                "type": "hidden_user",
-                "sender_user_name": "Someone",
-                "date": int(time.time()),
-            }
-        return self.user_message(chat_id, user_id, thread_id=thread_id, **content)
+            media |= {"file_name": "recording" + _EXTENSIONS.get(mime_type, "")}
+            if mime_type is not None:
+                media["mime_type"] = mime_type
+        return {kind: media}
 
     def send_text(
         self,
@@ -557,7 +663,26 @@ class FakeTelegram:
         self.messages[(chat.id, message_id)] = stored
         return self._message_json(stored)
 
+    async def _api_answerGuestQuery(self, p: dict[str, Any]) -> Any:
+        query_id = str(p.get("guest_query_id", ""))
+        if self._guest_queries.get(query_id, True):  # unknown, or answered already
+            raise ApiError(
+                400,
+                "Bad Request: query is too old and response timeout expired or query ID is invalid",
+            )
+        result = p.get("result")
+        content = result.get("input_message_content") if isinstance(result, dict) else None
+        if not isinstance(content, dict):
+            raise ApiError(400, "Bad Request: RESULT_TYPE_INVALID")
+        text = self._text({"text": content.get("message_text")})
+        self._guest_queries[query_id] = True
+        inline_id = f"IM{len(self.inline_messages) + 1:04d}-{query_id}"
+        self.inline_messages[inline_id] = InlineMessage(inline_id, query_id, text, [text])
+        return {"inline_message_id": inline_id}
+
     async def _api_editMessageText(self, p: dict[str, Any]) -> Any:
+        if "inline_message_id" in p:
+            return self._edit_inline(p)
         chat = self._chat(p)
         stored = self.messages.get((chat.id, int(p.get("message_id", 0))))
         if stored is None or stored.deleted:
@@ -573,6 +698,17 @@ class FakeTelegram:
         stored.history.append(text)
         return self._message_json(stored)
 
+    def _edit_inline(self, p: dict[str, Any]) -> Any:
+        inline = self.inline_messages.get(str(p["inline_message_id"]))
+        if inline is None:
+            raise ApiError(400, "Bad Request: MESSAGE_ID_INVALID")
+        text = self._text(p)
+        if text == inline.text:
+            raise ApiError(400, NOT_MODIFIED)
+        inline.text = text
+        inline.history.append(text)
+        return True
+
     # -- helpers ---------------------------------------------------------------------------
     def _chat(self, p: dict[str, Any]) -> Chat:
         try:
@@ -586,6 +722,8 @@ class FakeTelegram:
             if chat.type == "private":
                 raise ApiError(403, "Forbidden: bot was blocked by the user")
             raise ApiError(403, f"Forbidden: bot was kicked from the {chat.type} chat")
+        if chat.type == "channel" and not chat.bot_is_admin:
+            raise ApiError(403, "Forbidden: bot is not a member of the channel chat")
         return chat
 
     def _text(self, p: dict[str, Any]) -> str:
@@ -614,6 +752,9 @@ class FakeTelegram:
             }
         elif m.user_id is not None:
             data["from"] = {"id": m.user_id, "is_bot": False, "first_name": f"User{m.user_id}"}
+        if chat.type == "channel":  # posts are the channel's, whoever wrote them
+            data["sender_chat"] = chat.to_json()
+            data.pop("from", None)
         if m.text is not None:
             data["text"] = m.text
         if m.thread_id is not None:
@@ -635,6 +776,8 @@ STRING_PARAMS = frozenset(
         "action",
         "parse_mode",
         "caption",
+        "guest_query_id",
+        "inline_message_id",
     }
 )
 
@@ -651,3 +794,18 @@ def _decode(params: dict[str, str]) -> dict[str, Any]:
         except ValueError:
             decoded[key] = value
     return decoded
+
+
+_EXTENSIONS = {"audio/mp4": ".m4a", "audio/mpeg": ".mp3", "video/mp4": ".mp4", None: ".ogg"}
+_MENTION = re.compile(r"@\w+")
+
+
+def _entities(text: str) -> list[dict[str, Any]]:
+    """What Telegram marks in a text: a leading command, and @mentions."""
+    found = []
+    if text.startswith("/"):
+        found.append({"type": "bot_command", "offset": 0, "length": utf16_len(text.split()[0])})
+    for match in _MENTION.finditer(text):
+        start = utf16_len(text[: match.start()])
+        found.append({"type": "mention", "offset": start, "length": utf16_len(match.group())})
+    return found

@@ -315,5 +315,5 @@ async def test_start_and_help_explain_groups_and_language(
     text = reply(fake, PRIVATE, start["message_id"]).text or ""
     assert "privacy mode" in text and "/transcribe" in text and "/lang" in text
     assert "English (US)" in text and EN_TAG in text
-    assert {c["command"] for c in fake.commands} == {"start", "help", "lang", "transcribe"}
+    assert {c["command"] for c in fake.commands} == {"start", "help", "lang", "transcribe", "mode"}
     assert BOT_ID

@@ -100,20 +100,24 @@ def note_from_message(message: Message) -> Note | None:
     return _note(message, ReplyTarget.for_message(message))
 
 
-def note_from_guest(mention: Message) -> Note | None:
-    """The media a guest mention replies to, answered through the mention's guest query;
-    None if it replies to nothing transcribable."""
-    replied = mention.reply_to_message
-    if replied is None or mention.guest_query_id is None:
-        return None
-    target = ReplyTarget(
+def guest_target(mention: Message) -> ReplyTarget:
+    """Where a guest mention is answered: through its query, never in its chat."""
+    return ReplyTarget(
         chat_id=GUEST_SPACE + mention.chat.id,
         message_id=mention.message_id,
         group=mention.chat.type != ChatType.PRIVATE,
         view=View.GUEST,
         guest_query_id=mention.guest_query_id,
     )
-    note = _note(replied, target)
+
+
+def note_from_guest(mention: Message) -> Note | None:
+    """The media a guest mention replies to, answered through the mention's guest query;
+    None if it replies to nothing transcribable."""
+    replied = mention.reply_to_message
+    if replied is None or mention.guest_query_id is None:
+        return None
+    note = _note(replied, guest_target(mention))
     if note is None:
         return None
     caller = mention.from_user.id if mention.from_user else None

@@ -38,7 +38,8 @@ from bot.wiring import truebar_client
 
 log = logging.getLogger(__name__)
 
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+# Said explicitly: without a list Telegram keeps whatever a previous run asked for.
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CHANNEL_POST, Update.GUEST_MESSAGE, Update.CALLBACK_QUERY]
 POLL_TIMEOUT_S = 30
 
 

@@ -14,6 +14,7 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
+    MessageEntity,
     Update,
     User,
 )
@@ -28,14 +29,14 @@ from telegram.ext import (
     filters,
 )
 
-from bot.chat_settings import ChatSettings
+from bot.chat_settings import ChatSettings, Mode
 from bot.config import BotSettings
 from bot.languages import describe_tag, find_tag
 from bot.notes.jobs import Jobs
-from bot.notes.media import note_from_message
+from bot.notes.media import guest_target, note_from_guest, note_from_message
 from bot.storage import Outcome
 from bot.telegram import texts
-from bot.telegram.live_reply import Bot, LiveReply, ReplyTarget
+from bot.telegram.live_reply import Bot, GuestReply, LiveReply, ReplyTarget
 from bot.telegram.middleware import HANDLERS_GROUP
 from bot.truebar.errors import TruebarError
 from bot.truebar.stages_cache import StagesCache
@@ -43,13 +44,29 @@ from bot.truebar.stages_cache import StagesCache
 log = logging.getLogger(__name__)
 
 LANG_PREFIX = "lang:"
-MEDIA = filters.VOICE | filters.VIDEO_NOTE | filters.AUDIO | filters.Document.AUDIO
+MODE_PREFIX = "mode:"
+# Media the bot may answer; documents are sorted by type in notes/media.py.
+MEDIA = filters.VOICE | filters.VIDEO_NOTE | filters.AUDIO | filters.VIDEO | filters.Document.ALL
+# Guest mentions match every message filter: they are handled first, and excluded here.
+NOT_GUEST = ~filters.UpdateType.GUEST_MESSAGE
+# Commands work in chats and in channels (where admins post them).
+COMMAND_UPDATES = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
 COMMANDS = [
     ("start", "What this bot does"),
     ("help", "How to use the bot, in private and in groups"),
     ("lang", "Choose the recognition language for this chat"),
     ("transcribe", "Reply to a voice message with this to transcribe it"),
+    ("mode", "Groups and channels: every voice message, or only on request"),
 ]
+
+
+MODE_WORDS = {
+    "every": Mode.EVERY,
+    "all": Mode.EVERY,
+    "on": Mode.EVERY,
+    "request": Mode.ON_REQUEST,
+    "off": Mode.ON_REQUEST,
+}
 
 
 def tag_key(tag: str) -> str:
@@ -74,23 +91,65 @@ class Handlers:
 
     def register(self, app: Application) -> None:  # type: ignore[type-arg]
         for handler in [
-            CommandHandler(["start", "help"], self.help),
-            CommandHandler("lang", self.lang),
-            CommandHandler("transcribe", self.transcribe_reply),
-            MessageHandler(MEDIA & ~filters.UpdateType.EDITED, self.media),
+            MessageHandler(filters.UpdateType.GUEST_MESSAGE, self.guest),
+            CommandHandler(["start", "help"], self.help, filters=COMMAND_UPDATES),
+            CommandHandler("lang", self.lang, filters=COMMAND_UPDATES),
+            CommandHandler("transcribe", self.transcribe_reply, filters=COMMAND_UPDATES),
+            CommandHandler("mode", self.mode, filters=COMMAND_UPDATES),
+            MessageHandler(
+                MEDIA & NOT_GUEST & ~filters.UpdateType.EDITED & ~filters.IS_AUTOMATIC_FORWARD,
+                self.media,
+            ),
+            MessageHandler(
+                filters.REPLY
+                & filters.Entity(MessageEntity.MENTION)
+                & NOT_GUEST
+                & ~filters.UpdateType.EDITED,
+                self.mention,
+            ),
             CallbackQueryHandler(self.lang_button, pattern=f"^{LANG_PREFIX}"),
+            CallbackQueryHandler(self.mode_button, pattern=f"^{MODE_PREFIX}"),
         ]:
             app.add_handler(handler, group=HANDLERS_GROUP)
         app.add_error_handler(self.error)
 
     # -- notes -----------------------------------------------------------------------------
     async def media(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Media in a chat or channel: transcribed unless the chat wants it on request."""
         message = update.effective_message
-        if message is None:
+        if message is None or (note := note_from_message(message)) is None:
             return
-        note = note_from_message(message)
+        on_request = message.chat.type != ChatType.PRIVATE and (
+            (await self._chats.get(message.chat.id)).mode is Mode.ON_REQUEST
+        )
+        if not on_request:
+            self._jobs.submit(note)
+
+    async def guest(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A mention of the bot in a chat it is not in: the media it replies to, answered
+        through the guest query; without such media, a short hint."""
+        mention = update.guest_message
+        if mention is None or mention.guest_query_id is None:
+            return
+        note = note_from_guest(mention)
         if note is not None:
             self._jobs.submit(note)
+            return
+        hint = GuestReply(self._bot, guest_target(mention))
+        try:
+            await hint.finish(texts.GUEST_HINT)
+        except TelegramError as exc:
+            log.info("could not answer a guest mention: %s", exc)
+
+    async def mention(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A mention of the bot in a reply asks for the replied message, like /transcribe."""
+        message = update.effective_message
+        username = self._bot.username
+        if message is None or not username:
+            return
+        mentioned = message.parse_entities([MessageEntity.MENTION]).values()
+        if f"@{username}".lower() in (m.lower() for m in mentioned):
+            await self.transcribe_reply(update, context)
 
     async def transcribe_reply(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -124,8 +183,9 @@ class Handlers:
         message = update.effective_message
         if message is None:
             return
-        tag = await self._chats.tag(message.chat.id)
-        await self._reply(message, texts.help_text(tag))
+        options = await self._chats.get(message.chat.id)
+        mode = None if message.chat.type == ChatType.PRIVATE else options.mode
+        await self._reply(message, texts.help_text(options.tag, mode))
 
     async def lang(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -191,6 +251,62 @@ class Handlers:
         except TelegramError as exc:
             log.info("chat %s: could not update the /lang message: %s", message.chat.id, exc)
 
+    async def mode(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Groups and channels: every voice message, or only on request (admins only)."""
+        message = update.effective_message
+        if message is None:
+            return
+        if message.chat.type == ChatType.PRIVATE:
+            await self._reply(message, texts.MODE_PRIVATE)
+            return
+        current = (await self._chats.get(message.chat.id)).mode
+        if context.args:
+            wanted = MODE_WORDS.get(context.args[0].lower())
+            if wanted is None:
+                await self._reply(message, texts.MODE_USAGE)
+            elif not await self._may_change(
+                message.chat, update.effective_user, message, admins_only=True
+            ):
+                await self._reply(message, texts.MODE_ADMINS_ONLY)
+            else:
+                await self._chats.set_mode(message.chat.id, wanted)
+                log.info("chat %s: mode set to %s", message.chat.id, wanted)
+                await self._reply(message, texts.mode_set(wanted))
+            return
+        buttons = [
+            [
+                InlineKeyboardButton(
+                    ("✓ " if mode is current else "") + texts.mode_name(mode),
+                    callback_data=MODE_PREFIX + mode,
+                )
+            ]
+            for mode in Mode
+        ]
+        await self._reply(message, texts.mode_prompt(current), InlineKeyboardMarkup(buttons))
+
+    async def mode_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        message = query.message
+        try:
+            wanted = Mode((query.data or "").removeprefix(MODE_PREFIX))
+        except ValueError:
+            wanted = None
+        if not isinstance(message, Message) or wanted is None:
+            await query.answer(texts.LANG_STALE, show_alert=True)
+            return
+        if not await self._may_change(message.chat, query.from_user, None, admins_only=True):
+            await query.answer(texts.MODE_ADMINS_ONLY, show_alert=True)
+            return
+        await self._chats.set_mode(message.chat.id, wanted)
+        log.info("chat %s: mode set to %s", message.chat.id, wanted)
+        await query.answer("Saved")
+        try:
+            await query.edit_message_text(texts.mode_set(wanted))
+        except TelegramError as exc:
+            log.info("chat %s: could not update the /mode message: %s", message.chat.id, exc)
+
     async def error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         where = ""
         if isinstance(update, Update) and update.effective_message is not None:
@@ -199,11 +315,17 @@ class Handlers:
         log.error("unhandled error%s: %r", where, context.error, exc_info=context.error)
 
     # -- helpers ---------------------------------------------------------------------------
-    async def _may_change(self, chat: Chat, user: User | None, message: Message | None) -> bool:
-        if chat.type == ChatType.PRIVATE or not self._settings.lang_admins_only:
+    async def _may_change(
+        self, chat: Chat, user: User | None, message: Message | None, *, admins_only: bool = False
+    ) -> bool:
+        """Whether the sender may change this chat's settings: anyone in a private chat;
+        in groups and channels admins (when the setting is for admins only)."""
+        if chat.type == ChatType.PRIVATE:
+            return True
+        if not admins_only and not self._settings.lang_admins_only:
             return True
         if message is not None and message.sender_chat and message.sender_chat.id == chat.id:
-            return True  # an anonymous admin posts as the group itself
+            return True  # an anonymous admin posts as the group itself; a channel post too
         if user is None:
             return False
         try:

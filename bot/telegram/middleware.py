@@ -15,8 +15,9 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationHandlerStop, ContextTypes, TypeHandler
 
 from bot.logs import set_note
+from bot.notes.media import guest_target
 from bot.telegram import texts
-from bot.telegram.live_reply import Bot, LiveReply, ReplyTarget
+from bot.telegram.live_reply import Bot, GuestReply, LiveReply, ReplyTarget
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ class Allowlist:
 
     def allows(self, update: Update) -> bool:
         user, chat = update.effective_user, update.effective_chat
+        if update.guest_message is not None:  # its chat is not one of ours: only the caller
+            return bool(user and user.id in self._allowed)
         return bool((user and user.id in self._allowed) or (chat and chat.id in self._allowed))
 
     async def __call__(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -65,6 +68,8 @@ class Allowlist:
         try:
             if update.callback_query is not None:
                 await update.callback_query.answer(texts.NOT_ALLOWED, show_alert=True)
+            elif (mention := update.guest_message) is not None and mention.guest_query_id:
+                await GuestReply(self._bot, guest_target(mention)).finish(texts.NOT_ALLOWED)
             elif (message := update.effective_message) is not None and _handled(update, context):
                 reply = LiveReply(self._bot, ReplyTarget.for_message(message))
                 await reply.open(texts.NOT_ALLOWED)

@@ -11,6 +11,7 @@ wait out a chat's ban like everything else. The policy itself is :class:`FloodGa
 from __future__ import annotations
 
 import enum
+import hashlib
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -54,6 +55,22 @@ class Send(enum.Enum):
     ACTION = "action"  # a chat action: no message slot, but never during a ban
 
 
+INLINE_SPACE = 2**62  # inline messages are paced under ids no chat has
+
+
+def _paced_as(data: dict[str, Any]) -> int | None:
+    """The chat a call is paced as: its chat, or, for an inline message (a guest answer,
+    in a chat that is not the bot's), a stand-in paced like a group (the strictest)."""
+    chat = data.get("chat_id")
+    if isinstance(chat, int):
+        return chat
+    inline = data.get("inline_message_id")
+    if isinstance(inline, str):
+        digest = hashlib.blake2b(inline.encode(), digest_size=7).digest()
+        return -(INLINE_SPACE + int.from_bytes(digest, "big"))
+    return None
+
+
 def retry_after_seconds(exc: RetryAfter) -> float:
     value = exc.retry_after
     return value if isinstance(value, int | float) else value.total_seconds()
@@ -80,8 +97,8 @@ class FloodLimiter(BaseRateLimiter[Send]):
         rate_limit_args: Send | None,
     ) -> bool | JSONDict | list[JSONDict]:
         how = rate_limit_args or Send.ANSWER
-        chat = data.get("chat_id")
-        if not isinstance(chat, int):  # not about one chat (getMe, getFile, …)
+        chat = _paced_as(data)
+        if chat is None:  # not about one chat (getMe, getFile, …)
             return await callback(*args, **kwargs)
         if how is Send.ACTION or endpoint not in MESSAGE_METHODS:
             if (left := self.gate.banned_for(chat)) > 0:

@@ -7,6 +7,7 @@ import re
 from telegram.error import BadRequest, TelegramError
 
 from bot.audio import AudioError, AudioTooLong, EmptyAudio
+from bot.chat_settings import Mode
 from bot.languages import language_name
 from bot.truebar.errors import (
     AuthError,
@@ -74,17 +75,51 @@ def user_busy(limit: int) -> str:
     )
 
 
-def help_text(current_tag: str) -> str:
-    return (
+GUEST_HINT = (
+    "Mention me in a reply to a voice message, video or audio file, and I'll transcribe it here."
+)
+MODE_PRIVATE = "Modes are for groups and channels: here I transcribe every voice message."
+MODE_USAGE = "Use /mode every or /mode request (or /mode alone for buttons)."
+MODE_ADMINS_ONLY = "Only admins can change when I transcribe here."
+MODE_NAMES = {
+    Mode.EVERY: "Every voice message",
+    Mode.ON_REQUEST: "Only on request",
+}
+
+
+def mode_name(mode: Mode) -> str:
+    return MODE_NAMES[mode]
+
+
+def mode_prompt(current: Mode) -> str:
+    return f"I transcribe here: {mode_name(current).lower()}. Choose:"
+
+
+def mode_set(mode: Mode) -> str:
+    if mode is Mode.ON_REQUEST:
+        return (
+            "✅ From now on I transcribe only on request: reply to a voice message with "
+            "/transcribe, or mention me in the reply."
+        )
+    return "✅ From now on I transcribe every voice message here."
+
+
+def help_text(current_tag: str, mode: Mode | None = None) -> str:
+    """``mode``: the chat's, in a group or channel (None in a private chat)."""
+    text = (
         "I turn voice messages into text with Truebar speech recognition.\n\n"
-        "Send or forward me a voice message, video note or audio file and I'll reply with "
-        "the text, updated live while it's being recognized.\n\n"
+        "Send or forward me a voice message, video note, video or audio file and I'll reply "
+        "with the text, updated live while it's being recognized.\n\n"
         f"Language: {language_name(current_tag)} ({current_tag}). Change it with /lang.\n\n"
         "In groups: with privacy mode on, Telegram doesn't show me ordinary messages. "
         "Either turn privacy mode off in @BotFather (/setprivacy) or make me an admin, and "
         "I'll transcribe every voice message; or reply to a voice message with /transcribe, "
-        "which works with privacy mode on."
+        "which works with privacy mode on.\n\n"
+        "In any chat, even one I'm not in: reply to a voice message and mention me."
     )
+    if mode is not None:
+        text += f"\n\nHere I transcribe: {mode_name(mode).lower()}. Admins change this with /mode."
+    return text
 
 
 def lang_prompt(current_tag: str) -> str:

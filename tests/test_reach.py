@@ -1,0 +1,231 @@
+"""Everywhere voice is heard: guest mentions in chats the bot is not in, videos and
+files, channel posts, and groups that want transcripts only on request."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bot.chat_settings import Mode
+from bot.notes.media import GUEST_SPACE
+from bot.telegram import texts
+from bot.testing.mock_truebar import MockTruebar
+from tests.bot_harness import (
+    ADMIN,
+    GROUP,
+    MEMBER,
+    PRIVATE,
+    USER,
+    NoteTracker,
+    bot_settings,
+    expected_transcript,
+    reply,
+    running_bot,
+    truebar_settings,
+)
+from tests.fake_telegram import FakeTelegram, InlineMessage
+
+FRIENDS = {"id": 4711, "type": "private", "first_name": "Friend"}  # a chat the bot is not in
+CHANNEL = -100900
+DISCUSSION = -100901
+
+
+def guest_key(mention: dict[str, Any]) -> tuple[int, int]:
+    return (GUEST_SPACE + mention["chat"]["id"], mention["message_id"])
+
+
+def answer_to(fake: FakeTelegram, query_id: str) -> InlineMessage:
+    (answer,) = [m for m in fake.inline_messages.values() if m.guest_query_id == query_id]
+    return answer
+
+
+# -- guest mode ------------------------------------------------------------------------------
+
+
+async def test_a_guest_mention_under_a_voice_note_is_answered_live_and_once(
+    fake: FakeTelegram, mock_truebar: MockTruebar, bot: NoteTracker, voice_note: Path
+) -> None:
+    mock_truebar.pace = 3.0  # words arrive over a couple of seconds: interims show
+    voice = fake.media_message(FRIENDS, 41, voice_note.read_bytes(), duration=6)
+    mention = fake.guest_mention(FRIENDS, USER, reply_to=voice)
+    query = mention["guest_query_id"]
+    assert await bot.done(*guest_key(mention)) == "transcribed"
+    answer = answer_to(fake, query)
+    assert answer.history[0] == texts.TRANSCRIBING
+    assert len(answer.history) >= 3, "placeholder, at least one interim, the final"
+    assert answer.text == expected_transcript(mock_truebar)
+    assert answer.history.count(answer.text) == 1
+    assert len(fake.calls_to("answerGuestQuery")) == 1
+    # the guest chat is not the bot's: nothing is ever sent there
+    assert not [c for c in fake.calls if c.params.get("chat_id") == FRIENDS["id"]]
+    assert len(mock_truebar.stats.sessions) == 1
+
+
+async def test_a_guest_answer_survives_a_restart_in_the_same_inline_message(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, voice_note: Path
+) -> None:
+    settings = bot_settings(fake, tmp_path / "bot.db", shutdown_grace_s=0.2)
+    mock_truebar.pace = 0.5  # slower than real time: the note cannot finish in the grace
+    async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
+        voice = fake.media_message(FRIENDS, 41, voice_note.read_bytes(), duration=6)
+        mention = fake.guest_mention(FRIENDS, USER, reply_to=voice)
+        query = mention["guest_query_id"]
+        await mock_truebar.wait_for(lambda: any(s.audio_bytes for s in mock_truebar.stats.sessions))
+        await fake.wait_for(lambda: bool(fake.inline_messages))
+    assert bot.outcomes[guest_key(mention)] == "interrupted"
+    answer = answer_to(fake, query)
+    assert answer.text == texts.RESTARTING
+
+    mock_truebar.pace = None
+    async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
+        assert await bot.done(*guest_key(mention)) == "transcribed"
+    assert answer_to(fake, query) is answer  # the same inline message, edited
+    assert answer.text == expected_transcript(mock_truebar)
+    assert answer.history.count(answer.text) == 1
+    assert len(fake.calls_to("answerGuestQuery")) == 1
+
+
+async def test_a_guest_mention_without_media_gets_a_hint(
+    fake: FakeTelegram, mock_truebar: MockTruebar, bot: NoteTracker
+) -> None:
+    alone = fake.guest_mention(FRIENDS, USER)["guest_query_id"]
+    text = {"message_id": 7, "date": 1, "chat": FRIENDS, "text": "hi"}
+    to_text = fake.guest_mention(FRIENDS, USER, reply_to=text)["guest_query_id"]
+    await fake.wait_for(lambda: len(fake.inline_messages) == 2)
+    assert answer_to(fake, alone).text == texts.GUEST_HINT
+    assert answer_to(fake, to_text).text == texts.GUEST_HINT
+    assert mock_truebar.stats.sessions == []
+
+
+async def test_a_strangers_guest_mention_is_refused_with_the_allowlist_on(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, voice_note: Path
+) -> None:
+    settings = bot_settings(fake, tmp_path / "bot.db", allowed_ids=frozenset({USER}))
+    stranger = 666
+    # the guest chat's id is one on the allowlist: that must not let a stranger in
+    chat = {"id": USER, "type": "private", "first_name": "Someone"}
+    async with running_bot(settings, truebar_settings(mock_truebar)):
+        voice = fake.media_message(chat, 3, voice_note.read_bytes())
+        query = fake.guest_mention(chat, stranger, reply_to=voice)["guest_query_id"]
+        await fake.wait_for(lambda: bool(fake.inline_messages))
+    assert answer_to(fake, query).text == texts.NOT_ALLOWED
+    assert mock_truebar.stats.sessions == [] and not fake.calls_to("getFile")
+
+
+# -- videos and files ------------------------------------------------------------------------
+
+
+async def test_videos_and_documents_of_any_type_with_sound_are_transcribed(
+    fake: FakeTelegram, mock_truebar: MockTruebar, bot: NoteTracker, audio_dir: Path
+) -> None:
+    clip = (audio_dir / "speech.mp4").read_bytes()
+    voice = (audio_dir / "speech.ogg").read_bytes()
+    sent = [
+        fake.send_voice(PRIVATE, USER, clip, kind="video", duration=10),
+        fake.send_voice(PRIVATE, USER, clip, kind="document", mime_type="video/mp4"),
+        fake.send_voice(PRIVATE, USER, voice, kind="document", mime_type=None),
+    ]
+    for message in sent:
+        assert await bot.done(PRIVATE, message["message_id"]) == "transcribed"
+        answer = reply(fake, PRIVATE, message["message_id"])
+        assert (answer.text or "").startswith("Hello")
+
+
+async def test_silent_videos_and_files_that_are_not_media_get_no_answer(
+    fake: FakeTelegram, mock_truebar: MockTruebar, bot: NoteTracker, audio_dir: Path
+) -> None:
+    silent = fake.send_voice(
+        GROUP, USER, (audio_dir / "no_audio.mp4").read_bytes(), kind="video", duration=1
+    )
+    junk = fake.send_voice(GROUP, USER, b"\x00binary" * 500, kind="document", mime_type=None)
+    pdf = fake.send_voice(GROUP, USER, b"%PDF-1.7", kind="document", mime_type="application/pdf")
+    assert await bot.done(GROUP, silent["message_id"]) == "ignored"
+    assert await bot.done(GROUP, junk["message_id"]) == "ignored"
+    ok = fake.send_voice(GROUP, USER, (audio_dir / "speech.ogg").read_bytes())
+    assert await bot.done(GROUP, ok["message_id"]) == "transcribed"
+    assert (GROUP, pdf["message_id"]) not in bot.outcomes  # not even looked at
+    assert [m.reply_to for m in fake.bot_messages(GROUP)] == [ok["message_id"]]
+    assert len(mock_truebar.stats.sessions) == 1
+
+
+# -- channels --------------------------------------------------------------------------------
+
+
+async def test_a_channel_voice_post_gets_one_reply_post_and_its_discussion_copy_none(
+    fake: FakeTelegram, mock_truebar: MockTruebar, bot: NoteTracker, voice_note: Path
+) -> None:
+    fake.add_chat(CHANNEL, "channel", admins={ADMIN})
+    fake.add_chat(DISCUSSION, "supergroup")
+    fake.link_discussion(CHANNEL, DISCUSSION)
+    mock_truebar.pace = 3.0  # interims are produced: none may show in the channel
+    post = fake.send_voice(CHANNEL, ADMIN, voice_note.read_bytes())
+    assert await bot.done(CHANNEL, post["message_id"]) == "transcribed"
+    (answer,) = fake.bot_messages(CHANNEL)
+    assert answer.reply_to == post["message_id"]
+    assert answer.history == [expected_transcript(mock_truebar)]  # posted once, final
+    assert not fake.calls_to("editMessageText") and not fake.calls_to("sendChatAction")
+    # the discussion group's automatic copy is not transcribed a second time
+    other = fake.send_voice(PRIVATE, USER, voice_note.read_bytes())
+    assert await bot.done(PRIVATE, other["message_id"]) == "transcribed"
+    assert fake.bot_messages(DISCUSSION) == []
+    assert len(mock_truebar.stats.sessions) == 2
+
+
+async def test_a_channel_admin_can_turn_transcripts_off(
+    fake: FakeTelegram, mock_truebar: MockTruebar, bot: NoteTracker, voice_note: Path
+) -> None:
+    fake.add_chat(CHANNEL, "channel", admins={ADMIN})
+    command = fake.send_text(CHANNEL, ADMIN, "/mode off")
+    await fake.wait_for(lambda: bool(fake.replies_to(CHANNEL, command["message_id"])))
+    assert reply(fake, CHANNEL, command["message_id"]).text == texts.mode_set(Mode.ON_REQUEST)
+    post = fake.send_voice(CHANNEL, ADMIN, voice_note.read_bytes())
+    other = fake.send_voice(PRIVATE, USER, voice_note.read_bytes())
+    assert await bot.done(PRIVATE, other["message_id"]) == "transcribed"
+    assert (CHANNEL, post["message_id"]) not in bot.outcomes
+    assert len(mock_truebar.stats.sessions) == 1
+
+
+# -- groups: only on request -----------------------------------------------------------------
+
+
+async def test_a_group_on_request_transcribes_only_what_it_is_asked_for(
+    fake: FakeTelegram, mock_truebar: MockTruebar, bot: NoteTracker, voice_note: Path
+) -> None:
+    refused = fake.send_text(GROUP, MEMBER, "/mode request")
+    await fake.wait_for(lambda: bool(fake.replies_to(GROUP, refused["message_id"])))
+    assert reply(fake, GROUP, refused["message_id"]).text == texts.MODE_ADMINS_ONLY
+    set_by_admin = fake.send_text(GROUP, ADMIN, "/mode request")
+    await fake.wait_for(lambda: bool(fake.replies_to(GROUP, set_by_admin["message_id"])))
+
+    ignored = fake.send_voice(GROUP, USER, voice_note.read_bytes())
+    asked = fake.send_voice(GROUP, USER, voice_note.read_bytes())
+    fake.send_text(GROUP, MEMBER, "/transcribe", reply_to=asked["message_id"])
+    assert await bot.done(GROUP, asked["message_id"]) == "transcribed"
+    mentioned = fake.send_voice(GROUP, USER, voice_note.read_bytes())
+    fake.send_text(
+        GROUP, MEMBER, "what does it say @transcriber_test_bot?", reply_to=mentioned["message_id"]
+    )
+    assert await bot.done(GROUP, mentioned["message_id"]) == "transcribed"
+    assert (GROUP, ignored["message_id"]) not in bot.outcomes
+    assert len(mock_truebar.stats.sessions) == 2
+
+    help_text = fake.send_text(GROUP, MEMBER, "/help")
+    await fake.wait_for(lambda: bool(fake.replies_to(GROUP, help_text["message_id"])))
+    shown = reply(fake, GROUP, help_text["message_id"]).text or ""
+    assert "only on request" in shown and "/mode" in shown
+
+
+async def test_a_non_admin_cannot_press_the_mode_button(
+    fake: FakeTelegram, mock_truebar: MockTruebar, bot: NoteTracker, voice_note: Path
+) -> None:
+    prompt_request = fake.send_text(GROUP, MEMBER, "/mode")
+    await fake.wait_for(lambda: bool(fake.replies_to(GROUP, prompt_request["message_id"])))
+    prompt = reply(fake, GROUP, prompt_request["message_id"])
+    fake.press_button(GROUP, prompt.message_id, MEMBER, f"mode:{Mode.ON_REQUEST}")
+    await fake.wait_for(lambda: bool(fake.answered_callbacks))
+    assert fake.answered_callbacks[-1]["text"] == texts.MODE_ADMINS_ONLY
+    note = fake.send_voice(GROUP, USER, voice_note.read_bytes())
+    assert await bot.done(GROUP, note["message_id"]) == "transcribed"  # still every message
+
+    fake.press_button(GROUP, prompt.message_id, ADMIN, f"mode:{Mode.ON_REQUEST}")
+    await fake.wait_for(lambda: prompt.text == texts.mode_set(Mode.ON_REQUEST))

@@ -539,6 +539,7 @@ class FakeTelegram:
             "can_join_groups": True,
             "can_read_all_group_messages": False,
             "supports_inline_queries": False,
+            "supports_guest_queries": True,
         }
 
     async def _api_getUpdates(self, p: dict[str, Any]) -> Any:

@@ -177,6 +177,11 @@ async def _start(
     with _starting(_telegram_failure):
         await stack.enter_async_context(app)
     await _set_commands(app)
+    if not app.bot.bot.supports_guest_queries:
+        log.info(
+            "guest mode is off for this bot: mentions in chats it is not in never reach it "
+            "(turn it on in @BotFather: Bot Settings, Guest mode)"
+        )
     await app.start()
     stack.push_async_callback(app.stop)
     stack.push_async_callback(jobs.drain, settings.shutdown_grace_s)

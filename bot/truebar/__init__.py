@@ -24,8 +24,11 @@ from bot.truebar.protocol import (
     SAMPLE_RATE,
     ProtocolViolation,
     SessionConfig,
+    StageOption,
     extra_stage,
+    extra_stages_for,
     online_asr_tags,
+    parse_stages,
     stages_url_for,
 )
 from bot.truebar.transcript import TranscriptUpdate
@@ -42,6 +45,7 @@ __all__ = [
     "ProtocolViolation",
     "ServerError",
     "SessionConfig",
+    "StageOption",
     "Timeouts",
     "TokenProvider",
     "TranscriptUpdate",
@@ -50,6 +54,8 @@ __all__ = [
     "TruebarSession",
     "TruebarTimeout",
     "extra_stage",
+    "extra_stages_for",
     "online_asr_tags",
+    "parse_stages",
     "stages_url_for",
 ]

@@ -20,12 +20,13 @@ import logging
 import urllib.parse
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
+from bot.truebar._tasks import settle
 from bot.truebar.auth import Credentials, TokenProvider
 from bot.truebar.errors import (
     AuthError,
@@ -40,9 +41,11 @@ from bot.truebar.protocol import (
     ServerWarning,
     SessionConfig,
     SessionProtocol,
+    StageOption,
     State,
     TextUpdate,
     online_asr_tags,
+    parse_stages,
     stages_url_for,
 )
 from bot.truebar.transcript import TranscriptUpdate
@@ -55,17 +58,6 @@ Mark = Callable[[str], None]
 
 def _no_mark(name: str) -> None:
     pass
-
-
-async def _settle(work: asyncio.Future[Any]) -> None:
-    """Cancel ``work`` if it still runs and wait until it has stopped, dropping its
-    outcome; a cancellation of the caller itself still propagates. (This package's own:
-    it depends on nothing else of the application.)"""
-    if not work.done():
-        work.cancel()
-    await asyncio.wait({work})
-    if not work.cancelled():
-        work.exception()
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +136,10 @@ class TruebarClient:
 
     async def list_stages(self) -> list[str]:
         """ASR tags that work for streaming, from GET /api/pipelines/stages."""
+        return online_asr_tags(await self.stages())
+
+    async def stages(self) -> list[StageOption]:
+        """Every option of GET /api/pipelines/stages: ASR tags and the NLP stages."""
 
         async def get(token: str) -> httpx.Response:
             try:
@@ -164,7 +160,7 @@ class TruebarClient:
         if response.status_code != 200:
             raise ServerError(f"Truebar stages request failed (HTTP {response.status_code})")
         try:
-            return online_asr_tags(response.json())
+            return parse_stages(response.json())
         except ValueError:
             raise ServerError("Truebar stages response is not JSON") from None
 
@@ -300,7 +296,7 @@ class TruebarSession:
         except TimeoutError:
             raise TruebarTimeout("Truebar did not finish the session in time") from None
         finally:
-            await _settle(sender)
+            await settle(sender)
 
     async def _next_frame(self, sender: asyncio.Task[None]) -> str | bytes:
         """Wait for the next server frame, failing fast if the audio sender failed."""
@@ -322,7 +318,7 @@ class TruebarSession:
                     return recv.result()
             raise TruebarTimeout(f"Truebar sent nothing for {self._timeouts.silence:g} seconds")
         finally:
-            await _settle(recv)
+            await settle(recv)
 
     async def _send_all(self, chunks: AsyncIterable[bytes]) -> None:
         try:

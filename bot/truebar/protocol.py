@@ -101,31 +101,75 @@ def stages_url_for(ws_url: str) -> str:
     return urllib.parse.urlunsplit((scheme, parts.netloc, path, "", ""))
 
 
-def online_asr_tags(stages: Any) -> list[str]:
-    """ASR tags usable for streaming (feature ``onlineAsr``), from a stages response (the
-    list of options may be named ``configOptions`` or, in older servers, ``config``, and
-    features may sit on the option or on the stage)."""
-    tags: list[str] = []
-    if not isinstance(stages, list):
-        return tags
-    for stage in stages:
-        if not isinstance(stage, Mapping) or str(stage.get("task", "")).upper() != "ASR":
+@dataclass(frozen=True, slots=True)
+class StageOption:
+    """One option of the stages list: a pipeline task (``ASR``, ``NLP_pc``, …) with a tag."""
+
+    task: str
+    tag: str
+    features: frozenset[str]
+
+    @property
+    def language(self) -> str:
+        """The tag's language (``sl-SI``; ``*`` for any)."""
+        parts = self.tag.split(":")
+        return parts[1] if len(parts) > 1 else "*"
+
+
+def parse_stages(stages: Any) -> list[StageOption]:
+    """Every option of a stages response, in order, once (the list of options may be named
+    ``configOptions`` or, in older servers, ``config``, and features may sit on the
+    option or on the stage)."""
+    found: list[StageOption] = []
+    for stage in stages if isinstance(stages, list) else []:
+        if not isinstance(stage, Mapping) or not stage.get("task"):
             continue
-        stage_features = _features(stage)
+        task, stage_features = str(stage["task"]), _features(stage)
         options = stage.get("configOptions", stage.get("config"))
         for option in options if isinstance(options, list) else []:
-            if not isinstance(option, Mapping) or not option.get("tag"):
-                continue
-            if "onlineAsr" in (_features(option) or stage_features):
-                tag = str(option["tag"])
-                if tag not in tags:
-                    tags.append(tag)
-    return tags
+            if isinstance(option, Mapping) and option.get("tag"):
+                found.append(
+                    StageOption(task, str(option["tag"]), _features(option) or stage_features)
+                )
+    return list(dict.fromkeys(found))
 
 
-def _features(item: Mapping[str, Any]) -> set[str]:
+def online_asr_tags(stages: Any) -> list[str]:
+    """ASR tags usable for streaming (feature ``onlineAsr``), from a stages response (or
+    its parsed options)."""
+    options = stages if _parsed(stages) else parse_stages(stages)
+    return list(
+        dict.fromkeys(
+            o.tag for o in options if o.task.upper() == "ASR" and "onlineAsr" in o.features
+        )
+    )
+
+
+def extra_stages_for(asr_tag: str, options: list[StageOption]) -> dict[str, str]:
+    """The stages after ASR (``NLP_*``) offered for ``asr_tag``'s language: task → tag
+    (an option for the exact language, ``sl-SI``, wins over one for ``sl`` or any)."""
+    language = asr_tag.split(":")[1] if ":" in asr_tag else asr_tag
+    base = language.split("-")[0].lower()
+    rank = {language.lower(): 0, base: 1, "*": 2}
+    best: dict[str, tuple[int, str]] = {}
+    for option in options:
+        if not option.task.upper().startswith("NLP"):
+            continue
+        score = rank.get(option.language.lower(), rank.get(option.language.split("-")[0].lower()))
+        if score is None:
+            continue
+        if option.task not in best or score < best[option.task][0]:
+            best[option.task] = (score, option.tag)
+    return {task: tag for task, (_, tag) in best.items()}
+
+
+def _parsed(stages: Any) -> bool:
+    return isinstance(stages, list) and all(isinstance(o, StageOption) for o in stages)
+
+
+def _features(item: Mapping[str, Any]) -> frozenset[str]:
     features = item.get("features")
-    return {str(f) for f in features} if isinstance(features, list) else set()
+    return frozenset(str(f) for f in features) if isinstance(features, list) else frozenset()
 
 
 class State(enum.Enum):

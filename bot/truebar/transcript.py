@@ -87,12 +87,16 @@ def join_after(previous: Token | None, tokens: Iterable[Token]) -> tuple[str, To
 @dataclass(frozen=True, slots=True)
 class TranscriptUpdate:
     """What a listener shows: ``text`` is finals so far plus the latest interim;
-    ``segment_text`` is the text of the segment that caused this update."""
+    ``segment`` is the segment that caused this update (its words and timings)."""
 
     text: str
     final_text: str
     is_final: bool
-    segment_text: str
+    segment: Segment
+
+    @property
+    def segment_text(self) -> str:
+        return self.segment.text
 
 
 @dataclass
@@ -120,7 +124,7 @@ class Transcript:
             text=self.text,
             final_text=self.final_text,
             is_final=segment.is_final,
-            segment_text=segment.text,
+            segment=segment,
         )
 
     @property

@@ -4,6 +4,7 @@ test in a schema of its own: see ``pg_schema_url`` in conftest)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -177,7 +178,10 @@ async def test_sqlite_file_from_before_leases_is_migrated(tmp_path: Path) -> Non
     try:
         (job,) = await store.claim_jobs("me", LONG, at_startup=True)
         assert (job.message_id, job.view) == (5, "chat")
+        assert (job.user_language, job.asr_tag) == (None, None)  # columns added since
         assert await store.chat_options(-100) == {"asr_tag": "KALDI:sl-SI:*:*"}  # kept
+        await store.keep_transcript(1, 5, "{}")  # and the table
+        assert await store.transcript(1, 5) == "{}"
     finally:
         await store.close()
 
@@ -197,6 +201,8 @@ async def test_postgres_schema_from_before_chat_options_is_migrated(
     store = await open_store(pg_schema_url, tmp_path / "unused.db")
     try:
         assert await store.chat_options(-100) == {"asr_tag": "T"}
+        await store.keep_transcript(1, 5, "{}")  # a table added since
+        assert await store.transcript(1, 5) == "{}"
     finally:
         await store.close()
 
@@ -209,3 +215,34 @@ async def test_replicas_starting_together_migrate_once(pg_schema_url: str, tmp_p
     finally:
         for s in stores:
             await s.close()
+
+
+async def test_transcripts_are_kept_then_purged(store: Store) -> None:
+    await store.keep_transcript(1, 7, '{"segments": []}')
+    await store.keep_transcript(-1001234567890, 7, "other")
+    assert await store.transcript(1, 7) == '{"segments": []}'
+    assert await store.purge_transcripts(older_than_s=3600) == 0  # young: kept
+    assert await store.transcript(1, 7) is not None
+    assert await store.purge_transcripts(older_than_s=0) == 2
+    assert await store.transcript(1, 7) is None and await store.transcript(1, 8) is None
+
+
+async def test_finished_jobs_are_purged_after_their_retention_and_pending_ones_never(
+    store: Store,
+) -> None:
+    old, young = job(1), dataclasses.replace(job(2), sent_at=time.time())
+    for record in (old, young, job(3)):
+        await store.accept_job(record, "a", LONG)
+    await store.finish_job(1, 1, Outcome.TRANSCRIBED)
+    await store.finish_job(1, 2, Outcome.TRANSCRIBED)
+    assert await store.purge_jobs(older_than_s=3600) == 1  # the old finished one
+    assert await store.get_job(1, 1) is None
+    assert await store.get_job(1, 2) is not None  # young
+    assert await store.get_job(1, 3) is not None  # old but pending: never lost
+
+
+async def test_a_job_keeps_its_language_and_its_own_tag(store: Store) -> None:
+    asked = dataclasses.replace(job(1), user_language="sl", asr_tag="KALDI:hr-HR:*:*")
+    await store.accept_job(asked, "a", EXPIRED)
+    (claimed,) = await store.claim_jobs("b", LONG)
+    assert (claimed.user_language, claimed.asr_tag) == ("sl", "KALDI:hr-HR:*:*")

@@ -84,6 +84,8 @@ class JobRecord:
     view: str = "chat"  # how the answer is shown: chat, channel, guest
     guest_query_id: str | None = None  # a guest mention's query, answered once
     inline_message_id: str | None = None  # the guest answer, edited live
+    user_language: str | None = None  # the sender's Telegram language, for defaults
+    asr_tag: str | None = None  # a tag asked for this note alone ("another language")
 
     @property
     def key(self) -> JobKey:
@@ -120,6 +122,24 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def set_chat_option(self, chat_id: int, name: str, value: str | None) -> None:
         """Set one choice; None goes back to the default."""
+
+    # -- transcripts kept for a while (export, another language) ---------------------------
+    @abc.abstractmethod
+    async def keep_transcript(self, chat_id: int, message_id: int, content: str) -> None:
+        """Keep a note's transcript (``content``: JSON of its segments) until purged."""
+
+    @abc.abstractmethod
+    async def transcript(self, chat_id: int, message_id: int) -> str | None:
+        """A kept transcript, None if there is none (never kept, or purged)."""
+
+    @abc.abstractmethod
+    async def purge_transcripts(self, older_than_s: float) -> int:
+        """Delete transcripts kept longer than ``older_than_s``; how many went."""
+
+    @abc.abstractmethod
+    async def purge_jobs(self, older_than_s: float) -> int:
+        """Delete finished jobs whose message is older than ``older_than_s`` (pending ones
+        stay, whatever their age); how many went."""
 
     # -- job ledger ------------------------------------------------------------------------
     @abc.abstractmethod

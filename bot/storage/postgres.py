@@ -8,6 +8,7 @@ so replicas starting together migrate once.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 import asyncpg
@@ -77,6 +78,18 @@ MIGRATIONS = (
     ALTER TABLE jobs ADD COLUMN guest_query_id TEXT;
     ALTER TABLE jobs ADD COLUMN inline_message_id TEXT;
     """,
+    """
+    ALTER TABLE jobs ADD COLUMN user_language TEXT;
+    ALTER TABLE jobs ADD COLUMN asr_tag TEXT;
+    CREATE TABLE transcripts (
+        chat_id BIGINT NOT NULL,
+        message_id BIGINT NOT NULL,
+        content TEXT NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        PRIMARY KEY (chat_id, message_id)
+    );
+    CREATE INDEX transcripts_age ON transcripts (created_at);
+    """,
 )
 
 _LEASE = "now() + make_interval(secs => {})"
@@ -141,6 +154,40 @@ class PostgresStore(Store):
             name,
             value,
         )
+
+    # -- transcripts -------------------------------------------------------------------------
+    async def keep_transcript(self, chat_id: int, message_id: int, content: str) -> None:
+        await self._pool.execute(
+            "INSERT INTO transcripts (chat_id, message_id, content) VALUES ($1, $2, $3) "
+            "ON CONFLICT (chat_id, message_id) DO UPDATE SET content = excluded.content, "
+            "created_at = now()",
+            chat_id,
+            message_id,
+            content,
+        )
+
+    async def transcript(self, chat_id: int, message_id: int) -> str | None:
+        content = await self._pool.fetchval(
+            "SELECT content FROM transcripts WHERE chat_id = $1 AND message_id = $2",
+            chat_id,
+            message_id,
+        )
+        return None if content is None else str(content)
+
+    async def purge_transcripts(self, older_than_s: float) -> int:
+        status = await self._pool.execute(
+            "DELETE FROM transcripts WHERE created_at <= now() - make_interval(secs => $1)",
+            float(older_than_s),
+        )
+        return int(status.split()[-1])
+
+    async def purge_jobs(self, older_than_s: float) -> int:
+        status = await self._pool.execute(
+            "DELETE FROM jobs WHERE state = $1 AND sent_at <= $2",
+            FINISHED,
+            time.time() - older_than_s,
+        )
+        return int(status.split()[-1])
 
     # -- job ledger ------------------------------------------------------------------------
     async def accept_job(

@@ -82,6 +82,18 @@ MIGRATIONS = (
     ALTER TABLE jobs ADD COLUMN guest_query_id TEXT;
     ALTER TABLE jobs ADD COLUMN inline_message_id TEXT;
     """,
+    """
+    ALTER TABLE jobs ADD COLUMN user_language TEXT;
+    ALTER TABLE jobs ADD COLUMN asr_tag TEXT;
+    CREATE TABLE transcripts (
+        chat_id INTEGER NOT NULL,
+        message_id INTEGER NOT NULL,
+        content TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (chat_id, message_id)
+    );
+    CREATE INDEX transcripts_age ON transcripts (created_at);
+    """,
 )
 
 _SELECT_JOB = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs"
@@ -142,6 +154,38 @@ class SqliteStore(Store):
             chat_id,
             name,
             value,
+        )
+
+    # -- transcripts -------------------------------------------------------------------------
+    async def keep_transcript(self, chat_id: int, message_id: int, content: str) -> None:
+        await self._execute(
+            "INSERT INTO transcripts (chat_id, message_id, content, created_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT(chat_id, message_id) DO UPDATE SET "
+            "content = excluded.content, created_at = excluded.created_at",
+            chat_id,
+            message_id,
+            content,
+            time.time(),
+        )
+
+    async def transcript(self, chat_id: int, message_id: int) -> str | None:
+        rows = await self._query(
+            "SELECT content FROM transcripts WHERE chat_id = ? AND message_id = ?",
+            chat_id,
+            message_id,
+        )
+        return str(rows[0][0]) if rows else None
+
+    async def purge_transcripts(self, older_than_s: float) -> int:
+        return await self._execute(
+            "DELETE FROM transcripts WHERE created_at <= ?", time.time() - older_than_s
+        )
+
+    async def purge_jobs(self, older_than_s: float) -> int:
+        return await self._execute(
+            "DELETE FROM jobs WHERE state = ? AND sent_at <= ?",
+            FINISHED,
+            time.time() - older_than_s,
         )
 
     # -- job ledger ------------------------------------------------------------------------

@@ -217,6 +217,9 @@ class BotSettings:
     shutdown_grace_s: float = 30.0
     max_job_age_s: float = 6 * 3600.0
     max_attempts: int = 5
+    language: str = "en"  # the bot's language where a chat's users' own is not known
+    transcript_retention_s: float = 24 * 3600.0  # kept segments (subtitles, re-runs)
+    job_retention_s: float = 30 * 86400.0  # finished ledger rows
     fairness: FairnessSettings = field(default_factory=FairnessSettings)
     decoder: DecoderSettings = field(default_factory=DecoderSettings)
     flood: FloodSettings = field(default_factory=FloodSettings)
@@ -273,6 +276,10 @@ class BotSettings:
             shutdown_grace_s=e.number("BOT_SHUTDOWN_GRACE", 30.0),
             max_job_age_s=e.number("BOT_MAX_JOB_AGE", 6 * 3600.0, minimum=1.0),
             max_attempts=e.integer("BOT_MAX_ATTEMPTS", 5, minimum=1),
+            language=e.text("BOT_LANGUAGE", "en").lower(),
+            transcript_retention_s=e.number("BOT_TRANSCRIPT_RETENTION", 24 * 3600.0, minimum=0.0),
+            # at least a day: Telegram may deliver an update again for 24 hours
+            job_retention_s=e.number("BOT_JOB_RETENTION", 30 * 86400.0, minimum=86400.0),
             decoder=DecoderSettings.from_env(env),
             fairness=FairnessSettings(
                 chat_running=e.integer("BOT_CHAT_MAX_RUNNING", 2, minimum=1),

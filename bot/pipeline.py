@@ -16,16 +16,19 @@ from typing import Any
 from bot.audio import PcmStream
 from bot.tasks import settle
 from bot.truebar import SessionConfig, TranscriptUpdate, TruebarClient, TruebarSession
+from bot.truebar.transcript import Segment
 
 OnUpdate = Callable[[TranscriptUpdate], Awaitable[None] | None]
 
 
 @dataclass(frozen=True, slots=True)
 class Transcribed:
-    """The final text, how much audio it came from, and whether the audio was cut at
-    its duration budget (the file went on longer than it said)."""
+    """The final text and its segments (words with timings), how much audio it came
+    from, and whether the audio was cut at its duration budget (the file went on longer
+    than it said)."""
 
     text: str
+    segments: list[Segment]
     audio_s: float
     truncated: bool
 
@@ -51,13 +54,15 @@ async def transcribe(
         async with contextlib.AsyncExitStack() as stack:
             session = await _open_while(stack, client, config, audio_task)
             stream = await audio_task
-            final = ""
+            final, segments = "", []
             async for update in session.transcribe(stream.chunks()):
                 final = update.final_text
+                if update.is_final:
+                    segments.append(update.segment)
                 result = on_update(update)
                 if result is not None:
                     await result
-            return Transcribed(final, stream.duration_s, stream.truncated)
+            return Transcribed(final, segments, stream.duration_s, stream.truncated)
     finally:
         await _dispose(audio_task)
 

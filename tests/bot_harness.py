@@ -182,3 +182,34 @@ async def ledger_state(db: Path, chat_id: int, message_id: int) -> JobState:
         await store.close()
     assert state is not None, f"no job for chat {chat_id} message {message_id}"
     return state
+
+
+async def command(
+    fake: FakeTelegram, chat: int, user: int, text: str, *, language_code: str | None = None
+) -> StoredMessage:
+    """Send a command and wait for the bot's answer to it."""
+    sent = fake.send_text(chat, user, text, language_code=language_code)
+    await fake.wait_for(lambda: bool(fake.replies_to(chat, sent["message_id"])))
+    return reply(fake, chat, sent["message_id"])
+
+
+def buttons(message: StoredMessage) -> dict[str, str]:
+    """Button label → callback data."""
+    rows = message.reply_markup["inline_keyboard"]
+    return {b["text"]: b["callback_data"] for row in rows for b in row}
+
+
+async def press(
+    fake: FakeTelegram,
+    chat: int,
+    message: StoredMessage,
+    user: int,
+    data: str,
+    *,
+    language_code: str | None = None,
+) -> dict[str, object]:
+    """Press a button under ``message``; Telegram's answer to the callback query."""
+    fake.press_button(chat, message.message_id, user, data, language_code=language_code)
+    count = len(fake.answered_callbacks)
+    await fake.wait_for(lambda: len(fake.answered_callbacks) > count)
+    return fake.answered_callbacks[-1]

@@ -27,6 +27,8 @@ from bot.testing.web import AbortConnection, HttpServer, Request, Response
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 4096
+MAX_CAPTION = 1024
+MAX_UPLOAD = 50 * 1024 * 1024  # what bots may upload
 MAX_DOWNLOAD = 20 * 1024 * 1024
 BOT_ID = 7000000001
 NOT_MODIFIED = (
@@ -102,6 +104,17 @@ class StoredMessage:
     deleted: bool = False
     edits: int = 0
     history: list[str] = field(default_factory=list)  # every text it showed, in order
+    language_code: str | None = None  # the sender's Telegram language
+    document: Upload | None = None  # a file the bot sent
+    caption: str | None = None
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file sent to the Bot API in a multipart request."""
+
+    filename: str
+    content: bytes
 
 
 @dataclass
@@ -154,7 +167,8 @@ class FakeTelegram:
         self.messages: dict[tuple[int, int], StoredMessage] = {}
         self.files: dict[str, bytes] = {}
         self.calls: list[Call] = []
-        self.commands: list[dict[str, Any]] = []
+        self.commands: list[dict[str, Any]] = []  # the menu for every language
+        self.commands_by_language: dict[str, list[dict[str, Any]]] = {}
         self.answered_callbacks: list[dict[str, Any]] = []
         self.webhook_url = ""
         self.webhook_secret = ""
@@ -225,6 +239,7 @@ class FakeTelegram:
         *,
         thread_id: int | None = None,
         reply_to: int | None = None,
+        language_code: str | None = None,
         **content: Any,
     ) -> dict[str, Any]:
         """Post a message from a user (in a channel: a post by its admin ``user_id``, shown as
@@ -241,6 +256,7 @@ class FakeTelegram:
             thread_id=thread_id,
             user_id=None if chat.type == "channel" else user_id,
             content=media,
+            language_code=language_code,
         )
         self.messages[(chat.id, message_id)] = stored
         message = self._message_json(stored)
@@ -329,6 +345,7 @@ class FakeTelegram:
         thread_id: int | None = None,
         file_size: int | None = None,
         forward: bool = False,
+        language_code: str | None = None,
     ) -> dict[str, Any]:
         """A voice note (or ``kind`` = audio, video_note, video, document; a document's
         ``mime_type`` may be None) with real file bytes."""
@@ -341,7 +358,9 @@ class FakeTelegram:
                 "sender_user_name": "Someone",
                 "date": int(time.time()),
             }
-        return self.user_message(chat_id, user_id, thread_id=thread_id, **content)
+        return self.user_message(
+            chat_id, user_id, thread_id=thread_id, language_code=language_code, **content
+        )
 
     def _media_content(
         self,
@@ -377,19 +396,36 @@ class FakeTelegram:
         *,
         thread_id: int | None = None,
         reply_to: int | None = None,
+        language_code: str | None = None,
     ) -> dict[str, Any]:
         return self.user_message(
-            chat_id, user_id, thread_id=thread_id, reply_to=reply_to, text=text
+            chat_id,
+            user_id,
+            thread_id=thread_id,
+            reply_to=reply_to,
+            language_code=language_code,
+            text=text,
         )
 
-    def press_button(self, chat_id: int, message_id: int, user_id: int, data: str) -> str:
+    def press_button(
+        self,
+        chat_id: int,
+        message_id: int,
+        user_id: int,
+        data: str,
+        *,
+        language_code: str | None = None,
+    ) -> str:
         stored = self.messages[(chat_id, message_id)]
         query_id = f"Q{next(self._update_ids)}"
+        presser: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"}
+        if language_code is not None:
+            presser["language_code"] = language_code
         self.push_update(
             {
                 "callback_query": {
                     "id": query_id,
-                    "from": {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"},
+                    "from": presser,
                     "chat_instance": str(chat_id),
                     "data": data,
                     "message": self._message_json(stored),
@@ -460,6 +496,7 @@ class FakeTelegram:
         if token != self.token:
             return ApiError(401, "Unauthorized").response()
         params = _decode(request.params())
+        params |= {name: Upload(*upload) for name, upload in request.files.items()}
         call = Call(method, params, self.clock())
         self.calls.append(call)
         await self._notify()  # a long poll answers late; its arrival is news already
@@ -571,7 +608,22 @@ class FakeTelegram:
         return True
 
     async def _api_setMyCommands(self, p: dict[str, Any]) -> Any:
-        self.commands = list(p.get("commands", []))
+        commands = p.get("commands")
+        if not isinstance(commands, list) or len(commands) > 100:
+            raise ApiError(400, "Bad Request: commands must be a list of at most 100 commands")
+        for command in commands:
+            name, description = command.get("command", ""), command.get("description", "")
+            if not re.fullmatch(r"[a-z0-9_]{1,32}", name):
+                raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+            if not 1 <= len(description) <= 256:
+                raise ApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
+        language = p.get("language_code") or ""
+        if language and not re.fullmatch(r"[a-z]{2}", language):
+            raise ApiError(400, "Bad Request: LANG_CODE_INVALID")
+        if language:
+            self.commands_by_language[language] = list(commands)
+        else:
+            self.commands = list(commands)
         return True
 
     async def _api_sendChatAction(self, p: dict[str, Any]) -> Any:
@@ -660,6 +712,40 @@ class FakeTelegram:
             thread_id=thread_id,
             reply_markup=p.get("reply_markup"),
             history=[text],
+        )
+        self.messages[(chat.id, message_id)] = stored
+        return self._message_json(stored)
+
+    async def _api_sendDocument(self, p: dict[str, Any]) -> Any:
+        chat = self._chat(p)
+        document = p.get("document")
+        if not isinstance(document, Upload):
+            raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        if not document.content:
+            raise ApiError(400, "Bad Request: file must be non-empty")
+        if len(document.content) > MAX_UPLOAD:
+            raise ApiError(413, "Request Entity Too Large")
+        caption = p.get("caption")
+        if caption is not None and utf16_len(caption) > MAX_CAPTION:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        reply = p.get("reply_parameters") or {}
+        reply_to = reply.get("message_id") if isinstance(reply, dict) else None
+        if reply_to is not None:
+            target = self.messages.get((chat.id, int(reply_to)))
+            if target is None or target.deleted:
+                if not reply.get("allow_sending_without_reply"):
+                    raise ApiError(400, "Bad Request: message to be replied not found")
+                reply_to = None
+        message_id = next(self._message_ids[chat.id])
+        stored = StoredMessage(
+            chat.id,
+            message_id,
+            True,
+            None,
+            reply_to=reply_to,
+            thread_id=p.get("message_thread_id"),
+            document=document,
+            caption=caption,
         )
         self.messages[(chat.id, message_id)] = stored
         return self._message_json(stored)
@@ -753,11 +839,22 @@ class FakeTelegram:
             }
         elif m.user_id is not None:
             data["from"] = {"id": m.user_id, "is_bot": False, "first_name": f"User{m.user_id}"}
+            if m.language_code is not None:
+                data["from"]["language_code"] = m.language_code
         if chat.type == "channel":  # posts are the channel's, whoever wrote them
             data["sender_chat"] = chat.to_json()
             data.pop("from", None)
         if m.text is not None:
             data["text"] = m.text
+        if m.document is not None:
+            data["document"] = {
+                "file_id": f"DOC{m.chat_id}_{m.message_id}",
+                "file_unique_id": f"D{m.chat_id}_{m.message_id}",
+                "file_name": m.document.filename,
+                "file_size": len(m.document.content),
+            }
+        if m.caption is not None:
+            data["caption"] = m.caption
         if m.thread_id is not None:
             data["message_thread_id"] = m.thread_id
             data["is_topic_message"] = True

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.notes.workflow import BURST_NOTES
-from bot.telegram import texts
+from bot.telegram.texts import texts_for
 from bot.testing.mock_truebar import MockTruebar
 from tests.bot_harness import (
     EN_TAG,
@@ -25,6 +25,8 @@ from tests.bot_harness import (
     truebar_settings,
 )
 from tests.fake_telegram import BOT_ID, FakeTelegram
+
+EN = texts_for("en")
 
 
 async def test_audio_streams_while_the_placeholder_is_on_its_way(
@@ -71,7 +73,7 @@ async def test_voice_note_gets_placeholder_interims_and_final(
     await paced_bot.done(PRIVATE, note["message_id"])
 
     answer = reply(fake, PRIVATE, note["message_id"])
-    assert answer.history[0] == texts.TRANSCRIBING
+    assert answer.history[0] == EN.transcribing
     interims = answer.history[1:-1]
     assert interims, "at least one interim edit"
     final = answer.history[-1]
@@ -134,7 +136,7 @@ async def test_silence_says_no_speech(
 ) -> None:
     note = fake.send_voice(PRIVATE, USER, (audio_dir / "silence.ogg").read_bytes())
     await bot.done(PRIVATE, note["message_id"])
-    assert reply(fake, PRIVATE, note["message_id"]).text == texts.NO_SPEECH
+    assert reply(fake, PRIVATE, note["message_id"]).text == EN.no_speech
 
 
 async def test_long_transcript_is_split_at_word_boundaries(
@@ -150,10 +152,15 @@ async def test_long_transcript_is_split_at_word_boundaries(
             note = fake.send_voice(PRIVATE, USER, tone.read_bytes(), duration=30)
             await bot.done(PRIVATE, note["message_id"])
             expected = expected_transcript(mock)
-    parts = [m.text or "" for m in fake.replies_to(PRIVATE, note["message_id"])]
+    replies = fake.replies_to(PRIVATE, note["message_id"])
+    parts = [m.text for m in replies if m.text is not None]
     assert len(expected) > 4096 and len(parts) >= 2
     assert all(len(p) <= 4096 for p in parts)
     assert " ".join(parts) == expected
+    # … and the whole transcript once more, as one file
+    files = [m.document for m in replies if m.document is not None]
+    assert len(files) == 1 and files[0].filename == "transcript.txt"
+    assert files[0].content.decode() == expected
     for part in parts:
         assert part.split()[-1].rstrip(".") in expected.split() or part.endswith(".")
     assert all(m.thread_id is None for m in fake.bot_messages(PRIVATE))
@@ -234,7 +241,7 @@ async def test_allowlist_refuses_others_without_a_truebar_session(
         allowed = fake.send_voice(PRIVATE, USER, voice_note.read_bytes())
         await bot.done(PRIVATE, allowed["message_id"])
         await fake.wait_for(lambda: len(fake.bot_messages(stranger)) == 2)
-    assert reply(fake, stranger, refused["message_id"]).text == texts.NOT_ALLOWED
+    assert reply(fake, stranger, refused["message_id"]).text == EN.not_allowed
     assert len(mock_truebar.stats.sessions) == 1
 
 
@@ -249,7 +256,7 @@ async def test_session_cap_queues_notes(
             await bot.done(PRIVATE, note["message_id"])
     placeholders = [reply(fake, PRIVATE, n["message_id"]).history[0] for n in notes]
     # each waiting note was told its true place in line
-    assert sorted(placeholders) == sorted([texts.TRANSCRIBING, texts.queued(0), texts.queued(1)])
+    assert sorted(placeholders) == sorted([EN.transcribing, EN.queued(0), EN.queued(1)])
     assert mock_truebar.stats.peak_sessions == 1
     assert len(mock_truebar.stats.sessions) == 3
     assert fake.flood_429s == 0
@@ -304,7 +311,7 @@ async def test_transcribe_command_as_reply_works_with_privacy_mode(
 
     lone = fake.send_text(GROUP, USER, "/transcribe")
     await fake.wait_for(lambda: bool(fake.replies_to(GROUP, lone["message_id"])))
-    assert reply(fake, GROUP, lone["message_id"]).text == texts.TRANSCRIBE_USAGE
+    assert reply(fake, GROUP, lone["message_id"]).text == EN.transcribe_usage
 
 
 async def test_start_and_help_explain_groups_and_language(
@@ -314,6 +321,7 @@ async def test_start_and_help_explain_groups_and_language(
     await fake.wait_for(lambda: bool(fake.replies_to(PRIVATE, start["message_id"])))
     text = reply(fake, PRIVATE, start["message_id"]).text or ""
     assert "privacy mode" in text and "/transcribe" in text and "/lang" in text
-    assert "English (US)" in text and EN_TAG in text
-    assert {c["command"] for c in fake.commands} == {"start", "help", "lang", "transcribe", "mode"}
+    assert "English (United States)" in text and EN_TAG in text
+    commands = {"start", "help", "lang", "settings", "transcribe", "mode", "privacy"}
+    assert {c["command"] for c in fake.commands} == commands
     assert BOT_ID

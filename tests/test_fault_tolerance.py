@@ -12,7 +12,7 @@ import pytest
 
 from bot.storage import JobRecord
 from bot.storage.sqlite import SqliteStore
-from bot.telegram import texts
+from bot.telegram.texts import texts_for
 from bot.testing.mock_truebar import MockTruebar
 from tests.bot_harness import (
     EN_TAG,
@@ -28,6 +28,8 @@ from tests.bot_harness import (
 )
 from tests.bot_harness import PRIVATE as CHAT
 from tests.fake_telegram import FakeTelegram
+
+EN = texts_for("en")
 
 # -- exactly once ------------------------------------------------------------------------
 
@@ -58,7 +60,7 @@ async def test_stop_mid_note_then_restart_finishes_it_in_the_same_reply(
         )
     assert bot.outcomes[(CHAT, note["message_id"])] == "interrupted"
     placeholder = reply(fake, CHAT, note["message_id"])
-    assert placeholder.text == texts.RESTARTING
+    assert placeholder.text == EN.restarting
     state = await ledger_state(settings.db_path, CHAT, note["message_id"])
     assert (state.finished, state.outcome) == (False, None)
 
@@ -92,7 +94,7 @@ async def test_too_old_pending_note_gets_an_apology(
     await store.close()
     async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
         assert await bot.done(CHAT, old["message_id"]) == "expired"
-    assert reply(fake, CHAT, old["message_id"]).text == texts.TOO_OLD
+    assert reply(fake, CHAT, old["message_id"]).text == EN.too_old
     assert mock_truebar.stats.sessions == []
 
 
@@ -110,7 +112,7 @@ async def test_a_note_the_ledger_cannot_take_is_answered_not_lost_in_silence(
         try:
             note = fake.send_voice(CHAT, USER, voice_note.read_bytes())
             assert await bot.done(CHAT, note["message_id"]) == "failed"
-            assert reply(fake, CHAT, note["message_id"]).text == texts.STORAGE_DOWN
+            assert reply(fake, CHAT, note["message_id"]).text == EN.storage_down
             await conn.execute("ALTER TABLE jobs_away RENAME TO jobs")  # and is back
             again = fake.send_voice(CHAT, USER, voice_note.read_bytes())
             assert await bot.done(CHAT, again["message_id"]) == "transcribed"
@@ -156,15 +158,18 @@ async def test_expired_token_on_websocket_is_renewed(
 
 
 async def test_a_token_endpoint_blip_delays_the_note_but_does_not_fail_it(
-    fake: FakeTelegram, mock_truebar: MockTruebar, bot: NoteTracker, voice_note: Path
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, voice_note: Path
 ) -> None:
     mock_truebar.faults.token_endpoint_status = 503
     mock_truebar.faults.token_endpoint_failures = 1  # one 503, then the endpoint is back
-    notes = [fake.send_voice(CHAT, USER, voice_note.read_bytes()) for _ in range(3)]
-    for note in notes:
-        assert await bot.done(CHAT, note["message_id"]) == "transcribed"
-        assert reply(fake, CHAT, note["message_id"]).text == expected_transcript(mock_truebar)
-    # one failed request, one a second later (backing off, not hammering), then one token
+    settings = bot_settings(fake, tmp_path / "bot.db")
+    async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
+        notes = [fake.send_voice(CHAT, USER, voice_note.read_bytes()) for _ in range(3)]
+        for note in notes:
+            assert await bot.done(CHAT, note["message_id"]) == "transcribed"
+            assert reply(fake, CHAT, note["message_id"]).text == expected_transcript(mock_truebar)
+    # one failed request (at start-up, for the stages list, or for the first note), one a
+    # second later (backing off, not hammering), then one token for everything
     assert mock_truebar.stats.token_requests["password"] == 2
 
 
@@ -177,7 +182,7 @@ async def test_a_token_endpoint_down_for_long_leaves_notes_pending_until_it_is_b
         note = fake.send_voice(CHAT, USER, voice_note.read_bytes())
         assert await bot.done(CHAT, note["message_id"]) == "deferred"  # waited, then deferred
         placeholder = reply(fake, CHAT, note["message_id"])
-        assert placeholder.text == texts.SERVICE_DOWN_RETRYING
+        assert placeholder.text == EN.service_down_retrying
         requests_while_down = mock_truebar.stats.token_requests["password"]
         assert 2 <= requests_while_down <= 3  # 0 s, 1 s (and 3 s): backing off
         mock_truebar.faults.token_endpoint_status = None  # back
@@ -335,7 +340,7 @@ async def test_a_note_that_keeps_failing_is_given_up_after_its_attempts(
         note = fake.send_voice(CHAT, USER, voice_note.read_bytes())["message_id"]
         await bot.outcome(CHAT, note, "failed")
     assert bot.history[(CHAT, note)] == ["deferred", "deferred", "failed"]
-    assert reply(fake, CHAT, note).text == texts.GAVE_UP  # told once, in the same reply
+    assert reply(fake, CHAT, note).text == EN.gave_up  # told once, in the same reply
     state = await ledger_state(settings.db_path, CHAT, note)
     # worked on twice, then given up (not a third time)
     assert (state.finished, state.outcome, state.job.attempts) == (True, "failed", 2)

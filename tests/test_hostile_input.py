@@ -17,12 +17,14 @@ from pathlib import Path
 import pytest
 
 from bot.config import DecoderSettings
-from bot.telegram import texts
+from bot.telegram.texts import texts_for
 from bot.testing.mock_truebar import MockTruebar
 from tests import hostile_media as hm
 from tests.bot_harness import PRIVATE as CHAT
 from tests.bot_harness import bot_settings, reply, running_bot, truebar_seconds, truebar_settings
 from tests.fake_telegram import FakeTelegram
+
+EN = texts_for("en")
 
 DECODER_MEMORY_MB = 128  # what any decoder may have held, bombs included (they asked GBs)
 UNREADABLE = "couldn't read any audio"
@@ -171,5 +173,5 @@ async def test_an_honest_long_document_is_refused_before_any_truebar_time(
         async with running_bot(settings, truebar_settings(mock)) as bot:
             note = fake.send_voice(CHAT, CHAT, content, kind="document", mime_type="audio/flac")
             assert await bot.done(CHAT, note["message_id"]) == "rejected"
-        assert reply(fake, CHAT, note["message_id"]).text == texts.too_long(600)
+        assert reply(fake, CHAT, note["message_id"]).text == EN.too_long(600)
     assert truebar_seconds(mock) == 0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.telegram import texts
-from bot.telegram.handlers import tag_key
+from bot.telegram.conversation import tag_key
+from bot.telegram.texts import texts_for
 from bot.testing.mock_truebar import OFFLINE_ONLY_TAG, MockTruebar
 from tests.bot_harness import (
     ADMIN,
@@ -15,36 +15,18 @@ from tests.bot_harness import (
     USER,
     NoteTracker,
     bot_settings,
-    reply,
+    buttons,
+    command,
+    press,
     running_bot,
     truebar_settings,
 )
-from tests.fake_telegram import FakeTelegram, StoredMessage
+from tests.fake_telegram import FakeTelegram
+
+EN = texts_for("en")
 
 SL_TAG = "KALDI:sl-SI:COL:20221208-0800"
 HR_TAG = "KALDI:hr-HR:COL:20230301-0000"
-
-
-async def command(fake: FakeTelegram, chat: int, user: int, text: str) -> StoredMessage:
-    """Send a command and wait for the bot's answer to it."""
-    sent = fake.send_text(chat, user, text)
-    await fake.wait_for(lambda: bool(fake.replies_to(chat, sent["message_id"])))
-    return reply(fake, chat, sent["message_id"])
-
-
-def buttons(message: StoredMessage) -> dict[str, str]:
-    """Button label → callback data."""
-    rows = message.reply_markup["inline_keyboard"]
-    return {b["text"]: b["callback_data"] for row in rows for b in row}
-
-
-async def press(
-    fake: FakeTelegram, chat: int, message: StoredMessage, user: int, data: str
-) -> dict[str, object]:
-    fake.press_button(chat, message.message_id, user, data)
-    count = len(fake.answered_callbacks)
-    await fake.wait_for(lambda: len(fake.answered_callbacks) > count)
-    return fake.answered_callbacks[-1]
 
 
 async def transcribe_tag(
@@ -59,11 +41,11 @@ async def test_private_keyboard_lists_live_tags_and_sets_one(
     fake: FakeTelegram, mock_truebar: MockTruebar, bot: NoteTracker, voice_note: Path
 ) -> None:
     prompt = await command(fake, USER, USER, "/lang")
-    assert "English (US)" in (prompt.text or "")
+    assert "English (United States)" in (prompt.text or "")
     choices = buttons(prompt)
     assert set(choices) == {
         "Slovenian · COL 20221208-0800",
-        "English (US) · COL 20230101-0000",
+        "English (United States) · COL 20230101-0000",
         "Croatian · COL 20230301-0000",
     }
     assert OFFLINE_ONLY_TAG not in str(choices)
@@ -71,15 +53,15 @@ async def test_private_keyboard_lists_live_tags_and_sets_one(
 
     answer = await press(fake, USER, prompt, USER, choices["Slovenian · COL 20221208-0800"])
     assert not answer.get("show_alert")
-    await fake.wait_for(lambda: prompt.text == texts.lang_set(SL_TAG))
+    await fake.wait_for(lambda: prompt.text == EN.lang_set(SL_TAG))
     assert await transcribe_tag(fake, bot, mock_truebar, USER, voice_note) == SL_TAG
 
 
 async def test_lang_with_argument_sets_directly_or_refuses(
     fake: FakeTelegram, mock_truebar: MockTruebar, bot: NoteTracker, voice_note: Path
 ) -> None:
-    assert (await command(fake, USER, USER, f"/lang {HR_TAG}")).text == texts.lang_set(HR_TAG)
-    assert (await command(fake, USER, USER, "/lang sl-si")).text == texts.lang_set(SL_TAG)
+    assert (await command(fake, USER, USER, f"/lang {HR_TAG}")).text == EN.lang_set(HR_TAG)
+    assert (await command(fake, USER, USER, "/lang sl-si")).text == EN.lang_set(SL_TAG)
     refused = await command(fake, USER, USER, "/lang KALDI:xx-XX:*:* ; DROP TABLE")
     assert "don't know" in (refused.text or "")
     junk = await command(fake, USER, USER, "/lang " + "ž" * 500)
@@ -90,11 +72,11 @@ async def test_lang_with_argument_sets_directly_or_refuses(
 async def test_group_only_admins_may_change(
     fake: FakeTelegram, mock_truebar: MockTruebar, bot: NoteTracker, voice_note: Path
 ) -> None:
-    assert (await command(fake, GROUP, MEMBER, f"/lang {HR_TAG}")).text == texts.LANG_ADMINS_ONLY
+    assert (await command(fake, GROUP, MEMBER, f"/lang {HR_TAG}")).text == EN.lang_admins_only
     prompt = await command(fake, GROUP, MEMBER, "/lang")
     hr = next(d for label, d in buttons(prompt).items() if label.startswith("Croatian"))
     answer = await press(fake, GROUP, prompt, MEMBER, hr)
-    assert answer["show_alert"] and answer["text"] == texts.LANG_ADMINS_ONLY
+    assert answer["show_alert"] and answer["text"] == EN.lang_admins_only
     assert await transcribe_tag(fake, bot, mock_truebar, GROUP, voice_note) == EN_TAG
 
     answer = await press(fake, GROUP, prompt, ADMIN, hr)
@@ -110,8 +92,8 @@ async def test_tampered_or_stale_button_is_refused(
     prompt = await command(fake, USER, USER, "/lang")
     for data in ("lang:deadbeefdeadbeef", "lang:", "lang:" + "x" * 200):
         answer = await press(fake, USER, prompt, USER, data)
-        assert answer["show_alert"] and answer["text"] == texts.LANG_STALE
-    assert prompt.text == texts.lang_prompt(EN_TAG)
+        assert answer["show_alert"] and answer["text"] == EN.stale_choice
+    assert prompt.text == EN.lang_prompt(EN_TAG)
     assert tag_key(SL_TAG) in str(prompt.reply_markup)
 
 
@@ -120,7 +102,7 @@ async def test_choice_survives_a_restart(
 ) -> None:
     settings = bot_settings(fake, tmp_path / "bot.db")
     async with running_bot(settings, truebar_settings(mock_truebar)):
-        assert (await command(fake, USER, USER, f"/lang {SL_TAG}")).text == texts.lang_set(SL_TAG)
+        assert (await command(fake, USER, USER, f"/lang {SL_TAG}")).text == EN.lang_set(SL_TAG)
     async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
         help_text = (await command(fake, USER, USER, "/help")).text or ""
         assert f"Slovenian ({SL_TAG})" in help_text
@@ -131,4 +113,4 @@ async def test_lang_when_truebar_is_unreachable(fake: FakeTelegram, tmp_path: Pa
     async with MockTruebar() as gone:
         truebar = truebar_settings(gone)
     async with running_bot(bot_settings(fake, tmp_path / "bot.db"), truebar):
-        assert (await command(fake, USER, USER, "/lang")).text == texts.LANG_UNAVAILABLE
+        assert (await command(fake, USER, USER, "/lang")).text == EN.lang_unavailable

@@ -45,10 +45,12 @@ def test_tail_keeps_the_end_of_a_long_interim() -> None:
 
 
 def test_a_servers_error_is_shown_short_and_without_links() -> None:
-    from bot.telegram.texts import describe_failure
+    from bot.telegram.texts import texts_for
     from bot.truebar.errors import ServerError
 
     huge = "Pipeline stage ASR failed: see https://status.example.com/x?id=1 " + "x" * 5000
-    shown = describe_failure(ServerError(huge + "\nTraceback: ..."), "KALDI:sl-SI:*:*")
+    shown = texts_for("en").describe_failure(
+        ServerError(huge + "\nTraceback: ..."), "KALDI:sl-SI:*:*"
+    )
     assert len(shown) < 200 and "http" not in shown and "\n" not in shown
     assert shown.startswith("⚠️ The speech service reported an error: Pipeline stage ASR failed")

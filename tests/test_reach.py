@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.chat_settings import Mode
 from bot.notes.media import GUEST_SPACE
-from bot.telegram import texts
+from bot.telegram.texts import texts_for
 from bot.testing.mock_truebar import MockTruebar
 from tests.bot_harness import (
     ADMIN,
@@ -24,6 +24,8 @@ from tests.bot_harness import (
     truebar_settings,
 )
 from tests.fake_telegram import FakeTelegram, InlineMessage
+
+EN = texts_for("en")
 
 FRIENDS = {"id": 4711, "type": "private", "first_name": "Friend"}  # a chat the bot is not in
 CHANNEL = -100900
@@ -51,7 +53,7 @@ async def test_a_guest_mention_under_a_voice_note_is_answered_live_and_once(
     query = mention["guest_query_id"]
     assert await bot.done(*guest_key(mention)) == "transcribed"
     answer = answer_to(fake, query)
-    assert answer.history[0] == texts.TRANSCRIBING
+    assert answer.history[0] == EN.transcribing
     assert len(answer.history) >= 3, "placeholder, at least one interim, the final"
     assert answer.text == expected_transcript(mock_truebar)
     assert answer.history.count(answer.text) == 1
@@ -74,7 +76,7 @@ async def test_a_guest_answer_survives_a_restart_in_the_same_inline_message(
         await fake.wait_for(lambda: bool(fake.inline_messages))
     assert bot.outcomes[guest_key(mention)] == "interrupted"
     answer = answer_to(fake, query)
-    assert answer.text == texts.RESTARTING
+    assert answer.text == EN.restarting
 
     mock_truebar.pace = None
     async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
@@ -92,8 +94,8 @@ async def test_a_guest_mention_without_media_gets_a_hint(
     text = {"message_id": 7, "date": 1, "chat": FRIENDS, "text": "hi"}
     to_text = fake.guest_mention(FRIENDS, USER, reply_to=text)["guest_query_id"]
     await fake.wait_for(lambda: len(fake.inline_messages) == 2)
-    assert answer_to(fake, alone).text == texts.GUEST_HINT
-    assert answer_to(fake, to_text).text == texts.GUEST_HINT
+    assert answer_to(fake, alone).text == EN.guest_hint
+    assert answer_to(fake, to_text).text == EN.guest_hint
     assert mock_truebar.stats.sessions == []
 
 
@@ -108,7 +110,7 @@ async def test_a_strangers_guest_mention_is_refused_with_the_allowlist_on(
         voice = fake.media_message(chat, 3, voice_note.read_bytes())
         query = fake.guest_mention(chat, stranger, reply_to=voice)["guest_query_id"]
         await fake.wait_for(lambda: bool(fake.inline_messages))
-    assert answer_to(fake, query).text == texts.NOT_ALLOWED
+    assert answer_to(fake, query).text == EN.not_allowed
     assert mock_truebar.stats.sessions == [] and not fake.calls_to("getFile")
 
 
@@ -177,7 +179,7 @@ async def test_a_channel_admin_can_turn_transcripts_off(
     fake.add_chat(CHANNEL, "channel", admins={ADMIN})
     command = fake.send_text(CHANNEL, ADMIN, "/mode off")
     await fake.wait_for(lambda: bool(fake.replies_to(CHANNEL, command["message_id"])))
-    assert reply(fake, CHANNEL, command["message_id"]).text == texts.mode_set(Mode.ON_REQUEST)
+    assert reply(fake, CHANNEL, command["message_id"]).text == EN.mode_set(Mode.ON_REQUEST)
     post = fake.send_voice(CHANNEL, ADMIN, voice_note.read_bytes())
     other = fake.send_voice(PRIVATE, USER, voice_note.read_bytes())
     assert await bot.done(PRIVATE, other["message_id"]) == "transcribed"
@@ -193,7 +195,7 @@ async def test_a_group_on_request_transcribes_only_what_it_is_asked_for(
 ) -> None:
     refused = fake.send_text(GROUP, MEMBER, "/mode request")
     await fake.wait_for(lambda: bool(fake.replies_to(GROUP, refused["message_id"])))
-    assert reply(fake, GROUP, refused["message_id"]).text == texts.MODE_ADMINS_ONLY
+    assert reply(fake, GROUP, refused["message_id"]).text == EN.mode_admins_only
     set_by_admin = fake.send_text(GROUP, ADMIN, "/mode request")
     await fake.wait_for(lambda: bool(fake.replies_to(GROUP, set_by_admin["message_id"])))
 
@@ -223,9 +225,9 @@ async def test_a_non_admin_cannot_press_the_mode_button(
     prompt = reply(fake, GROUP, prompt_request["message_id"])
     fake.press_button(GROUP, prompt.message_id, MEMBER, f"mode:{Mode.ON_REQUEST}")
     await fake.wait_for(lambda: bool(fake.answered_callbacks))
-    assert fake.answered_callbacks[-1]["text"] == texts.MODE_ADMINS_ONLY
+    assert fake.answered_callbacks[-1]["text"] == EN.mode_admins_only
     note = fake.send_voice(GROUP, USER, voice_note.read_bytes())
     assert await bot.done(GROUP, note["message_id"]) == "transcribed"  # still every message
 
     fake.press_button(GROUP, prompt.message_id, ADMIN, f"mode:{Mode.ON_REQUEST}")
-    await fake.wait_for(lambda: prompt.text == texts.mode_set(Mode.ON_REQUEST))
+    await fake.wait_for(lambda: prompt.text == EN.mode_set(Mode.ON_REQUEST))

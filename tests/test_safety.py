@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from bot.config import FairnessSettings, FloodSettings, WebhookSettings
-from bot.telegram import texts
+from bot.telegram.texts import texts_for
 from bot.testing.mock_truebar import MockTruebar
 from tests.bot_harness import (
     GROUP,
@@ -29,6 +29,8 @@ from tests.bot_harness import (
 )
 from tests.bot_harness import PRIVATE as CHAT
 from tests.fake_telegram import FakeTelegram, FloodLimits
+
+EN = texts_for("en")
 
 # -- answers that cannot be delivered ------------------------------------------------------
 
@@ -80,7 +82,7 @@ async def test_a_transcript_of_only_whitespace_is_no_speech(
         async with running_bot(settings, truebar_settings(mock)) as bot:
             note = fake.send_voice(CHAT, CHAT, voice_note.read_bytes())["message_id"]
             assert await bot.done(CHAT, note) == "empty"
-    assert reply(fake, CHAT, note).text == texts.NO_SPEECH
+    assert reply(fake, CHAT, note).text == EN.no_speech
     assert len(mock.stats.sessions) == 1
     assert all(c.status == 200 for c in fake.calls if c.method != "getUpdates")
 
@@ -93,7 +95,7 @@ async def test_an_empty_file_costs_no_truebar_session(
     ) as bot:
         note = fake.send_voice(CHAT, CHAT, b"", duration=3)["message_id"]
         assert await bot.done(CHAT, note) == "rejected"
-    assert reply(fake, CHAT, note).text == texts.EMPTY_FILE
+    assert reply(fake, CHAT, note).text == EN.empty_file
     assert mock_truebar.stats.sessions == [] and not fake.calls_to("getFile")
 
 
@@ -135,15 +137,15 @@ async def test_one_chats_flood_does_not_hold_up_another_user(
         assert mock_truebar.stats.active_sessions >= 1  # the flood is still being worked on
         outcomes = [await bot.done(CHAT, n) for n in flood]
     assert outcomes.count("transcribed") == 10 and outcomes.count("rejected") == 2
-    refusals = [m for m in fake.bot_messages(CHAT) if m.text == texts.user_busy(10)]
+    refusals = [m for m in fake.bot_messages(CHAT) if m.text == EN.user_busy(10)]
     assert len(refusals) == 1  # a flood of notes does not become a flood of answers
     # the other user's note started at once: it was not queued behind the flood
-    assert reply(fake, OTHER, other).history[0] == texts.TRANSCRIBING
+    assert reply(fake, OTHER, other).history[0] == EN.transcribing
     assert mock_truebar.stats.peak_sessions <= 3
     placeholders = {
         reply(fake, CHAT, n).history[0] for n in flood if outcomes[flood.index(n)] == "transcribed"
     }
-    assert texts.queued(0) in placeholders  # the flood waited its turns
+    assert EN.queued(0) in placeholders  # the flood waited its turns
 
 
 async def test_sends_already_waiting_for_a_slot_respect_a_ban(
@@ -179,7 +181,7 @@ async def test_transcribe_on_a_note_already_done_points_at_the_transcript(
         asked = fake.send_text(GROUP, OTHER, "/transcribe", reply_to=note)["message_id"]
         await fake.wait_for(lambda: bool(fake.replies_to(GROUP, transcript.message_id)))
     (pointer,) = fake.replies_to(GROUP, transcript.message_id)
-    assert pointer.text == texts.ALREADY_TRANSCRIBED
+    assert pointer.text == EN.already_transcribed
     assert not fake.replies_to(GROUP, asked)
     assert transcript.text == expected_transcript(mock_truebar)
     assert len(mock_truebar.stats.sessions) == 1

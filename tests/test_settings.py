@@ -61,7 +61,7 @@ def test_bot_settings() -> None:
 
 def test_language_names() -> None:
     assert language_name("KALDI:sl-SI:COL:20221208-0800") == "Slovenian"
-    assert language_name("KALDI:en-US:*:*") == "English (US)"
+    assert language_name("KALDI:en-US:*:*") == "English (United States)"
     assert language_name("X:tlh-QO:*:*") == "tlh-QO"
     assert describe_tag("KALDI:sl-SI:*:*") == "Slovenian"
     tags = ["KALDI:sl-SI:COL:1", "KALDI:en-US:COL:2"]

@@ -26,8 +26,8 @@ from bot.notes.errors import Undeliverable
 from bot.notes.media import Note
 from bot.notes.workflow import NoteWorkflow
 from bot.storage import Admission, AdmissionLimits, JobKey, JobRecord, JobState, Outcome, Store
-from bot.telegram import texts
 from bot.telegram.retry import is_permanent
+from bot.telegram.texts import Texts
 from bot.timing import Trace, start_trace
 
 log = logging.getLogger(__name__)
@@ -126,7 +126,9 @@ class Jobs:
             )
         except Exception as exc:  # the ledger is away: say so rather than risk losing it
             log.error("cannot record the note: %s: %s", type(exc).__name__, exc)
-            await self._answer_once(note, texts.STORAGE_DOWN, Outcome.FAILED, record=False)
+            await self._answer_once(
+                note, (await self._texts(note)).storage_down, Outcome.FAILED, record=False
+            )
             return
         if admission is Admission.DUPLICATE:
             log.info(
@@ -152,10 +154,11 @@ class Jobs:
             return
         self._refused_at = {c: t for c, t in self._refused_at.items() if now - t < REFUSAL_EVERY_S}
         self._refused_at[chat] = now
+        tx = await self._texts(note)
         text = (
-            texts.chat_busy(self._limits.per_chat)
+            tx.chat_busy(self._limits.per_chat)
             if admission is Admission.CHAT_BUSY
-            else texts.user_busy(self._limits.per_user)
+            else tx.user_busy(self._limits.per_user)
         )
         await self._answer_once(note, text, Outcome.REJECTED, record=False)
 
@@ -167,10 +170,12 @@ class Jobs:
                 note.target.message_id,
                 note.attempts,
             )
-            await self._answer_once(note, texts.GAVE_UP, Outcome.FAILED, force_finish=True)
+            await self._answer_once(
+                note, (await self._texts(note)).gave_up, Outcome.FAILED, force_finish=True
+            )
             return
         if time.time() - note.sent_at > self._settings.max_job_age_s:
-            await self._answer_once(note, texts.TOO_OLD, Outcome.EXPIRED)
+            await self._answer_once(note, (await self._texts(note)).too_old, Outcome.EXPIRED)
             return
         await self._work_on(note)
 
@@ -212,6 +217,10 @@ class Jobs:
             if outcome.final:
                 outcome = await self._finish(note, outcome)
             self._report(note, outcome, trace)
+
+    async def _texts(self, note: Note) -> Texts:
+        """What the note's chat reads, in its language."""
+        return (await self._workflow.context(note)).tx
 
     async def _answer_once(
         self,
@@ -288,6 +297,6 @@ class Jobs:
             async with asyncio.timeout(RESTARTING_TOLD_WITHIN_S):
                 known = await self._store.get_job(*note.key)
                 if known is not None:
-                    await self._workflow.reply_to(Note.from_record(known.job)).replace(
-                        texts.RESTARTING
-                    )
+                    note = Note.from_record(known.job)
+                    tx = await self._texts(note)
+                    await self._workflow.reply_to(note).replace(tx.restarting)

@@ -42,10 +42,18 @@ class Note:
     user_id: int | None = None  # the sender
     attempts: int = 0  # times work on it started before (resuming)
     inline_message_id: str | None = None  # a guest answer, when resuming
+    user_language: str | None = None  # the sender's Telegram language
+    asr_tag: str | None = None  # a language asked for this note alone ("another language")
 
     @property
     def key(self) -> JobKey:
         return (self.target.chat_id, self.target.message_id)
+
+    @property
+    def private(self) -> bool:
+        """Said to one person: a private chat, or a guest caller (the bot speaks their
+        language there)."""
+        return not self.target.group or self.target.view is View.GUEST
 
     @property
     def sniff(self) -> bool:
@@ -69,6 +77,8 @@ class Note:
             view=t.view,
             guest_query_id=t.guest_query_id,
             inline_message_id=self.inline_message_id,
+            user_language=self.user_language,
+            asr_tag=self.asr_tag,
         )
 
     @classmethod
@@ -92,6 +102,8 @@ class Note:
             job.user_id,
             job.attempts,
             job.inline_message_id,
+            job.user_language,
+            job.asr_tag,
         )
 
 
@@ -120,8 +132,13 @@ def note_from_guest(mention: Message) -> Note | None:
     note = _note(replied, guest_target(mention))
     if note is None:
         return None
-    caller = mention.from_user.id if mention.from_user else None
-    return dataclasses.replace(note, user_id=caller, sent_at=mention.date.timestamp())
+    caller = mention.from_user
+    return dataclasses.replace(
+        note,
+        user_id=caller.id if caller else None,
+        user_language=caller.language_code if caller else None,
+        sent_at=mention.date.timestamp(),
+    )
 
 
 def _note(message: Message, target: ReplyTarget) -> Note | None:
@@ -157,6 +174,7 @@ def _note(message: Message, target: ReplyTarget) -> Note | None:
         kind=kind,
         sent_at=message.date.timestamp(),
         user_id=message.from_user.id if message.from_user else None,
+        user_language=message.from_user.language_code if message.from_user else None,
     )
 
 

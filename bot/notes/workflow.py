@@ -25,6 +25,7 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,15 +33,16 @@ from telegram.error import TelegramError
 
 from bot import pipeline
 from bot.audio import AudioError, AudioTooLong, Decoder, PcmStream, Probe, duration_budget
-from bot.chat_settings import ChatSettings
+from bot.chat_settings import ChatOptions, ChatSettings
 from bot.config import BotSettings
 from bot.metrics import TRUEBAR_SESSION_SECONDS
+from bot.notes import export
 from bot.notes.errors import RetryLater, Undeliverable
 from bot.notes.media import Note
 from bot.notes.scheduling import FairSlots, Ticket
 from bot.storage import Outcome, Store
 from bot.tasks import settle
-from bot.telegram import texts
+from bot.telegram import export_buttons
 from bot.telegram.live_reply import (
     Bot,
     GuestReply,
@@ -50,8 +52,9 @@ from bot.telegram.live_reply import (
     typing_action,
 )
 from bot.telegram.retry import is_permanent, with_retries
+from bot.telegram.texts import Texts, texts_for
 from bot.timing import mark
-from bot.truebar import AuthUnavailable, ConnectionLost, SessionConfig, TruebarClient
+from bot.truebar import AuthUnavailable, ConnectionLost, TruebarClient
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +75,6 @@ class NoteWorkflow:
         chats: ChatSettings,
         slots: FairSlots,
         settings: BotSettings,
-        session_config: Callable[[str], SessionConfig],
     ) -> None:
         self._bot = bot
         self._client = client
@@ -81,7 +83,6 @@ class NoteWorkflow:
         self._chats = chats
         self._slots = slots
         self._settings = settings
-        self._session_config = session_config
         self._bursts = Bursts()
 
     def reply_to(self, note: Note) -> LiveReply:
@@ -94,11 +95,23 @@ class NoteWorkflow:
             reply.attach(note.placeholder_id)
         return reply
 
+    async def context(self, note: Note) -> NoteContext:
+        """The chat's choices as they apply to this note: its language, its tag (the
+        defaults, when the store cannot say: the note may be told the store is down)."""
+        try:
+            options = await self._chats.get(note.target.chat_id)
+        except Exception as exc:
+            log.warning("no chat settings: %s: %s", type(exc).__name__, exc)
+            options = ChatOptions()
+        language = self._chats.ui_language(options, note.user_language, private=note.private)
+        tag = note.asr_tag or await self._chats.tag(note.user_language, options)
+        return NoteContext(options, texts_for(language), tag)
+
     async def run(self, note: Note) -> Outcome:
         """Transcribe ``note`` into a live reply; how it ended, for the ledger."""
         reply = self.reply_to(note)
         try:
-            return await self._answer(note, reply)
+            return await self._answer(note, reply, await self.context(note))
         except TelegramError as exc:
             if is_permanent(exc):
                 raise Undeliverable(str(exc)) from exc
@@ -109,9 +122,9 @@ class NoteWorkflow:
                     await reply.finish(exc.status)
             raise
 
-    async def _answer(self, note: Note, reply: LiveReply) -> Outcome:
+    async def _answer(self, note: Note, reply: LiveReply, ctx: NoteContext) -> Outcome:
         target = note.target
-        if (problem := self._precheck(note)) is not None:
+        if (problem := self._precheck(note, ctx.tx)) is not None:
             log.info("chat %s message %s rejected: %s", target.chat_id, target.message_id, problem)
             if note.kind == "file":  # a stray file: no reason to say anything
                 return Outcome.IGNORED
@@ -123,18 +136,19 @@ class NoteWorkflow:
                 if note.sniff and not (await media.probe()).has_audio:
                     log.info("chat %s message %s: no audio in it", *note.key)
                     return Outcome.IGNORED
-                return await self._transcribe_into(note, reply, media)
+                return await self._transcribe_into(note, reply, media, ctx)
             finally:
                 await media.close()
 
-    async def _transcribe_into(self, note: Note, reply: LiveReply, media: _Media) -> Outcome:
-        target = note.target
-        tag = await self._chats.tag(target.chat_id)
-        queue = _QueueDisplay(reply)
+    async def _transcribe_into(
+        self, note: Note, reply: LiveReply, media: _Media, ctx: NoteContext
+    ) -> Outcome:
+        target, tx, tag = note.target, ctx.tx, ctx.tag
+        queue = _QueueDisplay(reply, tx)
         ticket = self._slots.join(target.chat_id, queue.show)
 
         def start() -> asyncio.Future[pipeline.Transcribed]:
-            return asyncio.ensure_future(self._transcribe(note, reply, media, tag, ticket, queue))
+            return asyncio.ensure_future(self._transcribe(note, reply, media, ctx, ticket, queue))
 
         # The placeholder goes out while the file downloads and the Truebar session opens:
         # a Telegram round trip less before the first audio (and the first words). In a
@@ -143,7 +157,7 @@ class NoteWorkflow:
         try:
             try:
                 position = ticket.position
-                status = texts.TRANSCRIBING if position is None else texts.queued(position)
+                status = self._status(note, tx) if position is None else tx.queued(position)
                 await self._placeholder(note, reply, status)
                 if work is None:
                     work = start()
@@ -154,19 +168,19 @@ class NoteWorkflow:
                 ticket.close()
         except AudioError as exc:
             log.info("chat %s message %s: %s", target.chat_id, target.message_id, exc)
-            await reply.finish(texts.describe_failure(exc, tag))
+            await reply.finish(tx.describe_failure(exc, tag))
             return Outcome.REJECTED
         except (Undeliverable, RetryLater):
             raise
         except AuthUnavailable as exc:
-            raise RetryLater(str(exc), texts.SERVICE_DOWN_RETRYING) from exc
+            raise RetryLater(str(exc), tx.service_down_retrying) from exc
         except TelegramError as exc:
             if is_permanent(exc) or not reply.placed:
                 raise  # refused for good, or not even the placeholder went out
             log.warning(
                 "chat %s message %s: Telegram failed: %s", target.chat_id, target.message_id, exc
             )
-            raise RetryLater(str(exc), texts.DOWNLOAD_RETRYING) from exc
+            raise RetryLater(str(exc), tx.download_retrying) from exc
         except Exception as exc:
             log.warning(
                 "chat %s message %s: transcription failed: %s: %s",
@@ -175,40 +189,64 @@ class NoteWorkflow:
                 type(exc).__name__,
                 exc,
             )
-            await reply.finish(texts.describe_failure(exc, tag))
+            await reply.finish(tx.describe_failure(exc, tag))
             return Outcome.FAILED
         finally:
             reply.abandon()  # interims must not land after whatever comes next
-        return await self._final(note, reply, result, tag)
+        return await self._final(note, reply, result, ctx)
 
     async def _final(
-        self, note: Note, reply: LiveReply, result: pipeline.Transcribed, tag: str
+        self, note: Note, reply: LiveReply, result: pipeline.Transcribed, ctx: NoteContext
     ) -> Outcome:
+        """The transcript (with timestamps, if the chat wants them), kept for the export
+        buttons under it; a transcript longer than one message also comes as a file."""
+        tx = ctx.tx
         text = result.text.strip()
-        shown = text or texts.NO_SPEECH
+        transcript = export.with_timestamps(result.segments) if ctx.options.timestamps else text
+        shown = transcript or tx.no_speech
         if result.truncated:
-            shown = f"{shown}\n\n{texts.cut_at(result.audio_s)}"
-        await reply.finish(shown)
+            shown = f"{shown}\n\n{tx.cut_at(result.audio_s)}"
+        buttons = None
+        if text and note.target.view is View.CHAT:
+            if self._settings.transcript_retention_s > 0:
+                await self._keep(note, result, ctx.tag)
+            buttons = export_buttons.under_transcript(note.target.message_id, tx)
+        parts = await reply.finish(shown, buttons)
         mark("final_sent")
+        if parts > 1 and transcript:
+            await reply.send_document(TRANSCRIPT_FILE, transcript.encode(), tx.whole_transcript)
         log.info(
-            "chat %s message %s: transcribed (%d chars from %.1f s of audio%s, tag %s)",
+            "chat %s message %s: transcribed (%d chars in %d messages from %.1f s of audio%s, "
+            "tag %s)",
             note.target.chat_id,
             note.target.message_id,
             len(text),
+            parts,
             result.audio_s,
             ", cut at its budget" if result.truncated else "",
-            tag,
+            ctx.tag,
         )
         return Outcome.TRANSCRIBED if text else Outcome.EMPTY
 
-    def _precheck(self, note: Note) -> str | None:
+    async def _keep(self, note: Note, result: pipeline.Transcribed, tag: str) -> None:
+        """Keep the segments for the retention window (subtitles, another language)."""
+        try:
+            await self._store.keep_transcript(*note.key, export.to_json(result.segments, tag))
+        except Exception as exc:  # the buttons will say it is not kept: not worth failing
+            log.warning("could not keep the transcript: %s: %s", type(exc).__name__, exc)
+
+    def _status(self, note: Note, tx: Texts) -> str:
+        """The placeholder's first words: another language's re-run says which."""
+        return tx.transcribing_again(note.asr_tag) if note.asr_tag else tx.transcribing
+
+    def _precheck(self, note: Note, tx: Texts) -> str | None:
         """What is wrong with the note before any download or Truebar session, if anything."""
         if note.file_size == 0:
-            return texts.EMPTY_FILE
+            return tx.empty_file
         if note.file_size is not None and note.file_size > self._settings.max_file_bytes:
-            return texts.too_big(self._settings.max_file_bytes)
+            return tx.too_big(self._settings.max_file_bytes)
         if note.duration is not None and note.duration > self._settings.max_duration_s:
-            return texts.too_long(self._settings.max_duration_s)
+            return tx.too_long(self._settings.max_duration_s)
         return None
 
     async def _placeholder(self, note: Note, reply: LiveReply, status: str) -> None:
@@ -228,7 +266,7 @@ class NoteWorkflow:
         note: Note,
         reply: LiveReply,
         media: _Media,
-        tag: str,
+        ctx: NoteContext,
         ticket: Ticket,
         queue: _QueueDisplay,
     ) -> pipeline.Transcribed:
@@ -236,8 +274,8 @@ class NoteWorkflow:
         stream, the file fetched once for both tries a dropped connection gets."""
         await ticket.wait()
         if queue.shown:
-            reply.show(texts.TRANSCRIBING)
-        config = self._session_config(tag)
+            reply.show(self._status(note, ctx.tx))
+        config = await self._chats.session_config(ctx.tag, ctx.options)
         media.fetch()
         async with _typing(self._bot, note):
             for attempt in range(1, TRUEBAR_ATTEMPTS + 1):
@@ -255,7 +293,7 @@ class NoteWorkflow:
                     if not isinstance(exc, ConnectionLost) or attempt == TRUEBAR_ATTEMPTS:
                         raise
                     log.warning("%s; retrying once", exc)
-                    reply.show(texts.TRANSCRIBING)
+                    reply.show(self._status(note, ctx.tx))
                 finally:
                     elapsed = time.monotonic() - started
                     TRUEBAR_SESSION_SECONDS.labels(result).observe(elapsed)
@@ -327,6 +365,18 @@ def _typing(bot: Bot, note: Note) -> contextlib.AbstractAsyncContextManager[None
     return contextlib.nullcontext()
 
 
+@dataclass(frozen=True, slots=True)
+class NoteContext:
+    """A note's chat's choices as they apply to it."""
+
+    options: ChatOptions
+    tx: Texts
+    tag: str
+
+
+TRANSCRIPT_FILE = "transcript.txt"
+
+
 def sweep_downloads(directory: Path) -> None:
     """Blocking: empty the downloads folder (files a killed run left) and create it."""
     shutil.rmtree(directory, ignore_errors=True)
@@ -369,8 +419,9 @@ class _QueueDisplay:
     global send budget on moving numbers: re-showing each of 136 waiting notes' places
     every 10 s took the 200-note benchmark's p50 from 23 to 27 s."""
 
-    def __init__(self, reply: LiveReply) -> None:
+    def __init__(self, reply: LiveReply, tx: Texts) -> None:
         self._reply = reply
+        self._tx = tx
         self._last = -QUEUE_SHOWN_EVERY_S
         self.shown = False
 
@@ -379,7 +430,7 @@ class _QueueDisplay:
         if now - self._last >= QUEUE_SHOWN_EVERY_S:
             self._last = now
             self.shown = True
-            self._reply.show(texts.queued(position))
+            self._reply.show(self._tx.queued(position))
 
 
 async def _unless_refused(

@@ -14,6 +14,7 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
+from bot import i18n
 from bot.audio import Decoder
 from bot.chat_settings import ChatSettings
 from bot.config import BotSettings, TruebarSettings
@@ -27,9 +28,11 @@ from bot.redaction import add_secrets, redact
 from bot.storage import Store, open_store
 from bot.tasks import settle
 from bot.telegram import middleware
+from bot.telegram.conversation import Conversation
 from bot.telegram.flood import FloodGate
-from bot.telegram.handlers import COMMANDS, Handlers
+from bot.telegram.handlers import Handlers
 from bot.telegram.rate_limiter import FloodLimiter
+from bot.telegram.texts import texts_for
 from bot.telegram.tolerant_bot import TolerantBot
 from bot.telegram.webhook import WebhookServer
 from bot.truebar.client import TruebarClient
@@ -41,6 +44,7 @@ log = logging.getLogger(__name__)
 # Said explicitly: without a list Telegram keeps whatever a previous run asked for.
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CHANNEL_POST, Update.GUEST_MESSAGE, Update.CALLBACK_QUERY]
 POLL_TIMEOUT_S = 30
+PURGE_EVERY_S = 600.0  # kept transcripts outlive their window by at most this
 
 
 def build_application(
@@ -49,6 +53,7 @@ def build_application(
     decoder: Decoder,
     store: Store,
     truebar: TruebarSettings,
+    stages: StagesCache,
     observer: NoteObserver | None = None,
 ) -> tuple[Application, Jobs]:  # type: ignore[type-arg]
     """The Application with our checks and handlers, and the jobs that own the notes."""
@@ -62,17 +67,21 @@ def build_application(
         rate_limiter=FloodLimiter(FloodGate(settings.flood)),  # every call is paced
     )
     app = ApplicationBuilder().bot(bot).concurrent_updates(True).build()
-    chats = ChatSettings(store, truebar.asr_tag)
+    chats = ChatSettings(
+        store,
+        stages,
+        default_tag=truebar.asr_tag,
+        default_language=settings.language,
+        punctuation_tag=truebar.punctuation_tag,
+    )
     slots = FairSlots(settings.max_sessions, settings.fairness.chat_running)
     QUEUE_LENGTH.set_function(lambda: slots.waiting)
     TRUEBAR_SESSIONS_ACTIVE.set_function(lambda: slots.running)
-    workflow = NoteWorkflow(
-        bot, client, decoder, store, chats, slots, settings, truebar.session_config
-    )
+    workflow = NoteWorkflow(bot, client, decoder, store, chats, slots, settings)
     jobs = Jobs(store, settings, workflow, observer)
-    middleware.install(app, bot, settings.allowed_ids)
-    stages = StagesCache(client, settings.stages_cache_s)
-    Handlers(bot, settings, jobs, chats, stages).register(app)
+    talk = Conversation(bot, settings, chats)
+    middleware.install(app, talk)
+    Handlers(talk, jobs, store, stages).register(app)
     return app, jobs
 
 
@@ -173,10 +182,14 @@ async def _start(
             await ops.start()
         stack.push_async_callback(ops.stop)
     client = await stack.enter_async_context(truebar_client(truebar))
-    app, jobs = build_application(settings, client, decoder, store, truebar, observer)
+    stages = StagesCache(client, settings.stages_cache_s)
+    warming = asyncio.create_task(stages.warm(), name="stages-warm")  # not on a note's path
+    stack.push_async_callback(stages.close)
+    stack.push_async_callback(settle, warming)
+    app, jobs = build_application(settings, client, decoder, store, truebar, stages, observer)
     with _starting(_telegram_failure):
         await stack.enter_async_context(app)
-    await _set_commands(app)
+    await _set_commands(app, settings.language)
     if not app.bot.bot.supports_guest_queries:
         log.info(
             "guest mode is off for this bot: mentions in chats it is not in never reach it "
@@ -190,6 +203,11 @@ async def _start(
         log.info("resuming %d unfinished notes", resumed)
     upkeep = asyncio.create_task(jobs.maintain_leases(), name="ledger-upkeep")
     stack.push_async_callback(settle, upkeep)
+    purge = asyncio.create_task(
+        purge_expired(store, settings.transcript_retention_s, settings.job_retention_s),
+        name="retention-purge",
+    )
+    stack.push_async_callback(settle, purge)
     stack.push_async_callback(await _start_updates(app, settings))
 
 
@@ -239,8 +257,29 @@ async def _start_updates(
     return server.stop
 
 
-async def _set_commands(app: Application) -> None:  # type: ignore[type-arg]
-    try:
-        await app.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
-    except TelegramError as exc:
-        log.warning("could not set the command menu: %s", exc)
+async def _set_commands(app: Application, default_language: str) -> None:  # type: ignore[type-arg]
+    """The command menu in every language the bot speaks (Telegram shows each user the
+    one for their language), and in the operator's language for everyone else."""
+    menus: list[tuple[str | None, str]] = [(None, default_language)]
+    menus += [(language, language) for language in i18n.languages()]
+    for language_code, language in menus:
+        commands = [BotCommand(c, d) for c, d in texts_for(language).commands()]
+        try:
+            await app.bot.set_my_commands(commands, language_code=language_code)
+        except TelegramError as exc:
+            log.warning("could not set the command menu (%s): %s", language_code, exc)
+
+
+async def purge_expired(store: Store, transcripts_s: float, jobs_s: float) -> None:
+    """Delete kept transcripts and finished ledger rows once their retention is over, for
+    as long as the bot runs (every replica does it; deleting twice is harmless)."""
+    every_s = min(PURGE_EVERY_S, max(transcripts_s / 4, 1.0))
+    while True:
+        try:
+            transcripts = await store.purge_transcripts(transcripts_s)
+            jobs = await store.purge_jobs(jobs_s)
+            if transcripts or jobs:
+                log.info("purged %d transcripts and %d finished jobs", transcripts, jobs)
+        except Exception as exc:
+            log.warning("could not purge expired data: %s: %s", type(exc).__name__, exc)
+        await asyncio.sleep(every_s)

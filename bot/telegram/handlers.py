@@ -6,19 +6,16 @@ Who may ask, and which note a log line is about, are checked before any of these
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 
 from telegram import (
-    Chat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
     MessageEntity,
     Update,
-    User,
 )
-from telegram.constants import ChatMemberStatus, ChatType
+from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
@@ -29,15 +26,17 @@ from telegram.ext import (
     filters,
 )
 
-from bot.chat_settings import ChatSettings, Mode
-from bot.config import BotSettings
-from bot.languages import describe_tag, find_tag
+from bot.chat_settings import Mode
+from bot.languages import find_tag
 from bot.notes.jobs import Jobs
 from bot.notes.media import guest_target, note_from_guest, note_from_message
-from bot.storage import Outcome
-from bot.telegram import texts
-from bot.telegram.live_reply import Bot, GuestReply, LiveReply, ReplyTarget
+from bot.storage import Outcome, Store
+from bot.telegram.conversation import Conversation, tag_for_key, tag_key
+from bot.telegram.export_menu import ExportMenu
+from bot.telegram.live_reply import GuestReply, ReplyTarget
 from bot.telegram.middleware import HANDLERS_GROUP
+from bot.telegram.settings_menu import SettingsMenu
+from bot.telegram.texts import texts_for
 from bot.truebar.errors import TruebarError
 from bot.truebar.stages_cache import StagesCache
 
@@ -51,14 +50,6 @@ MEDIA = filters.VOICE | filters.VIDEO_NOTE | filters.AUDIO | filters.VIDEO | fil
 NOT_GUEST = ~filters.UpdateType.GUEST_MESSAGE
 # Commands work in chats and in channels (where admins post them).
 COMMAND_UPDATES = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
-COMMANDS = [
-    ("start", "What this bot does"),
-    ("help", "How to use the bot, in private and in groups"),
-    ("lang", "Choose the recognition language for this chat"),
-    ("transcribe", "Reply to a voice message with this to transcribe it"),
-    ("mode", "Groups and channels: every voice message, or only on request"),
-]
-
 
 MODE_WORDS = {
     "every": Mode.EVERY,
@@ -69,31 +60,29 @@ MODE_WORDS = {
 }
 
 
-def tag_key(tag: str) -> str:
-    """Short, fixed-size callback data for a tag (Telegram allows 64 bytes)."""
-    return hashlib.sha256(tag.encode()).hexdigest()[:16]
-
-
 class Handlers:
     def __init__(
         self,
-        bot: Bot,
-        settings: BotSettings,
+        talk: Conversation,
         jobs: Jobs,
-        chats: ChatSettings,
+        store: Store,
         stages: StagesCache,
     ) -> None:
-        self._bot = bot
-        self._settings = settings
+        self._talk = talk
+        self._bot = talk.bot
+        self._chats = talk.chats
         self._jobs = jobs
-        self._chats = chats
         self._stages = stages
+        self._settings_menu = SettingsMenu(talk, stages)
+        self._export = ExportMenu(talk, jobs.submit, store, stages)
 
     def register(self, app: Application) -> None:  # type: ignore[type-arg]
         for handler in [
             MessageHandler(filters.UpdateType.GUEST_MESSAGE, self.guest),
             CommandHandler(["start", "help"], self.help, filters=COMMAND_UPDATES),
+            CommandHandler("privacy", self.privacy, filters=COMMAND_UPDATES),
             CommandHandler("lang", self.lang, filters=COMMAND_UPDATES),
+            CommandHandler("settings", self._settings_menu.command, filters=COMMAND_UPDATES),
             CommandHandler("transcribe", self.transcribe_reply, filters=COMMAND_UPDATES),
             CommandHandler("mode", self.mode, filters=COMMAND_UPDATES),
             MessageHandler(
@@ -109,6 +98,8 @@ class Handlers:
             ),
             CallbackQueryHandler(self.lang_button, pattern=f"^{LANG_PREFIX}"),
             CallbackQueryHandler(self.mode_button, pattern=f"^{MODE_PREFIX}"),
+            *self._settings_menu.handlers(),
+            *self._export.handlers(),
         ]:
             app.add_handler(handler, group=HANDLERS_GROUP)
         app.add_error_handler(self.error)
@@ -127,7 +118,8 @@ class Handlers:
 
     async def guest(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A mention of the bot in a chat it is not in: the media it replies to, answered
-        through the guest query; without such media, a short hint."""
+        through the guest query; without such media, a short hint (in the caller's
+        language: the chat is not the bot's, it has no settings)."""
         mention = update.guest_message
         if mention is None or mention.guest_query_id is None:
             return
@@ -135,9 +127,10 @@ class Handlers:
         if note is not None:
             self._jobs.submit(note)
             return
-        hint = GuestReply(self._bot, guest_target(mention))
+        caller = mention.from_user
+        tx = texts_for(self._chats.ui_language_of(caller.language_code if caller else None))
         try:
-            await hint.finish(texts.GUEST_HINT)
+            await GuestReply(self._bot, guest_target(mention)).finish(tx.guest_hint)
         except TelegramError as exc:
             log.info("could not answer a guest mention: %s", exc)
 
@@ -157,25 +150,27 @@ class Handlers:
             return
         replied = message.reply_to_message
         note = note_from_message(replied) if replied is not None else None
-        if note is None:
-            await self._reply(message, texts.TRANSCRIBE_USAGE)
-            return
-        known = await self._jobs.lookup(note)
-        if known is None:
+        if note is not None and update.effective_user is not None:
+            # the one asking is the one the answer speaks to
+            note = dataclasses.replace(note, user_language=update.effective_user.language_code)
+        known = await self._jobs.lookup(note) if note is not None else None
+        if note is not None and known is None:
             self._jobs.submit(note)
+            return
+        tx = await self._talk.texts(message.chat, update.effective_user)
+        if known is None:
+            await self._talk.reply(message, tx.transcribe_usage)
         elif not known.finished:
-            await self._reply(message, texts.ALREADY_WORKING)
+            await self._talk.reply(message, tx.already_working)
         elif known.job.placeholder_id is None:
-            await self._reply(message, texts.ALREADY_ANSWERED)
+            await self._talk.reply(message, tx.already_answered)
         else:  # point at the answer: a reply to it shows it, one tap away
             answer = dataclasses.replace(
                 ReplyTarget.for_message(message), message_id=known.job.placeholder_id
             )
             transcribed = known.outcome in (Outcome.TRANSCRIBED, Outcome.EMPTY)
-            await self._send(
-                message,
-                answer,
-                texts.ALREADY_TRANSCRIBED if transcribed else texts.ALREADY_ANSWERED,
+            await self._talk.send(
+                answer, tx.already_transcribed if transcribed else tx.already_answered
             )
 
     # -- commands --------------------------------------------------------------------------
@@ -183,44 +178,57 @@ class Handlers:
         message = update.effective_message
         if message is None:
             return
-        options = await self._chats.get(message.chat.id)
+        user = update.effective_user
+        options, tx = await self._talk.context(message.chat, user)
+        tag = await self._chats.tag(user.language_code if user else None, options)
         mode = None if message.chat.type == ChatType.PRIVATE else options.mode
-        await self._reply(message, texts.help_text(options.tag, mode))
+        await self._talk.reply(message, tx.help_text(tag, mode))
+
+    async def privacy(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None:
+            return
+        tx = await self._talk.texts(message.chat, update.effective_user)
+        kept = self._talk.settings
+        text = tx.privacy(kept.transcript_retention_s / 3600, kept.job_retention_s / 86400)
+        await self._talk.reply(message, text)
 
     async def lang(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         if message is None:
             return
+        user = update.effective_user
+        options, tx = await self._talk.context(message.chat, user)
         try:
             tags = await self._stages.tags()
         except TruebarError as exc:
             log.warning("chat %s: cannot list stages: %s", message.chat.id, exc)
-            await self._reply(message, texts.LANG_UNAVAILABLE)
+            await self._talk.reply(message, tx.lang_unavailable)
             return
-        current = await self._chats.tag(message.chat.id)
+        current = await self._chats.tag(user.language_code if user else None, options)
         if context.args:
             wanted = " ".join(context.args)[:80]
-            if not await self._may_change(message.chat, update.effective_user, message):
-                await self._reply(message, texts.LANG_ADMINS_ONLY)
+            if not await self._talk.may_change(message.chat, user, message):
+                await self._talk.reply(message, tx.lang_admins_only)
                 return
             tag = find_tag(wanted, tags)
             if tag is None:
-                await self._reply(message, texts.lang_unknown(wanted, tags))
+                await self._talk.reply(message, tx.lang_unknown(wanted, tags))
                 return
             await self._chats.set_tag(message.chat.id, tag)
             log.info("chat %s: language set to %s", message.chat.id, tag)
-            await self._reply(message, texts.lang_set(tag))
+            await self._talk.reply(message, tx.lang_set(tag))
             return
         buttons = [
             [
                 InlineKeyboardButton(
-                    ("✓ " if tag == current else "") + describe_tag(tag),
+                    ("✓ " if tag == current else "") + tx.describe_tag(tag),
                     callback_data=LANG_PREFIX + tag_key(tag),
                 )
             ]
             for tag in tags
         ]
-        await self._reply(message, texts.lang_prompt(current), InlineKeyboardMarkup(buttons))
+        await self._talk.reply(message, tx.lang_prompt(current), InlineKeyboardMarkup(buttons))
 
     async def lang_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -228,26 +236,27 @@ class Handlers:
             return
         message = query.message
         if not isinstance(message, Message):  # too old to be accessible
-            await query.answer(texts.LANG_STALE, show_alert=True)
+            await query.answer(texts_for(query.from_user.language_code or "").stale_choice)
             return
+        tx = await self._talk.texts(message.chat, query.from_user)
         try:
             tags = await self._stages.tags()
         except TruebarError:
-            await query.answer(texts.LANG_UNAVAILABLE, show_alert=True)
+            await query.answer(tx.lang_unavailable, show_alert=True)
             return
         key = (query.data or "").removeprefix(LANG_PREFIX)
-        tag = next((t for t in tags if tag_key(t) == key), None)
+        tag = tag_for_key(key, tags)
         if tag is None:
-            await query.answer(texts.LANG_STALE, show_alert=True)
+            await query.answer(tx.stale_choice, show_alert=True)
             return
-        if not await self._may_change(message.chat, query.from_user, None):
-            await query.answer(texts.LANG_ADMINS_ONLY, show_alert=True)
+        if not await self._talk.may_change(message.chat, query.from_user, None):
+            await query.answer(tx.lang_admins_only, show_alert=True)
             return
         await self._chats.set_tag(message.chat.id, tag)
         log.info("chat %s: language set to %s", message.chat.id, tag)
-        await query.answer("Saved")
+        await query.answer(tx.saved)
         try:
-            await query.edit_message_text(texts.lang_set(tag))
+            await query.edit_message_text(tx.lang_set(tag))
         except TelegramError as exc:
             log.info("chat %s: could not update the /lang message: %s", message.chat.id, exc)
 
@@ -256,33 +265,33 @@ class Handlers:
         message = update.effective_message
         if message is None:
             return
+        options, tx = await self._talk.context(message.chat, update.effective_user)
         if message.chat.type == ChatType.PRIVATE:
-            await self._reply(message, texts.MODE_PRIVATE)
+            await self._talk.reply(message, tx.mode_private)
             return
-        current = (await self._chats.get(message.chat.id)).mode
         if context.args:
             wanted = MODE_WORDS.get(context.args[0].lower())
             if wanted is None:
-                await self._reply(message, texts.MODE_USAGE)
-            elif not await self._may_change(
+                await self._talk.reply(message, tx.mode_usage)
+            elif not await self._talk.may_change(
                 message.chat, update.effective_user, message, admins_only=True
             ):
-                await self._reply(message, texts.MODE_ADMINS_ONLY)
+                await self._talk.reply(message, tx.mode_admins_only)
             else:
                 await self._chats.set_mode(message.chat.id, wanted)
                 log.info("chat %s: mode set to %s", message.chat.id, wanted)
-                await self._reply(message, texts.mode_set(wanted))
+                await self._talk.reply(message, tx.mode_set(wanted))
             return
         buttons = [
             [
                 InlineKeyboardButton(
-                    ("✓ " if mode is current else "") + texts.mode_name(mode),
+                    ("✓ " if mode is options.mode else "") + tx.mode_name(mode),
                     callback_data=MODE_PREFIX + mode,
                 )
             ]
             for mode in Mode
         ]
-        await self._reply(message, texts.mode_prompt(current), InlineKeyboardMarkup(buttons))
+        await self._talk.reply(message, tx.mode_prompt(options.mode), InlineKeyboardMarkup(buttons))
 
     async def mode_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -294,16 +303,17 @@ class Handlers:
         except ValueError:
             wanted = None
         if not isinstance(message, Message) or wanted is None:
-            await query.answer(texts.LANG_STALE, show_alert=True)
+            await query.answer(texts_for(query.from_user.language_code or "").stale_choice)
             return
-        if not await self._may_change(message.chat, query.from_user, None, admins_only=True):
-            await query.answer(texts.MODE_ADMINS_ONLY, show_alert=True)
+        tx = await self._talk.texts(message.chat, query.from_user)
+        if not await self._talk.may_change(message.chat, query.from_user, None, admins_only=True):
+            await query.answer(tx.mode_admins_only, show_alert=True)
             return
         await self._chats.set_mode(message.chat.id, wanted)
         log.info("chat %s: mode set to %s", message.chat.id, wanted)
-        await query.answer("Saved")
+        await query.answer(tx.saved)
         try:
-            await query.edit_message_text(texts.mode_set(wanted))
+            await query.edit_message_text(tx.mode_set(wanted))
         except TelegramError as exc:
             log.info("chat %s: could not update the /mode message: %s", message.chat.id, exc)
 
@@ -313,42 +323,3 @@ class Handlers:
             message = update.effective_message
             where = f" (chat {message.chat.id}, message {message.message_id})"
         log.error("unhandled error%s: %r", where, context.error, exc_info=context.error)
-
-    # -- helpers ---------------------------------------------------------------------------
-    async def _may_change(
-        self, chat: Chat, user: User | None, message: Message | None, *, admins_only: bool = False
-    ) -> bool:
-        """Whether the sender may change this chat's settings: anyone in a private chat;
-        in groups and channels admins (when the setting is for admins only)."""
-        if chat.type == ChatType.PRIVATE:
-            return True
-        if not admins_only and not self._settings.lang_admins_only:
-            return True
-        if message is not None and message.sender_chat and message.sender_chat.id == chat.id:
-            return True  # an anonymous admin posts as the group itself; a channel post too
-        if user is None:
-            return False
-        try:
-            member = await chat.get_member(user.id)
-        except TelegramError as exc:
-            log.warning("chat %s: cannot check admin status: %s", chat.id, exc)
-            return False
-        return member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
-
-    async def _reply(
-        self, message: Message, text: str, markup: InlineKeyboardMarkup | None = None
-    ) -> None:
-        await self._send(message, ReplyTarget.for_message(message), text, markup)
-
-    async def _send(
-        self,
-        message: Message,
-        target: ReplyTarget,
-        text: str,
-        markup: InlineKeyboardMarkup | None = None,
-    ) -> None:
-        reply = LiveReply(self._bot, target)
-        try:
-            await reply.open(text, markup)
-        except TelegramError as exc:
-            log.warning("chat %s: reply failed: %s", message.chat.id, exc)

@@ -29,6 +29,7 @@ from typing import TypeVar
 from telegram import (
     InlineKeyboardMarkup,
     InlineQueryResultArticle,
+    InputFile,
     InputTextMessageContent,
     Message,
     ReplyParameters,
@@ -143,21 +144,39 @@ class LiveReply:
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush(), name="live-reply-flush")
 
-    async def finish(self, text: str) -> None:
+    async def finish(self, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> int:
         """The final text (not blank): sent until it lands, split over several messages if
-        needed; no interim edit comes after it."""
+        needed, ``reply_markup`` under the last; no interim edit comes after it. Returns
+        how many messages it took."""
         await self._stop_interims()
         parts = split_message(text)
         if not parts:
             raise ValueError("a reply needs visible text")
         first, rest = parts[0], parts[1:]
+        first_markup = None if rest else reply_markup
         if not self.placed:
-            await self._place(first)
-        elif first != self._shown:
-            await self._reliably(lambda: self._edit_or_resend(first))
+            await self._place(first, first_markup)
+        elif first != self._shown or first_markup is not None:
+            await self._reliably(lambda: self._edit_or_resend(first, first_markup))
         self._shown = first
-        for part in rest:
-            await self._reliably(functools.partial(self._send, part))
+        for i, part in enumerate(rest, start=2):
+            markup = reply_markup if i == len(parts) else None
+            await self._reliably(functools.partial(self._send, part, markup))
+        return len(parts)
+
+    async def send_document(self, filename: str, data: bytes, caption: str) -> None:
+        """A file in reply to the note (e.g. the whole transcript), sent until it lands."""
+        await self._reliably(
+            lambda: self._bot.send_document(
+                self.target.chat_id,
+                InputFile(data, filename=filename),
+                caption=caption,
+                message_thread_id=self.target.thread_id,
+                reply_parameters=ReplyParameters(
+                    message_id=self.target.message_id, allow_sending_without_reply=True
+                ),
+            )
+        )
 
     def abandon(self) -> None:
         """Stop pending interim edits at once (the note's work was interrupted)."""
@@ -212,22 +231,33 @@ class LiveReply:
             ),
         )
 
-    async def _edit(self, text: str, how: Send = Send.ANSWER) -> None:
+    async def _edit(
+        self,
+        text: str,
+        how: Send = Send.ANSWER,
+        reply_markup: InlineKeyboardMarkup | None = None,
+    ) -> None:
         assert self.message_id is not None
         await self._bot.edit_message_text(
-            text, chat_id=self.target.chat_id, message_id=self.message_id, rate_limit_args=how
+            text,
+            chat_id=self.target.chat_id,
+            message_id=self.message_id,
+            reply_markup=reply_markup,
+            rate_limit_args=how,
         )
 
-    async def _edit_or_resend(self, text: str) -> None:
+    async def _edit_or_resend(
+        self, text: str, reply_markup: InlineKeyboardMarkup | None = None
+    ) -> None:
         try:
-            await self._edit(text)
+            await self._edit(text, reply_markup=reply_markup)
         except BadRequest as exc:
             if is_not_modified(exc):
                 return
             if not is_gone(exc):
                 raise
             log.info("placeholder gone in chat %s; sending the text anew", self.target.chat_id)
-            self.message_id = (await self._send(text)).message_id
+            self.message_id = (await self._send(text, reply_markup)).message_id
 
 
 @contextlib.asynccontextmanager
@@ -295,19 +325,30 @@ class GuestReply(LiveReply):
         self.inline_message_id = sent.inline_message_id
         self._shown = text
 
-    async def finish(self, text: str) -> None:
+    async def finish(self, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> int:
         """The final text, cut to one message: an inline message has no chat to continue
         in."""
         parts = split_message(text, MAX_MESSAGE - 2)
-        await super().finish(f"{parts[0]} …" if len(parts) > 1 else text)
+        return await super().finish(f"{parts[0]} …" if len(parts) > 1 else text, reply_markup)
+
+    async def send_document(self, filename: str, data: bytes, caption: str) -> None:
+        """Nothing can be sent into a guest's chat."""
 
     async def _send(self, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> Message:
         raise BadRequest("a guest answer cannot send messages, only edit its own")
 
-    async def _edit(self, text: str, how: Send = Send.ANSWER) -> None:
+    async def _edit(
+        self,
+        text: str,
+        how: Send = Send.ANSWER,
+        reply_markup: InlineKeyboardMarkup | None = None,
+    ) -> None:
         assert self.inline_message_id is not None
         await self._bot.edit_message_text(
-            text, inline_message_id=self.inline_message_id, rate_limit_args=how
+            text,
+            inline_message_id=self.inline_message_id,
+            reply_markup=reply_markup,
+            rate_limit_args=how,
         )
 
 

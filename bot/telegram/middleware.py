@@ -16,8 +16,9 @@ from telegram.ext import Application, ApplicationHandlerStop, ContextTypes, Type
 
 from bot.logs import set_note
 from bot.notes.media import guest_target
-from bot.telegram import texts
-from bot.telegram.live_reply import Bot, GuestReply, LiveReply, ReplyTarget
+from bot.telegram.conversation import Conversation
+from bot.telegram.live_reply import GuestReply, LiveReply, ReplyTarget
+from bot.telegram.texts import texts_for
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +27,10 @@ ALLOWLIST_GROUP = -1
 HANDLERS_GROUP = 0
 
 
-def install(
-    app: Application[Any, Any, Any, Any, Any, Any], bot: Bot, allowed_ids: frozenset[int]
-) -> None:
+def install(app: Application[Any, Any, Any, Any, Any, Any], talk: Conversation) -> None:
     app.add_handler(TypeHandler(Update, tag_log_lines), group=LOG_CONTEXT_GROUP)
-    if allowed_ids:
-        app.add_handler(TypeHandler(Update, Allowlist(bot, allowed_ids)), group=ALLOWLIST_GROUP)
+    if talk.settings.allowed_ids:
+        app.add_handler(TypeHandler(Update, Allowlist(talk)), group=ALLOWLIST_GROUP)
 
 
 async def tag_log_lines(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -46,9 +45,10 @@ class Allowlist:
     """Only the listed users or chats may use the bot; others get a polite refusal to
     what the bot would have answered (a command, a note, a button), and nothing else."""
 
-    def __init__(self, bot: Bot, allowed_ids: frozenset[int]) -> None:
-        self._bot = bot
-        self._allowed = allowed_ids
+    def __init__(self, talk: Conversation) -> None:
+        self._bot = talk.bot
+        self._chats = talk.chats
+        self._allowed = talk.settings.allowed_ids
 
     def allows(self, update: Update) -> bool:
         user, chat = update.effective_user, update.effective_chat
@@ -65,14 +65,18 @@ class Allowlist:
             chat.id if chat else None,
             user.id if user else None,
         )
+        # in the sender's language, without asking the store: a stranger costs no query
+        refusal = texts_for(
+            self._chats.ui_language_of(user.language_code if user else None)
+        ).not_allowed
         try:
             if update.callback_query is not None:
-                await update.callback_query.answer(texts.NOT_ALLOWED, show_alert=True)
+                await update.callback_query.answer(refusal, show_alert=True)
             elif (mention := update.guest_message) is not None and mention.guest_query_id:
-                await GuestReply(self._bot, guest_target(mention)).finish(texts.NOT_ALLOWED)
+                await GuestReply(self._bot, guest_target(mention)).finish(refusal)
             elif (message := update.effective_message) is not None and _handled(update, context):
                 reply = LiveReply(self._bot, ReplyTarget.for_message(message))
-                await reply.open(texts.NOT_ALLOWED)
+                await reply.open(refusal)
         except TelegramError as exc:
             log.info("could not refuse politely: %s", exc)
         raise ApplicationHandlerStop

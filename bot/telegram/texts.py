@@ -1,14 +1,22 @@
-"""Everything the bot says, in one place; and failures turned into human messages."""
+"""Everything the bot says, in one place, in the user's language; and failures turned into
+human messages.
+
+Messages are written in English here and translated in the catalogues of
+:mod:`bot.i18n` (``./dev i18n`` collects new ones); a test fails when one has no
+Slovenian translation. Get the texts for a language with :func:`texts_for`.
+"""
 
 from __future__ import annotations
 
+import functools
 import re
 
 from telegram.error import BadRequest, TelegramError
 
+from bot import i18n
 from bot.audio import AudioError, AudioTooLong, EmptyAudio
 from bot.chat_settings import Mode
-from bot.languages import language_name
+from bot.languages import capitalised, describe_tag, language_name
 from bot.truebar.errors import (
     AuthError,
     AuthUnavailable,
@@ -18,163 +26,414 @@ from bot.truebar.errors import (
     TruebarTimeout,
 )
 
-TRANSCRIBING = "🎙 Transcribing…"
-NO_SPEECH = "🤷 No speech recognized."
-NOT_ALLOWED = "Sorry, this bot is private and not available in this chat."
-TRANSCRIBE_USAGE = "Reply to a voice message, video note or audio file with /transcribe."
-LANG_ADMINS_ONLY = "Only group admins can change the language here."
-LANG_UNAVAILABLE = "I can't reach the speech service to list languages. Please try again later."
-LANG_STALE = "That choice is no longer available. Send /lang again."
-RESTARTING = "⏳ I'm restarting; I'll transcribe this as soon as I'm back."
-STORAGE_DOWN = (
-    "⚠️ I can't take new messages for a moment (my storage is unavailable). "
-    "Please send this again in a minute."
-)
-TOO_OLD = (
-    "Sorry — I was offline, and this message is too old now. "
-    "Please send it again if you still need it."
-)
-GAVE_UP = "⚠️ Sorry, I couldn't transcribe this after several tries. Please send it again later."
-SERVICE_DOWN_RETRYING = (
-    "⏳ The speech service can't be reached right now. I'll try again in a minute or two."
-)
-DOWNLOAD_RETRYING = (
-    "⏳ I couldn't fetch this file from Telegram. I'll try again in a minute or two."
-)
-EMPTY_FILE = "⚠️ This recording is empty."
-ALREADY_TRANSCRIBED = "⬆️ I've already transcribed this message: the transcript is my reply to it."
-ALREADY_WORKING = "⏳ I'm already working on this message."
-ALREADY_ANSWERED = "I've already answered this message."
+
+@functools.cache
+def texts_for(language: str) -> Texts:
+    """The texts in ``language`` (Telegram's ``language_code``, or one of
+    :func:`bot.i18n.languages`; English when the bot does not speak it)."""
+    return Texts(language)
 
 
-def cut_at(seconds: float) -> str:
-    return (
-        f"✂️ This recording is longer than it says, so I transcribed only its first "
-        f"{_minutes(round(seconds))}."
-    )
+class Texts:
+    def __init__(self, language: str) -> None:
+        self.language = i18n.pick(language)
+        catalogue = i18n.translations(self.language)
+        self._ = catalogue.gettext
+        self.ngettext = catalogue.ngettext
 
+    # -- a note's life ---------------------------------------------------------------------
+    @property
+    def transcribing(self) -> str:
+        return self._("🎙 Transcribing…")
 
-def queued(ahead: int) -> str:
-    if ahead == 0:
-        return "⏳ Queued: yours is next."
-    waiting = "1 message is" if ahead == 1 else f"{ahead} messages are"
-    return f"⏳ Queued: {waiting} ahead of yours."
-
-
-def chat_busy(limit: int) -> str:
-    return (
-        f"⏳ This chat already has {limit} messages waiting for me, so I skipped this one. "
-        "Please send it again once I've answered the others."
-    )
-
-
-def user_busy(limit: int) -> str:
-    return (
-        f"⏳ You already have {limit} messages waiting for me, so I skipped this one. "
-        "Please send it again once I've answered the others."
-    )
-
-
-GUEST_HINT = (
-    "Mention me in a reply to a voice message, video or audio file, and I'll transcribe it here."
-)
-MODE_PRIVATE = "Modes are for groups and channels: here I transcribe every voice message."
-MODE_USAGE = "Use /mode every or /mode request (or /mode alone for buttons)."
-MODE_ADMINS_ONLY = "Only admins can change when I transcribe here."
-MODE_NAMES = {
-    Mode.EVERY: "Every voice message",
-    Mode.ON_REQUEST: "Only on request",
-}
-
-
-def mode_name(mode: Mode) -> str:
-    return MODE_NAMES[mode]
-
-
-def mode_prompt(current: Mode) -> str:
-    return f"I transcribe here: {mode_name(current).lower()}. Choose:"
-
-
-def mode_set(mode: Mode) -> str:
-    if mode is Mode.ON_REQUEST:
-        return (
-            "✅ From now on I transcribe only on request: reply to a voice message with "
-            "/transcribe, or mention me in the reply."
+    def transcribing_again(self, tag: str) -> str:
+        return self._("🎙 Transcribing again in {language}…").format(
+            language=self.language_name(tag)
         )
-    return "✅ From now on I transcribe every voice message here."
 
+    @property
+    def no_speech(self) -> str:
+        return self._("🤷 No speech recognized.")
 
-def help_text(current_tag: str, mode: Mode | None = None) -> str:
-    """``mode``: the chat's, in a group or channel (None in a private chat)."""
-    text = (
-        "I turn voice messages into text with Truebar speech recognition.\n\n"
-        "Send or forward me a voice message, video note, video or audio file and I'll reply "
-        "with the text, updated live while it's being recognized.\n\n"
-        f"Language: {language_name(current_tag)} ({current_tag}). Change it with /lang.\n\n"
-        "In groups: with privacy mode on, Telegram doesn't show me ordinary messages. "
-        "Either turn privacy mode off in @BotFather (/setprivacy) or make me an admin, and "
-        "I'll transcribe every voice message; or reply to a voice message with /transcribe, "
-        "which works with privacy mode on.\n\n"
-        "In any chat, even one I'm not in: reply to a voice message and mention me."
-    )
-    if mode is not None:
-        text += f"\n\nHere I transcribe: {mode_name(mode).lower()}. Admins change this with /mode."
-    return text
+    @property
+    def empty_file(self) -> str:
+        return self._("⚠️ This recording is empty.")
 
+    def queued(self, ahead: int) -> str:
+        if ahead == 0:
+            return self._("⏳ Queued: yours is next.")
+        return self.ngettext(
+            "⏳ Queued: {n} message is ahead of yours.",
+            "⏳ Queued: {n} messages are ahead of yours.",
+            ahead,
+        ).format(n=ahead)
 
-def lang_prompt(current_tag: str) -> str:
-    return f"Current language: {language_name(current_tag)} ({current_tag}).\nChoose another:"
+    def cut_at(self, seconds: float) -> str:
+        return self._(
+            "✂️ This recording is longer than it says, so I transcribed only its first {length}."
+        ).format(length=self.duration(round(seconds)))
 
+    @property
+    def restarting(self) -> str:
+        return self._("⏳ I'm restarting; I'll transcribe this as soon as I'm back.")
 
-def lang_set(tag: str) -> str:
-    return f"✅ Language set to {language_name(tag)} ({tag})."
+    @property
+    def storage_down(self) -> str:
+        return self._(
+            "⚠️ I can't take new messages for a moment (my storage is unavailable). "
+            "Please send this again in a minute."
+        )
 
+    @property
+    def too_old(self) -> str:
+        return self._(
+            "Sorry — I was offline, and this message is too old now. "
+            "Please send it again if you still need it."
+        )
 
-def lang_unknown(wanted: str, tags: list[str]) -> str:
-    listing = "\n".join(f"• {t}" for t in tags)
-    return f"I don't know the language {wanted!r}. Available:\n{listing}"
+    @property
+    def gave_up(self) -> str:
+        return self._(
+            "⚠️ Sorry, I couldn't transcribe this after several tries. Please send it again later."
+        )
 
+    @property
+    def service_down_retrying(self) -> str:
+        return self._(
+            "⏳ The speech service can't be reached right now. I'll try again in a minute or two."
+        )
 
-def too_big(limit_bytes: int) -> str:
-    return (
-        f"⚠️ This file is too big: bots can download files up to {limit_bytes // (1024 * 1024)} MB."
-    )
+    @property
+    def download_retrying(self) -> str:
+        return self._(
+            "⏳ I couldn't fetch this file from Telegram. I'll try again in a minute or two."
+        )
 
+    def chat_busy(self, limit: int) -> str:
+        return self.ngettext(
+            "⏳ This chat already has {n} message waiting for me, so I skipped this one. "
+            "Please send it again once I've answered the others.",
+            "⏳ This chat already has {n} messages waiting for me, so I skipped this one. "
+            "Please send it again once I've answered the others.",
+            limit,
+        ).format(n=limit)
 
-def too_long(limit_s: float) -> str:
-    return f"⚠️ This recording is too long: I transcribe up to {_minutes(limit_s)}."
+    def user_busy(self, limit: int) -> str:
+        return self.ngettext(
+            "⏳ You already have {n} message waiting for me, so I skipped this one. "
+            "Please send it again once I've answered the others.",
+            "⏳ You already have {n} messages waiting for me, so I skipped this one. "
+            "Please send it again once I've answered the others.",
+            limit,
+        ).format(n=limit)
 
+    def too_big(self, limit_bytes: int) -> str:
+        return self._("⚠️ This file is too big: bots can download files up to {mb} MB.").format(
+            mb=limit_bytes // (1024 * 1024)
+        )
 
-def _minutes(seconds: float) -> str:
-    minutes = seconds / 60
-    return f"{minutes:g} minutes" if minutes >= 1 else f"{seconds:g} seconds"
+    def too_long(self, limit_s: float) -> str:
+        return self._("⚠️ This recording is too long: I transcribe up to {length}.").format(
+            length=self.duration(limit_s)
+        )
 
+    def duration(self, seconds: float) -> str:
+        """``seconds`` as the largest whole unit that fits: minutes or seconds."""
+        if seconds >= 60 and seconds % 60 == 0:
+            minutes = int(seconds // 60)
+            return self.ngettext("{n} minute", "{n} minutes", minutes).format(n=minutes)
+        whole = int(seconds)
+        return self.ngettext("{n} second", "{n} seconds", whole).format(n=whole)
 
-def describe_failure(exc: BaseException, tag: str) -> str:
-    """A short message for the user; the log line carries the details."""
-    if isinstance(exc, EmptyAudio):
-        return EMPTY_FILE
-    if isinstance(exc, AudioTooLong):
-        return too_long(exc.limit_s)
-    if isinstance(exc, AudioError):
-        return "⚠️ I couldn't read any audio in this file."
-    if isinstance(exc, AuthUnavailable):
-        return "⚠️ The speech service can't be reached right now. Please try again later."
-    if isinstance(exc, AuthError):
-        return "⚠️ The speech service refused my login. The bot's owner needs to fix this."
-    if isinstance(exc, ConfigRejected):
-        return f"⚠️ The speech service doesn't accept the language {tag}. Choose another with /lang."
-    if isinstance(exc, TruebarTimeout):
-        return "⚠️ The speech service took too long to answer. Please try again."
-    if isinstance(exc, ConnectionLost):
-        return "⚠️ I lost the connection to the speech service. Please try again."
-    if isinstance(exc, ServerError):
-        return f"⚠️ The speech service reported an error: {_excerpt(str(exc))}. Please try again."
-    if isinstance(exc, BadRequest) and "too big" in exc.message.lower():
-        return "⚠️ This file is too big for bots to download from Telegram (20 MB)."
-    if isinstance(exc, TelegramError):
-        return "⚠️ I couldn't download this file from Telegram. Please try again."
-    return "⚠️ Something went wrong while transcribing. Please try again."
+    def describe_failure(self, exc: BaseException, tag: str) -> str:
+        """A short message for the user; the log line carries the details."""
+        if isinstance(exc, EmptyAudio):
+            return self.empty_file
+        if isinstance(exc, AudioTooLong):
+            return self.too_long(exc.limit_s)
+        if isinstance(exc, AudioError):
+            return self._("⚠️ I couldn't read any audio in this file.")
+        if isinstance(exc, AuthUnavailable):
+            return self._(
+                "⚠️ The speech service can't be reached right now. Please try again later."
+            )
+        if isinstance(exc, AuthError):
+            return self._(
+                "⚠️ The speech service refused my login. The bot's owner needs to fix this."
+            )
+        if isinstance(exc, ConfigRejected):
+            return self._(
+                "⚠️ The speech service doesn't accept the language {tag}. Choose another with /lang."
+            ).format(tag=tag)
+        if isinstance(exc, TruebarTimeout):
+            return self._("⚠️ The speech service took too long to answer. Please try again.")
+        if isinstance(exc, ConnectionLost):
+            return self._("⚠️ I lost the connection to the speech service. Please try again.")
+        if isinstance(exc, ServerError):
+            return self._(
+                "⚠️ The speech service reported an error: {error}. Please try again."
+            ).format(error=_excerpt(str(exc)))
+        if isinstance(exc, BadRequest) and "too big" in exc.message.lower():
+            return self._("⚠️ This file is too big for bots to download from Telegram (20 MB).")
+        if isinstance(exc, TelegramError):
+            return self._("⚠️ I couldn't download this file from Telegram. Please try again.")
+        return self._("⚠️ Something went wrong while transcribing. Please try again.")
+
+    # -- access ----------------------------------------------------------------------------
+    @property
+    def not_allowed(self) -> str:
+        return self._("Sorry, this bot is private and not available in this chat.")
+
+    @property
+    def guest_hint(self) -> str:
+        return self._(
+            "Mention me in a reply to a voice message, video or audio file, "
+            "and I'll transcribe it here."
+        )
+
+    # -- /transcribe -----------------------------------------------------------------------
+    @property
+    def transcribe_usage(self) -> str:
+        return self._("Reply to a voice message, video note or audio file with /transcribe.")
+
+    @property
+    def already_transcribed(self) -> str:
+        return self._("⬆️ I've already transcribed this message: the transcript is my reply to it.")
+
+    @property
+    def already_working(self) -> str:
+        return self._("⏳ I'm already working on this message.")
+
+    @property
+    def already_answered(self) -> str:
+        return self._("I've already answered this message.")
+
+    # -- /lang -----------------------------------------------------------------------------
+    def language_name(self, tag: str) -> str:
+        """A recognition language (from its ASR tag), named in this language."""
+        return language_name(tag, self.language)
+
+    def describe_tag(self, tag: str) -> str:
+        return describe_tag(tag, self.language)
+
+    @property
+    def lang_admins_only(self) -> str:
+        return self._("Only group admins can change the language here.")
+
+    @property
+    def lang_unavailable(self) -> str:
+        return self._("I can't reach the speech service to list languages. Please try again later.")
+
+    @property
+    def stale_choice(self) -> str:
+        return self._("That choice is no longer available. Send the command again.")
+
+    def lang_prompt(self, current_tag: str) -> str:
+        return self._("Current language: {language} ({tag}).\nChoose another:").format(
+            language=self.language_name(current_tag), tag=current_tag
+        )
+
+    def lang_set(self, tag: str) -> str:
+        return self._("✅ Language set to {language} ({tag}).").format(
+            language=self.language_name(tag), tag=tag
+        )
+
+    def lang_unknown(self, wanted: str, tags: list[str]) -> str:
+        listing = "\n".join(f"• {t}" for t in tags)
+        return self._("I don't know the language {wanted!r}. Available:\n{listing}").format(
+            wanted=wanted, listing=listing
+        )
+
+    @property
+    def saved(self) -> str:
+        return self._("Saved")
+
+    # -- /mode -----------------------------------------------------------------------------
+    @property
+    def mode_private(self) -> str:
+        return self._("Modes are for groups and channels: here I transcribe every voice message.")
+
+    @property
+    def mode_usage(self) -> str:
+        return self._("Use /mode every or /mode request (or /mode alone for buttons).")
+
+    @property
+    def mode_admins_only(self) -> str:
+        return self._("Only admins can change when I transcribe here.")
+
+    def mode_name(self, mode: Mode) -> str:
+        if mode is Mode.ON_REQUEST:
+            return self._("Only on request")
+        return self._("Every voice message")
+
+    def mode_prompt(self, current: Mode) -> str:
+        return self._("I transcribe here: {mode}. Choose:").format(
+            mode=self.mode_name(current).lower()
+        )
+
+    def mode_set(self, mode: Mode) -> str:
+        if mode is Mode.ON_REQUEST:
+            return self._(
+                "✅ From now on I transcribe only on request: reply to a voice message with "
+                "/transcribe, or mention me in the reply."
+            )
+        return self._("✅ From now on I transcribe every voice message here.")
+
+    # -- /settings -------------------------------------------------------------------------
+    @property
+    def settings_admins_only(self) -> str:
+        return self._("Only admins can change the settings here.")
+
+    def settings_title(self, tag: str) -> str:
+        return self._(
+            "⚙️ Settings for this chat. Recognition language: {language}. Tap a button to change it."
+        ).format(language=self.language_name(tag))
+
+    def recognition_button(self, tag: str) -> str:
+        return self._("🗣 Recognition: {language}").format(language=self.language_name(tag))
+
+    def stage_button(self, task: str, on: bool) -> str:
+        label = self._("{stage}: on") if on else self._("{stage}: off")
+        return label.format(stage=self.stage_name(task))
+
+    def stage_name(self, task: str) -> str:
+        """A Truebar NLP stage, named for people."""
+        names = {
+            "NLP_pc": self._("✍️ Punctuation"),
+            "NLP_tn": self._("🔢 Numbers as digits"),
+            "NLP_ac": self._("🔠 Capitalisation"),
+        }
+        return names.get(task, task)
+
+    def timestamps_button(self, on: bool) -> str:
+        return self._("⏱ Timestamps: on") if on else self._("⏱ Timestamps: off")
+
+    def mode_button(self, mode: Mode) -> str:
+        return self._("👥 {mode}").format(mode=self.mode_name(mode))
+
+    def interface_button(self, chosen: str | None) -> str:
+        if chosen is None:
+            return self._("🌐 Interface: automatic")
+        return self._("🌐 Interface: {language}").format(language=self.interface_name(chosen))
+
+    def interface_name(self, language: str) -> str:
+        """A language of the interface, named in itself (as people look for it)."""
+        return capitalised(language_name(language, language))
+
+    @property
+    def interface_prompt(self) -> str:
+        return self._("The language I speak here:")
+
+    @property
+    def interface_automatic(self) -> str:
+        return self._("Automatic (your Telegram language)")
+
+    @property
+    def back(self) -> str:
+        return self._("⬅️ Back")
+
+    # -- export ----------------------------------------------------------------------------
+    @property
+    def subtitles_button(self) -> str:
+        return self._("🎬 Subtitles (.srt)")
+
+    @property
+    def another_language_button(self) -> str:
+        return self._("🔁 Another language")
+
+    @property
+    def transcribe_again_button(self) -> str:
+        return self._("🔁 Transcribe again")
+
+    @property
+    def whole_transcript(self) -> str:
+        return self._("📄 The whole transcript, as a file.")
+
+    @property
+    def subtitles(self) -> str:
+        return self._("🎬 Subtitles.")
+
+    def expired(self, hours: float) -> str:
+        whole = round(hours)
+        if not whole:
+            return self._("This transcript is not kept. I can transcribe the message again.")
+        return self.ngettext(
+            "This transcript is no longer kept: I keep transcripts for {n} hour. "
+            "I can transcribe the message again.",
+            "This transcript is no longer kept: I keep transcripts for {n} hours. "
+            "I can transcribe the message again.",
+            whole,
+        ).format(n=whole)
+
+    @property
+    def another_language_prompt(self) -> str:
+        return self._("Transcribe it again in:")
+
+    # -- /start, /help, /privacy -------------------------------------------------------------
+    def help_text(self, current_tag: str, mode: Mode | None = None) -> str:
+        """``mode``: the chat's, in a group or channel (None in a private chat)."""
+        text = self._(
+            "I turn voice messages into text with Truebar speech recognition.\n\n"
+            "Send or forward me a voice message, video note, video or audio file and I'll "
+            "reply with the text, updated live while it's being recognized.\n\n"
+            "Language: {language} ({tag}). Change it with /lang; punctuation, timestamps "
+            "and more with /settings.\n\n"
+            "In groups: with privacy mode on, Telegram doesn't show me ordinary messages. "
+            "Either turn privacy mode off in @BotFather (/setprivacy) or make me an admin, "
+            "and I'll transcribe every voice message; or reply to a voice message with "
+            "/transcribe, which works with privacy mode on.\n\n"
+            "In any chat, even one I'm not in: reply to a voice message and mention me.\n\n"
+            "What I keep, and for how long: /privacy."
+        ).format(language=self.language_name(current_tag), tag=current_tag)
+        if mode is not None:
+            text += "\n\n" + self._(
+                "Here I transcribe: {mode}. Admins change this with /mode."
+            ).format(mode=self.mode_name(mode).lower())
+        return text
+
+    def privacy(self, retention_hours: float, ledger_days: float) -> str:
+        hours, days = round(retention_hours), max(1, round(ledger_days))
+        lines = [
+            self._("What I keep:"),
+            self._("• this chat's settings (language, punctuation, …), until you change them;"),
+            self.ngettext(
+                "• for each message I transcribe, for {n} day: its chat, message and sender "
+                "ids, Telegram's file id, size and duration, and how it ended — no audio and "
+                "no transcript;",
+                "• for each message I transcribe, for {n} days: its chat, message and sender "
+                "ids, Telegram's file id, size and duration, and how it ended — no audio and "
+                "no transcript;",
+                days,
+            ).format(n=days),
+            self.ngettext(
+                "• the transcript's words and timings for {n} hour, so the buttons under it "
+                "(subtitles, another language) work; then they are deleted.",
+                "• the transcript's words and timings for {n} hours, so the buttons under it "
+                "(subtitles, another language) work; then they are deleted.",
+                hours,
+            ).format(n=hours)
+            if hours
+            else self._("• no transcripts: they are not kept once sent."),
+            "",
+            self._(
+                "The audio is sent to the Truebar speech service of this bot's operator, which "
+                "keeps each session (audio and transcript) in its history under the operator's "
+                "account."
+            ),
+        ]
+        return "\n".join(lines)
+
+    def commands(self) -> list[tuple[str, str]]:
+        """The command menu, as Telegram shows it."""
+        return [
+            ("start", self._("What this bot does")),
+            ("help", self._("How to use the bot, in private and in groups")),
+            ("lang", self._("Choose the recognition language for this chat")),
+            ("settings", self._("Language, punctuation, timestamps and more")),
+            ("transcribe", self._("Reply to a voice message with this to transcribe it")),
+            ("mode", self._("Groups and channels: every voice message, or only on request")),
+            ("privacy", self._("What the bot keeps, and for how long")),
+        ]
 
 
 def _excerpt(text: str, limit: int = 100) -> str:

@@ -32,6 +32,7 @@ class Request:
     headers: dict[str, str]  # names in lower case
     fields: dict[str, str]  # query, form and multipart fields, decoded
     body: bytes = b""
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # name → (filename, bytes)
 
     def params(self) -> dict[str, str]:
         """The fields, or a JSON object body's members (non-strings JSON-encoded)."""
@@ -75,8 +76,10 @@ class _Endpoint(tornado.web.RequestHandler):
             for source in (request.query_arguments, request.body_arguments)
             for name, values in source.items()
         }
+        uploads = {}
         for name, files in request.files.items():
             fields[name] = files[-1].body.decode(errors="replace")
+            uploads[name] = (files[-1].filename, files[-1].body)
         try:
             response = await self._handler(
                 Request(
@@ -85,6 +88,7 @@ class _Endpoint(tornado.web.RequestHandler):
                     {k.lower(): v for k, v in request.headers.items()},
                     fields,
                     request.body,
+                    uploads,
                 )
             )
         except AbortConnection:

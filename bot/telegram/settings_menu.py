@@ -1,0 +1,177 @@
+"""``/settings``: one inline menu for a chat's choices — recognition language, the NLP
+stages Truebar offers for it (punctuation, …), timestamps, the group mode, and the
+language the bot speaks. Anyone may look; changing follows ``/lang``'s rule (admins only
+in groups, unless the operator allows everyone), and the group mode is for admins always.
+
+The menu is one message, edited in place as buttons are pressed; its callback data is
+``s:<action>[:<argument>]``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
+from telegram.constants import ChatType
+from telegram.error import TelegramError
+from telegram.ext import BaseHandler, CallbackQueryHandler, ContextTypes
+
+from bot import i18n
+from bot.chat_settings import ChatOptions, Mode
+from bot.telegram.conversation import Conversation, tag_for_key, tag_key
+from bot.telegram.texts import Texts, texts_for
+from bot.truebar.errors import TruebarError
+from bot.truebar.stages_cache import StagesCache
+
+log = logging.getLogger(__name__)
+
+PREFIX = "s:"
+AUTOMATIC = "auto"
+
+
+def _button(text: str, action: str, argument: str = "") -> InlineKeyboardButton:
+    data = f"{PREFIX}{action}:{argument}" if argument else f"{PREFIX}{action}"
+    return InlineKeyboardButton(text, callback_data=data)
+
+
+class SettingsMenu:
+    def __init__(self, talk: Conversation, stages: StagesCache) -> None:
+        self._talk = talk
+        self._chats = talk.chats
+        self._stages = stages
+
+    def handlers(self) -> list[BaseHandler]:  # type: ignore[type-arg]
+        return [CallbackQueryHandler(self.button, pattern=f"^{PREFIX}")]
+
+    async def command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None:
+            return
+        user = update.effective_user
+        options, tx = await self._talk.context(message.chat, user)
+        text, markup = await self._main(message.chat, user, options, tx)
+        await self._talk.reply(message, text, markup)
+
+    async def button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        message, user = query.message, query.from_user
+        if not isinstance(message, Message):  # too old to be accessible
+            await query.answer(texts_for(user.language_code or "").stale_choice)
+            return
+        chat = message.chat
+        action, _, argument = (query.data or "").removeprefix(PREFIX).partition(":")
+        options, tx = await self._talk.context(chat, user)
+        if action in ("tag", "stage", "timestamps", "mode", "interface"):
+            admins_only = action == "mode"
+            if not await self._talk.may_change(chat, user, None, admins_only=admins_only):
+                denied = tx.mode_admins_only if admins_only else tx.settings_admins_only
+                await query.answer(denied, show_alert=True)
+                return
+            if not await self._change(chat, user, options, action, argument):
+                await query.answer(tx.stale_choice, show_alert=True)
+                return
+            log.info("chat %s: setting %s changed", chat.id, action)
+            options, tx = await self._talk.context(chat, user)
+            await query.answer(tx.saved)
+            text, markup = await self._main(chat, user, options, tx)
+        elif action == "languages":
+            await query.answer()
+            text, markup = await self._languages(chat, user, options, tx)
+        elif action == "interfaces":
+            await query.answer()
+            text, markup = self._interfaces(options, tx)
+        else:  # "menu", or anything an older version sent
+            await query.answer()
+            text, markup = await self._main(chat, user, options, tx)
+        try:
+            await query.edit_message_text(text, reply_markup=markup)
+        except TelegramError as exc:
+            log.info("chat %s: could not update the settings menu: %s", chat.id, exc)
+
+    async def _change(
+        self, chat: Chat, user: User | None, options: ChatOptions, action: str, argument: str
+    ) -> bool:
+        """Apply one button's change; False if the choice is no longer on offer."""
+        if action == "tag":
+            try:
+                tag = tag_for_key(argument, await self._stages.tags())
+            except TruebarError:
+                return False
+            if tag is None:
+                return False
+            await self._chats.set_tag(chat.id, tag)
+        elif action == "stage":
+            tag = await self._chats.tag(_language(user), options)
+            if argument not in await self._chats.extra_stages(tag, options):
+                return False
+            await self._chats.set_stage(chat.id, argument, not options.stage_on(argument))
+        elif action == "timestamps":
+            await self._chats.set_timestamps(chat.id, not options.timestamps)
+        elif action == "mode":
+            if chat.type == ChatType.PRIVATE:
+                return False
+            other = Mode.EVERY if options.mode is Mode.ON_REQUEST else Mode.ON_REQUEST
+            await self._chats.set_mode(chat.id, other)
+        elif action == "interface":
+            if argument != AUTOMATIC and argument not in i18n.languages():
+                return False
+            await self._chats.set_ui_language(chat.id, None if argument == AUTOMATIC else argument)
+        return True
+
+    async def _main(
+        self, chat: Chat, user: User | None, options: ChatOptions, tx: Texts
+    ) -> tuple[str, InlineKeyboardMarkup]:
+        tag = await self._chats.tag(_language(user), options)
+        rows = [[_button(tx.recognition_button(tag), "languages")]]
+        for task in await self._chats.extra_stages(tag, options):
+            rows.append([_button(tx.stage_button(task, options.stage_on(task)), "stage", task)])
+        rows.append([_button(tx.timestamps_button(options.timestamps), "timestamps")])
+        if chat.type != ChatType.PRIVATE:
+            rows.append([_button(tx.mode_button(options.mode), "mode")])
+        rows.append([_button(tx.interface_button(options.ui_language), "interfaces")])
+        return tx.settings_title(tag), InlineKeyboardMarkup(rows)
+
+    async def _languages(
+        self, chat: Chat, user: User | None, options: ChatOptions, tx: Texts
+    ) -> tuple[str, InlineKeyboardMarkup]:
+        current = await self._chats.tag(_language(user), options)
+        try:
+            tags = await self._stages.tags()
+        except TruebarError:
+            return tx.lang_unavailable, InlineKeyboardMarkup([[_button(tx.back, "menu")]])
+        rows = [
+            [_button(("✓ " if tag == current else "") + tx.describe_tag(tag), "tag", tag_key(tag))]
+            for tag in tags
+        ]
+        rows.append([_button(tx.back, "menu")])
+        return tx.lang_prompt(current), InlineKeyboardMarkup(rows)
+
+    def _interfaces(self, options: ChatOptions, tx: Texts) -> tuple[str, InlineKeyboardMarkup]:
+        chosen = options.ui_language
+        rows = [
+            [
+                _button(
+                    ("✓ " if chosen is None else "") + tx.interface_automatic,
+                    "interface",
+                    AUTOMATIC,
+                )
+            ]
+        ]
+        rows += [
+            [
+                _button(
+                    ("✓ " if language == chosen else "") + tx.interface_name(language),
+                    "interface",
+                    language,
+                )
+            ]
+            for language in i18n.languages()
+        ]
+        rows.append([_button(tx.back, "menu")])
+        return tx.interface_prompt, InlineKeyboardMarkup(rows)
+
+
+def _language(user: User | None) -> str | None:
+    return user.language_code if user else None

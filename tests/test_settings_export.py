@@ -1,0 +1,213 @@
+"""In the user's language, per-chat settings, and the buttons under a transcript
+(subtitles, another language), as users meet them."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from pathlib import Path
+
+from bot.telegram.texts import texts_for
+from bot.testing.mock_truebar import MockTruebar
+from tests.bot_harness import (
+    ADMIN,
+    EN_TAG,
+    GROUP,
+    MEMBER,
+    PRIVATE,
+    USER,
+    NoteTracker,
+    buttons,
+    command,
+    expected_transcript,
+    ledger_state,
+    press,
+    reply,
+)
+from tests.fake_telegram import FakeTelegram, StoredMessage
+
+EN, SL = texts_for("en"), texts_for("sl")
+SL_TAG = "KALDI:sl-SI:COL:20221208-0800"
+HR_TAG = "KALDI:hr-HR:COL:20230301-0000"
+
+
+async def transcribed(
+    fake: FakeTelegram,
+    bot: NoteTracker,
+    chat: int,
+    voice_note: Path,
+    *,
+    user: int = USER,
+    language_code: str | None = None,
+) -> tuple[int, StoredMessage]:
+    """Send a voice note; once it is done, its id and the bot's last reply message."""
+    note = fake.send_voice(chat, user, voice_note.read_bytes(), language_code=language_code)
+    await bot.done(chat, note["message_id"])
+    replies = [m for m in fake.replies_to(chat, note["message_id"]) if m.text is not None]
+    return note["message_id"], replies[-1]
+
+
+def stage_tasks(mock: MockTruebar) -> list[str]:
+    """The stages after ASR in the last session's CONFIG."""
+    config = mock.stats.sessions[-1].config or {}
+    return [s["task"] for s in config.get("pipeline", []) if s.get("task") != "ASR"]
+
+
+async def test_a_slovenian_user_is_answered_in_slovenian(
+    fake: FakeTelegram, bot: NoteTracker, mock_truebar: MockTruebar, voice_note: Path
+) -> None:
+    help_reply = await command(fake, PRIVATE, USER, "/help", language_code="sl")
+    assert help_reply.text == SL.help_text(SL_TAG)  # and the Slovenian tag by default
+    assert help_reply.text != EN.help_text(SL_TAG)
+    empty = fake.send_voice(PRIVATE, USER, b"", file_size=0, language_code="sl")
+    await bot.done(PRIVATE, empty["message_id"])
+    assert reply(fake, PRIVATE, empty["message_id"]).text == SL.empty_file
+    _, final = await transcribed(fake, bot, PRIVATE, voice_note, language_code="sl-SI")
+    assert mock_truebar.stats.sessions[-1].tag == SL_TAG
+    assert set(buttons(final)) == {SL.subtitles_button, SL.another_language_button}
+    # the command menu in each language, the operator's for everyone else
+    menus = {"sl": fake.commands_by_language["sl"], None: fake.commands}
+    assert [(c["command"], c["description"]) for c in menus["sl"]] == SL.commands()
+    assert [(c["command"], c["description"]) for c in menus[None]] == EN.commands()
+    assert SL.commands() != EN.commands()
+
+
+async def test_a_group_speaks_its_own_choice_whatever_its_members_speak(
+    fake: FakeTelegram, bot: NoteTracker
+) -> None:
+    # no choice: the operator's language, not the sender's
+    assert (await command(fake, GROUP, MEMBER, "/privacy", language_code="sl")).text == (
+        EN.privacy(24, 30)
+    )
+    menu = await command(fake, GROUP, ADMIN, "/settings")
+    await press(fake, GROUP, menu, MEMBER, buttons(menu)[EN.interface_button(None)])
+    await fake.wait_for(lambda: EN.interface_name("sl") in buttons(menu))
+    slovenian = buttons(menu)[EN.interface_name("sl")]
+    refused = await press(fake, GROUP, menu, MEMBER, slovenian)
+    assert refused["text"] == EN.settings_admins_only  # looking is for everyone, not changing
+    answer = await press(fake, GROUP, menu, ADMIN, slovenian)
+    assert answer["text"] == SL.saved
+    await fake.wait_for(lambda: menu.text == SL.settings_title(EN_TAG))
+    help_reply = await command(fake, GROUP, MEMBER, "/help", language_code="en")
+    assert (help_reply.text or "").startswith(SL.help_text(EN_TAG, None).split("\n")[0])
+
+
+async def test_punctuation_is_on_where_offered_and_a_chat_can_turn_it_off(
+    fake: FakeTelegram, bot: NoteTracker, mock_truebar: MockTruebar, voice_note: Path
+) -> None:
+    await transcribed(fake, bot, PRIVATE, voice_note, language_code="sl")
+    config = mock_truebar.stats.sessions[-1].config or {}
+    punctuation = [s for s in config["pipeline"] if s["task"] == "NLP_pc"]
+    assert punctuation and punctuation[0]["exceptionHandlingPolicy"] == "SKIP"
+    assert punctuation[0]["config"]["tag"] == "NEMO_PUNCTUATOR:sl-SI:*:*"
+
+    menu = await command(fake, PRIVATE, USER, "/settings", language_code="sl")
+    toggle = buttons(menu)[SL.stage_button("NLP_pc", True)]
+    await press(fake, PRIVATE, menu, USER, toggle, language_code="sl")
+    await fake.wait_for(lambda: SL.stage_button("NLP_pc", False) in buttons(menu))
+    await transcribed(fake, bot, PRIVATE, voice_note, language_code="sl")
+    assert stage_tasks(mock_truebar) == []
+    # a language with no punctuation stage offered gets none
+    await transcribed(fake, bot, GROUP, voice_note, user=MEMBER, language_code="en")
+    assert mock_truebar.stats.sessions[-1].tag == "KALDI:en-US:COL:20230101-0000"
+    assert stage_tasks(mock_truebar) == []
+
+
+async def test_timestamps_put_each_sentence_on_its_own_timed_line(
+    fake: FakeTelegram, bot: NoteTracker, voice_note: Path
+) -> None:
+    menu = await command(fake, PRIVATE, USER, "/settings")
+    await press(fake, PRIVATE, menu, USER, buttons(menu)[EN.timestamps_button(False)])
+    await fake.wait_for(lambda: EN.timestamps_button(True) in buttons(menu))
+    _, final = await transcribed(fake, bot, PRIVATE, voice_note)
+    lines = (final.text or "").splitlines()
+    assert lines and all(re.match(r"\[\d\d:\d\d\] \S", line) for line in lines)
+
+
+def parse_srt(text: str) -> list[tuple[int, int, str]]:
+    cues = []
+    for block in text.strip().split("\n\n"):
+        _, times, *words = block.split("\n")
+        start, end = (
+            sum(
+                int(x) * f
+                for x, f in zip(re.split("[:,]", t), (3_600_000, 60_000, 1000, 1), strict=True)
+            )
+            for t in times.split(" --> ")
+        )
+        cues.append((start, end, " ".join(words)))
+    return cues
+
+
+async def test_subtitles_follow_the_words_timings(
+    fake: FakeTelegram, bot: NoteTracker, mock_truebar: MockTruebar, voice_note: Path
+) -> None:
+    _, final = await transcribed(fake, bot, PRIVATE, voice_note)
+    transcript = expected_transcript(mock_truebar)
+    await press(fake, PRIVATE, final, USER, buttons(final)[EN.subtitles_button])
+    await fake.wait_for(lambda: any(m.document for m in fake.replies_to(PRIVATE, final.message_id)))
+    sent = next(m for m in fake.replies_to(PRIVATE, final.message_id) if m.document)
+    assert sent.document is not None and sent.document.filename.endswith(".srt")
+    assert sent.caption == EN.subtitles
+    cues = parse_srt(sent.document.content.decode())
+    audio_ms = mock_truebar.stats.sessions[-1].audio_bytes // 32  # 16 kHz s16le mono
+    assert len(cues) >= 2
+    assert all(start < end for start, end, _ in cues)
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(cues))  # in order, no overlaps
+    assert cues[0][0] >= 0 and cues[-1][1] <= audio_ms + 100
+    assert " ".join(text for _, _, text in cues) == transcript
+
+
+async def test_another_language_is_a_new_job_and_a_new_reply(
+    fake: FakeTelegram,
+    bot: NoteTracker,
+    mock_truebar: MockTruebar,
+    voice_note: Path,
+    tmp_path: Path,
+) -> None:
+    note_id, final = await transcribed(fake, bot, PRIVATE, voice_note)
+    await press(fake, PRIVATE, final, USER, buttons(final)[EN.another_language_button])
+    await fake.wait_for(lambda: bool(fake.replies_to(PRIVATE, final.message_id)))
+    prompt = reply(fake, PRIVATE, final.message_id)
+    assert prompt.text == EN.another_language_prompt
+    choice = buttons(prompt)[EN.describe_tag(HR_TAG)]
+    await press(fake, PRIVATE, prompt, USER, choice)
+    await bot.done(PRIVATE, prompt.message_id)
+    assert [s.tag for s in mock_truebar.stats.sessions] == [EN_TAG, HR_TAG]
+    assert prompt.text == expected_transcript(mock_truebar)  # the prompt became the reply
+    again = await ledger_state(tmp_path / "bot.db", PRIVATE, prompt.message_id)
+    assert again.job.asr_tag == HR_TAG and again.finished
+    first = await ledger_state(tmp_path / "bot.db", PRIVATE, note_id)
+    assert first.job.asr_tag is None and first.finished
+    # a second press on the same prompt is the same job: not transcribed twice
+    fake.press_button(PRIVATE, prompt.message_id, USER, choice)
+    await fake.wait_for(lambda: len(fake.answered_callbacks) >= 3)
+    assert len(mock_truebar.stats.sessions) == 2
+
+
+async def test_subtitles_once_purged_offer_to_transcribe_again(
+    fake: FakeTelegram, mock_truebar: MockTruebar, voice_note: Path, tmp_path: Path
+) -> None:
+    from tests.bot_harness import bot_settings, running_bot, truebar_settings
+
+    settings = bot_settings(fake, tmp_path / "bot.db", transcript_retention_s=0)
+    async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
+        _, final = await transcribed(fake, bot, PRIVATE, voice_note)
+        await press(fake, PRIVATE, final, USER, buttons(final)[EN.subtitles_button])
+        await fake.wait_for(lambda: bool(fake.replies_to(PRIVATE, final.message_id)))
+        expired = reply(fake, PRIVATE, final.message_id)
+        assert expired.text == EN.expired(0) and expired.document is None
+        await press(fake, PRIVATE, expired, USER, buttons(expired)[EN.transcribe_again_button])
+        await bot.done(PRIVATE, expired.message_id)
+        assert len(mock_truebar.stats.sessions) == 2
+        assert expired.text == expected_transcript(mock_truebar)
+
+
+async def test_privacy_says_what_is_kept_and_for_how_long(
+    fake: FakeTelegram, bot: NoteTracker
+) -> None:
+    text = (await command(fake, PRIVATE, USER, "/privacy")).text or ""
+    assert text == EN.privacy(24, 30)
+    assert "24 hours" in text and "30 days" in text and "Truebar" in text and "no audio" in text
+    assert json.dumps(text)  # plain text, no markup

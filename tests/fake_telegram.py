@@ -4,8 +4,10 @@ Strict like Telegram: bad bot tokens get 401, texts over 4096 UTF-16 units or em
 refused, an edit that changes nothing gets "message is not modified", and a chat that is
 written to too often gets 429 with ``retry_after``. A guest query is answered once, and
 only inline messages the fake issued can be edited; a channel takes posts only from a bot
-that is its admin. Tests drive it as users would (send a voice note, post in a channel,
-mention the bot in a chat it is not in, press a button) and read back what each chat shows.
+that is its admin. Message drafts are taken in private chats only (``drafts`` records each
+with its time), or, like an older Bot API server, not at all (``faults.refuse_drafts``).
+Tests drive it as users would (send a voice note, post in a channel, mention the bot in a
+chat it is not in, press a button) and read back what each chat shows.
 """
 
 from __future__ import annotations
@@ -129,6 +131,18 @@ class InlineMessage:
 
 
 @dataclass
+class Draft:
+    """A message draft as the user saw it: text shown in place (animated) until the next
+    draft with the same id, a message from the bot, or 30 s pass."""
+
+    chat_id: int
+    draft_id: int
+    text: str
+    at: float
+    thread_id: int | None = None
+
+
+@dataclass
 class Call:
     method: str
     params: dict[str, Any]
@@ -146,6 +160,7 @@ class Faults:
     drop_connections: dict[str, int] = field(default_factory=dict)  # method → aborts left
     hold: dict[str, asyncio.Event] = field(default_factory=dict)  # method → answer once set
     latency_s: float = 0.0  # added to every answer: the round trip to Telegram's servers
+    refuse_drafts: bool = False  # an older Bot API server: sendMessageDraft is unknown
 
 
 class FakeTelegram:
@@ -178,6 +193,7 @@ class FakeTelegram:
         self.update_of_message: dict[tuple[int, int], int] = {}
         self.delivered_at: dict[int, float] = {}  # update id → first handed to the bot
         self.inline_messages: dict[str, InlineMessage] = {}
+        self.drafts: list[Draft] = []
         self._guest_queries: dict[str, bool] = {}  # query id → answered yet
         self._update_ids = itertools.count(1)
         self._message_ids: dict[int, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
@@ -456,6 +472,9 @@ class FakeTelegram:
 
     def replies_to(self, chat_id: int, message_id: int) -> list[StoredMessage]:
         return [m for m in self.bot_messages(chat_id) if m.reply_to == message_id]
+
+    def drafts_in(self, chat_id: int) -> list[Draft]:
+        return [d for d in self.drafts if d.chat_id == chat_id]
 
     def calls_to(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
@@ -749,6 +768,32 @@ class FakeTelegram:
         )
         self.messages[(chat.id, message_id)] = stored
         return self._message_json(stored)
+
+    async def _api_sendMessageDraft(self, p: dict[str, Any]) -> Any:
+        """Bot API 9.3: private chats only, a non-zero draft id, text of at most 4096
+        units after entity parsing (empty: Telegram shows "Thinking…")."""
+        if self.faults.refuse_drafts:
+            raise ApiError(404, "Not Found: method not found")
+        chat = self._chat(p)
+        if chat.type != "private":
+            raise ApiError(400, "Bad Request: TEXTDRAFT_PEER_INVALID")
+        draft_id = p.get("draft_id")
+        if not isinstance(draft_id, int) or isinstance(draft_id, bool):
+            raise ApiError(400, "Bad Request: draft_id must be a number")
+        if draft_id == 0:
+            raise ApiError(400, "Bad Request: draft_id must be non-zero")
+        text = p.get("text", "")
+        if not isinstance(text, str):
+            raise ApiError(400, "Bad Request: text must be a string")
+        if p.get("parse_mode"):
+            raise ApiError(400, "Bad Request: this fake does not parse entities")
+        if utf16_len(text) > MAX_TEXT:
+            raise ApiError(400, "Bad Request: TEXTDRAFT_TOO_LONG")
+        thread_id = p.get("message_thread_id")
+        if thread_id is not None and not chat.is_forum:
+            raise ApiError(400, "Bad Request: message thread not found")
+        self.drafts.append(Draft(chat.id, draft_id, text, self.clock(), thread_id))
+        return True
 
     async def _api_answerGuestQuery(self, p: dict[str, Any]) -> Any:
         query_id = str(p.get("guest_query_id", ""))

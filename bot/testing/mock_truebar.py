@@ -88,6 +88,9 @@ class SessionRecord:
     finished_at: float | None = None
     error: str | None = None
     segments: list[dict[str, Any]] = field(default_factory=list)
+    sent_at: list[float] = field(default_factory=list)  # when each segment went out
+    first_words_at: float | None = None  # when the first segment with words went out
+    first_words: str = ""  # its first word
 
 
 @dataclass
@@ -428,6 +431,12 @@ class _Session:
     async def segment(self, segment: dict[str, Any]) -> None:
         self.record.segments.append(segment)
         await self.send({"type": "TEXT_SEGMENT", "textSegment": segment})
+        now = time.monotonic()  # sent: the benchmark times what users see from here
+        self.record.sent_at.append(now)
+        if self.record.first_words_at is None:
+            words = [t.get("text", "") for t in segment.get("tokens", []) if t.get("text")]
+            if words:
+                self.record.first_words_at, self.record.first_words = now, words[0]
 
     async def send(self, message: dict[str, Any]) -> None:
         await self.ws.send(json.dumps(message))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import itertools
 import json
 import os
 import resource
@@ -223,6 +224,11 @@ class Doubles:
         self.fake.add_chat(chat, "private")
         return chat
 
+    def new_group(self) -> int:
+        chat = -next(self.chat_ids)
+        self.fake.add_chat(chat, "supergroup")
+        return chat
+
 
 def cpu_seconds() -> float:
     """CPU time of this process (the doubles), all threads."""
@@ -258,9 +264,82 @@ async def bot_overhead(d: Doubles, notes: dict[int, Path], cap: int) -> dict[str
                 "token_ms": ms(marks["token"] - marks["received"]),
                 "handshake_ms": ms(marks["configured"] - marks["token"]),
                 "finished_to_final_edit_ms": ms(marks["final_sent"] - session.finished_at),
+                "update_to_final_visible_ms": ms(
+                    showing_calls(d.fake, chat, delivered)[-1][0] - delivered - d.server_delay
+                ),
                 "outcome": note["outcome"],
             }
     finally:
+        await bot.stop()
+    return results
+
+
+SHOWING = ("sendMessageDraft", "editMessageText", "sendMessage")  # calls that show text
+
+
+def showing_calls(fake: FakeTelegram, chat: int, since: float) -> list[tuple[float, str]]:
+    """(arrival, text) of every accepted call that showed text in ``chat`` from ``since``:
+    drafts, edits and messages alike, in order."""
+    return [
+        (c.at, str(c.params.get("text", "")))
+        for c in fake.calls
+        if c.method in SHOWING
+        and c.status == 200
+        and c.params.get("chat_id") == chat
+        and c.at >= since
+    ]
+
+
+async def visible(d: Doubles, note: Path, seconds: int, cap: int) -> dict[str, Any]:
+    """Section 1b: what users see, for a note recognized at real time (the mock paced
+    1×): from Truebar sending the first words to the first Bot API call showing them
+    (a draft or an edit), the interval between updates while words arrive, and update →
+    final shown; in a private chat (drafts by default) and in a group (edits)."""
+    bot = BotProcess(d.fake, d.mock, d.workdir / "visible.db", cap)
+    await bot.start()
+    results: dict[str, Any] = {}
+    try:
+        warm = d.new_chat()
+        first = d.fake.send_voice(warm, warm, note.read_bytes(), duration=seconds)
+        await bot.done([(warm, first["message_id"])])
+        d.mock.pace = 1.0
+        for kind in ("private", "group"):
+            chat = d.new_chat() if kind == "private" else d.new_group()
+            message = d.fake.send_voice(chat, 1, note.read_bytes(), duration=seconds)
+            (done,) = await bot.done([(chat, message["message_id"])])
+            session = d.mock.stats.sessions[-1]
+            assert session.first_words_at is not None and session.finished_at is not None
+            delivered = d.fake.delivered_at[d.fake.update_of_message[(chat, message["message_id"])]]
+            shown = showing_calls(d.fake, chat, delivered)
+            words_at = next(
+                (
+                    at
+                    for at, text in shown
+                    if at >= session.first_words_at and session.first_words in text
+                ),
+                None,
+            )
+            final_at = shown[-1][0] if shown else None
+            while_words = [
+                at
+                for at, _ in shown
+                if words_at is not None and words_at <= at < session.finished_at
+            ]
+            gaps = [b - a for a, b in itertools.pairwise(while_words)]
+            results[kind] = {
+                "first_words_visible_ms": ms(
+                    None if words_at is None else words_at - session.first_words_at
+                ),
+                "refresh_p50_ms": ms(statistics.median(gaps)) if gaps else None,
+                "refresh_max_ms": ms(max(gaps)) if gaps else None,
+                "updates_shown": len(while_words),
+                "update_to_final_visible_ms": ms(
+                    None if final_at is None else final_at - delivered
+                ),
+                "outcome": done["outcome"],
+            }
+    finally:
+        d.mock.pace = None
         await bot.stop()
     return results
 
@@ -381,8 +460,9 @@ async def run_in(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     overhead_lengths = [5, 30] if quick else [5, 30, 300]
     levels = args.levels or ([1, 10] if quick else [1, 10, 50, 200])
     conc_seconds = 10 if quick else 60
+    visible_seconds = 5 if quick else 30
     token_notes = 20 if quick else 100
-    notes = {s: make_note(workdir, s) for s in {*overhead_lengths, conc_seconds}}
+    notes = {s: make_note(workdir, s) for s in {*overhead_lengths, conc_seconds, visible_seconds}}
 
     lower_doubles_priority(args.doubles_nice)
     async with FakeTelegram(limits=FloodLimits()) as fake, MockTruebar() as mock:
@@ -394,6 +474,7 @@ async def run_in(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         d.chat_ids = iter(range(100_000, 10**9))
 
         overhead = await bot_overhead(d, {s: notes[s] for s in overhead_lengths}, args.cap)
+        seen = await visible(d, notes[visible_seconds], visible_seconds, args.cap)
         async with httpx.AsyncClient(timeout=60) as http:
             reference = {
                 f"{s}s": ms(await reference_note(d, notes[s], http)) for s in overhead_lengths
@@ -415,6 +496,7 @@ async def run_in(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "cpus": os.cpu_count(),
         },
         "overhead": overhead,
+        "visible": seen,
         "reference_update_to_first_audio_ms": reference,
         "first_audio_ratio_30s": round(ratio, 3),
         "token_requests": tokens,
@@ -444,9 +526,24 @@ def report(result: dict[str, Any]) -> str:
                 "token_ms",
                 "handshake_ms",
                 "finished_to_final_edit_ms",
+                "update_to_final_visible_ms",
             ],
         )
     ]
+    out.append(
+        table(
+            "What users see (a note recognized at real time; from Truebar sending words)",
+            [{"chat": k, **v} for k, v in result["visible"].items()],
+            [
+                "chat",
+                "first_words_visible_ms",
+                "refresh_p50_ms",
+                "refresh_max_ms",
+                "updates_shown",
+                "update_to_final_visible_ms",
+            ],
+        )
+    )
     out.append(
         f"\nupdate→first audio, bot / seed's way, 30 s note: "
         f"{result['first_audio_ratio_30s']:.2f}× (target ≤ 0.5×)"

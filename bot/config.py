@@ -5,6 +5,7 @@ Every variable is documented in ``config/example.env``.
 
 from __future__ import annotations
 
+import enum
 import os
 import re
 import socket
@@ -12,7 +13,7 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from dotenv import load_dotenv
 
@@ -22,6 +23,7 @@ from bot.truebar import SessionConfig, Timeouts, extra_stage
 DEFAULT_AUTH_URL = "https://auth.true-bar.si/realms/truebar/protocol/openid-connect/token"
 DEFAULT_WS_URL = "wss://api.true-bar.si/api/pipelines/stream"
 DEFAULT_ASR_TAG = "KALDI:sl-SI:*:*"
+E = TypeVar("E", bound=enum.StrEnum)
 
 
 class ConfigError(Exception):
@@ -83,6 +85,16 @@ class _Env:
         if raw in {"0", "false", "no", "off"}:
             return False
         raise ConfigError(f"{name} must be true or false")
+
+    def choice(self, name: str, kind: type[E], default: E) -> E:
+        raw = self.text(name).lower()
+        if not raw:
+            return default
+        try:
+            return kind(raw)
+        except ValueError:
+            allowed = " or ".join(member.value for member in kind)
+            raise ConfigError(f"{name} must be {allowed}") from None
 
     def ids(self, name: str) -> frozenset[int]:
         raw = self.text(name)
@@ -146,6 +158,13 @@ class FloodSettings:
     private_burst: int = 2  # Telegram tolerates short bursts; groups get none
     group_per_minute: int = 20
     global_per_second: int = 25  # Telegram allows about 30; headroom for jitter
+
+
+class PrivateLive(enum.StrEnum):
+    """How interim words show in private chats (``BOT_PRIVATE_LIVE``)."""
+
+    DRAFT = "draft"  # a message draft (sendMessageDraft), then the final as a new message
+    EDIT = "edit"  # a placeholder edited live, as in groups
 
 
 @dataclass(frozen=True)
@@ -213,6 +232,7 @@ class BotSettings:
     max_duration_s: float = 1800.0
     max_file_bytes: int = 20 * 1024 * 1024
     lang_admins_only: bool = True
+    private_live: PrivateLive = PrivateLive.DRAFT
     stages_cache_s: float = 600.0
     shutdown_grace_s: float = 30.0
     max_job_age_s: float = 6 * 3600.0
@@ -272,6 +292,7 @@ class BotSettings:
             max_duration_s=e.number("BOT_MAX_DURATION", 1800.0, minimum=1.0),
             max_file_bytes=e.integer("BOT_MAX_FILE_MB", default_mb, minimum=1) * 1024 * 1024,
             lang_admins_only=e.flag("BOT_LANG_ADMINS_ONLY", True),
+            private_live=e.choice("BOT_PRIVATE_LIVE", PrivateLive, PrivateLive.DRAFT),
             stages_cache_s=e.number("BOT_STAGES_CACHE", 600.0),
             shutdown_grace_s=e.number("BOT_SHUTDOWN_GRACE", 30.0),
             max_job_age_s=e.number("BOT_MAX_JOB_AGE", 6 * 3600.0, minimum=1.0),

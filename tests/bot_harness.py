@@ -13,7 +13,14 @@ from typing import Any
 
 import httpx
 
-from bot.config import BotSettings, DecoderSettings, FloodSettings, OpsSettings, TruebarSettings
+from bot.config import (
+    BotSettings,
+    DecoderSettings,
+    FloodSettings,
+    OpsSettings,
+    PrivateLive,
+    TruebarSettings,
+)
 from bot.notes.media import Note
 from bot.storage import JobState
 from bot.storage.sqlite import SqliteStore
@@ -39,7 +46,12 @@ FAST_LIMITS = FloodLimits(chat_per_second=15, group_per_minute=100, global_per_s
 
 
 def bot_settings(fake: FakeTelegram, db_path: Path, **overrides: Any) -> BotSettings:
-    """Settings for a bot talking to ``fake``; paced fast unless ``flood`` is given."""
+    """Settings for a bot talking to ``fake``; paced fast unless ``flood`` is given.
+
+    Private chats get edit mode unless ``private_live`` says otherwise: most tests are
+    about the reply a note gets and how it is edited, wherever it is; the drafts that
+    private chats get by default are tests/test_drafts.py's subject."""
+    overrides.setdefault("private_live", PrivateLive.EDIT)
     if "flood" not in overrides:
         overrides["flood"] = FAST_FLOOD
         fake.limits = FAST_LIMITS

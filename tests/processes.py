@@ -77,6 +77,7 @@ def bot_env(fake: FakeTelegram, mock: MockTruebar, db: Path) -> dict[str, str]:
         "BOT_LOG_LEVEL": "INFO",
         "BOT_LOG_FORMAT": "json",
         "BOT_OPS_PORT": "0",
+        "BOT_PRIVATE_LIVE": "edit",  # as in bot_harness: drafts are test_drafts.py's
     }
 
 

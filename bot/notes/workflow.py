@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import shutil
 import tempfile
@@ -34,7 +35,7 @@ from telegram.error import TelegramError
 from bot import pipeline
 from bot.audio import AudioError, AudioTooLong, Decoder, PcmStream, Probe, duration_budget
 from bot.chat_settings import ChatOptions, ChatSettings
-from bot.config import BotSettings
+from bot.config import BotSettings, PrivateLive
 from bot.metrics import TRUEBAR_SESSION_SECONDS
 from bot.notes import export
 from bot.notes.errors import RetryLater, Undeliverable
@@ -43,6 +44,7 @@ from bot.notes.scheduling import FairSlots, Ticket
 from bot.storage import Outcome, Store
 from bot.tasks import settle
 from bot.telegram import export_buttons
+from bot.telegram.draft_reply import DraftReply, DraftSupport
 from bot.telegram.live_reply import (
     Bot,
     GuestReply,
@@ -84,10 +86,13 @@ class NoteWorkflow:
         self._slots = slots
         self._settings = settings
         self._bursts = Bursts()
+        self._drafts = DraftSupport(enabled=settings.private_live is PrivateLive.DRAFT)
 
     def reply_to(self, note: Note) -> LiveReply:
         """The note's reply in its view: its placeholder, if it has one already (resuming)."""
-        reply = reply_view(self._bot, note.target)
+        reply = reply_view(self._bot, note.target, self._drafts.view)
+        if isinstance(reply, DraftReply):  # its message is recorded once sent (the final)
+            reply.on_placed = functools.partial(self._store.set_placeholder, *note.key)
         if isinstance(reply, GuestReply):
             if note.inline_message_id is not None:
                 reply.attach_inline(note.inline_message_id)

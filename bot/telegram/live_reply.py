@@ -1,9 +1,11 @@
 """The bot's reply to one note: a placeholder, coalesced interim edits, the final text.
 
-Three views of it, by where the note came from (:class:`View`): in a chat, a reply edited
-live (:class:`LiveReply`); in a channel, one reply post once the text is final, since
-every edit there shows to all subscribers (:class:`ChannelReply`); for a guest mention,
-the answer to the guest query, an inline message edited live (:class:`GuestReply`).
+Views of it, by where the note came from (:class:`View`): in a chat, a reply edited
+live (:class:`LiveReply`; in a private chat, by default, a message draft instead:
+:class:`~bot.telegram.draft_reply.DraftReply`); in a channel, one reply post once the text
+is final, since every edit there shows to all subscribers (:class:`ChannelReply`); for a
+guest mention, the answer to the guest query, an inline message edited live
+(:class:`GuestReply`).
 
 Interims are best effort: while an edit waits for its slot, newer text replaces older, and
 an interim that fails is dropped — unless Telegram refuses it for good (the user blocked
@@ -352,10 +354,15 @@ class GuestReply(LiveReply):
         )
 
 
-def reply_view(bot: Bot, target: ReplyTarget) -> LiveReply:
-    """The reply for ``target``'s view."""
+def reply_view(
+    bot: Bot, target: ReplyTarget, private: Callable[[Bot, ReplyTarget], LiveReply] = LiveReply
+) -> LiveReply:
+    """The reply for ``target``'s view; ``private`` makes a private chat's (drafts live in
+    :mod:`bot.telegram.draft_reply`, which builds on this module)."""
     if target.view is View.CHANNEL:
         return ChannelReply(bot, target)
     if target.view is View.GUEST:
         return GuestReply(bot, target)
+    if not target.group:
+        return private(bot, target)
     return LiveReply(bot, target)

@@ -5,7 +5,9 @@ Each call says how it is to be paced in ``rate_limit_args`` (a :class:`Send`): w
 user waits for (placeholders, finals, answers to commands) may use a private chat's burst
 and is retried through RetryAfter; interim edits are best effort (no burst, not retried:
 newer text follows anyway); chat actions are not messages and take no message slot, but
-wait out a chat's ban like everything else. The policy itself is :class:`FloodGate`.
+wait out a chat's ban like everything else; message drafts take no message slot either,
+and are paced on their own (:class:`~bot.telegram.draft_pacing.DraftPacing`). The policy
+itself is :class:`FloodGate`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
 from bot.metrics import TELEGRAM_RETRIES
+from bot.telegram.draft_pacing import DraftPacing
 from bot.telegram.flood import FloodGate
 
 log = logging.getLogger(__name__)
@@ -53,6 +56,7 @@ class Send(enum.Enum):
     ANSWER = "answer"  # the default: may use the burst, retried through RetryAfter
     INTERIM = "interim"  # best effort: no burst, RetryAfter ends it
     ACTION = "action"  # a chat action: no message slot, but never during a ban
+    DRAFT = "draft"  # a message draft: paced apart, no message slot, never during a ban
 
 
 INLINE_SPACE = 2**62  # inline messages are paced under ids no chat has
@@ -77,8 +81,14 @@ def retry_after_seconds(exc: RetryAfter) -> float:
 
 
 class FloodLimiter(BaseRateLimiter[Send]):
-    def __init__(self, gate: FloodGate, retry_after_attempts: int = RETRY_AFTER_ATTEMPTS):
+    def __init__(
+        self,
+        gate: FloodGate,
+        retry_after_attempts: int = RETRY_AFTER_ATTEMPTS,
+        drafts: DraftPacing | None = None,
+    ):
         self.gate = gate
+        self.drafts = drafts or DraftPacing()
         self._attempts = retry_after_attempts
 
     async def initialize(self) -> None:
@@ -100,9 +110,13 @@ class FloodLimiter(BaseRateLimiter[Send]):
         chat = _paced_as(data)
         if chat is None:  # not about one chat (getMe, getFile, …)
             return await callback(*args, **kwargs)
-        if how is Send.ACTION or endpoint not in MESSAGE_METHODS:
+        if how is Send.ACTION or how is Send.DRAFT or endpoint not in MESSAGE_METHODS:
             if (left := self.gate.banned_for(chat)) > 0:
                 raise RetryAfter(int(left) + 1)  # the chat is banned: not even this
+            if how is Send.DRAFT:
+                await self.drafts.wait(chat)
+                if (left := self.gate.banned_for(chat)) > 0:  # banned while it waited
+                    raise RetryAfter(int(left) + 1)
             return await self._sent(callback, args, kwargs, chat)
         attempts = 1 if how is Send.INTERIM else self._attempts
         for attempt in range(1, attempts + 1):

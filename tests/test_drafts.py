@@ -1,0 +1,162 @@
+"""Live drafts in private chats (sendMessageDraft), edits everywhere else, and the way
+back to edits where drafts are refused: what the user sees, and that each note is
+answered exactly once."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import BotSettings, FloodSettings, PrivateLive
+from bot.telegram.texts import texts_for
+from bot.testing.mock_truebar import MockTruebar
+from tests.bot_harness import (
+    ADMIN,
+    GROUP,
+    OTHER,
+    PRIVATE,
+    USER,
+    NoteTracker,
+    bot_settings,
+    expected_transcript,
+    ledger_state,
+    reply,
+    running_bot,
+    truebar_settings,
+)
+from tests.fake_telegram import FakeTelegram
+
+EN = texts_for("en")
+
+
+@pytest.fixture
+async def drafting_bot(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path
+) -> AsyncIterator[NoteTracker]:
+    """The bot with drafts in private chats (the default) and Telegram's real limits."""
+    settings = drafting(fake, tmp_path, flood=FloodSettings())
+    async with running_bot(settings, truebar_settings(mock_truebar)) as tracker:
+        yield tracker
+
+
+def drafting(fake: FakeTelegram, tmp_path: Path, **overrides: Any) -> BotSettings:
+    return bot_settings(fake, tmp_path / "bot.db", private_live=PrivateLive.DRAFT, **overrides)
+
+
+async def test_private_note_streams_drafts_then_one_final_reply(
+    fake: FakeTelegram, mock_truebar: MockTruebar, drafting_bot: NoteTracker, voice_note: Path
+) -> None:
+    mock_truebar.pace = 3.0  # words spread over two seconds
+    note = fake.send_voice(PRIVATE, USER, voice_note.read_bytes(), duration=6)
+    assert await drafting_bot.done(PRIVATE, note["message_id"]) == "transcribed"
+
+    final = expected_transcript(mock_truebar)
+    answer = reply(fake, PRIVATE, note["message_id"])
+    assert answer.history == [final]  # one message, the final, never edited
+    assert not fake.calls_to("editMessageText")
+    drafts = fake.drafts_in(PRIVATE)
+    assert drafts[0].text == EN.transcribing
+    assert {d.draft_id for d in drafts} == {note["message_id"]}
+    words = [d for d in drafts if d.text != EN.transcribing]
+    assert len(words) >= 2, [d.text for d in drafts]
+    session = mock_truebar.stats.sessions[-1]
+    assert session.finished_at is not None and words[0].at < session.finished_at
+    sent = [c for c in fake.calls_to("sendMessage") if c.params["chat_id"] == PRIVATE]
+    assert len(sent) == 1
+    assert all(d.at <= sent[0].at for d in drafts), "no draft after the final"
+    assert fake.flood_429s == 0
+    assert all(c.status == 200 for c in fake.calls)
+
+
+async def test_drafts_come_at_most_every_quarter_second(
+    fake: FakeTelegram, mock_truebar: MockTruebar, drafting_bot: NoteTracker, voice_note: Path
+) -> None:
+    mock_truebar.pace = 8.0  # interims far more often than drafts may go
+    note = fake.send_voice(PRIVATE, USER, voice_note.read_bytes(), duration=6)
+    await drafting_bot.done(PRIVATE, note["message_id"])
+    times = [d.at for d in fake.drafts_in(PRIVATE)]
+    assert len(times) >= 2
+    assert min(b - a for a, b in itertools.pairwise(times)) >= 0.2
+
+
+async def test_group_note_keeps_paced_edits(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, voice_note: Path
+) -> None:
+    """Drafts on, yet a group gets edits, within its limit (scaled down 5× on both sides)."""
+    mock_truebar.pace = 3.0
+    async with running_bot(drafting(fake, tmp_path), truebar_settings(mock_truebar)) as bot:
+        note = fake.send_voice(GROUP, ADMIN, voice_note.read_bytes(), duration=6)
+        assert await bot.done(GROUP, note["message_id"]) == "transcribed"
+    answer = reply(fake, GROUP, note["message_id"])
+    assert answer.history[0] == EN.transcribing
+    assert answer.history[-1] == expected_transcript(mock_truebar)
+    assert len(answer.history) >= 3, "at least one interim edit"
+    assert not fake.calls_to("sendMessageDraft")
+    assert fake.flood_429s == 0
+
+
+async def test_drafts_refused_fall_back_to_edits_and_answer_once(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, voice_note: Path
+) -> None:
+    fake.faults.refuse_drafts = True  # an older Bot API server
+    settings = drafting(fake, tmp_path)
+    mock_truebar.pace = 3.0
+    async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
+        first = fake.send_voice(PRIVATE, USER, voice_note.read_bytes(), duration=6)
+        assert await bot.done(PRIVATE, first["message_id"]) == "transcribed"
+        second = fake.send_voice(OTHER, OTHER, voice_note.read_bytes(), duration=6)
+        assert await bot.done(OTHER, second["message_id"]) == "transcribed"
+        assert bot.reports[(PRIVATE, first["message_id"])] == 1
+
+    answer = reply(fake, PRIVATE, first["message_id"])
+    assert answer.history[0] == EN.transcribing  # the placeholder of edit mode
+    assert answer.history[-1] == expected_transcript(mock_truebar)
+    state = await ledger_state(settings.db_path, PRIVATE, first["message_id"])
+    assert state.job.placeholder_id == answer.message_id
+    assert (state.finished, state.outcome) == (True, "transcribed")
+    assert reply(fake, OTHER, second["message_id"]).history[0] == EN.transcribing
+    # the server said "method not found" once: no other chat tries drafts again
+    assert len(fake.calls_to("sendMessageDraft")) == 1
+
+
+async def test_edit_mode_uses_edits_in_private_chats(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, voice_note: Path
+) -> None:
+    settings = bot_settings(fake, tmp_path / "bot.db", private_live=PrivateLive.EDIT)
+    mock_truebar.pace = 3.0
+    async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
+        note = fake.send_voice(PRIVATE, USER, voice_note.read_bytes(), duration=6)
+        assert await bot.done(PRIVATE, note["message_id"]) == "transcribed"
+    answer = reply(fake, PRIVATE, note["message_id"])
+    assert answer.history[0] == EN.transcribing
+    assert answer.history[-1] == expected_transcript(mock_truebar)
+    assert not fake.calls_to("sendMessageDraft")
+
+
+async def test_restart_mid_note_in_a_private_chat_ends_with_one_final_message(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, voice_note: Path
+) -> None:
+    settings = drafting(fake, tmp_path, shutdown_grace_s=0.2)
+    mock_truebar.pace = 0.5  # slower than real time: the note cannot finish in the grace
+    async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
+        note = fake.send_voice(PRIVATE, USER, voice_note.read_bytes())
+        await mock_truebar.wait_for(
+            lambda: (
+                bool(mock_truebar.stats.sessions) and mock_truebar.stats.sessions[0].audio_bytes > 0
+            )
+        )
+    assert bot.outcomes[(PRIVATE, note["message_id"])] == "interrupted"
+    assert fake.replies_to(PRIVATE, note["message_id"]) == []  # only drafts so far
+    assert fake.drafts_in(PRIVATE)[-1].text == EN.restarting
+
+    mock_truebar.pace = None
+    async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
+        assert await bot.done(PRIVATE, note["message_id"]) == "transcribed"
+    answer = reply(fake, PRIVATE, note["message_id"])
+    assert answer.history == [expected_transcript(mock_truebar)]
+    state = await ledger_state(settings.db_path, PRIVATE, note["message_id"])
+    assert state.job.placeholder_id == answer.message_id

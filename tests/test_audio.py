@@ -141,13 +141,15 @@ async def test_a_stream_stops_at_its_budget_and_says_it_was_cut(
     assert len(b"".join([c async for c in whole.chunks()])) > 32000 and not whole.truncated
 
 
-def test_a_files_budget_is_what_it_declares_or_what_its_size_allows() -> None:
+def test_a_files_budget_is_the_least_of_what_it_declares_and_what_its_size_allows() -> None:
     from bot.audio import duration_budget
 
     assert duration_budget(1, 1800, None) == pytest.approx(3.05)  # 1 s said: about 3 s
     assert duration_budget(600, 1800, 10**6) == pytest.approx(632)
     assert duration_budget(5000, 1800, None) == pytest.approx(1892)  # never past the maximum
     assert duration_budget(None, 1800, 25_000) == pytest.approx(107)  # 25 KB: 100 s, + margin
+    # 40 KB that claims half an hour: what its size allows, not what it says
+    assert duration_budget(1800, 1800, 40_000) == pytest.approx(170)
     assert duration_budget(None, 1800, None) == pytest.approx(1892)
 
 

@@ -4,8 +4,9 @@ A file says how long it is (Telegram's duration for voice notes, the container's
 for documents), and that is a promise a stranger can break: a 40 KB FLAC that says one
 second decodes to three hours. So what it declares is its budget, with a margin for
 rounding and encoder padding; the decoder stops there and the user is told the rest was
-not transcribed. A file that declares nothing gets the configured maximum, and no more
-than its size allows at a bitrate below any real speech codec's.
+not transcribed. No file gets more than the configured maximum, nor more than its size
+allows at a bitrate below any real speech codec's (so a small file that declares half an
+hour still gets a few seconds).
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ MIN_BITRATE_BPS = 2_000  # below any speech codec ffmpeg decodes here (AMR-NB: 4
 
 def duration_budget(declared_s: float | None, max_s: float, file_size: int | None) -> float:
     """Seconds of audio to decode at most."""
+    limit = max_s
     if declared_s is not None:
-        limit = min(declared_s, max_s)
-    elif file_size is not None:
-        limit = min(max_s, file_size * 8 / MIN_BITRATE_BPS)
-    else:
-        limit = max_s
+        limit = min(limit, declared_s)
+    if file_size is not None:
+        limit = min(limit, file_size * 8 / MIN_BITRATE_BPS)
     return limit + MARGIN_S + MARGIN_SHARE * limit

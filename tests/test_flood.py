@@ -146,3 +146,27 @@ def test_the_gate_forgets_chats_it_no_longer_needs_to_pace() -> None:
     assert gate.chats_tracked <= 2 * PRUNE_MIN
     gate.penalize(7, 30)
     assert gate.reserve(7, group=False) == pytest.approx(30.0, abs=0.01)  # still enforced
+
+
+async def test_a_ban_holds_back_a_send_waiting_for_room_in_the_global_second() -> None:
+    """A send whose slot came while the global second was full (the loop woke it late)
+    waits for room there; a ban that comes meanwhile must hold it back too."""
+    import asyncio
+    import time
+
+    gate = FloodGate(FloodSettings(chat_interval_s=0.01, global_per_second=4))
+    sent: dict[int, float] = {}
+
+    async def send(chat: int) -> None:
+        await gate.wait(chat, group=False)
+        sent[chat] = time.monotonic()
+
+    waiting = [asyncio.create_task(send(chat)) for chat in range(1, 7)]
+    await asyncio.sleep(0)  # six chats booked 0.25 s apart; the first went out at once
+    time.sleep(1.3)  # noqa: ASYNC251 (the loop is late: five wake at once, four fit in the second)
+    await asyncio.sleep(0.1)
+    assert sorted(sent) == [1, 2, 3, 4, 5]  # chat 6 waits for room in the global second
+    gate.penalize(6, 1.5)
+    banned_until = time.monotonic() + 1.5
+    await asyncio.gather(*waiting)
+    assert sent[6] >= banned_until

@@ -68,17 +68,18 @@ class FloodGate:
         """Wait for a slot; an ``interim`` (best-effort) message gets no burst."""
         while True:
             booking = self._book(chat_id, group, interim)
-            delay = booking.slot - self._clock()
-            if delay > 0:
-                try:
+            try:
+                if (delay := booking.slot - self._clock()) > 0:
                     await asyncio.sleep(delay)
-                except asyncio.CancelledError:
-                    self._unbook(booking)
-                    raise
-            if self._banned_until.get(chat_id, 0.0) <= self._clock():
-                break
+                if not self.banned_for(chat_id):
+                    await self._global_room()
+                    if not self.banned_for(chat_id):
+                        self._sent.append(self._clock())
+                        return
+            except asyncio.CancelledError:
+                self._unbook(booking)
+                raise
             self._unbook(booking)  # banned while waiting: this slot is void, take one after
-        await self._global_window()
 
     def banned_for(self, chat_id: int) -> float:
         """Seconds until the chat's RetryAfter ends (0: not banned)."""
@@ -136,14 +137,13 @@ class FloodGate:
                 return slot
             slot = self._slots[index] + gap
 
-    async def _global_window(self) -> None:
-        """Check the global rate against when sends really happened: a busy event loop
-        wakes sleepers late, and late sleepers would otherwise go out in a burst."""
+    async def _global_room(self) -> None:
+        """Wait until the last second's real sends leave room for one more: a busy event
+        loop wakes sleepers late, and late sleepers would otherwise go out in a burst."""
         while True:
             now = self._clock()
             while self._sent and self._sent[0] <= now - 1.0:
                 self._sent.popleft()
             if len(self._sent) < self._global_limit:
-                self._sent.append(now)
                 return
             await asyncio.sleep(self._sent[0] + 1.0 - now)

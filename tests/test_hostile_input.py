@@ -8,8 +8,11 @@ files are made by tests/hostile_media.py; nothing binary is committed.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import shutil
+import subprocess
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,3 +178,41 @@ async def test_an_honest_long_document_is_refused_before_any_truebar_time(
             assert await bot.done(CHAT, note["message_id"]) == "rejected"
         assert reply(fake, CHAT, note["message_id"]).text == EN.too_long(600)
     assert truebar_seconds(mock) == 0
+
+
+PCM_OUT = ["-ac", "1", "-ar", "16000", "-f", "s16le", "-"]
+FULL_FFMPEG = shutil.which("ffmpeg", path="/usr/bin")  # Debian's: hls, dash, concat, image2
+PLAYLISTS = {
+    "HLS playlist": hm.hls_playlist,
+    "DASH manifest": hm.dash_manifest,
+    "ffconcat script": hm.ffconcat_playlist,
+}
+
+
+@pytest.mark.skipif(FULL_FFMPEG is None, reason="Debian's ffmpeg is installed by ./dev test")
+@pytest.mark.parametrize("name", list(PLAYLISTS))
+async def test_the_sandbox_alone_stops_playlists_of_local_files(name: str, tmp_path: Path) -> None:
+    """The bot's own decoder has no playlist demuxers at all, so the end-to-end attacks
+    above would fail against it even without the sandbox. With a full ffmpeg (Debian's,
+    as an operator might set BOT_FFMPEG) the same file does read the local file; run
+    through the bot's sandbox (its whitelists), it must not."""
+    from bot.audio import AudioError, Decoder
+
+    assert FULL_FFMPEG is not None
+    secret = hm.local_secret_audio(tmp_path)
+    crafted = PLAYLISTS[name](tmp_path, secret)
+    unsandboxed = await asyncio.to_thread(
+        subprocess.run,
+        [FULL_FFMPEG, "-v", "error", "-i", str(crafted), *PCM_OUT],
+        capture_output=True,
+        check=False,
+    )
+    assert hm.contains_tone(unsandboxed.stdout), "the attack must work where nothing stops it"
+
+    decoder = Decoder(ffmpeg=FULL_FFMPEG, ffprobe=FULL_FFMPEG.replace("ffmpeg", "ffprobe"))
+    heard = b""
+    with contextlib.suppress(AudioError):
+        stream = await decoder.stream(crafted, budget_s=10)
+        heard = b"".join([chunk async for chunk in stream.chunks()])
+    assert not hm.contains_tone(heard)
+    assert (await decoder.probe(crafted)).has_audio is False

@@ -214,6 +214,23 @@ async def post(url: str, headers: dict[str, str], body: AsyncIterator[bytes] | b
             return None
 
 
+async def status_before_body(port: int, path: str, content_length: int) -> int:
+    """The status a server answers to a POST's headers, before any of its body is sent
+    (a server that waits for the body first times out here)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {content_length}\r\n\r\n".encode()
+        )
+        await writer.drain()
+        async with asyncio.timeout(5):
+            status_line = await reader.readline()
+        return int(status_line.split()[1])
+    finally:
+        writer.close()
+
+
 async def test_webhook_bodies_are_bounded_and_checked_before_they_are_read(
     fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, voice_note: Path
 ) -> None:
@@ -223,6 +240,8 @@ async def test_webhook_bodies_are_bounded_and_checked_before_they_are_read(
     secret = {"X-Telegram-Bot-Api-Secret-Token": hook.secret_token}
     settings = bot_settings(fake, tmp_path / "bot.db", webhook=hook)
     async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
+        # headers alone, a body promised but never sent: refused on the headers
+        assert await status_before_body(port, "/hook", content_length=500_000) == 403
         before = rss_mb()
         assert await post(url, {}, megabytes(50)) in (403, None)
         assert await post(url, secret, megabytes(50)) in (400, 413, None)

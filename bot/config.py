@@ -196,6 +196,7 @@ class FairnessSettings:
     """How much of the bot one chat or one sender may take."""
 
     chat_running: int = 2  # Truebar sessions one chat may hold at once
+    user_running: int = 2  # and one sender, over all chats
     chat_pending: int = 20  # unfinished notes (running or waiting) per chat
     user_pending: int = 10  # unfinished notes per sender, across all chats
 
@@ -304,6 +305,7 @@ class BotSettings:
             decoder=DecoderSettings.from_env(env),
             fairness=FairnessSettings(
                 chat_running=e.integer("BOT_CHAT_MAX_RUNNING", 2, minimum=1),
+                user_running=e.integer("BOT_USER_MAX_RUNNING", 2, minimum=1),
                 chat_pending=e.integer("BOT_CHAT_MAX_PENDING", 20, minimum=1),
                 user_pending=e.integer("BOT_USER_MAX_PENDING", 10, minimum=1),
             ),

@@ -9,7 +9,7 @@ from bot.notes.scheduling import FairSlots, Ticket
 
 
 def join(slots: FairSlots, chat: int, seen: dict[str, list[int]], name: str) -> Ticket:
-    return slots.join(chat, lambda position: seen.setdefault(name, []).append(position))
+    return slots.join(chat, on_position=lambda position: seen.setdefault(name, []).append(position))
 
 
 async def test_free_slots_go_round_the_chats_not_first_come_first_served() -> None:
@@ -78,3 +78,29 @@ async def test_closing_is_idempotent_and_a_cancelled_wait_leaves_the_line() -> N
     holder.close()
     assert slots.running == 0
     assert slots.join(1).position is None  # the slot is free again
+
+
+async def test_a_sender_holds_at_most_their_share_over_all_chats() -> None:
+    slots = FairSlots(capacity=8, per_chat=2, per_user=2)
+    spread = [slots.join(chat, user_id=7) for chat in (1, 2, 3, 4)]  # one sender, four chats
+    assert [t.position is None for t in spread] == [True, True, False, False]
+    others = [slots.join(5, user_id=8), slots.join(5, user_id=9), slots.join(6, user_id=9)]
+    assert all(t.position is None for t in others)  # other senders start at once
+    anonymous = slots.join(6)  # no sender known: only the chat's cap applies
+    assert anonymous.position is None and slots.running == 6
+    spread[0].close()  # the sender's slot frees: their next note, in its chat's turn
+    assert spread[2].position is None and spread[3].position is not None
+    for ticket in [*spread, *others, anonymous]:
+        ticket.close()
+    assert slots.running == slots.waiting == 0
+
+
+async def test_a_chat_whose_first_note_waits_for_its_sender_starts_another_senders() -> None:
+    slots = FairSlots(capacity=8, per_chat=2, per_user=1)
+    busy = slots.join(1, user_id=7)
+    group = [slots.join(-5, user_id=7), slots.join(-5, user_id=8)]
+    assert busy.position is None
+    assert group[0].position is not None and group[1].position is None
+    for ticket in [busy, *group]:
+        ticket.close()
+    assert slots.running == slots.waiting == 0

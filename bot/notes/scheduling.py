@@ -4,7 +4,8 @@ First come, first served let one chat that sent a dozen long notes hold every se
 while another user's short note waited behind all of them. Here each chat has its own
 queue and free sessions go round the chats in turn (round robin): the next one goes to
 the waiting chat served least recently (one never served first), one note per chat per
-turn; a chat also never runs more than ``per_chat`` notes at once.
+turn; a chat also never runs more than ``per_chat`` notes at once, nor a sender more
+than ``per_user`` (or a sender with notes in many chats would take a share in each).
 
 A waiting note knows its place in line: how many notes will start before it if nothing
 else arrives, in the order this scheduler hands out sessions (per-chat caps aside), and
@@ -31,9 +32,16 @@ class _State(enum.Enum):
 class Ticket:
     """One note's claim on a slot, from :meth:`FairSlots.join` until :meth:`close`."""
 
-    def __init__(self, slots: FairSlots, chat_id: int, on_position: PositionListener | None):
+    def __init__(
+        self,
+        slots: FairSlots,
+        chat_id: int,
+        user_id: int | None,
+        on_position: PositionListener | None,
+    ):
         self._slots = slots
         self.chat_id = chat_id
+        self.user_id = user_id
         self._on_position = on_position
         self._state = _State.WAITING
         self._granted = asyncio.Event()
@@ -51,7 +59,7 @@ class Ticket:
             self._slots._withdraw(self)
         elif self._state is _State.GRANTED:
             self._state = _State.CLOSED
-            self._slots._release(self.chat_id)
+            self._slots._release(self)
 
     def _grant(self) -> None:
         self._state = _State.GRANTED
@@ -66,12 +74,15 @@ class Ticket:
 
 
 class FairSlots:
-    """At most ``capacity`` holders at once, at most ``per_chat`` of them from one chat."""
+    """At most ``capacity`` holders at once, at most ``per_chat`` of them from one chat
+    and ``per_user`` from one sender."""
 
-    def __init__(self, capacity: int, per_chat: int) -> None:
+    def __init__(self, capacity: int, per_chat: int, per_user: int | None = None) -> None:
         self._capacity = capacity
         self._per_chat = max(1, per_chat)
+        self._per_user = max(1, per_user or capacity)
         self._running: dict[int, int] = {}  # chat → notes holding a slot
+        self._user_running: dict[int, int] = {}  # sender → notes holding a slot
         self._queues: dict[int, deque[Ticket]] = {}  # chat → its waiting notes, in order
         self._served: dict[int, int] = {}  # chat (waiting or running) → its last turn
         self._turns = 0
@@ -84,10 +95,15 @@ class FairSlots:
     def waiting(self) -> int:
         return sum(len(q) for q in self._queues.values())
 
-    def join(self, chat_id: int, on_position: PositionListener | None = None) -> Ticket:
-        """Line up for a slot; granted at once when one is free for this chat. The caller
-        must :meth:`Ticket.close` it, however its work ends."""
-        ticket = Ticket(self, chat_id, on_position)
+    def join(
+        self,
+        chat_id: int,
+        user_id: int | None = None,
+        on_position: PositionListener | None = None,
+    ) -> Ticket:
+        """Line up for a slot; granted at once when one is free for this chat and sender.
+        The caller must :meth:`Ticket.close` it, however its work ends."""
+        ticket = Ticket(self, chat_id, user_id, on_position)
         self._queues.setdefault(chat_id, deque()).append(ticket)
         self._dispatch()
         return ticket
@@ -101,11 +117,16 @@ class FairSlots:
                 self._forget(ticket.chat_id)
         self._tell_positions()
 
-    def _release(self, chat_id: int) -> None:
+    def _release(self, ticket: Ticket) -> None:
+        chat_id, user_id = ticket.chat_id, ticket.user_id
         self._running[chat_id] -= 1
         if not self._running[chat_id]:
             del self._running[chat_id]
             self._forget(chat_id)
+        if user_id is not None:
+            self._user_running[user_id] -= 1
+            if not self._user_running[user_id]:
+                del self._user_running[user_id]
         self._dispatch()
 
     def _forget(self, chat_id: int) -> None:
@@ -117,20 +138,29 @@ class FairSlots:
         """Waiting chats, least recently served first (ties: first to arrive)."""
         return sorted(self._queues, key=lambda chat: self._served.get(chat, -1))
 
+    def _next(self) -> Ticket | None:
+        """The note to start next: from the first chat in turn under its cap, its first
+        note whose sender is under theirs."""
+        for chat_id in self._turn_order():
+            if self._running.get(chat_id, 0) >= self._per_chat:
+                continue
+            for ticket in self._queues[chat_id]:
+                user = ticket.user_id
+                if user is None or self._user_running.get(user, 0) < self._per_user:
+                    return ticket
+        return None
+
     def _dispatch(self) -> None:
         """Hand free slots to the chats in turn; a chat served goes to the back."""
-        while self.running < self._capacity:
-            chat_id = next(
-                (c for c in self._turn_order() if self._running.get(c, 0) < self._per_chat),
-                None,
-            )
-            if chat_id is None:
-                break
+        while self.running < self._capacity and (ticket := self._next()) is not None:
+            chat_id = ticket.chat_id
             queue = self._queues[chat_id]
-            ticket = queue.popleft()
+            queue.remove(ticket)
             if not queue:
                 del self._queues[chat_id]
             self._running[chat_id] = self._running.get(chat_id, 0) + 1
+            if ticket.user_id is not None:
+                self._user_running[ticket.user_id] = self._user_running.get(ticket.user_id, 0) + 1
             self._served[chat_id] = self._turns
             self._turns += 1
             ticket._grant()

@@ -150,7 +150,7 @@ class NoteWorkflow:
     ) -> Outcome:
         target, tx, tag = note.target, ctx.tx, ctx.tag
         queue = _QueueDisplay(reply, tx)
-        ticket = self._slots.join(target.chat_id, queue.show)
+        ticket = self._slots.join(target.chat_id, note.user_id, queue.show)
 
         def start() -> asyncio.Future[pipeline.Transcribed]:
             return asyncio.ensure_future(self._transcribe(note, reply, media, ctx, ticket, queue))

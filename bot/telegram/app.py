@@ -74,7 +74,8 @@ def build_application(
         default_language=settings.language,
         punctuation_tag=truebar.punctuation_tag,
     )
-    slots = FairSlots(settings.max_sessions, settings.fairness.chat_running)
+    fair = settings.fairness
+    slots = FairSlots(settings.max_sessions, fair.chat_running, fair.user_running)
     QUEUE_LENGTH.set_function(lambda: slots.waiting)
     TRUEBAR_SESSIONS_ACTIVE.set_function(lambda: slots.running)
     workflow = NoteWorkflow(bot, client, decoder, store, chats, slots, settings)

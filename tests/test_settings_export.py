@@ -8,8 +8,12 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
+from bot.notes import export
 from bot.telegram.texts import texts_for
 from bot.testing.mock_truebar import MockTruebar
+from bot.truebar.transcript import Segment, Token
 from tests.bot_harness import (
     ADMIN,
     EN_TAG,
@@ -140,6 +144,38 @@ def parse_srt(text: str) -> list[tuple[int, int, str]]:
     return cues
 
 
+def assert_well_timed(cues: list[tuple[int, int, str]]) -> None:
+    """Every cue lasts (end after start), and ends before the next begins."""
+    assert all(start < end for start, end, _ in cues), cues
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(cues)), cues  # in order, no overlaps
+
+
+def words(*timed: tuple[str, int, int]) -> Segment:
+    """A final segment of words with their times (ms from the start of the audio)."""
+    tokens = tuple(Token(text, start_ms=start, end_ms=end) for text, start, end in timed)
+    return Segment(True, tokens, timed[0][1], timed[-1][2])
+
+
+@pytest.mark.parametrize(
+    "segments",
+    [
+        # the second sentence's word lies inside the first's time
+        [words(("one", 1000, 1500)), words(("two", 1200, 1500))],
+        # ... or starts before the first sentence begins
+        [words(("one", 1000, 1500)), words(("two", 900, 1400)), words(("three", 1400, 1450))],
+        # a one-millisecond cue, then one that starts and ends inside it
+        [words(("a", 0, 1)), words(("b", 0, 1)), words(("c", 0, 0))],
+        # overlaps that go on across several cues
+        [words((w, 2000, 2000)) for w in ("x", "y", "z", "w")],
+    ],
+)
+def test_subtitle_cues_never_overlap_and_never_vanish(segments: list[Segment]) -> None:
+    cues = parse_srt(export.srt(segments))
+    assert_well_timed(cues)
+    assert " ".join(text for _, _, text in cues) == export.text_of(segments)
+    assert len(cues) == len(segments)  # a sentence each: none merged or lost
+
+
 async def test_subtitles_follow_the_words_timings(
     fake: FakeTelegram, bot: NoteTracker, mock_truebar: MockTruebar, voice_note: Path
 ) -> None:
@@ -153,8 +189,7 @@ async def test_subtitles_follow_the_words_timings(
     cues = parse_srt(sent.document.content.decode())
     audio_ms = mock_truebar.stats.sessions[-1].audio_bytes // 32  # 16 kHz s16le mono
     assert len(cues) >= 2
-    assert all(start < end for start, end, _ in cues)
-    assert all(a[1] <= b[0] for a, b in itertools.pairwise(cues))  # in order, no overlaps
+    assert_well_timed(cues)
     assert cues[0][0] >= 0 and cues[-1][1] <= audio_ms + 100
     assert " ".join(text for _, _, text in cues) == transcript
 

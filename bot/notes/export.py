@@ -92,10 +92,23 @@ def cues(segments: Iterable[Segment]) -> list[Cue]:
     if group:
         found.append(_cue(group))
     for i in range(1, len(found)):  # a word's timing may overlap its neighbour's
-        previous, cue = found[i - 1], found[i]
-        if cue.start_ms < previous.end_ms:
-            found[i] = Cue(previous.end_ms, max(cue.end_ms, previous.end_ms), cue.text)
+        found[i - 1], found[i] = _apart(found[i - 1], found[i])
     return found
+
+
+def _apart(previous: Cue, cue: Cue) -> tuple[Cue, Cue]:
+    """Two neighbouring cues that do not overlap, each at least a millisecond long: the
+    later one starts where the earlier ends, or, if it would then be empty (its words
+    lie within the earlier cue's time), the earlier one ends where the later starts."""
+    if cue.start_ms >= previous.end_ms:
+        return previous, cue
+    if cue.end_ms > previous.end_ms:
+        return previous, Cue(previous.end_ms, cue.end_ms, cue.text)
+    boundary = max(cue.start_ms, previous.start_ms + 1)
+    return (
+        Cue(previous.start_ms, boundary, previous.text),
+        Cue(boundary, max(cue.end_ms, boundary + 1), cue.text),
+    )
 
 
 def srt(segments: Iterable[Segment]) -> str:

@@ -44,7 +44,7 @@ from bot.notes.scheduling import FairSlots, Ticket
 from bot.storage import Outcome, Store
 from bot.tasks import settle
 from bot.telegram import export_buttons
-from bot.telegram.draft_reply import DraftReply, DraftSupport
+from bot.telegram.draft_reply import DraftSupport
 from bot.telegram.live_reply import (
     Bot,
     GuestReply,
@@ -89,10 +89,10 @@ class NoteWorkflow:
         self._drafts = DraftSupport(enabled=settings.private_live is PrivateLive.DRAFT)
 
     def reply_to(self, note: Note) -> LiveReply:
-        """The note's reply in its view: its placeholder, if it has one already (resuming)."""
-        reply = reply_view(self._bot, note.target, self._drafts.view)
-        if isinstance(reply, DraftReply):  # its message is recorded once sent (the final)
-            reply.on_placed = functools.partial(self._store.set_placeholder, *note.key)
+        """The note's reply in its view: its placeholder, if it has one already (resuming).
+        Whenever the reply comes to exist, the ledger records it."""
+        record = functools.partial(self._record_reply, note)
+        reply = reply_view(self._bot, note.target, record, self._drafts.view)
         if isinstance(reply, GuestReply):
             if note.inline_message_id is not None:
                 reply.attach_inline(note.inline_message_id)
@@ -163,7 +163,7 @@ class NoteWorkflow:
             try:
                 position = ticket.position
                 status = self._status(note, tx) if position is None else tx.queued(position)
-                await self._placeholder(note, reply, status)
+                await self._placeholder(reply, status)
                 if work is None:
                     work = start()
                 result = await _unless_refused(work, reply)
@@ -254,13 +254,16 @@ class NoteWorkflow:
             return tx.too_long(self._settings.max_duration_s)
         return None
 
-    async def _placeholder(self, note: Note, reply: LiveReply, status: str) -> None:
-        """Send the placeholder (or, resuming, show the status in the existing one) and
-        record it in the ledger, so a restart edits this message instead of a new one."""
+    async def _placeholder(self, reply: LiveReply, status: str) -> None:
+        """Send the placeholder (or, resuming, show the status in the existing one)."""
         if reply.placed:
             reply.show(status)
-            return
-        await reply.open(status)
+        else:
+            await reply.open(status)
+
+    async def _record_reply(self, note: Note, reply: LiveReply) -> None:
+        """The reply exists now: the ledger keeps its id, so that a restart continues
+        this message instead of sending another."""
         if isinstance(reply, GuestReply) and reply.inline_message_id is not None:
             await self._store.set_inline_message(*note.key, reply.inline_message_id)
         elif reply.message_id is not None:
@@ -282,7 +285,7 @@ class NoteWorkflow:
             reply.show(self._status(note, ctx.tx))
         config = await self._chats.session_config(ctx.tag, ctx.options)
         media.fetch()
-        async with _typing(self._bot, note):
+        async with _typing(self._bot, note, reply):
             for attempt in range(1, TRUEBAR_ATTEMPTS + 1):
                 started, result = time.monotonic(), "finished"
                 try:
@@ -362,10 +365,9 @@ class _Media:
         return self._path
 
 
-def _typing(bot: Bot, note: Note) -> contextlib.AbstractAsyncContextManager[None]:
-    """ "typing…" while the note is worked on, where that shows: in the chat it came from
-    (a channel's subscribers need no such sign, a guest chat is not the bot's)."""
-    if note.target.view is View.CHAT:
+def _typing(bot: Bot, note: Note, reply: LiveReply) -> contextlib.AbstractAsyncContextManager[None]:
+    """ "typing…" while the note is worked on, where its reply wants it."""
+    if reply.shows_typing:
         return typing_action(bot, note.target)
     return contextlib.nullcontext()
 

@@ -3,7 +3,7 @@
 Telegram animates a message draft (``sendMessageDraft``, Bot API 9.3) in place at the
 bottom of a private chat; it notifies nobody, takes no slot of the chat's message budget
 and lasts 30 s unless refreshed. So here the status ("Transcribing…", a place in line)
-and every interim are drafts, sent as soon as words arrive and at most every
+and every interim are drafts, the freshest words at most every
 :data:`~bot.telegram.draft_pacing.DRAFT_INTERVAL_S`, and the final text is the first real
 message: a reply to the note, split over several if long, like any other view's.
 
@@ -14,41 +14,29 @@ with a message already recorded (an earlier run in edit mode, a fallback) is edi
 
 Where drafts are refused (an older Bot API server answers "method not found"; a chat
 answers 400), :class:`DraftSupport` remembers it, for every chat or that one, and this
-note falls back to a placeholder edited live: placed at once, recorded in the ledger
-through ``on_placed``, so no note is lost or answered twice by the switch.
+note falls back to a placeholder edited live: placed at once and recorded through
+``on_placed``, so no note is lost or answered twice by the switch.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
 
 from telegram import InlineKeyboardMarkup
-from telegram.error import (
-    BadRequest,
-    ChatMigrated,
-    EndPointNotFound,
-    Forbidden,
-    InvalidToken,
-    RetryAfter,
-    TelegramError,
-)
+from telegram.error import BadRequest, EndPointNotFound, InvalidToken, TelegramError
 
 from bot.tasks import settle
 from bot.telegram.draft_pacing import DRAFT_INTERVAL_S
-from bot.telegram.live_reply import Bot, LiveReply, ReplyTarget
-from bot.telegram.message_text import tail
+from bot.telegram.live_reply import Bot, LiveReply, OnPlaced, ReplyTarget
 from bot.telegram.rate_limiter import Send
+from bot.telegram.retry import is_permanent
 
 log = logging.getLogger(__name__)
 
 DRAFT_REFRESH_S = 20.0  # a draft lasts 30 s: re-sent after this long without a change
 REFUSED_CHATS_MAX = 100_000  # chats remembered as refusing drafts (then forgotten)
-
-OnPlaced = Callable[[int], Awaitable[None]]
 
 
 class DraftSupport:
@@ -73,11 +61,11 @@ class DraftSupport:
             self._refused.clear()
         self._refused.add(chat_id)
 
-    def view(self, bot: Bot, target: ReplyTarget) -> LiveReply:
+    def view(self, bot: Bot, target: ReplyTarget, on_placed: OnPlaced | None) -> LiveReply:
         """A private chat's view: drafts where they work, else edits."""
         if self.usable(target.chat_id):
-            return DraftReply(bot, target, self)
-        return LiveReply(bot, target)
+            return DraftReply(bot, target, self, on_placed)
+        return LiveReply(bot, target, on_placed)
 
 
 def is_refusal(exc: TelegramError) -> bool:
@@ -87,14 +75,20 @@ def is_refusal(exc: TelegramError) -> bool:
 
 
 class DraftReply(LiveReply):
-    def __init__(self, bot: Bot, target: ReplyTarget, support: DraftSupport) -> None:
-        super().__init__(bot, target)
+    shows_typing = False  # the animated draft says the bot is at work
+
+    def __init__(
+        self,
+        bot: Bot,
+        target: ReplyTarget,
+        support: DraftSupport,
+        on_placed: OnPlaced | None = None,
+    ) -> None:
+        super().__init__(bot, target, on_placed)
         self._support = support
         self.drafting = True
         """Drafts are in use (False once a message exists or drafts were refused)."""
-        self.on_placed: OnPlaced | None = None
-        """Told the message id as soon as the reply exists (to record it in the ledger)."""
-        self._drafted: str | None = None
+        self._opened = False
         self._drafted_at = -DRAFT_REFRESH_S
         self._in_flight: asyncio.Future[None] | None = None
         self._placing: asyncio.Future[None] | None = None
@@ -111,37 +105,32 @@ class DraftReply(LiveReply):
         self.drafting = False
 
     async def open(self, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> None:
-        """The status as a draft (nothing to record: no message exists yet)."""
+        """The status as a draft, sent now (awaited like a placeholder: in a burst of
+        notes its round trip spaces their work out). Only a refusal for good is raised:
+        the words that follow are drafts too."""
         if not self.drafting or reply_markup is not None:
             await super().open(text, reply_markup)
             return
-        self.show(text)
-        if self._refresher is None:
-            self._refresher = asyncio.create_task(self._refresh(), name="draft-refresh")
+        self._opened = True
+        try:
+            await self._interim(text)
+            self._shown = text
+        except TelegramError as exc:
+            if is_permanent(exc):
+                raise
+            log.info("chat %s: status draft not shown: %s", self.target.chat_id, exc)
+        self._refresher = asyncio.create_task(self._refresh(), name="draft-refresh")
+        self._start_flusher()  # words that came while the status was on its way
 
     async def replace(self, text: str) -> None:
         """Show ``text`` at once, once (e.g. "I'm restarting"): a draft if no message exists."""
         if self.placed or not self.drafting:
             await super().replace(text)
             return
-        with contextlib.suppress(TelegramError):
+        try:
             await self._draft(text)
-
-    def show(self, text: str) -> None:
-        if not self.drafting:
-            super().show(text)
-            return
-        text = tail(text.strip())
-        if text:
-            self._pending = text
-            self._start_flusher()
-
-    def _start_flusher(self) -> None:
-        if self.drafting and self._pending is not None:
-            if self._flusher is None or self._flusher.done():
-                self._flusher = asyncio.create_task(self._flush(), name="draft-flush")
-            return
-        super()._start_flusher()
+        except TelegramError as exc:
+            log.info("chat %s: draft not shown: %s", self.target.chat_id, exc)
 
     async def finish(self, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> int:
         """The final text as a real message (or an edit of the one placed on a fallback);
@@ -154,58 +143,41 @@ class DraftReply(LiveReply):
         if self._refresher is not None:
             self._refresher.cancel()
 
-    async def _place(self, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> None:
-        await super()._place(text, reply_markup)
-        self.drafting = False
-        if self.on_placed is not None and self.message_id is not None:
-            try:
-                await self.on_placed(self.message_id)
-            except Exception as exc:  # the message is out: failing the note would repeat it
-                log.warning(
-                    "chat %s: reply %s not recorded: %s", self.target.chat_id, self.message_id, exc
-                )
+    def _live(self) -> bool:
+        return (self.drafting and self._opened) or self.placed
 
-    async def _flush(self) -> None:
-        while self.drafting and self._pending is not None:
-            wait = self._drafted_at + DRAFT_INTERVAL_S - time.monotonic()
-            if wait > 0:  # newer words collect meanwhile: the freshest text goes out
-                await asyncio.sleep(wait)
-            text, self._pending = self._pending, None
-            if text is None or text == self._drafted:
-                continue
-            self._in_flight = asyncio.ensure_future(self._draft(text))
-            try:
-                await asyncio.shield(self._in_flight)
-            except RetryAfter:
-                log.info("draft throttled in chat %s", self.target.chat_id)
-            except (Forbidden, ChatMigrated) as exc:
-                log.info("chat %s refuses our messages: %s", self.target.chat_id, exc)
-                if not self.refused.done():
-                    self.refused.set_result(exc)
-                return
-            except TelegramError as exc:
-                if not is_refusal(exc):
-                    log.info("draft failed in chat %s: %s", self.target.chat_id, exc)
-                    continue
-                log.info("drafts refused in chat %s (%s): editing", self.target.chat_id, exc)
-                self._support.refuse(self.target.chat_id, exc)
-                await self._fall_back(self._pending or text)
-                return
+    async def _coalesce(self) -> None:
+        """Wait until the next draft may go, so that it carries the freshest words (the
+        rate limiter holds drafts to the same interval, for any other sender)."""
+        if self.drafting and (wait := self._drafted_at + DRAFT_INTERVAL_S - time.monotonic()) > 0:
+            await asyncio.sleep(wait)
+
+    async def _interim(self, text: str) -> None:
+        if not self.drafting:
+            await super()._interim(text)
+            return
+        # Shielded: a draft already on its way is let finish (finish() waits for it), so
+        # that none can reach Telegram after the final.
+        self._in_flight = asyncio.ensure_future(self._draft(text))
+        try:
+            await asyncio.shield(self._in_flight)
+        except TelegramError as exc:
+            if not is_refusal(exc):
+                raise
+            log.info("drafts refused in chat %s (%s): editing", self.target.chat_id, exc)
+            self._support.refuse(self.target.chat_id, exc)
+            await self._fall_back(text)
 
     async def _fall_back(self, text: str) -> None:
-        """Drafts are refused: place the reply now (recorded in the ledger by
-        ``on_placed``) and continue with edits. The placement is shielded: a message
-        that went out must not be forgotten because the interims were stopped."""
+        """Drafts are refused: place the reply now (recorded by ``on_placed``) and go on
+        with edits. The placement is shielded: a message that went out must not be
+        forgotten because the interims were stopped."""
         self.drafting = False
         if self._refresher is not None:
             self._refresher.cancel()
-        if self.placed:
-            return
-        self._placing = asyncio.ensure_future(self._place(text))
-        try:
+        if not self.placed:
+            self._placing = asyncio.ensure_future(self._place(text))
             await asyncio.shield(self._placing)
-        except TelegramError as exc:
-            log.info("chat %s: no placeholder (the final follows): %s", self.target.chat_id, exc)
 
     async def _draft(self, text: str) -> None:
         await self._bot.send_message_draft(
@@ -215,7 +187,7 @@ class DraftReply(LiveReply):
             message_thread_id=self.target.thread_id,
             rate_limit_args=Send.DRAFT,
         )
-        self._drafted, self._drafted_at = text, time.monotonic()
+        self._drafted_at = time.monotonic()
 
     async def _refresh(self) -> None:
         """Re-send the draft before it expires while no new words come (a long queue, a
@@ -223,8 +195,8 @@ class DraftReply(LiveReply):
         while self.drafting:
             await asyncio.sleep(max(1.0, self._drafted_at + DRAFT_REFRESH_S - time.monotonic()))
             stale = time.monotonic() - self._drafted_at >= DRAFT_REFRESH_S
-            if self.drafting and stale and self._pending is None and self._drafted is not None:
-                self._pending, self._drafted = self._drafted, None
+            if self.drafting and stale and self._pending is None and self._shown is not None:
+                self._pending, self._shown = self._shown, None
                 self._start_flusher()
 
     async def _stop_drafts(self) -> None:
@@ -236,7 +208,5 @@ class DraftReply(LiveReply):
                 await settle(task)
         for sent in (self._in_flight, self._placing):
             if sent is not None:
-                await asyncio.wait({sent})
-                if not sent.cancelled():
-                    sent.exception()  # retrieved: the flusher, if it still ran, logged it
+                await settle(sent, cancel=False)  # its error, if any, the flusher logged
         self.drafting = False

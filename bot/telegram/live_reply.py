@@ -7,14 +7,16 @@ is final, since every edit there shows to all subscribers (:class:`ChannelReply`
 guest mention, the answer to the guest query, an inline message edited live
 (:class:`GuestReply`).
 
-Interims are best effort: while an edit waits for its slot, newer text replaces older, and
-an interim that fails is dropped — unless Telegram refuses it for good (the user blocked
-the bot, the chat is gone): then :attr:`LiveReply.refused` says so at once, so the work
-behind it can stop instead of running to a final nobody can receive. The final text is
-retried through RetryAfter (by the rate limiter) and network errors, split over several
-messages when too long, and sent as a new message if the placeholder has disappeared.
-Pacing is not done here: every call goes through the bot's rate limiter, told which
-calls are interims (:class:`~bot.telegram.rate_limiter.Send`).
+Each view tells ``on_placed`` once its reply exists (to record it in the job ledger, so
+a restart continues it instead of sending another). Interims are best effort: while an
+edit waits for its slot, newer text replaces older, and an interim that fails is dropped
+— unless Telegram refuses it for good (the user blocked the bot, the chat is gone): then
+:attr:`LiveReply.refused` says so at once, so the work behind it can stop instead of
+running to a final nobody can receive. The final text is retried through RetryAfter (by
+the rate limiter) and network errors, split over several messages when too long, and
+sent as a new message if the placeholder has disappeared. Pacing is not done here: every
+call goes through the bot's rate limiter, told which calls are interims
+(:class:`~bot.telegram.rate_limiter.Send`).
 """
 
 from __future__ import annotations
@@ -93,12 +95,18 @@ def is_gone(exc: BadRequest) -> bool:
 
 
 Bot = ExtBot[Send]
+OnPlaced = Callable[["LiveReply"], Awaitable[None]]
+"""Told that a reply now exists (its message id, or inline message id, is set)."""
 
 
 class LiveReply:
-    def __init__(self, bot: Bot, target: ReplyTarget) -> None:
+    shows_typing = True
+    """Whether "typing…" belongs in the chat while the note is worked on."""
+
+    def __init__(self, bot: Bot, target: ReplyTarget, on_placed: OnPlaced | None = None) -> None:
         self._bot = bot
         self.target = target
+        self._on_placed = on_placed
         self.message_id: int | None = None
         self._shown: str | None = None
         self._pending: str | None = None
@@ -130,6 +138,23 @@ class LiveReply:
         message = await self._reliably(lambda: self._send(text, reply_markup))
         self.message_id = message.message_id
         self._shown = text
+        await self._placed()
+
+    async def _placed(self) -> None:
+        """Tell ``on_placed`` the reply exists. The message is out: failing to record it
+        is logged, not raised (failing the note would only send another)."""
+        if self._on_placed is None:
+            return
+        try:
+            await self._on_placed(self)
+        except Exception as exc:
+            log.warning(
+                "chat %s message %s: reply not recorded: %s: %s",
+                self.target.chat_id,
+                self.target.message_id,
+                type(exc).__name__,
+                exc,
+            )
 
     def show(self, text: str) -> None:
         """Interim text: edit soon, coalescing with anything newer (and, before the first
@@ -140,8 +165,12 @@ class LiveReply:
         self._pending = text
         self._start_flusher()
 
+    def _live(self) -> bool:
+        """Whether interim text can be shown now (the reply exists)."""
+        return self.placed
+
     def _start_flusher(self) -> None:
-        if self._pending is None or not self.placed:
+        if self._pending is None or not self._live():
             return
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush(), name="live-reply-flush")
@@ -188,14 +217,12 @@ class LiveReply:
 
     async def _flush(self) -> None:
         while self._pending is not None:
+            await self._coalesce()
             text, self._pending = self._pending, None
-            if text == self._shown or not self.placed:
+            if text is None or text == self._shown or not self._live():
                 continue
             try:
-                # Interims never use the chat's burst: it stays for the final, which then
-                # lands the moment it is known instead of a second after the last interim.
-                # While this one waits for its slot, newer text collects in _pending.
-                await self._edit(text, Send.INTERIM)
+                await self._interim(text)
                 self._shown = text
             except RetryAfter:
                 log.info("interim edit throttled in chat %s", self.target.chat_id)
@@ -209,6 +236,15 @@ class LiveReply:
                     log.info("interim edit refused in chat %s: %s", self.target.chat_id, exc)
             except TelegramError as exc:
                 log.info("interim edit failed in chat %s: %s", self.target.chat_id, exc)
+
+    async def _coalesce(self) -> None:
+        """Before an interim goes: nothing to wait for here, the rate limiter paces edits
+        (while one waits for its slot, newer text collects in ``_pending``)."""
+
+    async def _interim(self, text: str) -> None:
+        # Interims never use the chat's burst: it stays for the final, which then lands
+        # the moment it is known instead of a second after the last interim.
+        await self._edit(text, Send.INTERIM)
 
     async def _stop_interims(self) -> None:
         self._pending = None
@@ -288,6 +324,8 @@ class ChannelReply(LiveReply):
     """In a channel every edit shows to all subscribers: no placeholder, no interims,
     one reply post (or several, if long) once the text is final."""
 
+    shows_typing = False  # a channel's subscribers need no such sign
+
     async def open(self, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> None:
         """Nothing goes out before the final text."""
 
@@ -300,8 +338,10 @@ class GuestReply(LiveReply):
     (an inline message), which is then edited like a reply. Its chat is not the bot's:
     nothing is ever sent there, and the final text must fit one message."""
 
-    def __init__(self, bot: Bot, target: ReplyTarget) -> None:
-        super().__init__(bot, target)
+    shows_typing = False  # the chat is not the bot's
+
+    def __init__(self, bot: Bot, target: ReplyTarget, on_placed: OnPlaced | None = None) -> None:
+        super().__init__(bot, target, on_placed)
         self.inline_message_id: str | None = None
 
     @property
@@ -326,6 +366,7 @@ class GuestReply(LiveReply):
         sent = await self._reliably(lambda: self._bot.answer_guest_query(query, answer))
         self.inline_message_id = sent.inline_message_id
         self._shown = text
+        await self._placed()
 
     async def finish(self, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> int:
         """The final text, cut to one message: an inline message has no chat to continue
@@ -354,15 +395,21 @@ class GuestReply(LiveReply):
         )
 
 
+ReplyFactory = Callable[[Bot, ReplyTarget, OnPlaced | None], LiveReply]
+
+
 def reply_view(
-    bot: Bot, target: ReplyTarget, private: Callable[[Bot, ReplyTarget], LiveReply] = LiveReply
+    bot: Bot,
+    target: ReplyTarget,
+    on_placed: OnPlaced | None = None,
+    private: ReplyFactory = LiveReply,
 ) -> LiveReply:
     """The reply for ``target``'s view; ``private`` makes a private chat's (drafts live in
     :mod:`bot.telegram.draft_reply`, which builds on this module)."""
     if target.view is View.CHANNEL:
-        return ChannelReply(bot, target)
+        return ChannelReply(bot, target, on_placed)
     if target.view is View.GUEST:
-        return GuestReply(bot, target)
+        return GuestReply(bot, target, on_placed)
     if not target.group:
-        return private(bot, target)
-    return LiveReply(bot, target)
+        return private(bot, target, on_placed)
+    return LiveReply(bot, target, on_placed)

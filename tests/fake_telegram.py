@@ -1,13 +1,16 @@
 """A strict fake of the Telegram Bot API over HTTP, for python-telegram-bot's ``base_url``.
 
 Strict like Telegram: bad bot tokens get 401, texts over 4096 UTF-16 units or empty are
-refused, an edit that changes nothing gets "message is not modified", and a chat that is
-written to too often gets 429 with ``retry_after``. A guest query is answered once, and
+refused, an edit that changes nothing (text and buttons) gets "message is not modified",
+and a chat that is written to too often gets 429 with ``retry_after`` (an inline message
+is paced like a group). A guest query is answered once, with one well-formed result, and
 only inline messages the fake issued can be edited; a channel takes posts only from a bot
-that is its admin. Message drafts are taken in private chats only (``drafts`` records each
-with its time), or, like an older Bot API server, not at all (``faults.refuse_drafts``).
-Tests drive it as users would (send a voice note, post in a channel, mention the bot in a
-chat it is not in, press a button) and read back what each chat shows.
+that is its admin, and only such a bot gets its posts or may ask about its members.
+Message drafts are taken in private chats only (``drafts`` records each with its time),
+or, like an older Bot API server, not at all (``faults.refuse_drafts``). Tests drive it
+as users would (send a voice note, post in a channel or as one, post as an anonymous
+admin, mention the bot in a chat it is not in, press a button) and read back what each
+chat shows.
 """
 
 from __future__ import annotations
@@ -38,6 +41,39 @@ NOT_MODIFIED = (
     "are exactly the same as a current content and reply markup of the message"
 )
 COUNTED_METHODS = {"sendMessage", "editMessageText", "editMessageReplyMarkup"}
+GROUP_ANONYMOUS_BOT = 1087968824  # "from" of every anonymous admin's message, in any group
+CHANNEL_BOT = 136817688  # "from" of every message sent on behalf of a channel
+SERVICE_USER = 777000  # "from" of a channel post's automatic copy in its discussion group
+RESULT_TYPES = frozenset(
+    {
+        "article",
+        "audio",
+        "contact",
+        "document",
+        "game",
+        "gif",
+        "location",
+        "mpeg4_gif",
+        "photo",
+        "sticker",
+        "venue",
+        "video",
+        "voice",
+    }
+)
+ADMIN_RIGHTS = (
+    "can_be_edited",
+    "can_manage_chat",
+    "can_delete_messages",
+    "can_manage_video_chats",
+    "can_restrict_members",
+    "can_promote_members",
+    "can_change_info",
+    "can_invite_users",
+    "can_post_stories",
+    "can_edit_stories",
+    "can_delete_stories",
+)
 
 
 def utf16_len(text: str) -> int:
@@ -109,6 +145,7 @@ class StoredMessage:
     language_code: str | None = None  # the sender's Telegram language
     document: Upload | None = None  # a file the bot sent
     caption: str | None = None
+    sender_chat: int | None = None  # sent as this chat: the group (anonymous admin), a channel
 
 
 @dataclass(frozen=True)
@@ -128,6 +165,7 @@ class InlineMessage:
     guest_query_id: str
     text: str
     history: list[str] = field(default_factory=list)
+    reply_markup: Any = None
 
 
 @dataclass
@@ -154,7 +192,8 @@ class Call:
 class Faults:
     """Switches a test flips."""
 
-    retry_after: dict[int, int] = field(default_factory=dict)  # chat → forced 429s left
+    # chat (or inline message id) → forced 429s left
+    retry_after: dict[int | str, int] = field(default_factory=dict)
     retry_after_seconds: int = 1
     server_errors: dict[str, int] = field(default_factory=dict)  # method → 502s left
     drop_connections: dict[str, int] = field(default_factory=dict)  # method → aborts left
@@ -198,8 +237,9 @@ class FakeTelegram:
         self._update_ids = itertools.count(1)
         self._message_ids: dict[int, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
         self._file_ids = itertools.count(1)
-        self._chat_hits: dict[int, deque[float]] = defaultdict(deque)
-        self._banned_until: dict[int, float] = {}  # chat → end of its 429's retry_after
+        # chat, or inline message id → its sends in the last minute
+        self._chat_hits: dict[int | str, deque[float]] = defaultdict(deque)
+        self._banned_until: dict[int | str, float] = {}  # … → end of its 429's retry_after
         self._global_hits: deque[float] = deque()
         self._changed = asyncio.Condition()
         self._server = HttpServer(self._handle)
@@ -256,11 +296,18 @@ class FakeTelegram:
         thread_id: int | None = None,
         reply_to: int | None = None,
         language_code: str | None = None,
+        sender_chat: int | None = None,
         **content: Any,
     ) -> dict[str, Any]:
         """Post a message from a user (in a channel: a post by its admin ``user_id``, shown as
-        from the channel); returns its JSON. ``content``: text, voice, …"""
+        from the channel); returns its JSON. ``content``: text, voice, …
+
+        ``sender_chat``: in a group, the admin ``user_id`` posts anonymously (the group's
+        own id) or the user posts on behalf of a channel (its id); either way the message
+        names that chat, and a shared bot account as its sender."""
         chat = self.chats.get(chat_id) or self.add_chat(chat_id)
+        if sender_chat is not None:
+            self._check_sender_chat(chat, user_id, sender_chat)
         message_id = next(self._message_ids[chat_id])
         media = {k: v for k, v in content.items() if k != "text"}
         stored = StoredMessage(
@@ -273,6 +320,7 @@ class FakeTelegram:
             user_id=None if chat.type == "channel" else user_id,
             content=media,
             language_code=language_code,
+            sender_chat=sender_chat,
         )
         self.messages[(chat.id, message_id)] = stored
         message = self._message_json(stored)
@@ -280,12 +328,25 @@ class FakeTelegram:
             message["reply_to_message"] = self._message_json(self.messages[(chat.id, reply_to)])
         if stored.text is not None:
             message["entities"] = _entities(stored.text)
-        kind = "channel_post" if chat.type == "channel" else "message"
-        update_id = self.push_update({kind: message})
-        self.update_of_message[(chat.id, message_id)] = update_id
+        if chat.type != "channel":
+            self.update_of_message[(chat.id, message_id)] = self.push_update({"message": message})
+        elif chat.bot_is_admin:  # a channel's posts reach only the bots that are its admins
+            update_id = self.push_update({"channel_post": message})
+            self.update_of_message[(chat.id, message_id)] = update_id
         if chat.type == "channel" and chat.discussion is not None:
             self._forward_to_discussion(chat, message_id, media, stored.text)
         return message
+
+    def _check_sender_chat(self, chat: Chat, user_id: int, sender_chat: int) -> None:
+        """Only what Telegram lets users do: post anonymously as an admin of the group, or
+        in a group on behalf of a channel."""
+        if chat.type not in ("group", "supergroup"):
+            raise ValueError(f"users post as a chat only in groups, not in a {chat.type}")
+        if sender_chat == chat.id:
+            if user_id not in chat.admins:
+                raise ValueError(f"user {user_id} is no admin of {chat.id}: cannot be anonymous")
+        elif (channel := self.chats.get(sender_chat)) is None or channel.type != "channel":
+            raise ValueError(f"{sender_chat} is not a channel to post as")
 
     def _forward_to_discussion(
         self, channel: Chat, post_id: int, media: dict[str, Any], text: str | None
@@ -294,11 +355,18 @@ class FakeTelegram:
         assert channel.discussion is not None
         group = self.chats[channel.discussion]
         message_id = next(self._message_ids[group.id])
-        stored = StoredMessage(group.id, message_id, False, text, user_id=777000, content=media)
+        stored = StoredMessage(
+            group.id,
+            message_id,
+            False,
+            text,
+            user_id=SERVICE_USER,
+            content=media,
+            sender_chat=channel.id,
+        )
         self.messages[(group.id, message_id)] = stored
         message = self._message_json(stored) | {
             "is_automatic_forward": True,
-            "sender_chat": channel.to_json(),
             "forward_origin": {
                 "type": "channel",
                 "chat": channel.to_json(),
@@ -316,14 +384,16 @@ class FakeTelegram:
         *,
         reply_to: dict[str, Any] | None = None,
         text: str = "@transcriber_test_bot",
+        message_id: int | None = None,
     ) -> dict[str, Any]:
         """A user mentions the bot in a chat it is not in (``chat``: that chat's JSON),
         replying to ``reply_to`` (a message JSON there, e.g. from :meth:`media_message`).
-        Returns the mention (its ``guest_query_id`` names the query)."""
+        Returns the mention (its ``guest_query_id`` names the query). ``message_id``: the
+        mention's id in that chat (ids count per chat, so another chat's may be the same)."""
         query_id = f"GQ{next(self._update_ids)}"
         self._guest_queries[query_id] = False
         mention: dict[str, Any] = {
-            "message_id": 1000 + len(self._guest_queries),
+            "message_id": 1000 + len(self._guest_queries) if message_id is None else message_id,
             "date": int(time.time()),
             "chat": chat,
             "from": {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"},
@@ -362,9 +432,11 @@ class FakeTelegram:
         file_size: int | None = None,
         forward: bool = False,
         language_code: str | None = None,
+        sender_chat: int | None = None,
     ) -> dict[str, Any]:
         """A voice note (or ``kind`` = audio, video_note, video, document; a document's
-        ``mime_type`` may be None) with real file bytes."""
+        ``mime_type`` may be None) with real file bytes; ``sender_chat`` as for
+        :meth:`user_message`."""
         content = self._media_content(
             audio, duration=duration, kind=kind, mime_type=mime_type, file_size=file_size
         )
@@ -375,7 +447,12 @@ class FakeTelegram:
                 "date": int(time.time()),
             }
         return self.user_message(
-            chat_id, user_id, thread_id=thread_id, language_code=language_code, **content
+            chat_id,
+            user_id,
+            thread_id=thread_id,
+            language_code=language_code,
+            sender_chat=sender_chat,
+            **content,
         )
 
     def _media_content(
@@ -413,6 +490,7 @@ class FakeTelegram:
         thread_id: int | None = None,
         reply_to: int | None = None,
         language_code: str | None = None,
+        sender_chat: int | None = None,
     ) -> dict[str, Any]:
         return self.user_message(
             chat_id,
@@ -420,6 +498,7 @@ class FakeTelegram:
             thread_id=thread_id,
             reply_to=reply_to,
             language_code=language_code,
+            sender_chat=sender_chat,
             text=text,
         )
 
@@ -538,25 +617,34 @@ class FakeTelegram:
         if self.faults.server_errors.get(method, 0) > 0:
             self.faults.server_errors[method] -= 1
             raise ApiError(502, "Bad Gateway")
+        if method not in COUNTED_METHODS:
+            return
         chat_id = params.get("chat_id")
-        if method in COUNTED_METHODS and isinstance(chat_id, int):
-            now = self.clock()
-            banned = self._banned_until.get(chat_id, 0.0)
-            if now < banned:  # written to during a ban: Telegram answers with a longer one
-                self.flood_429s += 1
-                self.flood_reasons["ban"] += 1
-                self._ban(chat_id, now, banned - now + 1)
-            if self.faults.retry_after.get(chat_id, 0) > 0:
-                self.faults.retry_after[chat_id] -= 1
-                self._ban(chat_id, now, self.faults.retry_after_seconds)
-            self._check_flood(chat_id)
+        inline = params.get("inline_message_id")
+        target: int | str
+        if isinstance(chat_id, int):
+            target = chat_id
+        elif isinstance(inline, str) and inline in self.inline_messages:
+            target = inline  # an inline message is paced like a message in a group
+        else:
+            return  # refused for what it is, not for its rate
+        now = self.clock()
+        banned = self._banned_until.get(target, 0.0)
+        if now < banned:  # written to during a ban: Telegram answers with a longer one
+            self.flood_429s += 1
+            self.flood_reasons["ban"] += 1
+            self._ban(target, now, banned - now + 1)
+        if self.faults.retry_after.get(target, 0) > 0:
+            self.faults.retry_after[target] -= 1
+            self._ban(target, now, self.faults.retry_after_seconds)
+        self._check_flood(target)
 
-    def _ban(self, chat_id: int, now: float, seconds: float) -> None:
+    def _ban(self, chat_id: int | str, now: float, seconds: float) -> None:
         whole = max(1, round(seconds))
         self._banned_until[chat_id] = max(self._banned_until.get(chat_id, 0.0), now + whole)
         raise ApiError(429, f"Too Many Requests: retry after {whole}", whole)
 
-    def _check_flood(self, chat_id: int) -> None:
+    def _check_flood(self, chat_id: int | str) -> None:
         now = self.clock()
         hits, everyone = self._chat_hits[chat_id], self._global_hits
         while everyone and now - everyone[0] >= 1.0:
@@ -564,12 +652,13 @@ class FakeTelegram:
         while hits and now - hits[0] >= 60.0:
             hits.popleft()
         last_second = sum(1 for t in hits if now - t < 1.0)
-        chat = self.chats.get(chat_id)
+        chat = self.chats.get(chat_id) if isinstance(chat_id, int) else None
+        group = isinstance(chat_id, str) or (chat is not None and chat.type != "private")
         retry: float | None = None
         reason = ""
         if last_second >= self.limits.chat_per_second:
             retry, reason = 1.0, "chat"
-        elif chat and chat.type != "private" and len(hits) >= self.limits.group_per_minute:
+        elif group and len(hits) >= self.limits.group_per_minute:
             retry, reason = 60.0 - (now - hits[0]), "group"
         elif len(everyone) >= self.limits.global_per_second:
             retry, reason = 1.0, "global"
@@ -654,32 +743,24 @@ class FakeTelegram:
         return True
 
     async def _api_getChatMember(self, p: dict[str, Any]) -> Any:
+        """A channel answers only a bot that is its admin (others are refused by
+        :meth:`_chat`); the bot itself is an admin there."""
         chat = self._chat(p)
-        user_id = int(p["user_id"])
-        user = {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"}
-        if user_id in chat.admins or chat.type == "private":
-            return {
-                "status": "administrator",
-                "user": user,
-                **{
-                    k: True
-                    for k in (
-                        "can_be_edited",
-                        "can_manage_chat",
-                        "can_delete_messages",
-                        "can_manage_video_chats",
-                        "can_restrict_members",
-                        "can_promote_members",
-                        "can_change_info",
-                        "can_invite_users",
-                        "can_post_stories",
-                        "can_edit_stories",
-                        "can_delete_stories",
-                    )
-                },
-                "is_anonymous": False,
-            }
-        return {"status": "member", "user": user}
+        user_id = p.get("user_id")
+        if not isinstance(user_id, int) or isinstance(user_id, bool) or user_id <= 0:
+            raise ApiError(400, "Bad Request: invalid user_id specified")
+        if user_id == BOT_ID:
+            user = self._bot_user()
+            admin = chat.type == "channel" or BOT_ID in chat.admins
+        else:
+            user = {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"}
+            admin = user_id in chat.admins or chat.type == "private"
+        if not admin:
+            return {"status": "member", "user": user}
+        rights = dict.fromkeys(ADMIN_RIGHTS, True)
+        if chat.type == "channel":
+            rights |= {"can_post_messages": True, "can_edit_messages": True}
+        return {"status": "administrator", "user": user, **rights, "is_anonymous": False}
 
     async def _api_getFile(self, p: dict[str, Any]) -> Any:
         file_id = str(p.get("file_id", ""))
@@ -803,13 +884,11 @@ class FakeTelegram:
                 "Bad Request: query is too old and response timeout expired or query ID is invalid",
             )
         result = p.get("result")
-        content = result.get("input_message_content") if isinstance(result, dict) else None
-        if not isinstance(content, dict):
-            raise ApiError(400, "Bad Request: RESULT_TYPE_INVALID")
-        text = self._text({"text": content.get("message_text")})
+        text = _article_text(result)
         self._guest_queries[query_id] = True
         inline_id = f"IM{len(self.inline_messages) + 1:04d}-{query_id}"
-        self.inline_messages[inline_id] = InlineMessage(inline_id, query_id, text, [text])
+        markup = result.get("reply_markup") if isinstance(result, dict) else None
+        self.inline_messages[inline_id] = InlineMessage(inline_id, query_id, text, [text], markup)
         return {"inline_message_id": inline_id}
 
     async def _api_editMessageText(self, p: dict[str, Any]) -> Any:
@@ -835,9 +914,10 @@ class FakeTelegram:
         if inline is None:
             raise ApiError(400, "Bad Request: MESSAGE_ID_INVALID")
         text = self._text(p)
-        if text == inline.text:
+        markup = p.get("reply_markup")
+        if text == inline.text and markup == inline.reply_markup:
             raise ApiError(400, NOT_MODIFIED)
-        inline.text = text
+        inline.text, inline.reply_markup = text, markup
         inline.history.append(text)
         return True
 
@@ -868,6 +948,15 @@ class FakeTelegram:
             raise ApiError(400, "Bad Request: this fake does not parse entities")
         return text
 
+    @staticmethod
+    def _bot_user() -> dict[str, Any]:
+        return {
+            "id": BOT_ID,
+            "is_bot": True,
+            "first_name": "Transcriber",
+            "username": "transcriber_test_bot",
+        }
+
     def _message_json(self, m: StoredMessage) -> dict[str, Any]:
         chat = self.chats[m.chat_id]
         data: dict[str, Any] = {
@@ -876,12 +965,10 @@ class FakeTelegram:
             "chat": chat.to_json(),
         }
         if m.from_bot:
-            data["from"] = {
-                "id": BOT_ID,
-                "is_bot": True,
-                "first_name": "Transcriber",
-                "username": "transcriber_test_bot",
-            }
+            data["from"] = self._bot_user()
+        elif m.sender_chat is not None:  # the sender is hidden behind a shared account
+            data["sender_chat"] = self.chats[m.sender_chat].to_json()
+            data["from"] = _shared_sender(m.sender_chat, m.chat_id, m.user_id)
         elif m.user_id is not None:
             data["from"] = {"id": m.user_id, "is_bot": False, "first_name": f"User{m.user_id}"}
             if m.language_code is not None:
@@ -923,6 +1010,56 @@ STRING_PARAMS = frozenset(
         "inline_message_id",
     }
 )
+
+
+def _shared_sender(sender_chat: int, chat_id: int, user_id: int | None) -> dict[str, Any]:
+    """The account Telegram shows as the sender of a message sent as a chat."""
+    if user_id == SERVICE_USER:
+        return {"id": SERVICE_USER, "is_bot": False, "first_name": "Telegram"}
+    if sender_chat == chat_id:
+        return {
+            "id": GROUP_ANONYMOUS_BOT,
+            "is_bot": True,
+            "first_name": "Group",
+            "username": "GroupAnonymousBot",
+        }
+    return {"id": CHANNEL_BOT, "is_bot": True, "first_name": "Channel", "username": "Channel_Bot"}
+
+
+def _article_text(result: object) -> str:
+    """The text of the one result a guest query is answered with, checked like Telegram
+    checks it: a known type, an id of 1-64 bytes, and for an article a title and the
+    message to send."""
+    if not isinstance(result, dict):
+        raise _unparsable("an object was expected")
+    for name in ("type", "id"):
+        if not isinstance(result.get(name), str):
+            raise _unparsable(f'Can\'t find field "{name}"')
+    if result["type"] not in RESULT_TYPES:
+        raise _unparsable("Result type is not supported")
+    if not 1 <= len(result["id"].encode()) <= 64:
+        raise ApiError(400, "Bad Request: RESULT_ID_INVALID")
+    if result["type"] != "article":
+        raise ApiError(400, "Bad Request: this fake answers guest queries with articles only")
+    if not isinstance(result.get("title"), str):
+        raise _unparsable('Can\'t find field "title"')
+    if not result["title"].strip():
+        raise ApiError(400, "Bad Request: ARTICLE_TITLE_EMPTY")
+    content = result.get("input_message_content")
+    if not isinstance(content, dict):
+        raise _unparsable('Can\'t find field "input_message_content"')
+    text = content.get("message_text")
+    if not isinstance(text, str) or not text.strip():
+        raise ApiError(400, "Bad Request: MESSAGE_EMPTY")
+    if utf16_len(text) > MAX_TEXT:
+        raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
+    if content.get("parse_mode"):
+        raise ApiError(400, "Bad Request: this fake does not parse entities")
+    return text
+
+
+def _unparsable(why: str) -> ApiError:
+    return ApiError(400, f"Bad Request: can't parse inline query result: {why}")
 
 
 def _decode(params: dict[str, str]) -> dict[str, Any]:

@@ -1,0 +1,207 @@
+"""The fake Bot API refuses what Telegram refuses: the bot's tests are only as strict as it.
+
+These drive the fake directly over HTTP, as any Bot API client would, so that loosening
+one of its rules fails here even where the bot happens never to break it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.bot_harness import ADMIN, GROUP, MEMBER, USER
+from tests.fake_telegram import (
+    BOT_ID,
+    CHANNEL_BOT,
+    GROUP_ANONYMOUS_BOT,
+    NOT_MODIFIED,
+    FakeTelegram,
+    FloodLimits,
+)
+
+CHANNEL = -100900
+DISCUSSION = -100901
+FRIENDS = {"id": 4711, "type": "private", "first_name": "Friend"}
+
+
+async def call(http: httpx.AsyncClient, fake: FakeTelegram, method: str, **params: Any) -> Any:
+    """The method's result; an error answer fails the test."""
+    body = await answer(http, fake, method, **params)
+    assert body["ok"], body
+    return body["result"]
+
+
+async def answer(http: httpx.AsyncClient, fake: FakeTelegram, method: str, **params: Any) -> Any:
+    """Telegram's whole answer, errors included."""
+    response = await http.post(f"{fake.base_url}{fake.token}/{method}", json=params)
+    return response.json()
+
+
+async def updates(http: httpx.AsyncClient, fake: FakeTelegram) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = await call(http, fake, "getUpdates", timeout=0)
+    return result
+
+
+def article(**fields: Any) -> dict[str, Any]:
+    result = {
+        "type": "article",
+        "id": "1",
+        "title": "Transcribing…",
+        "input_message_content": {"message_text": "Transcribing…"},
+    }
+    return {k: v for k, v in (result | fields).items() if v is not None}
+
+
+# -- channels --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bot_is_admin", [True, False])
+async def test_channel_posts_reach_only_a_bot_that_is_the_channels_admin(
+    fake: FakeTelegram, http: httpx.AsyncClient, bot_is_admin: bool
+) -> None:
+    fake.add_chat(CHANNEL, "channel", admins={ADMIN}, bot_is_admin=bot_is_admin)
+    fake.add_chat(DISCUSSION, "supergroup")
+    fake.link_discussion(CHANNEL, DISCUSSION)
+    fake.send_text(CHANNEL, ADMIN, "news")
+    got = await updates(http, fake)
+    posts = [u["channel_post"] for u in got if "channel_post" in u]
+    (copy,) = [u["message"] for u in got if "message" in u]  # the group's copy, either way
+    assert copy["chat"]["id"] == DISCUSSION and copy["is_automatic_forward"]
+    assert copy["sender_chat"]["id"] == CHANNEL
+    assert copy["forward_origin"]["chat"]["id"] == CHANNEL
+    assert len(posts) == (1 if bot_is_admin else 0)
+
+
+async def test_only_a_channels_admin_bot_may_ask_about_its_members(
+    fake: FakeTelegram, http: httpx.AsyncClient
+) -> None:
+    fake.add_chat(CHANNEL, "channel", admins={ADMIN})
+    fake.add_chat(CHANNEL - 1, "channel", admins={ADMIN}, bot_is_admin=False)
+    itself = await call(http, fake, "getChatMember", chat_id=CHANNEL, user_id=BOT_ID)
+    assert itself["status"] == "administrator" and itself["can_post_messages"]
+    assert itself["user"]["is_bot"] and itself["user"]["id"] == BOT_ID
+    admin = await call(http, fake, "getChatMember", chat_id=CHANNEL, user_id=ADMIN)
+    assert admin["status"] == "administrator"
+    reader = await call(http, fake, "getChatMember", chat_id=CHANNEL, user_id=USER)
+    assert reader["status"] == "member"
+    refused = await answer(http, fake, "getChatMember", chat_id=CHANNEL - 1, user_id=BOT_ID)
+    assert (refused["ok"], refused["error_code"]) == (False, 403)
+    nobody = await answer(http, fake, "getChatMember", chat_id=CHANNEL, user_id="someone")
+    assert (nobody["ok"], nobody["error_code"]) == (False, 400)
+    in_group = await call(http, fake, "getChatMember", chat_id=GROUP, user_id=BOT_ID)
+    assert in_group["status"] == "member"  # not one of the group's admins
+
+
+# -- messages sent as a chat -----------------------------------------------------------------
+
+
+async def test_messages_sent_as_a_chat_show_the_chat_and_a_shared_sender(
+    fake: FakeTelegram, http: httpx.AsyncClient
+) -> None:
+    fake.add_chat(CHANNEL, "channel", admins={ADMIN})
+    anonymous = fake.send_text(GROUP, ADMIN, "hi", sender_chat=GROUP)
+    as_channel = fake.send_text(GROUP, USER, "hi", sender_chat=CHANNEL)
+    assert (anonymous["sender_chat"]["id"], anonymous["from"]["id"]) == (
+        GROUP,
+        GROUP_ANONYMOUS_BOT,
+    )
+    assert (as_channel["sender_chat"]["id"], as_channel["from"]["id"]) == (CHANNEL, CHANNEL_BOT)
+    delivered = [u["message"] for u in await updates(http, fake)]
+    assert delivered == [anonymous, as_channel]
+
+
+async def test_only_what_telegram_allows_is_sent_as_a_chat(fake: FakeTelegram) -> None:
+    fake.add_chat(CHANNEL, "channel", admins={ADMIN})
+    with pytest.raises(ValueError, match="admin"):
+        fake.send_text(GROUP, MEMBER, "hi", sender_chat=GROUP)  # members cannot hide
+    with pytest.raises(ValueError, match="channel"):
+        fake.send_text(GROUP, USER, "hi", sender_chat=USER)  # a user's chat is no channel
+    with pytest.raises(ValueError, match="groups"):
+        fake.send_text(USER, USER, "hi", sender_chat=CHANNEL)  # not in a private chat
+
+
+# -- guest queries and inline messages -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        article(type=None),
+        article(type="novel"),
+        article(id=None),
+        article(id=""),
+        article(id="x" * 65),
+        article(title=None),
+        article(title=" "),
+        article(input_message_content=None),
+        article(input_message_content={"message_text": ""}),
+        "not an object",
+    ],
+    ids=repr,
+)
+async def test_a_guest_query_takes_only_a_well_formed_result(
+    fake: FakeTelegram, http: httpx.AsyncClient, result: Any
+) -> None:
+    query = fake.guest_mention(FRIENDS, USER)["guest_query_id"]
+    refused = await answer(http, fake, "answerGuestQuery", guest_query_id=query, result=result)
+    assert (refused["ok"], refused["error_code"]) == (False, 400)
+    assert not fake.inline_messages
+    # still unanswered: a proper result is taken once
+    await call(http, fake, "answerGuestQuery", guest_query_id=query, result=article())
+    again = await answer(http, fake, "answerGuestQuery", guest_query_id=query, result=article())
+    assert not again["ok"]
+
+
+async def test_an_inline_edit_that_changes_nothing_is_refused_buttons_included(
+    fake: FakeTelegram, http: httpx.AsyncClient
+) -> None:
+    query = fake.guest_mention(FRIENDS, USER)["guest_query_id"]
+    sent = await call(http, fake, "answerGuestQuery", guest_query_id=query, result=article())
+    inline = sent["inline_message_id"]
+    same = await answer(
+        http, fake, "editMessageText", inline_message_id=inline, text="Transcribing…"
+    )
+    assert same["description"] == NOT_MODIFIED
+    markup = {"inline_keyboard": [[{"text": "Again", "callback_data": "again"}]]}
+    await call(
+        http,
+        fake,
+        "editMessageText",
+        inline_message_id=inline,
+        text="Transcribing…",
+        reply_markup=markup,
+    )
+    again = await answer(
+        http,
+        fake,
+        "editMessageText",
+        inline_message_id=inline,
+        text="Transcribing…",
+        reply_markup=markup,
+    )
+    assert again["description"] == NOT_MODIFIED
+
+
+async def test_inline_edits_are_held_to_a_groups_flood_limit(
+    fake: FakeTelegram, http: httpx.AsyncClient
+) -> None:
+    fake.clock = lambda: 1000.0  # every edit in the same instant: no window runs out
+    fake.limits = FloodLimits(chat_per_second=1000, group_per_minute=20, global_per_second=1000)
+    queries = [fake.guest_mention(FRIENDS, USER)["guest_query_id"] for _ in range(2)]
+    inline = [
+        (await call(http, fake, "answerGuestQuery", guest_query_id=q, result=article()))[
+            "inline_message_id"
+        ]
+        for q in queries
+    ]
+    for n in range(20):
+        await call(http, fake, "editMessageText", inline_message_id=inline[0], text=f"word {n}")
+    flooded = await answer(http, fake, "editMessageText", inline_message_id=inline[0], text="more")
+    assert flooded["error_code"] == 429 and flooded["parameters"]["retry_after"] >= 1
+    # another inline message has its own budget
+    await call(http, fake, "editMessageText", inline_message_id=inline[1], text="word")
+    fake.limits = FloodLimits(chat_per_second=2, group_per_minute=1000, global_per_second=1000)
+    await call(http, fake, "editMessageText", inline_message_id=inline[1], text="two")
+    fast = await answer(http, fake, "editMessageText", inline_message_id=inline[1], text="three")
+    assert fast["error_code"] == 429  # and to a chat's pace within a second

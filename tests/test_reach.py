@@ -3,10 +3,12 @@ files, channel posts, and groups that want transcripts only on request."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 from bot.chat_settings import Mode
+from bot.config import FairnessSettings
 from bot.notes.media import GUEST_SPACE
 from bot.telegram.texts import texts_for
 from bot.testing.mock_truebar import MockTruebar
@@ -18,7 +20,11 @@ from tests.bot_harness import (
     USER,
     NoteTracker,
     bot_settings,
+    buttons,
+    command,
     expected_transcript,
+    ledger_state,
+    press,
     reply,
     running_bot,
     truebar_settings,
@@ -30,6 +36,7 @@ EN = texts_for("en")
 FRIENDS = {"id": 4711, "type": "private", "first_name": "Friend"}  # a chat the bot is not in
 CHANNEL = -100900
 DISCUSSION = -100901
+HR_TAG = "KALDI:hr-HR:COL:20230301-0000"
 
 
 def guest_key(mention: dict[str, Any]) -> tuple[int, int]:
@@ -231,3 +238,66 @@ async def test_a_non_admin_cannot_press_the_mode_button(
 
     fake.press_button(GROUP, prompt.message_id, ADMIN, f"mode:{Mode.ON_REQUEST}")
     await fake.wait_for(lambda: prompt.text == EN.mode_set(Mode.ON_REQUEST))
+
+
+# -- messages sent as a chat -----------------------------------------------------------------
+
+
+async def test_a_message_sent_as_a_chat_counts_against_that_chats_limit_not_a_shared_one(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, voice_note: Path
+) -> None:
+    """Anonymous admins of every group share one sender account (GroupAnonymousBot), and
+    so do messages sent on behalf of any channel (Channel_Bot): the sender is the chat."""
+    other_group, other_channel = GROUP - 1, CHANNEL - 1
+    fake.add_chat(other_group, "supergroup", admins={ADMIN})
+    fake.add_chat(CHANNEL, "channel", admins={ADMIN})
+    fake.add_chat(other_channel, "channel", admins={MEMBER})
+    fairness = FairnessSettings(user_pending=1)  # one unfinished note per sender
+    settings = bot_settings(fake, tmp_path / "bot.db", fairness=fairness)
+    release = fake.faults.hold["getFile"] = asyncio.Event()  # every note stays unfinished
+    audio = voice_note.read_bytes()
+    async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
+        sent = [
+            (GROUP, fake.send_voice(GROUP, ADMIN, audio, sender_chat=GROUP)),
+            (other_group, fake.send_voice(other_group, ADMIN, audio, sender_chat=other_group)),
+            (GROUP, fake.send_voice(GROUP, MEMBER, audio, sender_chat=other_channel)),
+            (CHANNEL, fake.send_voice(CHANNEL, ADMIN, audio)),  # a post: no sender but it
+        ]
+        # all taken at once (or one refused, as when they shared a sender)
+        await fake.wait_for(lambda: len(fake.calls_to("getFile")) == 4 or bool(bot.outcomes))
+        release.set()
+        for chat, message in sent:
+            assert await bot.done(chat, message["message_id"]) == "transcribed"
+    senders = [
+        (await ledger_state(settings.db_path, chat, message["message_id"])).job.user_id
+        for chat, message in sent
+    ]
+    assert senders == [GROUP, other_group, other_channel, CHANNEL]
+
+
+async def test_an_anonymous_admin_may_change_the_mode_and_settings(
+    fake: FakeTelegram, mock_truebar: MockTruebar, bot: NoteTracker
+) -> None:
+    fake.add_chat(CHANNEL, "channel", admins={ADMIN})
+    # a member posting as their channel is not the group, and no admin
+    refused = fake.send_text(GROUP, MEMBER, "/mode request", sender_chat=CHANNEL)
+    await fake.wait_for(lambda: bool(fake.replies_to(GROUP, refused["message_id"])))
+    assert reply(fake, GROUP, refused["message_id"]).text == EN.mode_admins_only
+
+    anonymous = fake.send_text(GROUP, ADMIN, "/mode request", sender_chat=GROUP)
+    await fake.wait_for(lambda: bool(fake.replies_to(GROUP, anonymous["message_id"])))
+    assert reply(fake, GROUP, anonymous["message_id"]).text == EN.mode_set(Mode.ON_REQUEST)
+
+    lang = fake.send_text(GROUP, ADMIN, "/lang hr-HR", sender_chat=GROUP)
+    await fake.wait_for(lambda: bool(fake.replies_to(GROUP, lang["message_id"])))
+    assert reply(fake, GROUP, lang["message_id"]).text == EN.lang_set(HR_TAG)
+
+    # /settings: opened anonymously; its buttons tell Telegram who pressed them
+    opened = fake.send_text(GROUP, ADMIN, "/settings", sender_chat=GROUP)
+    await fake.wait_for(lambda: bool(fake.replies_to(GROUP, opened["message_id"])))
+    menu = reply(fake, GROUP, opened["message_id"])
+    answer = await press(fake, GROUP, menu, ADMIN, buttons(menu)[EN.mode_button(Mode.ON_REQUEST)])
+    assert answer["text"] == EN.saved
+    await fake.wait_for(lambda: EN.mode_button(Mode.EVERY) in buttons(menu))
+    help_text = await command(fake, GROUP, MEMBER, "/help")
+    assert EN.mode_name(Mode.EVERY).lower() in (help_text.text or "")

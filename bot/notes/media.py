@@ -166,6 +166,7 @@ def _note(message: Message, target: ReplyTarget) -> Note | None:
             return None
     else:
         return None
+    sender, language = _sender(message)
     return Note(
         target=target,
         file_id=media.file_id,
@@ -173,9 +174,23 @@ def _note(message: Message, target: ReplyTarget) -> Note | None:
         duration=duration,
         kind=kind,
         sent_at=message.date.timestamp(),
-        user_id=message.from_user.id if message.from_user else None,
-        user_language=message.from_user.language_code if message.from_user else None,
+        user_id=sender,
+        user_language=language,
     )
+
+
+def _sender(message: Message) -> tuple[int | None, str | None]:
+    """Who sent ``message``, for per-sender limits, and their Telegram language.
+
+    A message sent as a chat names that chat: an anonymous admin's is the group's, one
+    sent on behalf of a channel (or a channel's post) the channel's. Its ``from_user`` is
+    then an account shared by every such message everywhere (GroupAnonymousBot,
+    Channel_Bot), which would put all of them under one sender's limit, and has no
+    language of its own."""
+    if message.sender_chat is not None:
+        return message.sender_chat.id, None
+    user = message.from_user
+    return (user.id, user.language_code) if user else (None, None)
 
 
 def _seconds(value: object) -> int | None:

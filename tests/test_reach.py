@@ -4,12 +4,15 @@ files, channel posts, and groups that want transcripts only on request."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 from bot.chat_settings import Mode
 from bot.config import FairnessSettings
-from bot.notes.media import GUEST_SPACE
+from bot.notes.media import GUEST_SPACE, guest_job_id
 from bot.telegram.texts import texts_for
 from bot.testing.mock_truebar import MockTruebar
 from tests.bot_harness import (
@@ -40,7 +43,8 @@ HR_TAG = "KALDI:hr-HR:COL:20230301-0000"
 
 
 def guest_key(mention: dict[str, Any]) -> tuple[int, int]:
-    return (GUEST_SPACE + mention["chat"]["id"], mention["message_id"])
+    """The guest note's key in the ledger (and the tracker): its query's."""
+    return (GUEST_SPACE + mention["chat"]["id"], guest_job_id(mention["guest_query_id"]))
 
 
 def answer_to(fake: FakeTelegram, query_id: str) -> InlineMessage:
@@ -92,6 +96,44 @@ async def test_a_guest_answer_survives_a_restart_in_the_same_inline_message(
     assert answer.text == expected_transcript(mock_truebar)
     assert answer.history.count(answer.text) == 1
     assert len(fake.calls_to("answerGuestQuery")) == 1
+
+
+async def test_guest_mentions_are_told_apart_by_their_query_and_each_answered_once(
+    fake: FakeTelegram, mock_truebar: MockTruebar, bot: NoteTracker, voice_note: Path
+) -> None:
+    # two private chats, each with its own user: the same chat id as the bot sees it, and
+    # message ids that count per chat, so the same mention id in both
+    alice = {"id": 4711, "type": "private", "first_name": "Alice"}
+    bob = {"id": 4711, "type": "private", "first_name": "Bob"}
+    audio = voice_note.read_bytes()
+    mentions = [
+        fake.guest_mention(chat, USER, reply_to=fake.media_message(chat, 8, audio), message_id=9)
+        for chat in (alice, bob)
+    ]
+    fake.push_update({"guest_message": mentions[0]})  # Telegram delivers one again
+    for mention in mentions:
+        assert await bot.done(*guest_key(mention)) == "transcribed"
+        assert answer_to(fake, mention["guest_query_id"]).text == expected_transcript(mock_truebar)
+    await fake.wait_for(lambda: fake.pending_updates == 0)
+    assert len(fake.calls_to("answerGuestQuery")) == 2  # each query once, none refused
+    assert len(mock_truebar.stats.sessions) == 2
+
+
+def test_a_guest_querys_key_is_the_same_in_every_process() -> None:
+    script = "from bot.notes.media import guest_job_id; print(guest_job_id('GQ42'))"
+    runs = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in ("1", "2")
+    }
+    assert runs == {str(guest_job_id("GQ42"))}
+    keys = {guest_job_id(f"GQ{n}") for n in range(10_000)}
+    assert len(keys) == 10_000 and all(0 <= k < 2**63 for k in keys)
 
 
 async def test_a_guest_mention_without_media_gets_a_hint(

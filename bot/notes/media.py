@@ -12,6 +12,7 @@ too, answered in their own way (:class:`~bot.telegram.live_reply.View`).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass
 
 from telegram import Audio, Document, Message, Video, VideoNote, Voice
@@ -21,7 +22,7 @@ from bot.storage import JobKey, JobRecord
 from bot.telegram.live_reply import ReplyTarget, View
 
 GUEST_SPACE = -(2**62)
-"""Guest jobs are keyed in the ledger by their chat id moved here: a guest chat is not
+"""Guest jobs are filed in the ledger under their chat id moved here: a guest chat is not
 one of the bot's, and its id may be the same number as one that is."""
 
 GENERIC_TYPES = frozenset({"application/octet-stream", "binary/octet-stream", "application/ogg"})
@@ -113,14 +114,28 @@ def note_from_message(message: Message) -> Note | None:
 
 
 def guest_target(mention: Message) -> ReplyTarget:
-    """Where a guest mention is answered: through its query, never in its chat."""
+    """Where a guest mention is answered: through its query, never in its chat.
+
+    The job is keyed by the query, which is unique and comes again with a redelivered
+    update; not by the mention's chat and message: two guest chats may share an id, and
+    in private chats message ids count per user."""
+    query = mention.guest_query_id
+    if query is None:
+        raise ValueError("not a guest mention: it has no guest query")
     return ReplyTarget(
         chat_id=GUEST_SPACE + mention.chat.id,
-        message_id=mention.message_id,
+        message_id=guest_job_id(query),
         group=mention.chat.type != ChatType.PRIVATE,
         view=View.GUEST,
-        guest_query_id=mention.guest_query_id,
+        guest_query_id=query,
     )
+
+
+def guest_job_id(guest_query_id: str) -> int:
+    """The ledger's message id for a guest query: the same in every process and replica
+    (a hash of the id, not Python's salted ``hash``), below 2**63 as the ledger needs."""
+    digest = hashlib.blake2b(guest_query_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1
 
 
 def note_from_guest(mention: Message) -> Note | None:

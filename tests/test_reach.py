@@ -220,6 +220,24 @@ async def test_a_channel_voice_post_gets_one_reply_post_and_its_discussion_copy_
     assert await bot.done(PRIVATE, other["message_id"]) == "transcribed"
     assert fake.bot_messages(DISCUSSION) == []
     assert len(mock_truebar.stats.sessions) == 2
+    (asked,) = fake.calls_to("getChatMember")  # whether the bot sees the channel: it does
+    assert asked.params["chat_id"] == CHANNEL and asked.status == 200
+
+
+async def test_a_channels_copy_is_transcribed_where_the_bot_cannot_see_the_channel(
+    fake: FakeTelegram, mock_truebar: MockTruebar, bot: NoteTracker, voice_note: Path
+) -> None:
+    fake.add_chat(CHANNEL, "channel", admins={ADMIN}, bot_is_admin=False)
+    fake.add_chat(DISCUSSION, "supergroup")
+    fake.link_discussion(CHANNEL, DISCUSSION)
+    for _ in range(2):
+        fake.send_voice(CHANNEL, ADMIN, voice_note.read_bytes())
+    copies = [m.message_id for m in fake.messages.values() if m.chat_id == DISCUSSION]
+    for copy in copies:
+        assert await bot.done(DISCUSSION, copy) == "transcribed"
+        assert reply(fake, DISCUSSION, copy).text == expected_transcript(mock_truebar)
+    assert len(copies) == 2 and fake.bot_messages(CHANNEL) == []
+    assert len(fake.calls_to("getChatMember")) == 1  # asked once for the channel, then known
 
 
 async def test_a_channel_admin_can_turn_transcripts_off(

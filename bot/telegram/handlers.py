@@ -13,6 +13,7 @@ from telegram import (
     InlineKeyboardMarkup,
     Message,
     MessageEntity,
+    MessageOriginChannel,
     Update,
 )
 from telegram.constants import ChatType
@@ -31,6 +32,7 @@ from bot.languages import find_tag
 from bot.notes.jobs import Jobs
 from bot.notes.media import guest_target, note_from_guest, note_from_message
 from bot.storage import Outcome, Store
+from bot.telegram.channel_admin import ChannelAdmin
 from bot.telegram.conversation import Conversation, tag_for_key, tag_key
 from bot.telegram.export_menu import ExportMenu
 from bot.telegram.live_reply import GuestReply, ReplyTarget
@@ -75,6 +77,7 @@ class Handlers:
         self._stages = stages
         self._settings_menu = SettingsMenu(talk, stages)
         self._export = ExportMenu(talk, jobs.submit, store, stages)
+        self._channels = ChannelAdmin(talk.bot)
 
     def register(self, app: Application) -> None:  # type: ignore[type-arg]
         for handler in [
@@ -85,10 +88,7 @@ class Handlers:
             CommandHandler("settings", self._settings_menu.command, filters=COMMAND_UPDATES),
             CommandHandler("transcribe", self.transcribe_reply, filters=COMMAND_UPDATES),
             CommandHandler("mode", self.mode, filters=COMMAND_UPDATES),
-            MessageHandler(
-                MEDIA & NOT_GUEST & ~filters.UpdateType.EDITED & ~filters.IS_AUTOMATIC_FORWARD,
-                self.media,
-            ),
+            MessageHandler(MEDIA & NOT_GUEST & ~filters.UpdateType.EDITED, self.media),
             MessageHandler(
                 filters.REPLY
                 & filters.Entity(MessageEntity.MENTION)
@@ -106,15 +106,36 @@ class Handlers:
 
     # -- notes -----------------------------------------------------------------------------
     async def media(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Media in a chat or channel: transcribed unless the chat wants it on request."""
+        """Media in a chat or channel: transcribed unless the chat wants it on request, or
+        it is a channel post's copy in its discussion group and the post is answered in
+        the channel."""
         message = update.effective_message
         if message is None or (note := note_from_message(message)) is None:
             return
         on_request = message.chat.type != ChatType.PRIVATE and (
             (await self._chats.get(message.chat.id)).mode is Mode.ON_REQUEST
         )
-        if not on_request:
-            self._jobs.submit(note)
+        if on_request or await self._answered_in_channel(message):
+            return
+        self._jobs.submit(note)
+
+    async def _answered_in_channel(self, message: Message) -> bool:
+        """Whether ``message`` is the automatic copy of a post the bot sees in its channel."""
+        if not message.is_automatic_forward:
+            return False
+        origin = message.forward_origin
+        if isinstance(origin, MessageOriginChannel):
+            channel = origin.chat
+        elif message.sender_chat is not None:
+            channel = message.sender_chat
+        else:
+            return False
+        if await self._channels.sees_posts(channel.id):
+            log.info(
+                "chat %s: a copy of channel %s's post; answered there", message.chat.id, channel.id
+            )
+            return True
+        return False
 
     async def guest(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A mention of the bot in a chat it is not in: the media it replies to, answered

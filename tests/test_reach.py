@@ -136,6 +136,41 @@ def test_a_guest_querys_key_is_the_same_in_every_process() -> None:
     assert len(keys) == 10_000 and all(0 <= k < 2**63 for k in keys)
 
 
+async def test_a_guest_mention_under_media_without_sound_is_answered_and_told_so(
+    fake: FakeTelegram, mock_truebar: MockTruebar, bot: NoteTracker, audio_dir: Path
+) -> None:
+    silent = (audio_dir / "no_audio.mp4").read_bytes()
+    for media in (
+        fake.media_message(FRIENDS, 51, silent, kind="video", duration=1),
+        fake.media_message(FRIENDS, 52, b"\x00binary" * 500, kind="document", mime_type=None),
+    ):
+        mention = fake.guest_mention(FRIENDS, USER, reply_to=media)
+        assert await bot.done(*guest_key(mention)) == "rejected"
+        answer = answer_to(fake, mention["guest_query_id"])
+        assert answer.history == [EN.transcribing, EN.no_audio]  # at once, then why not
+    assert mock_truebar.stats.sessions == []
+
+
+async def test_a_guest_over_the_limit_is_told_so_every_time(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, voice_note: Path
+) -> None:
+    settings = bot_settings(fake, tmp_path / "bot.db", fairness=FairnessSettings(user_pending=1))
+    release = fake.faults.hold["getFile"] = asyncio.Event()  # the first stays unfinished
+    async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
+        audio = voice_note.read_bytes()
+        mentions = [
+            fake.guest_mention(FRIENDS, USER, reply_to=fake.media_message(FRIENDS, 60 + n, audio))
+            for n in range(3)
+        ]
+        await fake.wait_for(lambda: len(fake.inline_messages) == 3)  # every query answered
+        texts = [answer_to(fake, m["guest_query_id"]).text for m in mentions]
+        assert sorted(texts) == sorted([EN.transcribing, EN.user_busy(1), EN.user_busy(1)])
+        release.set()
+        (taken,) = [m for m, text in zip(mentions, texts, strict=True) if text == EN.transcribing]
+        assert await bot.done(*guest_key(taken)) == "transcribed"
+    assert len(mock_truebar.stats.sessions) == 1
+
+
 async def test_a_guest_mention_without_media_gets_a_hint(
     fake: FakeTelegram, mock_truebar: MockTruebar, bot: NoteTracker
 ) -> None:
@@ -197,6 +232,68 @@ async def test_silent_videos_and_files_that_are_not_media_get_no_answer(
     assert (GROUP, pdf["message_id"]) not in bot.outcomes  # not even looked at
     assert [m.reply_to for m in fake.bot_messages(GROUP)] == [ok["message_id"]]
     assert len(mock_truebar.stats.sessions) == 1
+
+
+async def test_asked_about_media_without_sound_the_bot_says_so_once(
+    fake: FakeTelegram, mock_truebar: MockTruebar, bot: NoteTracker, audio_dir: Path
+) -> None:
+    silent = fake.send_voice(
+        GROUP, USER, (audio_dir / "no_audio.mp4").read_bytes(), kind="video", duration=1
+    )["message_id"]
+    junk = fake.send_voice(GROUP, USER, b"\x00binary" * 500, kind="document", mime_type=None)
+    junk_id = junk["message_id"]
+    assert await bot.done(GROUP, silent) == "ignored"  # nobody asked: not a word
+    assert await bot.done(GROUP, junk_id) == "ignored"
+    fake.send_text(GROUP, MEMBER, "/transcribe", reply_to=silent)
+    fake.send_text(GROUP, MEMBER, "and this @transcriber_test_bot?", reply_to=junk_id)
+    for asked in (silent, junk_id):
+        await bot.outcome(GROUP, asked, "rejected")
+        assert reply(fake, GROUP, asked).history == [EN.transcribing, EN.no_audio]
+    # asked again: pointed at that answer, which now exists
+    fake.send_text(GROUP, MEMBER, "/transcribe", reply_to=silent)
+    answer = reply(fake, GROUP, silent)
+    await fake.wait_for(lambda: bool(fake.replies_to(GROUP, answer.message_id)))
+    assert reply(fake, GROUP, answer.message_id).text == EN.already_answered
+    assert mock_truebar.stats.sessions == []
+
+
+async def test_limits_nobody_asked_about_are_not_announced_in_groups_and_channels(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, audio_dir: Path
+) -> None:
+    fake.add_chat(CHANNEL, "channel", admins={ADMIN})
+    settings = bot_settings(fake, tmp_path / "bot.db", max_duration_s=3)
+    speech = (audio_dir / "speech.ogg").read_bytes()  # 5 s
+    clip = (audio_dir / "speech.mp4").read_bytes()
+    garbage = (audio_dir / "garbage.ogg").read_bytes()
+    big = 25 * 1024 * 1024
+    async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
+        quiet = [
+            (GROUP, fake.send_voice(GROUP, USER, clip, kind="video", duration=4)),
+            (GROUP, fake.send_voice(GROUP, USER, clip, kind="video", duration=1, file_size=big)),
+            (GROUP, fake.send_voice(GROUP, USER, speech, kind="document", mime_type=None)),
+            (CHANNEL, fake.send_voice(CHANNEL, ADMIN, speech, duration=4)),
+            (CHANNEL, fake.send_voice(CHANNEL, ADMIN, speech, duration=1, file_size=big)),
+            # a failure nobody asked about is not posted in a channel either
+            (CHANNEL, fake.send_voice(CHANNEL, ADMIN, garbage, duration=1)),
+        ]
+        told = [  # voice notes as ever; videos and files in private chats
+            (GROUP, fake.send_voice(GROUP, USER, speech, duration=4)),
+            (PRIVATE, fake.send_voice(PRIVATE, USER, clip, kind="video", duration=4)),
+            (PRIVATE, fake.send_voice(PRIVATE, USER, speech, kind="document", mime_type=None)),
+        ]
+        for chat, message in quiet:
+            assert await bot.done(chat, message["message_id"]) == "ignored"
+            assert fake.replies_to(chat, message["message_id"]) == []
+        for chat, message in told:
+            assert await bot.done(chat, message["message_id"]) == "rejected"
+            assert reply(fake, chat, message["message_id"]).text == EN.too_long(3)
+        # asked for, the group's long video is answered after all
+        video = quiet[0][1]["message_id"]
+        fake.send_text(GROUP, MEMBER, "/transcribe", reply_to=video)
+        await bot.outcome(GROUP, video, "rejected")
+        assert reply(fake, GROUP, video).text == EN.too_long(3)
+    assert fake.bot_messages(CHANNEL) == []
+    assert all(session.audio_bytes == 0 for session in mock_truebar.stats.sessions)
 
 
 # -- channels --------------------------------------------------------------------------------

@@ -179,6 +179,7 @@ async def test_sqlite_file_from_before_leases_is_migrated(tmp_path: Path) -> Non
         (job,) = await store.claim_jobs("me", LONG, at_startup=True)
         assert (job.message_id, job.view) == (5, "chat")
         assert (job.user_language, job.asr_tag) == (None, None)  # columns added since
+        assert job.requested is False
         assert await store.chat_options(-100) == {"asr_tag": "KALDI:sl-SI:*:*"}  # kept
         await store.keep_transcript(1, 5, "{}")  # and the table
         assert await store.transcript(1, 5) == "{}"
@@ -246,3 +247,22 @@ async def test_a_job_keeps_its_language_and_its_own_tag(store: Store) -> None:
     await store.accept_job(asked, "a", EXPIRED)
     (claimed,) = await store.claim_jobs("b", LONG)
     assert (claimed.user_language, claimed.asr_tag) == ("sl", "KALDI:hr-HR:*:*")
+
+
+async def test_a_job_remembers_it_was_asked_for(store: Store) -> None:
+    await store.accept_job(dataclasses.replace(job(1), requested=True), "a", EXPIRED)
+    await store.accept_job(job(2), "a", EXPIRED)
+    claimed = {j.message_id: j.requested for j in await store.claim_jobs("b", LONG)}
+    assert claimed == {1: True, 2: False}
+
+
+async def test_a_forgotten_job_can_be_accepted_anew(store: Store) -> None:
+    await store.accept_job(job(1), "a", LONG)
+    await store.finish_job(1, 1, Outcome.IGNORED)
+    assert not await store.accept_job(job(1), "a", LONG)  # seen: a duplicate
+    await store.forget_job(1, 1)
+    assert await store.get_job(1, 1) is None
+    asked = dataclasses.replace(job(1), requested=True)
+    assert await store.accept_job(asked, "a", LONG)
+    state = await store.get_job(1, 1)
+    assert state is not None and state.job == asked and not state.finished

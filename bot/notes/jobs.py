@@ -7,7 +7,8 @@ a crash never loses one. Each pending job is leased to the replica working on it
 renews the lease; a job whose lease ran out (its replica died, or a passing failure left
 it pending) is taken up again by whoever claims it, at most ``max_attempts`` times.
 A chat, and a sender, may have only so many unfinished notes: beyond that a note is not
-accepted at all.
+accepted at all. A note nobody asked for and the bot never answered (it was ignored) can
+be forgotten, so that when someone does ask for it, it is a new note.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from bot.notes.errors import Undeliverable
 from bot.notes.media import Note
 from bot.notes.workflow import NoteWorkflow
 from bot.storage import Admission, AdmissionLimits, JobKey, JobRecord, JobState, Outcome, Store
+from bot.telegram.live_reply import View
 from bot.telegram.retry import is_permanent
 from bot.telegram.texts import Texts
 from bot.timing import Trace, start_trace
@@ -63,6 +65,10 @@ class Jobs:
     async def lookup(self, note: Note) -> JobState | None:
         """What the ledger knows of this note (e.g. for /transcribe on one already done)."""
         return await self._store.get_job(*note.key)
+
+    async def forget(self, note: Note) -> None:
+        """Drop the ledger's record of a note (one that was ignored, now asked for)."""
+        await self._store.forget_job(*note.key)
 
     # -- taking notes up ---------------------------------------------------------------------
     def submit(self, note: Note) -> None:
@@ -145,11 +151,14 @@ class Jobs:
 
     async def _refuse_over_limit(self, note: Note, admission: Admission) -> None:
         """A chat or sender over its limit is told so, at most once a minute per chat (a
-        flood of notes must not become a flood of answers); the note is not recorded."""
+        flood of notes must not become a flood of answers); the note is not recorded.
+        A guest query is always answered: its caller asked, and is answered alone. What
+        nobody asked for and the bot keeps quiet about (:attr:`Note.quiet`) is not."""
         chat = note.target.chat_id
         log.info("chat %s message %s: not accepted (%s)", chat, note.target.message_id, admission)
         now = time.monotonic()
-        if now - self._refused_at.get(chat, -REFUSAL_EVERY_S) < REFUSAL_EVERY_S:
+        told_lately = now - self._refused_at.get(chat, -REFUSAL_EVERY_S) < REFUSAL_EVERY_S
+        if note.quiet or (told_lately and note.target.view is not View.GUEST):
             self._report(note, Outcome.REJECTED, Trace())
             return
         self._refused_at = {c: t for c, t in self._refused_at.items() if now - t < REFUSAL_EVERY_S}
@@ -232,9 +241,21 @@ class Jobs:
         force_finish: bool = False,
     ) -> None:
         """Answer with ``text`` alone; ``record``: mark the note finished in the ledger
-        (``force_finish``: even if the answer could not be sent)."""
+        (``force_finish``: even if the answer could not be sent). A note the bot keeps
+        quiet about (:attr:`Note.quiet`) is not answered unless its reply is out already;
+        one that was never answered ends ignored."""
+        reply = self._workflow.reply_to(note)
         try:
-            await self._workflow.reply_to(note).finish(text)
+            if note.quiet and not reply.placed:
+                log.info(
+                    "chat %s message %s: %s, not said (nobody asked)",
+                    note.target.chat_id,
+                    note.target.message_id,
+                    outcome,
+                )
+                outcome = Outcome.IGNORED if record else outcome
+            else:
+                await reply.finish(text)
         except Exception as exc:  # Telegram away or refusing
             log.error(
                 "chat %s message %s: could not answer: %s: %s",

@@ -5,8 +5,9 @@ which file, what Telegram says of it. It maps to and from the job ledger's recor
 note resumed after a crash is the same note. Voice notes, video notes, audio files and
 audio documents are answered at once; videos and documents that do not say what they are
 are answered only once the decoder has found audio in them (:attr:`Note.sniff`), so a
-silent video or a stray file costs no reply. Channel posts and guest mentions are notes
-too, answered in their own way (:class:`~bot.telegram.live_reply.View`).
+silent video or a stray file costs no reply — unless someone asked for it
+(:attr:`Note.requested`), who is always answered. Channel posts and guest mentions are
+notes too, answered in their own way (:class:`~bot.telegram.live_reply.View`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class Note:
     inline_message_id: str | None = None  # a guest answer, when resuming
     user_language: str | None = None  # the sender's Telegram language
     asr_tag: str | None = None  # a language asked for this note alone ("another language")
+    requested: bool = False  # asked for (/transcribe, a mention, a button), not just sent
 
     @property
     def key(self) -> JobKey:
@@ -58,8 +60,19 @@ class Note:
 
     @property
     def sniff(self) -> bool:
-        """Whether the decoder must find audio in it before the bot says anything."""
+        """Whether the decoder must find audio in it before the bot says anything (unless
+        it was asked for)."""
         return self.kind in SNIFFED
+
+    @property
+    def quiet(self) -> bool:
+        """Whether the bot keeps what goes wrong with it to itself (the log), as nobody
+        asked: in a channel, where every post shows to all subscribers, anything but a
+        transcript; in a group, a video's or an untyped file's limits (a busy group's
+        clips and files are not all meant for the bot)."""
+        if self.requested:
+            return False
+        return self.target.view is View.CHANNEL or (self.sniff and self.target.group)
 
     def record(self) -> JobRecord:
         t = self.target
@@ -80,6 +93,7 @@ class Note:
             inline_message_id=self.inline_message_id,
             user_language=self.user_language,
             asr_tag=self.asr_tag,
+            requested=self.requested,
         )
 
     @classmethod
@@ -105,6 +119,7 @@ class Note:
             job.inline_message_id,
             job.user_language,
             job.asr_tag,
+            job.requested,
         )
 
 
@@ -139,8 +154,8 @@ def guest_job_id(guest_query_id: str) -> int:
 
 
 def note_from_guest(mention: Message) -> Note | None:
-    """The media a guest mention replies to, answered through the mention's guest query;
-    None if it replies to nothing transcribable."""
+    """The media a guest mention replies to, answered through the mention's guest query
+    (asked for: always answered); None if it replies to nothing transcribable."""
     replied = mention.reply_to_message
     if replied is None or mention.guest_query_id is None:
         return None
@@ -153,6 +168,7 @@ def note_from_guest(mention: Message) -> Note | None:
         user_id=caller.id if caller else None,
         user_language=caller.language_code if caller else None,
         sent_at=mention.date.timestamp(),
+        requested=True,
     )
 
 

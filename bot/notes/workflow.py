@@ -45,6 +45,7 @@ from bot.storage import Outcome, Store
 from bot.tasks import settle
 from bot.telegram import export_buttons
 from bot.telegram.draft_reply import DraftSupport
+from bot.telegram.held_reply import HeldReply
 from bot.telegram.live_reply import (
     Bot,
     GuestReply,
@@ -128,22 +129,44 @@ class NoteWorkflow:
             raise
 
     async def _answer(self, note: Note, reply: LiveReply, ctx: NoteContext) -> Outcome:
-        target = note.target
-        if (problem := self._precheck(note, ctx.tx)) is not None:
+        """What nobody asked for and goes wrong is only logged (:attr:`Note.quiet`): no
+        word on it, or, in a channel, no post but a transcript. Media that may hold no
+        sound is looked into first; asked for, it is answered at once all the same."""
+        target, tx = note.target, ctx.tx
+        told = not note.quiet or reply.placed
+        if (problem := self._precheck(note, tx)) is not None:
             log.info("chat %s message %s rejected: %s", target.chat_id, target.message_id, problem)
-            if note.kind == "file":  # a stray file: no reason to say anything
+            if not told:
                 return Outcome.IGNORED
             await reply.finish(problem)
             return Outcome.REJECTED
+        held = None
+        if not told and target.view is View.CHANNEL:
+            held = HeldReply(self._bot, target, functools.partial(self._record_reply, note))
         with tempfile.TemporaryDirectory(dir=self._settings.downloads_dir) as workspace:
             media = _Media(self._bot, self._decoder, note, Path(workspace) / "note")
             try:
-                if note.sniff and not (await media.probe()).has_audio:
-                    log.info("chat %s message %s: no audio in it", *note.key)
-                    return Outcome.IGNORED
-                return await self._transcribe_into(note, reply, media, ctx)
+                if note.sniff:
+                    asked = note.requested or reply.placed
+                    if asked:
+                        await self._placeholder(reply, self._status(note, tx))
+                    probe = await media.probe()
+                    if (problem := self._precheck(note, tx, probe)) is not None:
+                        log.info("chat %s message %s: %s", *note.key, problem)
+                        if not asked and (not probe.has_audio or not told):
+                            return Outcome.IGNORED  # nothing for the bot, or its limits
+                        await reply.finish(problem)
+                        return Outcome.REJECTED
+                outcome = await self._transcribe_into(note, held or reply, media, ctx)
             finally:
                 await media.close()
+        if held is None:
+            return outcome
+        if outcome not in (Outcome.TRANSCRIBED, Outcome.EMPTY):
+            log.info("chat %s message %s: %s, not posted (nobody asked)", *note.key, outcome)
+            return Outcome.IGNORED
+        await held.release()
+        return outcome
 
     async def _transcribe_into(
         self, note: Note, reply: LiveReply, media: _Media, ctx: NoteContext
@@ -244,14 +267,23 @@ class NoteWorkflow:
         """The placeholder's first words: another language's re-run says which."""
         return tx.transcribing_again(note.asr_tag) if note.asr_tag else tx.transcribing
 
-    def _precheck(self, note: Note, tx: Texts) -> str | None:
-        """What is wrong with the note before any download or Truebar session, if anything."""
+    def _precheck(self, note: Note, tx: Texts, probe: Probe | None = None) -> str | None:
+        """What is wrong with the note before any download or Truebar session, if anything;
+        with its ``probe``, also what is wrong with what it holds: no sound, or (a file
+        Telegram gave no duration) more of it than the bot takes."""
+        limit_s = self._settings.max_duration_s
+        if probe is not None:
+            if not probe.has_audio:
+                return tx.no_audio
+            if note.duration is None and (probe.duration_s or 0) > limit_s:
+                return tx.too_long(limit_s)
+            return None
         if note.file_size == 0:
             return tx.empty_file
         if note.file_size is not None and note.file_size > self._settings.max_file_bytes:
             return tx.too_big(self._settings.max_file_bytes)
-        if note.duration is not None and note.duration > self._settings.max_duration_s:
-            return tx.too_long(self._settings.max_duration_s)
+        if note.duration is not None and note.duration > limit_s:
+            return tx.too_long(limit_s)
         return None
 
     async def _placeholder(self, reply: LiveReply, status: str) -> None:

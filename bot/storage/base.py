@@ -86,6 +86,7 @@ class JobRecord:
     inline_message_id: str | None = None  # the guest answer, edited live
     user_language: str | None = None  # the sender's Telegram language, for defaults
     asr_tag: str | None = None  # a tag asked for this note alone ("another language")
+    requested: bool = False  # asked for (/transcribe, a mention, a button), not just sent
 
     @property
     def key(self) -> JobKey:
@@ -164,6 +165,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def finish_job(self, chat_id: int, message_id: int, outcome: Outcome) -> None: ...
+
+    @abc.abstractmethod
+    async def forget_job(self, chat_id: int, message_id: int) -> None:
+        """Delete the job, finished or not: the next note for this chat+message is new."""
 
     @abc.abstractmethod
     async def renew_leases(self, owner: str, keys: Iterable[JobKey], lease_s: float) -> set[JobKey]:

@@ -90,6 +90,9 @@ MIGRATIONS = (
     );
     CREATE INDEX transcripts_age ON transcripts (created_at);
     """,
+    """
+    ALTER TABLE jobs ADD COLUMN requested BOOLEAN NOT NULL DEFAULT false;
+    """,
 )
 
 _LEASE = "now() + make_interval(secs => {})"
@@ -235,6 +238,11 @@ class PostgresStore(Store):
 
     async def finish_job(self, chat_id: int, message_id: int, outcome: Outcome) -> None:
         await self._update_job(chat_id, message_id, "state = $3, outcome = $4", FINISHED, outcome)
+
+    async def forget_job(self, chat_id: int, message_id: int) -> None:
+        await self._pool.execute(
+            "DELETE FROM jobs WHERE chat_id = $1 AND message_id = $2", chat_id, message_id
+        )
 
     async def renew_leases(self, owner: str, keys: Iterable[JobKey], lease_s: float) -> set[JobKey]:
         chats, messages = _columns(keys)

@@ -94,6 +94,9 @@ MIGRATIONS = (
     );
     CREATE INDEX transcripts_age ON transcripts (created_at);
     """,
+    """
+    ALTER TABLE jobs ADD COLUMN requested INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 _SELECT_JOB = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs"
@@ -232,6 +235,11 @@ class SqliteStore(Store):
     async def finish_job(self, chat_id: int, message_id: int, outcome: Outcome) -> None:
         await self._update_job(chat_id, message_id, "state = ?, outcome = ?", FINISHED, outcome)
 
+    async def forget_job(self, chat_id: int, message_id: int) -> None:
+        await self._execute(
+            "DELETE FROM jobs WHERE chat_id = ? AND message_id = ?", chat_id, message_id
+        )
+
     async def renew_leases(self, owner: str, keys: Iterable[JobKey], lease_s: float) -> set[JobKey]:
         wanted = list(keys)
         if not wanted:
@@ -355,4 +363,5 @@ def _pending(db: sqlite3.Connection, column: str, value: int) -> int:
 def _job(row: tuple[object, ...]) -> JobRecord:
     values = dict(zip(JOB_COLUMNS, row, strict=True))
     values["is_group"] = bool(values["is_group"])
+    values["requested"] = bool(values["requested"])
     return JobRecord(**values)  # type: ignore[arg-type]

@@ -120,6 +120,7 @@ class ExportMenu:
             asr_tag=tag or original.asr_tag,
             sent_at=time.time(),
             attempts=0,
+            requested=True,
         )
         log.info(
             "chat %s: message %s again as message %s",

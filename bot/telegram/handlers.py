@@ -171,10 +171,15 @@ class Handlers:
             return
         replied = message.reply_to_message
         note = note_from_message(replied) if replied is not None else None
-        if note is not None and update.effective_user is not None:
-            # the one asking is the one the answer speaks to
-            note = dataclasses.replace(note, user_language=update.effective_user.language_code)
+        if note is not None:  # asked for: answered whatever it turns out to be
+            note = dataclasses.replace(note, requested=True)
+            if update.effective_user is not None:  # the answer speaks to the one asking
+                language = update.effective_user.language_code
+                note = dataclasses.replace(note, user_language=language)
         known = await self._jobs.lookup(note) if note is not None else None
+        if note is not None and known is not None and known.outcome is Outcome.IGNORED:
+            await self._jobs.forget(note)  # looked at, never answered: now it is asked for
+            known = None
         if note is not None and known is None:
             self._jobs.submit(note)
             return

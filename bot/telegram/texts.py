@@ -59,6 +59,10 @@ class Texts:
     def empty_file(self) -> str:
         return self._("⚠️ This recording is empty.")
 
+    @property
+    def no_audio(self) -> str:
+        return self._("🔇 There's no sound in this for me to transcribe.")
+
     def queued(self, ahead: int) -> str:
         if ahead == 0:
             return self._("⏳ Queued: yours is next.")

@@ -98,6 +98,34 @@ async def test_too_old_pending_note_gets_an_apology(
     assert mock_truebar.stats.sessions == []
 
 
+async def test_a_too_old_notes_apology_that_cannot_be_sent_counts_as_an_attempt(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path
+) -> None:
+    settings = bot_settings(
+        fake, tmp_path / "bot.db", max_job_age_s=3600, job_lease_s=0.5, max_attempts=1
+    )
+    file_id, unique = fake.add_file(b"OggS...")
+    old = fake.user_message(
+        CHAT, USER, voice={"file_id": file_id, "file_unique_id": unique, "duration": 3}
+    )["message_id"]
+    fake.discard_updates()  # the crashed run had already taken the update
+    store = await SqliteStore.open(settings.db_path)
+    await store.accept_job(
+        JobRecord(CHAT, old, None, False, file_id, 10, 3, "voice", time.time() - 7200),
+        owner="crashed-run",
+        lease_s=60,
+    )
+    await store.close()
+    fake.faults.retry_after[CHAT] = 10**6  # a flood ban that outlasts every retry: it passes
+    async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
+        await bot.outcome(CHAT, old, "failed")
+    # the apology once (an attempt, though it could not be sent), then given up
+    assert bot.history[(CHAT, old)] == ["deferred", "failed"]
+    state = await ledger_state(settings.db_path, CHAT, old)
+    assert (state.finished, state.outcome, state.job.attempts) == (True, "failed", 1)
+    assert mock_truebar.stats.sessions == []
+
+
 async def test_a_note_the_ledger_cannot_take_is_answered_not_lost_in_silence(
     fake: FakeTelegram,
     mock_truebar: MockTruebar,

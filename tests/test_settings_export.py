@@ -33,6 +33,7 @@ from tests.fake_telegram import FakeTelegram, StoredMessage
 
 EN, SL = texts_for("en"), texts_for("sl")
 SL_TAG = "KALDI:sl-SI:COL:20221208-0800"
+DAY = 86400
 HR_TAG = "KALDI:hr-HR:COL:20230301-0000"
 
 
@@ -82,7 +83,7 @@ async def test_a_group_speaks_its_own_choice_whatever_its_members_speak(
 ) -> None:
     # no choice: the operator's language, not the sender's
     assert (await command(fake, GROUP, MEMBER, "/privacy", language_code="sl")).text == (
-        EN.privacy(24, 30)
+        EN.privacy(DAY, 30 * DAY)
     )
     menu = await command(fake, GROUP, ADMIN, "/settings")
     await press(fake, GROUP, menu, MEMBER, buttons(menu)[EN.interface_button(None)])
@@ -243,6 +244,35 @@ async def test_privacy_says_what_is_kept_and_for_how_long(
     fake: FakeTelegram, bot: NoteTracker
 ) -> None:
     text = (await command(fake, PRIVATE, USER, "/privacy")).text or ""
-    assert text == EN.privacy(24, 30)
+    assert text == EN.privacy(DAY, 30 * DAY)
     assert "24 hours" in text and "30 days" in text and "Truebar" in text and "no audio" in text
     assert json.dumps(text)  # plain text, no markup
+
+
+def test_privacy_says_how_long_in_the_unit_that_fits() -> None:
+    half_hour = EN.privacy(1800, 30 * DAY)
+    assert "words and timings for 30 minutes" in half_hour
+    assert EN.privacy(0, 30 * DAY) != half_hour  # only 0 keeps none
+    assert "not kept" not in half_hour and "no transcripts" not in half_hour
+    assert [EN.kept_for(s) for s in (45, 90, 1800, 5400, DAY)] == [
+        "for 45 seconds",
+        "for 2 minutes",  # rounded up: never said to be shorter than it is
+        "for 30 minutes",
+        "for 90 minutes",
+        "for 24 hours",
+    ]
+    assert EN.kept_for(30 * DAY, days=True) == "for 30 days"
+    assert EN.kept_for(36 * 3600, days=True) == "for 36 hours"
+    assert EN.expired(1800) != EN.expired(0) and "30 minutes" in EN.expired(1800)
+    # Slovenian says it in the accusative, with all four numbers
+    assert [SL.kept_for(n * 3600) for n in (1, 2, 3, 5)] == ["1 uro", "2 uri", "3 ure", "5 ur"]
+    assert SL.kept_for(DAY, days=True) == "1 dan" and "30 minut" in SL.privacy(1800, DAY)
+
+
+def test_privacy_names_everything_the_ledger_keeps_and_until_when() -> None:
+    text = EN.privacy(DAY, 30 * DAY)
+    for kept in ("Telegram language", "recognition language", "asked for", "file id"):
+        assert kept in text
+    assert "until I have answered the message, and then for 30 days" in text
+    sl = SL.privacy(DAY, 30 * DAY)
+    assert "dokler na sporočilo ne odgovorim, nato pa še 30 dni" in sl

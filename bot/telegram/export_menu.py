@@ -69,7 +69,7 @@ class ExportMenu:
         if kept is None:
             await self._talk.reply(
                 message,
-                tx.expired(self._talk.settings.transcript_retention_s / 3600),
+                tx.expired(self._talk.settings.transcript_retention_s),
                 buttons.transcribe_again(press.message_id, tx),
             )
             return

@@ -216,7 +216,7 @@ class Handlers:
             return
         tx = await self._talk.texts(message.chat, update.effective_user)
         kept = self._talk.settings
-        text = tx.privacy(kept.transcript_retention_s / 3600, kept.job_retention_s / 86400)
+        text = tx.privacy(kept.transcript_retention_s, kept.job_retention_s)
         await self._talk.reply(message, text)
 
     async def lang(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

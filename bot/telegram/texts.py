@@ -9,6 +9,7 @@ Slovenian translation. Get the texts for a language with :func:`texts_for`.
 from __future__ import annotations
 
 import functools
+import math
 import re
 
 from telegram.error import BadRequest, TelegramError
@@ -357,17 +358,13 @@ class Texts:
     def subtitles(self) -> str:
         return self._("🎬 Subtitles.")
 
-    def expired(self, hours: float) -> str:
-        whole = round(hours)
-        if not whole:
+    def expired(self, retention_s: float) -> str:
+        if retention_s <= 0:
             return self._("This transcript is not kept. I can transcribe the message again.")
-        return self.ngettext(
-            "This transcript is no longer kept: I keep transcripts for {n} hour. "
-            "I can transcribe the message again.",
-            "This transcript is no longer kept: I keep transcripts for {n} hours. "
-            "I can transcribe the message again.",
-            whole,
-        ).format(n=whole)
+        return self._(
+            "This transcript is no longer kept: I keep transcripts {period}. "
+            "I can transcribe the message again."
+        ).format(period=self.kept_for(retention_s))
 
     @property
     def another_language_prompt(self) -> str:
@@ -395,28 +392,37 @@ class Texts:
             ).format(mode=self.mode_name(mode).lower())
         return text
 
-    def privacy(self, retention_hours: float, ledger_days: float) -> str:
-        hours, days = round(retention_hours), max(1, round(ledger_days))
+    def kept_for(self, seconds: float, *, days: bool = False) -> str:
+        """How long something is kept, in the largest unit that says it exactly (days
+        only if ``days``), else in minutes, rounded up: never shorter than it is."""
+        whole = math.ceil(seconds)
+        if days and whole >= 86400 and whole % 86400 == 0:
+            n = whole // 86400
+            return self.ngettext("for {n} day", "for {n} days", n).format(n=n)
+        if whole >= 3600 and whole % 3600 == 0:
+            n = whole // 3600
+            return self.ngettext("for {n} hour", "for {n} hours", n).format(n=n)
+        if whole >= 60:
+            n = math.ceil(whole / 60)
+            return self.ngettext("for {n} minute", "for {n} minutes", n).format(n=n)
+        return self.ngettext("for {n} second", "for {n} seconds", whole).format(n=whole)
+
+    def privacy(self, transcript_retention_s: float, job_retention_s: float) -> str:
         lines = [
             self._("What I keep:"),
             self._("• this chat's settings (language, punctuation, …), until you change them;"),
-            self.ngettext(
-                "• for each message I transcribe, for {n} day: its chat, message and sender "
-                "ids, Telegram's file id, size and duration, and how it ended — no audio and "
-                "no transcript;",
-                "• for each message I transcribe, for {n} days: its chat, message and sender "
-                "ids, Telegram's file id, size and duration, and how it ended — no audio and "
-                "no transcript;",
-                days,
-            ).format(n=days),
-            self.ngettext(
-                "• the transcript's words and timings for {n} hour, so the buttons under it "
-                "(subtitles, another language) work; then they are deleted.",
-                "• the transcript's words and timings for {n} hours, so the buttons under it "
-                "(subtitles, another language) work; then they are deleted.",
-                hours,
-            ).format(n=hours)
-            if hours
+            self._(
+                "• for each message I transcribe: its chat, message and sender ids, Telegram's "
+                "file id, size and duration, the sender's Telegram language, a recognition "
+                "language chosen for that message alone, whether someone asked for it, and how "
+                "it ended — no audio and no transcript. I keep this until I have answered the "
+                "message, and then {period};"
+            ).format(period=self.kept_for(job_retention_s, days=True)),
+            self._(
+                "• the transcript's words and timings {period}, so the buttons under it "
+                "(subtitles, another language) work; then they are deleted."
+            ).format(period=self.kept_for(transcript_retention_s))
+            if transcript_retention_s > 0
             else self._("• no transcripts: they are not kept once sent."),
             "",
             self._(

@@ -88,6 +88,13 @@ def test_slovenian_plurals_take_all_four_forms() -> None:
     assert texts_for("en").duration(120) == "2 minutes"
 
 
+def test_slovenian_pronouns_agree_with_what_they_stand_for() -> None:
+    sl = texts_for("sl")
+    # "sporočilo" (neuter) and "video" (masculine) are both "ga" in the accusative
+    assert "sporočilo, video" in sl.guest_hint and "prepisal ga bom" in sl.guest_hint
+    assert "ga lahko prepisal" in sl.no_audio  # "zvok", masculine
+
+
 def test_languages_are_picked_from_telegram_codes() -> None:
     assert i18n.pick("sl") == "sl"
     assert i18n.pick("pt-br", "sl") == "sl"  # not spoken: the next wish

@@ -12,7 +12,8 @@ from typing import Any
 
 from bot.chat_settings import Mode
 from bot.config import FairnessSettings
-from bot.notes.media import GUEST_SPACE, guest_job_id
+from bot.notes.media import GUEST_SPACE, Note, guest_job_id
+from bot.storage import JobRecord
 from bot.telegram.texts import texts_for
 from bot.testing.mock_truebar import MockTruebar
 from tests.bot_harness import (
@@ -169,6 +170,14 @@ async def test_a_guest_over_the_limit_is_told_so_every_time(
         (taken,) = [m for m, text in zip(mentions, texts, strict=True) if text == EN.transcribing]
         assert await bot.done(*guest_key(taken)) == "transcribed"
     assert len(mock_truebar.stats.sessions) == 1
+
+
+def test_a_guest_job_is_asked_for_even_if_its_ledger_row_does_not_say() -> None:
+    old_row = JobRecord(
+        GUEST_SPACE - 5, 7, None, True, "F", 10, None, "video", 1.0, view="guest"
+    )  # from before the ledger kept "requested": a guest video in a group
+    note = Note.from_record(old_row)
+    assert note.requested and not note.quiet
 
 
 async def test_a_guest_mention_without_media_gets_a_hint(

@@ -119,7 +119,8 @@ class Note:
             job.inline_message_id,
             job.user_language,
             job.asr_tag,
-            job.requested,
+            # a guest mention always asks (rows from before the ledger kept it say no)
+            job.requested or target.view is View.GUEST,
         )
 
 

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 # The reader stops taking the decoder's output beyond about twice this (then the decoder
 # waits on the pipe): a few seconds of audio per note in memory, not the whole file.
-READ_AHEAD_BYTES = 16 * CHUNK_BYTES
+READ_AHEAD_BYTES = 6 * CHUNK_BYTES
 PROBE_OUTPUT_BYTES = 64 * 1024
 OVERRUN_S = 1.0  # ffmpeg itself stops this long after the budget: enough to tell "longer"
 

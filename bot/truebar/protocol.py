@@ -21,7 +21,11 @@ from bot.truebar.transcript import Segment, Transcript, TranscriptUpdate
 SAMPLE_RATE = 16_000
 SAMPLE_WIDTH = 2
 BYTES_PER_MS = SAMPLE_RATE * SAMPLE_WIDTH // 1000
-CHUNK_BYTES = 100 * BYTES_PER_MS  # 100 ms, as in Truebar's samples
+CHUNK_BYTES = 8192
+"""Audio per WebSocket frame: 256 ms, the size Truebar's own 3.x web client sends. A file
+streams faster than real time, so each frame's cost (a read, a send, a loop pass) counts:
+100 ms frames cost the bot more CPU than the rest of a note together. Not larger: the
+service documents no frame limit, and servers commonly refuse messages over 8 KiB."""
 
 
 def message_type(message: Mapping[str, Any]) -> str:

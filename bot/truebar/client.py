@@ -280,45 +280,34 @@ class TruebarSession:
 
         If the audio source raises, the session is abandoned and that error propagates.
         """
+        stop = _Interrupt(self._timeouts.silence)
         sender = asyncio.create_task(self._send_all(chunks), name="truebar-sender")
+        sender.add_done_callback(stop.audio_sent)
         try:
-            async with asyncio.timeout(self._timeouts.session):
-                while True:
-                    frame = await self._next_frame(sender)
-                    event = self._protocol.receive(frame)
-                    if isinstance(event, TextUpdate):
-                        yield event.update
-                    elif isinstance(event, ServerWarning):
-                        log.warning("Truebar warning: %s", event.message)
-                    elif isinstance(event, Finished):
-                        self._mark("finished")
-                        break
+            # Frames are awaited right here, with no task, wait or timer per frame (those
+            # cost more CPU than the frame itself): the sender's failure and the server's
+            # silence end the wait through this one timeout, moved to now.
+            async with asyncio.timeout(self._timeouts.session) as deadline:
+                stop.arm(deadline)
+                try:
+                    while True:
+                        event = self._protocol.receive(await _recv(self._ws, self._protocol))
+                        stop.heard()
+                        if isinstance(event, TextUpdate):
+                            yield event.update
+                        elif isinstance(event, ServerWarning):
+                            log.warning("Truebar warning: %s", event.message)
+                        elif isinstance(event, Finished):
+                            self._mark("finished")
+                            break
+                finally:
+                    stop.disarm()
         except TimeoutError:
+            if stop.cause is not None:
+                raise stop.cause from None
             raise TruebarTimeout("Truebar did not finish the session in time") from None
         finally:
             await settle(sender)
-
-    async def _next_frame(self, sender: asyncio.Task[None]) -> str | bytes:
-        """Wait for the next server frame, failing fast if the audio sender failed."""
-        recv = asyncio.ensure_future(_recv(self._ws, self._protocol))
-        try:
-            done, _ = await asyncio.wait(
-                {recv, sender} if not sender.done() else {recv},
-                timeout=self._timeouts.silence,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-            if recv in done:  # a server frame, or the lost connection: the root cause
-                return recv.result()
-            if sender in done:
-                if (error := sender.exception()) is not None:
-                    raise error
-                # the audio is all sent: from now on only the server can keep us waiting
-                done, _ = await asyncio.wait({recv}, timeout=self._timeouts.silence)
-                if recv in done:
-                    return recv.result()
-            raise TruebarTimeout(f"Truebar sent nothing for {self._timeouts.silence:g} seconds")
-        finally:
-            await settle(recv)
 
     async def _send_all(self, chunks: AsyncIterable[bytes]) -> None:
         try:
@@ -338,3 +327,57 @@ class TruebarSession:
             await self._ws.send(self._protocol.eos_message())
         except ConnectionClosed:
             return  # the receiver reports the lost connection with its cause
+
+
+class _Interrupt:
+    """Ends a session's wait for the server early, by moving its timeout to now: when
+    the sender fails (its error is the cause), or when the server has sent nothing for
+    ``silence`` seconds (checked by one timer per ``silence`` seconds, not one per frame;
+    once all audio is sent the silence starts again)."""
+
+    def __init__(self, silence: float) -> None:
+        self._silence = silence
+        self._loop = asyncio.get_running_loop()
+        self._last = self._loop.time()
+        self._deadline: asyncio.Timeout | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self.cause: BaseException | None = None
+
+    def arm(self, deadline: asyncio.Timeout) -> None:
+        """From now until :meth:`disarm`, a cause moves ``deadline`` to now."""
+        self._deadline = deadline
+        self._timer = self._loop.call_at(self._last + self._silence, self._check)
+        if self.cause is not None:  # the sender failed before the wait began
+            deadline.reschedule(self._loop.time())
+
+    def disarm(self) -> None:
+        self._deadline = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def heard(self) -> None:
+        """The server spoke: the silence starts again."""
+        self._last = self._loop.time()
+
+    def audio_sent(self, sender: asyncio.Task[None]) -> None:
+        if sender.cancelled():
+            return
+        if (error := sender.exception()) is not None:
+            self._stop(error)
+        else:
+            self.heard()  # all audio sent: only the server can keep us waiting now
+
+    def _check(self) -> None:
+        due = self._last + self._silence
+        if self._loop.time() < due:
+            self._timer = self._loop.call_at(due, self._check)
+            return
+        self._timer = None
+        self._stop(TruebarTimeout(f"Truebar sent nothing for {self._silence:g} seconds"))
+
+    def _stop(self, cause: BaseException) -> None:
+        if self.cause is None:
+            self.cause = cause
+            if self._deadline is not None:
+                self._deadline.reschedule(self._loop.time())

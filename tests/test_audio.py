@@ -55,10 +55,10 @@ async def test_silence_decodes_but_has_duration(audio_dir: Path) -> None:
     assert pcm.duration_s == pytest.approx(2.0, abs=0.1)
 
 
-async def test_chunks_are_100ms_and_cover_everything() -> None:
+async def test_chunks_are_256ms_and_cover_everything() -> None:
     pcm = audio.PcmAudio(bytes(range(256)) * 100)  # 25600 bytes = 800 ms
     chunks = [c async for c in audio.pcm_chunks(pcm)]
-    assert [len(c) for c in chunks] == [3200] * 8  # 1600 samples of 2 bytes each
+    assert [len(c) for c in chunks] == [8192, 8192, 8192, 1024]  # 4096 samples each
     assert b"".join(chunks) == pcm.pcm
     assert asyncio.iscoroutinefunction(audio.decode)
 
@@ -70,7 +70,7 @@ async def test_stream_matches_pydub_decode(
     reference = await audio.decode(audio_dir / name)
     stream = await decoder.stream(audio_dir / name)
     chunks = [c async for c in stream.chunks()]
-    assert all(len(c) == 3200 for c in chunks[:-1])
+    assert all(len(c) == 8192 for c in chunks[:-1])
     assert len(b"".join(chunks)) == pytest.approx(len(reference.pcm), abs=3200)
     assert stream.duration_s == pytest.approx(reference.duration_s, abs=0.1)
 
@@ -201,3 +201,21 @@ async def test_a_decoder_dies_with_the_process_that_started_it(
         with contextlib.suppress(ProcessLookupError):
             signal.pidfd_send_signal(pidfd, signal.SIGKILL)  # a failed test leaves no orphan
         os.close(pidfd)
+
+
+async def test_a_decoder_that_stalls_is_killed_at_the_stall_limit(
+    tmp_path: Path, audio_dir: Path
+) -> None:
+    from bot.audio.sandbox import DecoderLimits
+
+    stalling = tmp_path / "stalling-ffmpeg"
+    stalling.write_text("#!/bin/sh\nhead -c 10000 /dev/zero\nexec sleep 30\n")  # then nothing
+    stalling.chmod(0o755)
+    decoder = audio.Decoder(ffmpeg=str(stalling), limits=DecoderLimits(stall_s=0.3))
+    stream = await decoder.stream(audio_dir / "speech.ogg")
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(audio.UndecodableAudio, match="took too long"):
+        async for _ in stream.chunks():
+            pass
+    assert 0.25 <= loop.time() - started < 5

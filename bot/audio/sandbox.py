@@ -216,6 +216,9 @@ class Child:
         self._tail = bytearray()
         self._drain = asyncio.ensure_future(self._keep_tail(stderr_reader))
         self._exit: asyncio.Future[ChildExit] | None = None
+        self._waiting_since: float | None = None  # when the pending read began
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._stalled = False
 
     @property
     def pid(self) -> int:
@@ -228,15 +231,34 @@ class Child:
 
     async def read(self, size: int) -> bytes:
         """``size`` bytes of output, fewer at its end; the decoder taking longer than the
-        stall limit to produce them kills it."""
+        stall limit to produce them kills it. (One timer per stall limit watches every
+        read, rather than a timeout per read: a note is hundreds of reads.)"""
+        loop = asyncio.get_running_loop()
+        self._waiting_since = loop.time()
+        if self._watchdog is None:
+            self._watchdog = loop.call_at(self._waiting_since + self._stall_s, self._watch)
         try:
-            async with asyncio.timeout(self._stall_s):
-                return await self._stdout.readexactly(size)
+            return await self._stdout.readexactly(size)
         except asyncio.IncompleteReadError as exc:
+            if self._stalled:
+                raise UndecodableAudio("decoding this file took too long") from None
             return exc.partial
-        except TimeoutError:
-            self.kill()
-            raise UndecodableAudio("decoding this file took too long") from None
+        finally:
+            self._waiting_since = None
+
+    def _watch(self) -> None:
+        """Kill the child if a read has waited past the stall limit; else look again when
+        the read waiting now would reach it."""
+        self._watchdog = None
+        if self._waiting_since is None or self._process.returncode is not None:
+            return
+        due = self._waiting_since + self._stall_s
+        loop = asyncio.get_running_loop()
+        if loop.time() < due:
+            self._watchdog = loop.call_at(due, self._watch)
+            return
+        self._stalled = True
+        self.kill()
 
     def kill(self) -> None:
         """Stop the child now (it is not reaped yet, so its pid is still its own)."""
@@ -251,6 +273,9 @@ class Child:
         return await asyncio.shield(self._exit)
 
     async def _reap(self) -> ChildExit:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         _, status = await asyncio.to_thread(os.waitpid, self._process.pid, 0)
         code = os.waitstatus_to_exitcode(status)
         self._process.returncode = code  # reaped here: Popen must not wait for it again

@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 Mark = Callable[[str], None]
+HOLD_LOOP_S = 0.001  # the longest the sender runs on without letting others on the loop
 
 
 def _no_mark(name: str) -> None:
@@ -310,6 +311,8 @@ class TruebarSession:
             await settle(sender)
 
     async def _send_all(self, chunks: AsyncIterable[bytes]) -> None:
+        loop = asyncio.get_running_loop()
+        held_since = loop.time()
         try:
             async for chunk in chunks:
                 if not chunk:
@@ -321,9 +324,12 @@ class TruebarSession:
                 if not self.audio_bytes_sent:
                     self._mark("first_audio")
                 self.audio_bytes_sent += len(chunk)
-                # Buffered pipe reads and socket writes complete without suspending: yield,
-                # or a long note would hold the loop that serves every other chat.
-                await asyncio.sleep(0)
+                # Buffered pipe reads and socket writes complete without suspending: yield
+                # now and then, or a long note would hold the loop that serves every other
+                # chat (not after every frame: a loop pass per frame costs more than it).
+                if loop.time() - held_since >= HOLD_LOOP_S:
+                    await asyncio.sleep(0)
+                    held_since = loop.time()
             await self._ws.send(self._protocol.eos_message())
         except ConnectionClosed:
             return  # the receiver reports the lost connection with its cause

@@ -158,6 +158,7 @@ class BotProcess:
             self.profiler = await asyncio.create_subprocess_exec(
                 "py-spy",
                 "record",
+                "--nonblocking",  # pausing the bot to sample it changes what is measured
                 "-r",
                 "200",
                 "-f",
@@ -437,6 +438,7 @@ async def concurrency(d: Doubles, note: Path, seconds: int, n: int, cap: int) ->
         "loop_busy_p99_ms": round(stats["loop_busy_ms"]["p99"], 1),
         "loop_busy_max_ms": round(stats["loop_busy_ms"]["max"], 1),
         "gc_pause_max_ms": round(stats["gc_pause_max_ms"], 1),
+        "loop_iterations_per_audio_minute": round(stats["loop_iterations"] / minutes),
         "peak_rss_mb": round(stats["maxrss_mb"], 1),
         "ffmpeg_peak_rss_mb": round(stats["ffmpeg_maxrss_mb"], 1),
         # CPU from "ready" on: start-up (imports) is not per-minute work

@@ -144,6 +144,7 @@ def figures(lags: list[float]) -> dict[str, object]:
             "p99": percentile(ITERATIONS, 0.99) * 1000,
             "max": max(ITERATIONS, default=0.0) * 1000,
         },
+        "loop_iterations": len(ITERATIONS),
         "gc_pause_max_ms": max(GC_PAUSES, default=0.0) * 1000,
         "gc_pauses": len(GC_PAUSES),
         "ffmpeg_maxrss_mb": children.ru_maxrss / 1024,

@@ -152,7 +152,7 @@ def reply(fake: FakeTelegram, chat_id: int, note_id: int) -> StoredMessage:
 def expected_transcript(mock: MockTruebar) -> str:
     """The text of the finals the mock sent in its latest session."""
     finals = [Segment.from_json(s) for s in mock.stats.sessions[-1].segments if s["isFinal"]]
-    return join_tokens(t for s in finals for t in s.tokens)
+    return join_tokens(w for s in finals for w in s.words)
 
 
 def truebar_seconds(mock: MockTruebar) -> float:

@@ -154,7 +154,7 @@ def assert_well_timed(cues: list[tuple[int, int, str]]) -> None:
 def words(*timed: tuple[str, int, int]) -> Segment:
     """A final segment of words with their times (ms from the start of the audio)."""
     tokens = tuple(Token(text, start_ms=start, end_ms=end) for text, start, end in timed)
-    return Segment(True, tokens, timed[0][1], timed[-1][2])
+    return Segment.of(True, tokens, timed[0][1], timed[-1][2])
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from bot.truebar.transcript import Segment, Token, Transcript, join_tokens
 
 def seg(is_final: bool, *words: str | Token) -> Segment:
     tokens = tuple(w if isinstance(w, Token) else Token(w) for w in words)
-    return Segment(is_final=is_final, tokens=tokens)
+    return Segment.of(is_final, tokens)
 
 
 COMMA = Token(",", left_handed=True)

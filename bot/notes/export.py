@@ -35,10 +35,7 @@ def to_json(segments: Sequence[Segment], tag: str) -> str:
                 {
                     "start": s.start_ms,
                     "end": s.end_ms,
-                    "tokens": [
-                        [t.text, t.left_handed, t.right_handed, t.start_ms, t.end_ms]
-                        for t in s.tokens
-                    ],
+                    "tokens": [list(word) for word in s.words],
                 }
                 for s in segments
             ],
@@ -53,7 +50,7 @@ def from_json(content: str) -> tuple[list[Segment], str]:
     segments = [
         Segment(
             True,
-            tuple(Token(t[0], bool(t[1]), bool(t[2]), t[3], t[4]) for t in raw["tokens"]),
+            tuple((t[0], bool(t[1]), bool(t[2]), t[3], t[4]) for t in raw["tokens"]),
             raw["start"],
             raw["end"],
         )
@@ -64,7 +61,7 @@ def from_json(content: str) -> tuple[list[Segment], str]:
 
 def text_of(segments: Iterable[Segment]) -> str:
     """The transcript's text, the words joined as Truebar's rules say."""
-    return join_tokens(t for s in segments for t in s.tokens)
+    return join_tokens(w for s in segments for w in s.words)
 
 
 def with_timestamps(segments: Iterable[Segment]) -> str:

@@ -175,10 +175,13 @@ class DecoderSettings:
     ffprobe: str = "ffprobe"
     memory_mb: int = 512
     cpu_s: int = 60
+    idle: bool = True
 
     @property
     def limits(self) -> DecoderLimits:
-        return DecoderLimits(memory_bytes=self.memory_mb * 1024 * 1024, cpu_s=self.cpu_s)
+        return DecoderLimits(
+            memory_bytes=self.memory_mb * 1024 * 1024, cpu_s=self.cpu_s, idle=self.idle
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DecoderSettings:
@@ -188,6 +191,7 @@ class DecoderSettings:
             ffprobe=e.text("BOT_FFPROBE", "ffprobe"),
             memory_mb=e.integer("BOT_DECODER_MEMORY_MB", 512, minimum=128),
             cpu_s=e.integer("BOT_DECODER_CPU_S", 60, minimum=1),
+            idle=e.flag("BOT_DECODER_IDLE", True),
         )
 
 

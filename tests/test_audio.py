@@ -219,3 +219,21 @@ async def test_a_decoder_that_stalls_is_killed_at_the_stall_limit(
         async for _ in stream.chunks():
             pass
     assert 0.25 <= loop.time() - started < 5
+
+
+@pytest.mark.parametrize(
+    ("idle", "policy", "nice"), [(True, "SCHED_IDLE", "-"), (False, "SCHED_OTHER", "19")]
+)
+async def test_decoders_run_in_the_idle_class_or_at_the_lowest_priority(
+    tmp_path: Path, audio_dir: Path, idle: bool, policy: str, nice: str
+) -> None:
+    from bot.audio.sandbox import DecoderLimits
+
+    reporting = tmp_path / "reporting-ffmpeg"  # its "PCM" is how it was scheduled
+    reporting.write_text("#!/bin/sh\nchrt -p $$\nps -o ni= -p $$\nhead -c 9000 /dev/zero\n")
+    reporting.chmod(0o755)
+    decoder = audio.Decoder(ffmpeg=str(reporting), limits=DecoderLimits(idle=idle))
+    stream = await decoder.stream(audio_dir / "speech.ogg")
+    said = b"".join([c async for c in stream.chunks()]).rstrip(b"\0").decode()
+    assert policy in said
+    assert said.split()[-1] == nice

@@ -44,13 +44,14 @@ class Ticket:
         self.user_id = user_id
         self._on_position = on_position
         self._state = _State.WAITING
-        self._granted = asyncio.Event()
+        self.granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        """Done when this note's turn comes (awaitable beside other futures, no task)."""
         self.position: int | None = None
         """Place in line while waiting; None once granted."""
 
     async def wait(self) -> None:
         """Until this note's turn (at once if a slot was free when it joined)."""
-        await self._granted.wait()
+        await asyncio.shield(self.granted)
 
     def close(self) -> None:
         """Give the slot back, or leave the line; idempotent."""
@@ -64,7 +65,7 @@ class Ticket:
     def _grant(self) -> None:
         self._state = _State.GRANTED
         self.position = None
-        self._granted.set()
+        self.granted.set_result(None)
 
     def _place(self, position: int) -> None:
         if position != self.position:

@@ -21,14 +21,14 @@ import asyncio
 import contextlib
 import functools
 import logging
+import secrets
 import shutil
-import tempfile
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from telegram.error import TelegramError
 
@@ -60,6 +60,7 @@ from bot.timing import mark
 from bot.truebar import AuthUnavailable, ConnectionLost, TruebarClient
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DOWNLOAD_ATTEMPTS = 4
 TRUEBAR_ATTEMPTS = 2  # a dropped connection gets one fresh retry of the whole note
@@ -143,23 +144,22 @@ class NoteWorkflow:
         held = None
         if not told and target.view is View.CHANNEL:
             held = HeldReply(self._bot, target, functools.partial(self._record_reply, note))
-        with tempfile.TemporaryDirectory(dir=self._settings.downloads_dir) as workspace:
-            media = _Media(self._bot, self._decoder, note, Path(workspace) / "note")
-            try:
-                if note.sniff:
-                    asked = note.requested or reply.placed
-                    if asked:
-                        await self._placeholder(reply, self._status(note, tx))
-                    probe = await media.probe()
-                    if (problem := self._precheck(note, tx, probe)) is not None:
-                        log.info("chat %s message %s: %s", *note.key, problem)
-                        if not asked and (not probe.has_audio or not told):
-                            return Outcome.IGNORED  # nothing for the bot, or its limits
-                        await reply.finish(problem)
-                        return Outcome.REJECTED
-                outcome = await self._transcribe_into(note, held or reply, media, ctx)
-            finally:
-                await media.close()
+        media = _Media(self._bot, self._decoder, note, self._settings.downloads_dir)
+        try:
+            if note.sniff:
+                asked = note.requested or reply.placed
+                if asked:
+                    await self._placeholder(reply, self._status(note, tx))
+                probe = await media.probe()
+                if (problem := self._precheck(note, tx, probe)) is not None:
+                    log.info("chat %s message %s: %s", *note.key, problem)
+                    if not asked and (not probe.has_audio or not told):
+                        return Outcome.IGNORED  # nothing for the bot, or its limits
+                    await reply.finish(problem)
+                    return Outcome.REJECTED
+            outcome = await self._transcribe_into(note, held or reply, media, ctx)
+        finally:
+            await media.close()
         if held is None:
             return outcome
         if outcome not in (Outcome.TRANSCRIBED, Outcome.EMPTY):
@@ -180,14 +180,17 @@ class NoteWorkflow:
 
         # The placeholder goes out while the file downloads and the Truebar session opens:
         # a Telegram round trip less before the first audio (and the first words). In a
-        # burst, each placeholder goes first instead, and its round trip spaces the rest.
-        work = None if self._bursts.arrive() else start()
+        # burst, each placeholder goes first instead, and its round trip spaces the rest;
+        # a note that must wait for its turn shows its place first, then waits (on the
+        # ticket alone: a hundred waiting notes should hold little).
+        position = ticket.position
+        work = None if position is not None or self._bursts.arrive() else start()
         try:
             try:
-                position = ticket.position
                 status = self._status(note, tx) if position is None else tx.queued(position)
                 await self._placeholder(reply, status)
                 if work is None:
+                    await _unless_refused(ticket.granted, reply)
                     work = start()
                 result = await _unless_refused(work, reply)
             finally:  # whatever failed, the work is over before the user is answered
@@ -356,13 +359,14 @@ class NoteWorkflow:
 
 class _Media:
     """A note's file: downloaded once when first needed (shared by a sniff, the decoder
-    and both tries a dropped connection gets, never cancelled by one), probed once."""
+    and both tries a dropped connection gets, never cancelled by one), probed once, and
+    deleted when the note is done (a file a killed run left is swept at start-up)."""
 
-    def __init__(self, bot: Bot, decoder: Decoder, note: Note, path: Path) -> None:
+    def __init__(self, bot: Bot, decoder: Decoder, note: Note, directory: Path) -> None:
         self._bot = bot
         self._decoder = decoder
         self._note = note
-        self._path = path
+        self._path = directory / f"note-{secrets.token_hex(8)}"
         self._download: asyncio.Future[Path] | None = None
         self._probe: Probe | None = None
 
@@ -383,6 +387,7 @@ class _Media:
     async def close(self) -> None:
         if self._download is not None:
             await settle(self._download)  # its errors reached the work through file()
+            self._path.unlink(missing_ok=True)
 
     async def _get(self) -> Path:
         note, bot = self._note, self._bot
@@ -472,13 +477,24 @@ class _QueueDisplay:
             self._reply.show(self._tx.queued(position))
 
 
-async def _unless_refused(
-    work: asyncio.Future[pipeline.Transcribed], reply: LiveReply
-) -> pipeline.Transcribed:
-    """The work's result, unless Telegram refuses the reply for good first (the user
-    blocked the bot mid-note): then there is nobody to transcribe for."""
-    watched: set[asyncio.Future[Any]] = {work, reply.refused}
-    await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+async def _unless_refused(work: asyncio.Future[T], reply: LiveReply) -> T:
+    """The work's result (or the turn's), unless Telegram refuses the reply for good
+    first (the user blocked the bot mid-note): then there is nobody to transcribe for."""
+    if not work.done():
+        # one future woken by either (asyncio.wait costs a hundred waiting notes more)
+        either = asyncio.get_running_loop().create_future()
+
+        def wake(_: asyncio.Future[Any]) -> None:
+            if not either.done():
+                either.set_result(None)
+
+        work.add_done_callback(wake)
+        reply.refused.add_done_callback(wake)
+        try:
+            await either
+        finally:
+            work.remove_done_callback(wake)
+            reply.refused.remove_done_callback(wake)
     if not work.done():
         raise Undeliverable(str(reply.refused.result()))
     return work.result()

@@ -92,7 +92,7 @@ class DraftReply(LiveReply):
         self._drafted_at = -DRAFT_REFRESH_S
         self._in_flight: asyncio.Future[None] | None = None
         self._placing: asyncio.Future[None] | None = None
-        self._refresher: asyncio.Task[None] | None = None
+        self._refresher: asyncio.TimerHandle | None = None
 
     @property
     def draft_id(self) -> int:
@@ -119,7 +119,7 @@ class DraftReply(LiveReply):
             if is_permanent(exc):
                 raise
             log.info("chat %s: status draft not shown: %s", self.target.chat_id, exc)
-        self._refresher = asyncio.create_task(self._refresh(), name="draft-refresh")
+        self._refresh_later()
         self._start_flusher()  # words that came while the status was on its way
 
     async def replace(self, text: str) -> None:
@@ -140,8 +140,7 @@ class DraftReply(LiveReply):
 
     def abandon(self) -> None:
         super().abandon()
-        if self._refresher is not None:
-            self._refresher.cancel()
+        self._stop_refreshing()
 
     def _live(self) -> bool:
         return (self.drafting and self._opened) or self.placed
@@ -158,10 +157,12 @@ class DraftReply(LiveReply):
             return
         # Shielded: a draft already on its way is let finish (finish() waits for it), so
         # that none can reach Telegram after the final.
-        self._in_flight = asyncio.ensure_future(self._draft(text))
+        self._in_flight = sent = asyncio.ensure_future(self._draft(text))
         try:
-            await asyncio.shield(self._in_flight)
+            await asyncio.shield(sent)
+            self._in_flight = None  # landed: nothing to wait for (nor to keep)
         except TelegramError as exc:
+            self._in_flight = None
             if not is_refusal(exc):
                 raise
             log.info("drafts refused in chat %s (%s): editing", self.target.chat_id, exc)
@@ -173,8 +174,7 @@ class DraftReply(LiveReply):
         with edits. The placement is shielded: a message that went out must not be
         forgotten because the interims were stopped."""
         self.drafting = False
-        if self._refresher is not None:
-            self._refresher.cancel()
+        self._stop_refreshing()
         if not self.placed:
             self._placing = asyncio.ensure_future(self._place(text))
             await asyncio.shield(self._placing)
@@ -189,23 +189,33 @@ class DraftReply(LiveReply):
         )
         self._drafted_at = time.monotonic()
 
-    async def _refresh(self) -> None:
+    def _refresh_later(self) -> None:
         """Re-send the draft before it expires while no new words come (a long queue, a
-        long silence)."""
-        while self.drafting:
-            await asyncio.sleep(max(1.0, self._drafted_at + DRAFT_REFRESH_S - time.monotonic()))
-            stale = time.monotonic() - self._drafted_at >= DRAFT_REFRESH_S
-            if self.drafting and stale and self._pending is None and self._shown is not None:
-                self._pending, self._shown = self._shown, None
-                self._start_flusher()
+        long silence): a timer, not a task, for each of a hundred waiting notes."""
+        wait = max(1.0, self._drafted_at + DRAFT_REFRESH_S - time.monotonic())
+        self._refresher = asyncio.get_running_loop().call_later(wait, self._refresh)
+
+    def _refresh(self) -> None:
+        if not self.drafting:
+            return
+        stale = time.monotonic() - self._drafted_at >= DRAFT_REFRESH_S
+        if stale and self._pending is None and self._shown is not None:
+            self._pending, self._shown = self._shown, None
+            self._start_flusher()
+        self._refresh_later()
+
+    def _stop_refreshing(self) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
+            self._refresher = None
 
     async def _stop_drafts(self) -> None:
         """No draft may reach Telegram after the final: stop sending them, and wait for
         the one on its way (and a fallback's placeholder) instead of cutting it off."""
         self._pending = None
-        for task in (self._refresher, self._flusher):
-            if task is not None:
-                await settle(task)
+        self._stop_refreshing()
+        if self._flusher is not None:
+            await settle(self._flusher)
         for sent in (self._in_flight, self._placing):
             if sent is not None:
                 await settle(sent, cancel=False)  # its error, if any, the flusher logged

@@ -4,6 +4,7 @@ answered exactly once."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -160,3 +161,39 @@ async def test_restart_mid_note_in_a_private_chat_ends_with_one_final_message(
     assert answer.history == [expected_transcript(mock_truebar)]
     state = await ledger_state(settings.db_path, PRIVATE, note["message_id"])
     assert state.job.placeholder_id == answer.message_id
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_draft_slots_are_shared_in_turn_under_the_global_rate() -> None:
+    from bot.telegram.draft_pacing import DraftPacing
+
+    clock = Clock()
+    pacing = DraftPacing(interval_s=0.25, per_second=30, clock=clock)
+    first = [pacing.book(chat) for chat in range(60)]  # sixty chats want a draft now
+    assert first[0] == 100.0 and first[-1] == pytest.approx(100.0 + 59 / 30)
+    assert all(b - a == pytest.approx(1 / 30) for a, b in itertools.pairwise(first))
+    assert pacing.book(7) == first[7]  # booked once until used
+    clock.now = 102.0
+    for chat in range(60):  # each used its slot
+        asyncio.run(pacing.wait(chat))
+    again = pacing.book(0)  # chat 0's next: after every other chat's turn, not 0.25 s later
+    assert again == pytest.approx(100.0 + 60 / 30)
+
+
+def test_a_lone_chat_drafts_every_interval() -> None:
+    from bot.telegram.draft_pacing import DraftPacing
+
+    clock = Clock()
+    pacing = DraftPacing(interval_s=0.25, per_second=30, clock=clock)
+    slots = []
+    for _ in range(4):
+        slots.append(pacing.book(1))
+        asyncio.run(pacing.wait(1))
+    assert slots == pytest.approx([100.0, 100.25, 100.5, 100.75])

@@ -35,7 +35,7 @@ from telegram.error import TelegramError
 from bot import pipeline
 from bot.audio import AudioError, AudioTooLong, Decoder, PcmStream, Probe, duration_budget
 from bot.chat_settings import ChatOptions, ChatSettings
-from bot.config import BotSettings, PrivateLive
+from bot.config import BotSettings
 from bot.metrics import TRUEBAR_SESSION_SECONDS
 from bot.notes import export
 from bot.notes.errors import RetryLater, Undeliverable
@@ -79,6 +79,7 @@ class NoteWorkflow:
         chats: ChatSettings,
         slots: FairSlots,
         settings: BotSettings,
+        drafts: DraftSupport,
     ) -> None:
         self._bot = bot
         self._client = client
@@ -88,7 +89,7 @@ class NoteWorkflow:
         self._slots = slots
         self._settings = settings
         self._bursts = Bursts()
-        self._drafts = DraftSupport(enabled=settings.private_live is PrivateLive.DRAFT)
+        self._drafts = drafts
 
     def reply_to(self, note: Note) -> LiveReply:
         """The note's reply in its view: its placeholder, if it has one already (resuming).

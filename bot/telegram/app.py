@@ -18,7 +18,7 @@ from telegram.request import HTTPXRequest
 from bot import i18n
 from bot.audio import Decoder
 from bot.chat_settings import ChatSettings
-from bot.config import BotSettings, TruebarSettings
+from bot.config import BotSettings, PrivateLive, TruebarSettings
 from bot.logs import keep_payloads_out_of_logs
 from bot.metrics import QUEUE_LENGTH, TRUEBAR_SESSIONS_ACTIVE
 from bot.notes.jobs import Jobs, NoteObserver
@@ -30,6 +30,7 @@ from bot.storage import Store, open_store
 from bot.tasks import settle
 from bot.telegram import middleware
 from bot.telegram.conversation import Conversation
+from bot.telegram.draft_reply import DraftSupport
 from bot.telegram.flood import FloodGate
 from bot.telegram.handlers import Handlers
 from bot.telegram.rate_limiter import FloodLimiter
@@ -73,7 +74,7 @@ def build_application(
             httpx_kwargs={"limits": API_LIMITS},
         ),
         get_updates_request=HTTPXRequest(read_timeout=POLL_TIMEOUT_S + 10),
-        rate_limiter=FloodLimiter(FloodGate(settings.flood)),  # every call is paced
+        rate_limiter=(limiter := FloodLimiter(FloodGate(settings.flood))),  # every call is paced
     )
     app = ApplicationBuilder().bot(bot).concurrent_updates(True).build()
     chats = ChatSettings(
@@ -87,7 +88,8 @@ def build_application(
     slots = FairSlots(settings.max_sessions, fair.chat_running, fair.user_running)
     QUEUE_LENGTH.set_function(lambda: slots.waiting)
     TRUEBAR_SESSIONS_ACTIVE.set_function(lambda: slots.running)
-    workflow = NoteWorkflow(bot, client, decoder, store, chats, slots, settings)
+    drafts = DraftSupport(limiter.drafts, enabled=settings.private_live is PrivateLive.DRAFT)
+    workflow = NoteWorkflow(bot, client, decoder, store, chats, slots, settings, drafts)
     jobs = Jobs(store, settings, workflow, observer)
     talk = Conversation(bot, settings, chats)
     middleware.install(app, talk)

@@ -28,7 +28,7 @@ from telegram import InlineKeyboardMarkup
 from telegram.error import BadRequest, EndPointNotFound, InvalidToken, TelegramError
 
 from bot.tasks import settle
-from bot.telegram.draft_pacing import DRAFT_INTERVAL_S
+from bot.telegram.draft_pacing import DraftPacing
 from bot.telegram.live_reply import Bot, LiveReply, OnPlaced, ReplyTarget
 from bot.telegram.rate_limiter import Send
 from bot.telegram.retry import is_permanent
@@ -41,9 +41,11 @@ REFUSED_CHATS_MAX = 100_000  # chats remembered as refusing drafts (then forgott
 
 class DraftSupport:
     """Whether drafts are on, and where Telegram has refused them: learnt once, kept
-    while the bot runs, so later notes in such a chat start with edits."""
+    while the bot runs, so later notes in such a chat start with edits. ``pacing`` is
+    the rate limiter's (replies book their slots ahead)."""
 
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(self, pacing: DraftPacing, enabled: bool = True) -> None:
+        self.pacing = pacing
         self.enabled = enabled
         self._refused: set[int] = set()
 
@@ -146,10 +148,13 @@ class DraftReply(LiveReply):
         return (self.drafting and self._opened) or self.placed
 
     async def _coalesce(self) -> None:
-        """Wait until the next draft may go, so that it carries the freshest words (the
-        rate limiter holds drafts to the same interval, for any other sender)."""
-        if self.drafting and (wait := self._drafted_at + DRAFT_INTERVAL_S - time.monotonic()) > 0:
-            await asyncio.sleep(wait)
+        """Book the next draft's slot and wait for it here, so that the draft carries the
+        freshest words and nothing waits inside a request (the rate limiter then finds
+        the slot due)."""
+        if self.drafting:
+            slot = self._support.pacing.book(self.target.chat_id)
+            if (wait := slot - time.monotonic()) > 0:
+                await asyncio.sleep(wait)
 
     async def _interim(self, text: str) -> None:
         if not self.drafting:

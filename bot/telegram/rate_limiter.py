@@ -89,6 +89,7 @@ class FloodLimiter(BaseRateLimiter[Send]):
     ):
         self.gate = gate
         self.drafts = drafts or DraftPacing()
+        """The drafts' pacing, which replies book ahead in."""
         self._attempts = retry_after_attempts
 
     async def initialize(self) -> None:

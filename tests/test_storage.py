@@ -266,3 +266,23 @@ async def test_a_forgotten_job_can_be_accepted_anew(store: Store) -> None:
     assert await store.accept_job(asked, "a", LONG)
     state = await store.get_job(1, 1)
     assert state is not None and state.job == asked and not state.finished
+
+
+async def test_closing_the_sqlite_store_waits_for_a_query_still_running(tmp_path: Path) -> None:
+    """A query whose caller was cancelled (at shutdown, say) still runs in its worker
+    thread; closing the connection under it made sqlite read freed memory (a segfault)."""
+    path = tmp_path / "bot.db"
+    store = await SqliteStore.open(path)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")  # the store's next write waits (busy_timeout)
+    claim = asyncio.create_task(store.claim_jobs("replica", 60.0))
+    await asyncio.sleep(0.2)  # the claim is waiting inside sqlite, in its thread
+    claim.cancel()  # its caller gives up; the thread does not
+    closing = asyncio.create_task(store.close())
+    await asyncio.sleep(0.2)
+    assert not closing.done()  # closing waits for the query still in sqlite
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    await asyncio.wait_for(closing, timeout=10)
+    with pytest.raises(RuntimeError, match="closed"):
+        await store.get_job(1, 1)

@@ -132,9 +132,17 @@ class SqliteStore(Store):
             db.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
 
     async def close(self) -> None:
-        if self._db is not None:
-            db, self._db = self._db, None
-            await asyncio.to_thread(db.close)
+        """Close the connection once no query uses it: a query still running in a worker
+        thread (one whose caller was cancelled, say, at shutdown) must finish first, or
+        sqlite reads freed memory and the process dies with a segmentation fault."""
+
+        def close_when_free() -> None:
+            with self._lock:
+                db, self._db = self._db, None
+            if db is not None:
+                db.close()
+
+        await asyncio.to_thread(close_when_free)
 
     async def ping(self) -> None:
         await self._query("SELECT 1")

@@ -55,7 +55,10 @@ async def transcribe(
             session = await _open_while(stack, client, config, audio_task)
             stream = await audio_task
             final, segments = "", []
-            async for update in session.transcribe(stream.chunks()):
+            updates = await stack.enter_async_context(
+                contextlib.aclosing(session.transcribe(stream.chunks()))
+            )  # closed here, not whenever it is collected, if the listener fails
+            async for update in updates:
                 final = update.final_text
                 if update.is_final:
                     segments.append(update.segment)

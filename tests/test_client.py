@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import itertools
 import json
@@ -165,6 +166,23 @@ async def test_stalled_server_times_out(
     mock_truebar.faults.stall_after_ms = 500
     with pytest.raises(TruebarTimeout, match="sent nothing"):
         await transcribe(client, await audio.decode(voice_note))
+
+
+async def test_the_callers_own_time_between_updates_is_never_cut_short(
+    mock_truebar: MockTruebar, http: httpx.AsyncClient, voice_note: Path
+) -> None:
+    """A silence limit passing while the caller works on an update (its own awaits) must
+    not cancel the caller's code: the session only ends its own waits for the server."""
+    client = make_client(mock_truebar, http, timeouts=Timeouts(handshake=5, silence=0.3))
+    mock_truebar.faults.stall_after_ms = 500
+    pcm = await audio.decode(voice_note)
+    callers_naps = 0
+    with pytest.raises(TruebarTimeout, match="sent nothing"):
+        async with client.session(EN_TAG) as session:
+            async for _ in session.transcribe(audio.pcm_chunks(pcm)):
+                await asyncio.sleep(0.4)  # longer than the silence limit
+                callers_naps += 1
+    assert callers_naps >= 1
 
 
 async def test_handshake_timeout(mock_truebar: MockTruebar, http: httpx.AsyncClient) -> None:

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import urllib.parse
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -276,38 +276,43 @@ class TruebarSession:
         """Audio length the server reported in FINISHED."""
         return self._protocol.length_ms
 
-    async def transcribe(self, chunks: AsyncIterable[bytes]) -> AsyncIterator[TranscriptUpdate]:
+    async def transcribe(
+        self, chunks: AsyncIterable[bytes]
+    ) -> AsyncGenerator[TranscriptUpdate, None]:
         """Send all ``chunks`` then EOS, yielding updates as segments arrive; ends at FINISHED.
 
         If the audio source raises, the session is abandoned and that error propagates.
         """
-        stop = _Interrupt(self._timeouts.silence)
+        stop = _Interrupt(self._timeouts.silence, self._timeouts.session)
         sender = asyncio.create_task(self._send_all(chunks), name="truebar-sender")
         sender.add_done_callback(stop.audio_sent)
         try:
-            # Frames are awaited right here, with no task, wait or timer per frame (those
-            # cost more CPU than the frame itself): the sender's failure and the server's
-            # silence end the wait through this one timeout, moved to now.
-            async with asyncio.timeout(self._timeouts.session) as deadline:
-                stop.arm(deadline)
+            while True:
+                # Frames are awaited right here, with no task or timer per frame (those
+                # cost more CPU than the frame itself); the sender's failure, the server's
+                # silence and the session's deadline end a wait through its timeout,
+                # moved to now, and only a wait: never the caller's code between updates.
+                if stop.cause is not None:
+                    raise stop.cause
                 try:
-                    while True:
-                        event = self._protocol.receive(await _recv(self._ws, self._protocol))
-                        stop.heard()
-                        if isinstance(event, TextUpdate):
-                            yield event.update
-                        elif isinstance(event, ServerWarning):
-                            log.warning("Truebar warning: %s", event.message)
-                        elif isinstance(event, Finished):
-                            self._mark("finished")
-                            break
+                    async with asyncio.timeout(None) as wait:
+                        stop.waiting(wait)
+                        frame = await _recv(self._ws, self._protocol)
+                except TimeoutError:
+                    assert stop.cause is not None
+                    raise stop.cause from None
                 finally:
-                    stop.disarm()
-        except TimeoutError:
-            if stop.cause is not None:
-                raise stop.cause from None
-            raise TruebarTimeout("Truebar did not finish the session in time") from None
+                    stop.waiting(None)
+                event = self._protocol.receive(frame)
+                if isinstance(event, TextUpdate):
+                    yield event.update
+                elif isinstance(event, ServerWarning):
+                    log.warning("Truebar warning: %s", event.message)
+                elif isinstance(event, Finished):
+                    self._mark("finished")
+                    break
         finally:
+            stop.disarm()
             await settle(sender)
 
     async def _send_all(self, chunks: AsyncIterable[bytes]) -> None:
@@ -336,54 +341,59 @@ class TruebarSession:
 
 
 class _Interrupt:
-    """Ends a session's wait for the server early, by moving its timeout to now: when
-    the sender fails (its error is the cause), or when the server has sent nothing for
-    ``silence`` seconds (checked by one timer per ``silence`` seconds, not one per frame;
-    once all audio is sent the silence starts again)."""
+    """Why and when a session's wait for the server ends early: the sender failed (its
+    error), the server has sent nothing for ``silence`` seconds while waited for (the
+    silence starts again when all audio is sent), or the session ran past ``session``
+    seconds. One timer per ``silence`` seconds checks, not one per frame; the wait in
+    progress, if any, is ended by moving its timeout to now."""
 
-    def __init__(self, silence: float) -> None:
+    def __init__(self, silence: float, session: float) -> None:
         self._silence = silence
         self._loop = asyncio.get_running_loop()
-        self._last = self._loop.time()
-        self._deadline: asyncio.Timeout | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        now = self._loop.time()
+        self._session_end = now + session
+        self._wait: asyncio.Timeout | None = None
+        self._wait_began = now
         self.cause: BaseException | None = None
+        self._timer: asyncio.TimerHandle | None = self._loop.call_at(
+            min(now + silence, self._session_end), self._check
+        )
 
-    def arm(self, deadline: asyncio.Timeout) -> None:
-        """From now until :meth:`disarm`, a cause moves ``deadline`` to now."""
-        self._deadline = deadline
-        self._timer = self._loop.call_at(self._last + self._silence, self._check)
-        if self.cause is not None:  # the sender failed before the wait began
-            deadline.reschedule(self._loop.time())
+    def waiting(self, wait: asyncio.Timeout | None) -> None:
+        """A wait for the server begins (``wait``) or ends (None)."""
+        self._wait = wait
+        if wait is not None:
+            self._wait_began = self._loop.time()
+            if self.cause is not None:
+                wait.reschedule(self._wait_began)
 
     def disarm(self) -> None:
-        self._deadline = None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-
-    def heard(self) -> None:
-        """The server spoke: the silence starts again."""
-        self._last = self._loop.time()
 
     def audio_sent(self, sender: asyncio.Task[None]) -> None:
         if sender.cancelled():
             return
         if (error := sender.exception()) is not None:
             self._stop(error)
-        else:
-            self.heard()  # all audio sent: only the server can keep us waiting now
+        else:  # all audio sent: only the server can keep the session waiting now
+            self._wait_began = self._loop.time()
 
     def _check(self) -> None:
-        due = self._last + self._silence
-        if self._loop.time() < due:
-            self._timer = self._loop.call_at(due, self._check)
-            return
         self._timer = None
-        self._stop(TruebarTimeout(f"Truebar sent nothing for {self._silence:g} seconds"))
+        now = self._loop.time()
+        if now >= self._session_end:
+            self._stop(TruebarTimeout("Truebar did not finish the session in time"))
+            return
+        if self._wait is not None and now >= self._wait_began + self._silence:
+            self._stop(TruebarTimeout(f"Truebar sent nothing for {self._silence:g} seconds"))
+            return
+        began = self._wait_began if self._wait is not None else now
+        self._timer = self._loop.call_at(min(began + self._silence, self._session_end), self._check)
 
     def _stop(self, cause: BaseException) -> None:
         if self.cause is None:
             self.cause = cause
-            if self._deadline is not None:
-                self._deadline.reschedule(self._loop.time())
+            if self._wait is not None and not self._wait.expired():
+                self._wait.reschedule(self._loop.time())

@@ -163,6 +163,32 @@ async def test_restart_mid_note_in_a_private_chat_ends_with_one_final_message(
     assert state.job.placeholder_id == answer.message_id
 
 
+async def test_a_note_asked_for_shows_its_status_once_and_no_draft_after_its_answer(
+    fake: FakeTelegram,
+    mock_truebar: MockTruebar,
+    tmp_path: Path,
+    audio_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """/transcribe on a video the bot never saw: it is looked into first (status shown
+    at once, since someone asked), then transcribed. Its status goes out once, and once
+    the transcript is there no draft follows, not even a refresh."""
+    from bot.telegram import draft_reply
+
+    monkeypatch.setattr(draft_reply, "DRAFT_REFRESH_S", 0.2)  # refreshes within a second
+    clip = (audio_dir / "speech.mp4").read_bytes()
+    video = fake.send_voice(PRIVATE, USER, clip, kind="video", duration=10)["message_id"]
+    fake.discard_updates()  # sent before the bot was there
+    async with running_bot(drafting(fake, tmp_path), truebar_settings(mock_truebar)) as bot:
+        fake.send_text(PRIVATE, USER, "/transcribe", reply_to=video)
+        assert await bot.done(PRIVATE, video) == "transcribed"
+        answered_at = fake.calls_to("sendMessage")[-1].at
+        await asyncio.sleep(1.5)  # any refresh timer left behind fires meanwhile
+    drafts = fake.drafts_in(PRIVATE)
+    assert [d.text for d in drafts].count(EN.transcribing) == 1
+    assert [d.text for d in drafts if d.at > answered_at] == []
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 100.0
@@ -180,10 +206,9 @@ def test_draft_slots_are_shared_in_turn_under_the_global_rate() -> None:
     assert first[0] == 100.0 and first[-1] == pytest.approx(100.0 + 59 / 30)
     assert all(b - a == pytest.approx(1 / 30) for a, b in itertools.pairwise(first))
     assert pacing.book(7) == first[7]  # booked once until used
-    clock.now = 102.0
-    for chat in range(60):  # each used its slot
-        asyncio.run(pacing.wait(chat))
-    again = pacing.book(0)  # chat 0's next: after every other chat's turn, not 0.25 s later
+    clock.now = 101.0
+    asyncio.run(pacing.wait(0))  # chat 0 used its slot (due long ago)
+    again = pacing.book(0)  # its next: after every other chat's turn, not 0.25 s later
     assert again == pytest.approx(100.0 + 60 / 30)
 
 

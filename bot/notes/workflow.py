@@ -125,7 +125,7 @@ class NoteWorkflow:
                 raise Undeliverable(str(exc)) from exc
             raise
         except RetryLater as exc:
-            if exc.status is not None and reply.placed:
+            if exc.status is not None and reply.opened:
                 with contextlib.suppress(TelegramError):  # best effort: it is retried anyway
                     await reply.finish(exc.status)
             raise
@@ -207,7 +207,7 @@ class NoteWorkflow:
         except AuthUnavailable as exc:
             raise RetryLater(str(exc), tx.service_down_retrying) from exc
         except TelegramError as exc:
-            if is_permanent(exc) or not reply.placed:
+            if is_permanent(exc) or not reply.opened:
                 raise  # refused for good, or not even the placeholder went out
             log.warning(
                 "chat %s message %s: Telegram failed: %s", target.chat_id, target.message_id, exc
@@ -292,7 +292,7 @@ class NoteWorkflow:
 
     async def _placeholder(self, reply: LiveReply, status: str) -> None:
         """Send the placeholder (or, resuming, show the status in the existing one)."""
-        if reply.placed:
+        if reply.opened:
             reply.show(status)
         else:
             await reply.open(status)

@@ -91,6 +91,8 @@ class DraftReply(LiveReply):
         self.drafting = True
         """Drafts are in use (False once a message exists or drafts were refused)."""
         self._opened = False
+        self._closed = False  # abandoned: no draft goes out any more
+        self._drafted: str | None = None  # the text of the last draft that landed
         self._drafted_at = -DRAFT_REFRESH_S
         self._in_flight: asyncio.Future[None] | None = None
         self._placing: asyncio.Future[None] | None = None
@@ -101,6 +103,10 @@ class DraftReply(LiveReply):
         """The note's message id: unique in the chat, and the same after a restart."""
         return self.target.message_id
 
+    @property
+    def opened(self) -> bool:
+        return self._opened or self.placed
+
     def attach(self, message_id: int) -> None:
         """A message exists already (resuming): it is edited, as in edit mode."""
         super().attach(message_id)
@@ -110,10 +116,12 @@ class DraftReply(LiveReply):
         """The status as a draft, sent now (awaited like a placeholder: in a burst of
         notes its round trip spaces their work out). Only a refusal for good is raised:
         the words that follow are drafts too."""
+        if self.opened:
+            self.show(text)
+            return
         if not self.drafting or reply_markup is not None:
             await super().open(text, reply_markup)
             return
-        self._opened = True
         try:
             await self._interim(text)
             self._shown = text
@@ -121,6 +129,8 @@ class DraftReply(LiveReply):
             if is_permanent(exc):
                 raise
             log.info("chat %s: status draft not shown: %s", self.target.chat_id, exc)
+        finally:  # only now may words follow: one draft at a time
+            self._opened = True
         self._refresh_later()
         self._start_flusher()  # words that came while the status was on its way
 
@@ -141,11 +151,12 @@ class DraftReply(LiveReply):
         return await super().finish(text, reply_markup)
 
     def abandon(self) -> None:
+        self._closed = True
         super().abandon()
         self._stop_refreshing()
 
     def _live(self) -> bool:
-        return (self.drafting and self._opened) or self.placed
+        return (self.drafting and self._opened and not self._closed) or self.placed
 
     async def _coalesce(self) -> None:
         """Book the next draft's slot and wait for it here, so that the draft carries the
@@ -180,8 +191,9 @@ class DraftReply(LiveReply):
         forgotten because the interims were stopped."""
         self.drafting = False
         self._stop_refreshing()
-        if not self.placed:
+        if self._placing is None and not self.placed:
             self._placing = asyncio.ensure_future(self._place(text))
+        if self._placing is not None:
             await asyncio.shield(self._placing)
 
     async def _draft(self, text: str) -> None:
@@ -192,20 +204,22 @@ class DraftReply(LiveReply):
             message_thread_id=self.target.thread_id,
             rate_limit_args=Send.DRAFT,
         )
-        self._drafted_at = time.monotonic()
+        self._drafted, self._drafted_at = text, time.monotonic()
 
     def _refresh_later(self) -> None:
         """Re-send the draft before it expires while no new words come (a long queue, a
         long silence): a timer, not a task, for each of a hundred waiting notes."""
+        self._stop_refreshing()
         wait = max(1.0, self._drafted_at + DRAFT_REFRESH_S - time.monotonic())
         self._refresher = asyncio.get_running_loop().call_later(wait, self._refresh)
 
     def _refresh(self) -> None:
-        if not self.drafting:
+        self._refresher = None
+        if not self.drafting or self._closed:
             return
         stale = time.monotonic() - self._drafted_at >= DRAFT_REFRESH_S
-        if stale and self._pending is None and self._shown is not None:
-            self._pending, self._shown = self._shown, None
+        if stale and self._pending is None and self._drafted is not None:
+            self._pending, self._shown = self._drafted, None  # the same words, again
             self._start_flusher()
         self._refresh_later()
 

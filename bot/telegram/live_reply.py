@@ -119,6 +119,11 @@ class LiveReply:
         """Whether the reply exists yet (the placeholder went out)."""
         return self.message_id is not None
 
+    @property
+    def opened(self) -> bool:
+        """Whether the status has been shown (:meth:`open` is for the first time only)."""
+        return self.placed
+
     def attach(self, message_id: int) -> None:
         """Continue an earlier reply (e.g. after a restart) instead of sending a new one."""
         self.message_id = message_id

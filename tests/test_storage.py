@@ -260,12 +260,15 @@ async def test_a_forgotten_job_can_be_accepted_anew(store: Store) -> None:
     await store.accept_job(job(1), "a", LONG)
     await store.finish_job(1, 1, Outcome.IGNORED)
     assert not await store.accept_job(job(1), "a", LONG)  # seen: a duplicate
-    await store.forget_job(1, 1)
+    assert await store.forget_ignored_job(1, 1)
     assert await store.get_job(1, 1) is None
     asked = dataclasses.replace(job(1), requested=True)
     assert await store.accept_job(asked, "a", LONG)
     state = await store.get_job(1, 1)
     assert state is not None and state.job == asked and not state.finished
+    # taken up again: a second request at the same time must not start it anew
+    assert not await store.forget_ignored_job(1, 1)
+    assert await store.get_job(1, 1) is not None
 
 
 async def test_closing_the_sqlite_store_waits_for_a_query_still_running(tmp_path: Path) -> None:

@@ -62,13 +62,18 @@ class Jobs:
         self._taken_over: set[JobKey] = set()  # notes another replica now owns
         self._refused_at: dict[int, float] = {}  # chat → when it was last told it is over
 
-    async def lookup(self, note: Note) -> JobState | None:
-        """What the ledger knows of this note (e.g. for /transcribe on one already done)."""
-        return await self._store.get_job(*note.key)
-
-    async def forget(self, note: Note) -> None:
-        """Drop the ledger's record of a note (one that was ignored, now asked for)."""
-        await self._store.forget_job(*note.key)
+    async def ask(self, note: Note) -> JobState | None:
+        """Someone asked for ``note``: it is taken up if the ledger has no answer for it
+        (never seen, or looked at and ignored); else what the ledger knows of it."""
+        known = await self._store.get_job(*note.key)
+        if known is not None and known.outcome is Outcome.IGNORED:
+            if await self._store.forget_ignored_job(*note.key):
+                known = None
+            else:  # another request took it up meanwhile
+                known = await self._store.get_job(*note.key)
+        if known is None:
+            self.submit(note)
+        return known
 
     # -- taking notes up ---------------------------------------------------------------------
     def submit(self, note: Note) -> None:

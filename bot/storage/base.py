@@ -167,8 +167,10 @@ class Store(abc.ABC):
     async def finish_job(self, chat_id: int, message_id: int, outcome: Outcome) -> None: ...
 
     @abc.abstractmethod
-    async def forget_job(self, chat_id: int, message_id: int) -> None:
-        """Delete the job, finished or not: the next note for this chat+message is new."""
+    async def forget_ignored_job(self, chat_id: int, message_id: int) -> bool:
+        """Delete the job if it finished ignored (looked at, never answered), so that the
+        next note for this chat+message is new; whether it did. A job in any other state
+        stays: two requests at once must not both start it anew."""
 
     @abc.abstractmethod
     async def renew_leases(self, owner: str, keys: Iterable[JobKey], lease_s: float) -> set[JobKey]:

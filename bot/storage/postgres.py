@@ -239,10 +239,16 @@ class PostgresStore(Store):
     async def finish_job(self, chat_id: int, message_id: int, outcome: Outcome) -> None:
         await self._update_job(chat_id, message_id, "state = $3, outcome = $4", FINISHED, outcome)
 
-    async def forget_job(self, chat_id: int, message_id: int) -> None:
-        await self._pool.execute(
-            "DELETE FROM jobs WHERE chat_id = $1 AND message_id = $2", chat_id, message_id
+    async def forget_ignored_job(self, chat_id: int, message_id: int) -> bool:
+        status = await self._pool.execute(
+            "DELETE FROM jobs WHERE chat_id = $1 AND message_id = $2 AND state = $3 "
+            "AND outcome = $4",
+            chat_id,
+            message_id,
+            FINISHED,
+            str(Outcome.IGNORED),
         )
+        return status != "DELETE 0"
 
     async def renew_leases(self, owner: str, keys: Iterable[JobKey], lease_s: float) -> set[JobKey]:
         chats, messages = _columns(keys)

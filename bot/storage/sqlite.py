@@ -243,10 +243,15 @@ class SqliteStore(Store):
     async def finish_job(self, chat_id: int, message_id: int, outcome: Outcome) -> None:
         await self._update_job(chat_id, message_id, "state = ?, outcome = ?", FINISHED, outcome)
 
-    async def forget_job(self, chat_id: int, message_id: int) -> None:
-        await self._execute(
-            "DELETE FROM jobs WHERE chat_id = ? AND message_id = ?", chat_id, message_id
+    async def forget_ignored_job(self, chat_id: int, message_id: int) -> bool:
+        deleted = await self._execute(
+            "DELETE FROM jobs WHERE chat_id = ? AND message_id = ? AND state = ? AND outcome = ?",
+            chat_id,
+            message_id,
+            FINISHED,
+            Outcome.IGNORED,
         )
+        return deleted > 0
 
     async def renew_leases(self, owner: str, keys: Iterable[JobKey], lease_s: float) -> set[JobKey]:
         wanted = list(keys)

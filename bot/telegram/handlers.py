@@ -176,13 +176,9 @@ class Handlers:
             if update.effective_user is not None:  # the answer speaks to the one asking
                 language = update.effective_user.language_code
                 note = dataclasses.replace(note, user_language=language)
-        known = await self._jobs.lookup(note) if note is not None else None
-        if note is not None and known is not None and known.outcome is Outcome.IGNORED:
-            await self._jobs.forget(note)  # looked at, never answered: now it is asked for
-            known = None
+        known = await self._jobs.ask(note) if note is not None else None
         if note is not None and known is None:
-            self._jobs.submit(note)
-            return
+            return  # taken up
         tx = await self._talk.texts(message.chat, update.effective_user)
         if known is None:
             await self._talk.reply(message, tx.transcribe_usage)

@@ -330,6 +330,17 @@ async def test_a_channel_voice_post_gets_one_reply_post_and_its_discussion_copy_
     assert asked.params["chat_id"] == CHANNEL and asked.status == 200
 
 
+async def test_a_channel_post_without_speech_gets_no_post(
+    fake: FakeTelegram, mock_truebar: MockTruebar, bot: NoteTracker, audio_dir: Path
+) -> None:
+    """Music or silence in a channel: "no speech" would go to every subscriber."""
+    fake.add_chat(CHANNEL, "channel", admins={ADMIN})
+    post = fake.send_voice(CHANNEL, ADMIN, (audio_dir / "silence.ogg").read_bytes())
+    assert await bot.done(CHANNEL, post["message_id"]) == "ignored"
+    assert len(mock_truebar.stats.sessions) == 1  # listened to, and nothing heard
+    assert fake.bot_messages(CHANNEL) == []
+
+
 async def test_a_channels_copy_is_transcribed_where_the_bot_cannot_see_the_channel(
     fake: FakeTelegram, mock_truebar: MockTruebar, bot: NoteTracker, voice_note: Path
 ) -> None:

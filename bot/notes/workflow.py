@@ -163,7 +163,7 @@ class NoteWorkflow:
             await media.close()
         if held is None:
             return outcome
-        if outcome not in (Outcome.TRANSCRIBED, Outcome.EMPTY):
+        if outcome is not Outcome.TRANSCRIBED:  # not even "no speech" to every subscriber
             log.info("chat %s message %s: %s, not posted (nobody asked)", *note.key, outcome)
             return Outcome.IGNORED
         await held.release()

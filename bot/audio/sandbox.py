@@ -58,7 +58,7 @@ FORMATS = (
 MAX_ALLOC = 32 * 1024 * 1024  # largest single allocation ffmpeg may make
 OPEN_FILES = 16  # ffmpeg needs 4: stdin, stdout, stderr and the file
 STDERR_TAIL = 4096  # bytes of a decoder's complaints kept for the log
-UTILS = ("prlimit", "setpriv", "chrt", "nice")  # util-linux and coreutils: in every Debian
+UTILS = ("prlimit", "setpriv")  # util-linux: in every Debian, as are chrt and coreutils' nice
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +97,7 @@ class Sandbox:
     ) -> None:
         self.ffmpeg = _which(ffmpeg)
         self.ffprobe = _which(ffprobe)
-        self._utils = {name: _which(name) for name in UTILS}
+        self._utils = {name: _which(name) for name in (*UTILS, "chrt" if limits.idle else "nice")}
         self.limits = limits
         self._on_exit = on_exit
 

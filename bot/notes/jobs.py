@@ -190,7 +190,12 @@ class Jobs:
             return
         if time.time() - note.sent_at > self._settings.max_job_age_s:
             # an attempt like any other: an apology that cannot be sent is not retried forever
-            await self._store.start_attempt(*note.key)
+            try:
+                await self._store.start_attempt(*note.key)
+            except Exception as exc:  # left pending: tried again when its lease runs out
+                log.error("chat %s message %s: ledger unreachable: %s", *note.key, exc)
+                self._report(note, Outcome.DEFERRED, Trace())
+                return
             await self._answer_once(note, (await self._texts(note)).too_old, Outcome.EXPIRED)
             return
         await self._work_on(note)

@@ -387,8 +387,10 @@ class _Media:
 
     async def close(self) -> None:
         if self._download is not None:
-            await settle(self._download)  # its errors reached the work through file()
-            self._path.unlink(missing_ok=True)
+            try:
+                await settle(self._download)  # its errors reached the work through file()
+            finally:
+                self._path.unlink(missing_ok=True)
 
     async def _get(self) -> Path:
         note, bot = self._note, self._bot

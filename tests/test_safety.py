@@ -118,6 +118,29 @@ async def test_a_long_server_error_is_shown_short(
 # -- fair sharing --------------------------------------------------------------------------
 
 
+async def test_files_looked_into_before_their_turn_are_only_as_many_as_the_slots(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, voice_note: Path
+) -> None:
+    """An untyped file is downloaded and probed before it takes a Truebar slot (to stay
+    quiet about files with no sound): strangers' files are looked into a slot's worth at
+    a time, not all at once."""
+    senders = [CHAT, OTHER, 1003]
+    fake.add_chat(1003, "private")
+    fake.faults.hold["getFile"] = held = asyncio.Event()
+    settings = bot_settings(fake, tmp_path / "bot.db", max_sessions=1)
+    async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
+        files = [
+            fake.send_voice(chat, chat, voice_note.read_bytes(), kind="document", mime_type=None)
+            for chat in senders
+        ]
+        await fake.wait_for(lambda: bool(fake.calls_to("getFile")))
+        await asyncio.sleep(0.5)  # the others, if they were let through, would be here
+        assert len(fake.calls_to("getFile")) == 1
+        held.set()
+        for chat, message in zip(senders, files, strict=True):
+            assert await bot.done(chat, message["message_id"]) == "transcribed"
+
+
 async def test_one_chats_flood_does_not_hold_up_another_user(
     fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, voice_note: Path
 ) -> None:

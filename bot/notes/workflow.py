@@ -90,6 +90,9 @@ class NoteWorkflow:
         self._settings = settings
         self._bursts = Bursts()
         self._drafts = drafts
+        # files looked into before they have a Truebar slot: as many at once as there are
+        # slots, however many strangers send files
+        self._sniffing = asyncio.Semaphore(settings.max_sessions)
 
     def reply_to(self, note: Note) -> LiveReply:
         """The note's reply in its view: its placeholder, if it has one already (resuming).
@@ -151,7 +154,8 @@ class NoteWorkflow:
                 asked = note.requested or reply.placed
                 if asked:
                     await self._placeholder(reply, self._status(note, tx))
-                probe = await media.probe()
+                async with self._sniffing:
+                    probe = await media.probe()
                 if (problem := self._precheck(note, tx, probe)) is not None:
                     log.info("chat %s message %s: %s", *note.key, problem)
                     if not asked and (not probe.has_audio or not told):

@@ -189,6 +189,31 @@ async def test_a_note_asked_for_shows_its_status_once_and_no_draft_after_its_ans
     assert [d.text for d in drafts if d.at > answered_at] == []
 
 
+async def test_a_waiting_notes_draft_is_refreshed_before_it_expires(
+    fake: FakeTelegram,
+    mock_truebar: MockTruebar,
+    tmp_path: Path,
+    voice_note: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A draft lasts 30 s: a note waiting for its turn (or a long silence) keeps it alive
+    by sending the same words again."""
+    from bot.telegram import draft_reply
+
+    monkeypatch.setattr(draft_reply, "DRAFT_REFRESH_S", 0.2)  # refreshed every second
+    mock_truebar.pace = 0.5  # the first note holds the one session for seconds
+    settings = drafting(fake, tmp_path, max_sessions=1)
+    async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
+        first = fake.send_voice(PRIVATE, USER, voice_note.read_bytes())
+        await mock_truebar.wait_for(lambda: bool(mock_truebar.stats.sessions))
+        waiting = fake.send_voice(OTHER, OTHER, voice_note.read_bytes())
+        queued = EN.queued(0)
+        await fake.wait_for(lambda: [d.text for d in fake.drafts_in(OTHER)].count(queued) >= 2)
+        mock_truebar.pace = None
+        assert await bot.done(PRIVATE, first["message_id"]) == "transcribed"
+        assert await bot.done(OTHER, waiting["message_id"]) == "transcribed"
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 100.0

@@ -155,6 +155,12 @@ def expected_transcript(mock: MockTruebar) -> str:
     return join_tokens(w for s in finals for w in s.words)
 
 
+async def audio_flowing(mock: MockTruebar) -> None:
+    """Until the first session has received audio: a note caught in the middle."""
+    sessions = mock.stats.sessions
+    await mock.wait_for(lambda: bool(sessions) and sessions[0].audio_bytes > 0)
+
+
 def truebar_seconds(mock: MockTruebar) -> float:
     """Audio the mock received over all sessions: the Truebar time a test spent."""
     return sum(s.audio_bytes for s in mock.stats.sessions) / 32_000

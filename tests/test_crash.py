@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bot.testing.mock_truebar import MockTruebar
 from tests.bot_harness import PRIVATE as CHAT
+from tests.bot_harness import audio_flowing
 from tests.fake_telegram import FakeTelegram
 from tests.processes import bot_env, start_bot
 
@@ -28,12 +29,7 @@ async def test_sigkill_mid_transcription_then_restart(
             await fake.wait_for(lambda: bool(fake.calls_to("getUpdates")))
             mock_truebar.pace = 0.5  # slow enough to be caught in the middle
             note = fake.send_voice(CHAT, CHAT, voice_note.read_bytes())["message_id"]
-            await mock_truebar.wait_for(
-                lambda: (
-                    bool(mock_truebar.stats.sessions)
-                    and mock_truebar.stats.sessions[0].audio_bytes > 0
-                )
-            )
+            await audio_flowing(mock_truebar)
         finally:
             first.send_signal(signal.SIGKILL)
             await first.wait()

@@ -22,6 +22,7 @@ from tests.bot_harness import (
     PRIVATE,
     USER,
     NoteTracker,
+    audio_flowing,
     bot_settings,
     expected_transcript,
     ledger_state,
@@ -145,11 +146,7 @@ async def test_restart_mid_note_in_a_private_chat_ends_with_one_final_message(
     mock_truebar.pace = 0.5  # slower than real time: the note cannot finish in the grace
     async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
         note = fake.send_voice(PRIVATE, USER, voice_note.read_bytes())
-        await mock_truebar.wait_for(
-            lambda: (
-                bool(mock_truebar.stats.sessions) and mock_truebar.stats.sessions[0].audio_bytes > 0
-            )
-        )
+        await audio_flowing(mock_truebar)
     assert bot.outcomes[(PRIVATE, note["message_id"])] == "interrupted"
     assert fake.replies_to(PRIVATE, note["message_id"]) == []  # only drafts so far
     assert fake.drafts_in(PRIVATE)[-1].text == EN.restarting

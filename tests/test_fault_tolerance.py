@@ -18,6 +18,7 @@ from tests.bot_harness import (
     EN_TAG,
     USER,
     NoteTracker,
+    audio_flowing,
     bot_settings,
     expected_transcript,
     final_text,
@@ -53,11 +54,7 @@ async def test_stop_mid_note_then_restart_finishes_it_in_the_same_reply(
     mock_truebar.pace = 0.5  # slower than real time: the note cannot finish in the grace
     async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
         note = fake.send_voice(CHAT, USER, voice_note.read_bytes())
-        await mock_truebar.wait_for(
-            lambda: (
-                bool(mock_truebar.stats.sessions) and mock_truebar.stats.sessions[0].audio_bytes > 0
-            )
-        )
+        await audio_flowing(mock_truebar)
     assert bot.outcomes[(CHAT, note["message_id"])] == "interrupted"
     placeholder = reply(fake, CHAT, note["message_id"])
     assert placeholder.text == EN.restarting

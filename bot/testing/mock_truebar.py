@@ -159,6 +159,9 @@ class MockTruebar:
             self._api_port,
             process_request=self._process_request,
             max_size=2**24,
+            # a paced session stops reading (as the real server would not): at close, do
+            # not wait the default 10 s for a closing handshake it cannot read
+            close_timeout=1,
         )
 
     async def close(self) -> None:

@@ -144,12 +144,6 @@ class DraftReply(LiveReply):
         except TelegramError as exc:
             log.info("chat %s: draft not shown: %s", self.target.chat_id, exc)
 
-    async def finish(self, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> int:
-        """The final text as a real message (or an edit of the one placed on a fallback);
-        no draft goes out after it, so none can linger under it."""
-        await self._stop_drafts()
-        return await super().finish(text, reply_markup)
-
     def abandon(self) -> None:
         self._closed = True
         super().abandon()
@@ -228,13 +222,12 @@ class DraftReply(LiveReply):
             self._refresher.cancel()
             self._refresher = None
 
-    async def _stop_drafts(self) -> None:
-        """No draft may reach Telegram after the final: stop sending them, and wait for
-        the one on its way (and a fallback's placeholder) instead of cutting it off."""
-        self._pending = None
+    async def _stop_interims(self) -> None:
+        """Before the final (a real message, or an edit of a fallback's placeholder): no
+        draft may reach Telegram after it, to linger under it. Stop sending them, and wait
+        for the one on its way (and a fallback's placeholder) instead of cutting it off."""
         self._stop_refreshing()
-        if self._flusher is not None:
-            await settle(self._flusher)
+        await super()._stop_interims()
         for sent in (self._in_flight, self._placing):
             if sent is not None:
                 await settle(sent, cancel=False)  # its error, if any, the flusher logged

@@ -364,8 +364,6 @@ class _Interrupt:
         self._wait = wait
         if wait is not None:
             self._wait_began = self._loop.time()
-            if self.cause is not None:
-                wait.reschedule(self._wait_began)
 
     def disarm(self) -> None:
         if self._timer is not None:

@@ -25,6 +25,7 @@ import itertools
 import json
 import os
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -103,7 +104,9 @@ def lower_doubles_priority(nice: int) -> None:
     os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
 
 
-KEPT_SETTINGS = ("BOT_FFMPEG", "BOT_FFPROBE")  # the decoder ./dev bench chose, as ./dev run's
+KEPT_SETTINGS = ("BOT_FFMPEG", "BOT_FFPROBE", "BOT_DECODER_IDLE")
+"""The bot's settings taken from the environment: the decoder ./dev bench chose (as
+./dev run's), and how it is scheduled (BOT_DECODER_IDLE=false: nice 19, to compare)."""
 
 
 class BotProcess:
@@ -405,6 +408,15 @@ async def token_requests(d: Doubles, note: Path, count: int, cap: int) -> dict[s
     }
 
 
+async def collect_at_peak(d: Doubles, bot: BotProcess, sessions: int) -> None:
+    """Once most of ``sessions`` Truebar sessions are open at once (about the most objects
+    in flight), have the bot run a full garbage collection: the longest pause is then
+    measured near its worst in every run, not only where the collector started one."""
+    await d.mock.wait_for(lambda: d.mock.stats.peak_sessions >= 0.8 * sessions)
+    assert bot.proc is not None
+    bot.proc.send_signal(signal.SIGUSR1)
+
+
 async def concurrency(d: Doubles, note: Path, seconds: int, n: int, cap: int) -> dict[str, Any]:
     """Section 3: ``n`` notes at once, each in its own chat, in a fresh bot process."""
     bot = BotProcess(d.fake, d.mock, d.workdir / f"conc{n}.db", cap)
@@ -417,7 +429,9 @@ async def concurrency(d: Doubles, note: Path, seconds: int, n: int, cap: int) ->
     for _ in range(n):
         chat = d.new_chat()
         keys.append((chat, d.fake.send_voice(chat, chat, content, duration=seconds)["message_id"]))
+    at_peak = asyncio.create_task(collect_at_peak(d, bot, min(n, cap)))
     notes = await bot.done(keys)
+    at_peak.cancel()
     doubles_cpu = cpu_seconds() - doubles_cpu
     stats = await bot.stop()
     latencies = []
@@ -438,6 +452,9 @@ async def concurrency(d: Doubles, note: Path, seconds: int, n: int, cap: int) ->
         "loop_busy_p99_ms": round(stats["loop_busy_ms"]["p99"], 1),
         "loop_busy_max_ms": round(stats["loop_busy_ms"]["max"], 1),
         "gc_pause_max_ms": round(stats["gc_pause_max_ms"], 1),
+        "gc_pause_cpu_max_ms": round(stats["gc_pause_cpu_max_ms"], 1),
+        "gc_full_collections": stats["gc_full_collections"],
+        "gc_forced_full_ms": round(stats["gc_forced_full_ms"], 1),
         "loop_iterations_per_audio_minute": round(stats["loop_iterations"] / minutes),
         "peak_rss_mb": round(stats["maxrss_mb"], 1),
         "ffmpeg_peak_rss_mb": round(stats["ffmpeg_maxrss_mb"], 1),

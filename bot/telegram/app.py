@@ -13,7 +13,6 @@ import httpx
 from telegram import BotCommand, Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder
-from telegram.request import HTTPXRequest
 
 from bot import i18n
 from bot.audio import Decoder
@@ -33,6 +32,7 @@ from bot.telegram.conversation import Conversation
 from bot.telegram.draft_reply import DraftSupport
 from bot.telegram.flood import FloodGate
 from bot.telegram.handlers import Handlers
+from bot.telegram.http_request import AcyclicHTTPXRequest
 from bot.telegram.rate_limiter import FloodLimiter
 from bot.telegram.texts import texts_for
 from bot.telegram.tolerant_bot import TolerantBot
@@ -69,11 +69,11 @@ def build_application(
         base_url=settings.base_url,
         base_file_url=settings.base_file_url,
         local_mode=settings.local_mode,
-        request=HTTPXRequest(
+        request=AcyclicHTTPXRequest(
             connection_pool_size=API_CONNECTIONS,
             httpx_kwargs={"limits": API_LIMITS},
         ),
-        get_updates_request=HTTPXRequest(read_timeout=POLL_TIMEOUT_S + 10),
+        get_updates_request=AcyclicHTTPXRequest(read_timeout=POLL_TIMEOUT_S + 10),
         rate_limiter=(limiter := FloodLimiter(FloodGate(settings.flood))),  # every call is paced
     )
     app = ApplicationBuilder().bot(bot).concurrent_updates(True).build()

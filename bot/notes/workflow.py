@@ -180,8 +180,8 @@ class NoteWorkflow:
         queue = _QueueDisplay(reply, tx)
         ticket = self._slots.join(target.chat_id, note.user_id, queue.show)
 
-        def start() -> asyncio.Future[pipeline.Transcribed]:
-            return asyncio.ensure_future(self._transcribe(note, reply, media, ctx, ticket, queue))
+        # a partial, not a closure: a closure's cells would be kept by every waiting note
+        start = functools.partial(self._start_work, note, reply, media, ctx, ticket, queue)
 
         # The placeholder goes out while the file downloads and the Truebar session opens:
         # a Telegram round trip less before the first audio (and the first words). In a
@@ -308,6 +308,17 @@ class NoteWorkflow:
             await self._store.set_inline_message(*note.key, reply.inline_message_id)
         elif reply.message_id is not None:
             await self._store.set_placeholder(*note.key, reply.message_id)
+
+    def _start_work(
+        self,
+        note: Note,
+        reply: LiveReply,
+        media: _Media,
+        ctx: NoteContext,
+        ticket: Ticket,
+        queue: _QueueDisplay,
+    ) -> asyncio.Future[pipeline.Transcribed]:
+        return asyncio.ensure_future(self._transcribe(note, reply, media, ctx, ticket, queue))
 
     async def _transcribe(
         self,

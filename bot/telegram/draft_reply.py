@@ -123,6 +123,7 @@ class DraftReply(LiveReply):
             await super().open(text, reply_markup)
             return
         try:
+            await self._coalesce()  # a hundred notes waiting for their turn wait here
             await self._interim(text)
             self._shown = text
         except TelegramError as exc:

@@ -104,9 +104,10 @@ def lower_doubles_priority(nice: int) -> None:
     os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
 
 
-KEPT_SETTINGS = ("BOT_FFMPEG", "BOT_FFPROBE", "BOT_DECODER_IDLE")
+KEPT_SETTINGS = ("BOT_FFMPEG", "BOT_FFPROBE", "BOT_DECODER_IDLE", "BOT_LOOP_GATHER_MS")
 """The bot's settings taken from the environment: the decoder ./dev bench chose (as
-./dev run's), and how it is scheduled (BOT_DECODER_IDLE=false: nice 19, to compare)."""
+./dev run's), and how it is scheduled, to compare (BOT_DECODER_IDLE=false: decoders at
+nice 19; BOT_LOOP_GATHER_MS=0: the loop polls at once)."""
 
 
 class BotProcess:

@@ -16,6 +16,7 @@ import sys
 import time
 
 from bot.config import BotSettings, TruebarSettings, load_env_file
+from bot.event_loop import new_event_loop
 from bot.notes.media import Note
 from bot.telegram.app import serve
 from bot.timing import Trace
@@ -110,10 +111,8 @@ def force_full_collection() -> None:
     FORCED_FULL.append(time.perf_counter() - started)
 
 
-async def main() -> None:
+async def main(settings: BotSettings, truebar: TruebarSettings) -> None:
     gc.callbacks.append(_gc_timer)
-    load_env_file()
-    settings, truebar = BotSettings.from_env(), TruebarSettings.from_env()
     stop, started = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
     if os.environ.get("BENCH_SLOW_CALLBACKS"):  # name what blocks the loop, on stderr
@@ -174,4 +173,8 @@ def figures(lags: list[float]) -> dict[str, object]:
 
 if __name__ == "__main__":
     time_loop_iterations()
-    asyncio.run(main())
+    load_env_file()
+    bot_settings = BotSettings.from_env()
+    # the loop `python -m bot run` uses
+    with asyncio.Runner(loop_factory=lambda: new_event_loop(bot_settings.loop_gather_s)) as run:
+        run.run(main(bot_settings, TruebarSettings.from_env()))

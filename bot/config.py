@@ -240,6 +240,7 @@ class BotSettings:
     private_live: PrivateLive = PrivateLive.DRAFT
     stages_cache_s: float = 600.0
     shutdown_grace_s: float = 30.0
+    loop_gather_s: float = 0.001  # see bot.event_loop; 0: poll at once
     max_job_age_s: float = 6 * 3600.0
     max_attempts: int = 5
     language: str = "en"  # the bot's language where a chat's users' own is not known
@@ -300,6 +301,7 @@ class BotSettings:
             private_live=e.choice("BOT_PRIVATE_LIVE", PrivateLive, PrivateLive.DRAFT),
             stages_cache_s=e.number("BOT_STAGES_CACHE", 600.0),
             shutdown_grace_s=e.number("BOT_SHUTDOWN_GRACE", 30.0),
+            loop_gather_s=e.number("BOT_LOOP_GATHER_MS", 1.0) / 1000,
             max_job_age_s=e.number("BOT_MAX_JOB_AGE", 6 * 3600.0, minimum=1.0),
             max_attempts=e.integer("BOT_MAX_ATTEMPTS", 5, minimum=1),
             language=e.text("BOT_LANGUAGE", "en").lower(),

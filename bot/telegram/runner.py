@@ -6,13 +6,15 @@ import asyncio
 import signal
 
 from bot.config import BotSettings, TruebarSettings
+from bot.event_loop import new_event_loop
 from bot.telegram.app import serve
 
 
 def run_bot() -> int:
     settings = BotSettings.from_env()  # raises ConfigError with a clear message
     truebar = TruebarSettings.from_env()
-    asyncio.run(_main(settings, truebar))
+    with asyncio.Runner(loop_factory=lambda: new_event_loop(settings.loop_gather_s)) as runner:
+        runner.run(_main(settings, truebar))
     return 0
 
 

@@ -59,6 +59,10 @@ def _finite(text: str) -> float:
     return value
 
 
+# One decoder for every server frame: json.loads with options builds a new one each call.
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite)
+
+
 def extra_stage(
     task: str, tag: str, parameters: Mapping[str, Any] | None = None, *, required: bool = False
 ) -> dict[str, Any]:
@@ -252,7 +256,7 @@ class SessionProtocol:
         if isinstance(data, bytes):
             raise self._fail(ProtocolViolation("unexpected binary frame from server"))
         try:
-            message = json.loads(data, parse_constant=_no_constant, parse_float=_finite)
+            message = _DECODER.decode(data)
         except ValueError:
             raise self._fail(ProtocolViolation("server sent a frame that is not JSON")) from None
         if not isinstance(message, dict):

@@ -6,6 +6,7 @@ import pytest
 
 from bot import audio
 from bot.audio import reference
+from bot.audio.sandbox import PCM_CONVERSION
 from tests.audio_fixtures import FORMATS
 
 
@@ -120,7 +121,7 @@ async def test_the_sandbox_decodes_every_format_byte_identically(
     unsandboxed = await asyncio.create_subprocess_exec(
         *[decoder.sandbox.ffmpeg, "-nostdin", "-loglevel", "error", "-threads", "1"],
         *["-i", str(audio_dir / name)],
-        *["-vn", "-ac", "1", "-ar", "16000", "-f", "s16le", "-acodec", "pcm_s16le", "-"],
+        *["-vn", *PCM_CONVERSION, "-"],
         stdout=asyncio.subprocess.PIPE,
     )
     plain, _ = await unsandboxed.communicate()

@@ -11,45 +11,86 @@ from collections.abc import Iterator
 import pytest
 
 from bot.config import BotSettings
-from bot.event_loop import GatheringSelector, new_event_loop
+from bot.event_loop import SAMPLE_S, GatheringSelector, new_event_loop
 
 WINDOW_S = 0.001
 
 
+class Readable:
+    """A gathering selector watching a socket with data waiting (so that every poll
+    returns one event at once, whatever its timeout), on a clock the test sets; its
+    waits are recorded, not slept."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.waits: list[float] = []
+        self.selector = GatheringSelector(
+            WINDOW_S, busy_rate=BUSY_RATE, sleep=self.waits.append, clock=lambda: self.now
+        )
+        self.ours, self._theirs = socket.socketpair()
+        self._theirs.send(b"x")
+        self.selector.register(self.ours, selectors.EVENT_READ)
+
+    def poll(self, timeout: float | None, at: float) -> int:
+        self.now = at
+        return len(self.selector.select(timeout))
+
+    def busy_now(self) -> None:
+        """Twice as many events as make a loop busy, over one sample."""
+        start = self.now
+        for _ in range(2 * int(BUSY_RATE * SAMPLE_S)):
+            self.poll(0, at=start)
+        self.poll(0, at=start + SAMPLE_S)
+        assert self.selector.busy
+
+    def close(self) -> None:
+        self.selector.close()
+        self.ours.close()
+        self._theirs.close()
+
+
+BUSY_RATE = 100.0
+
+
 @pytest.fixture
-def readable() -> Iterator[tuple[GatheringSelector, list[float], socket.socket]]:
-    """A gathering selector that records its waits, watching a socket with data waiting
-    (so that its poll returns at once, whatever the timeout)."""
-    waits: list[float] = []
-    selector = GatheringSelector(WINDOW_S, sleep=waits.append)
-    ours, theirs = socket.socketpair()
-    theirs.send(b"x")
-    selector.register(ours, selectors.EVENT_READ)
+def readable() -> Iterator[Readable]:
+    r = Readable()
     try:
-        yield selector, waits, ours
+        yield r
     finally:
-        selector.close()
-        ours.close()
-        theirs.close()
+        r.close()
+
+
+def test_a_quiet_loop_polls_at_once(readable: Readable) -> None:
+    assert readable.poll(30.0, at=0.0) == 1
+    assert readable.poll(None, at=1.0) == 1
+    assert readable.waits == []
 
 
 @pytest.mark.parametrize("timeout", [None, 30.0, 2 * WINDOW_S])
-def test_it_waits_a_moment_before_it_polls(
-    readable: tuple[GatheringSelector, list[float], socket.socket], timeout: float | None
+def test_a_busy_loop_waits_a_moment_before_it_polls(
+    readable: Readable, timeout: float | None
 ) -> None:
-    selector, waits, ours = readable
-    events = selector.select(timeout)
-    assert waits == [WINDOW_S]
-    assert [(key.fileobj, mask) for key, mask in events] == [(ours, selectors.EVENT_READ)]
+    readable.busy_now()
+    assert readable.poll(timeout, at=readable.now) == 1
+    assert readable.waits == [WINDOW_S]
 
 
 @pytest.mark.parametrize("timeout", [0.0, WINDOW_S / 2, WINDOW_S])
 def test_not_when_work_is_ready_or_a_timer_is_due_sooner(
-    readable: tuple[GatheringSelector, list[float], socket.socket], timeout: float
+    readable: Readable, timeout: float
 ) -> None:
-    selector, waits, _ = readable
-    assert len(selector.select(timeout)) == 1
-    assert waits == []
+    readable.busy_now()
+    assert readable.poll(timeout, at=readable.now) == 1
+    assert readable.waits == []
+
+
+def test_once_quiet_again_it_polls_at_once(readable: Readable) -> None:
+    readable.busy_now()
+    readable.poll(0, at=readable.now + 10 * SAMPLE_S)  # one event in a long while
+    assert not readable.selector.busy
+    readable.poll(30.0, at=readable.now)
+    assert readable.waits == []
 
 
 def test_the_bots_loop_serves_sockets_and_timers() -> None:

@@ -409,11 +409,16 @@ async def token_requests(d: Doubles, note: Path, count: int, cap: int) -> dict[s
     }
 
 
-async def collect_at_peak(d: Doubles, bot: BotProcess, sessions: int) -> None:
-    """Once most of ``sessions`` Truebar sessions are open at once (about the most objects
-    in flight), have the bot run a full garbage collection: the longest pause is then
-    measured near its worst in every run, not only where the collector started one."""
-    await d.mock.wait_for(lambda: d.mock.stats.peak_sessions >= 0.8 * sessions)
+async def collect_at_peak(d: Doubles, bot: BotProcess, n: int, cap: int, before: int) -> None:
+    """Once most of the Truebar sessions that can be open at once are (about the most
+    objects in flight), or the last of ``n`` notes has its session (``before``: sessions
+    the mock had seen until then), have the bot run a full garbage collection: the
+    longest pause is then measured near its worst in every run, not only in those where
+    the collector happened to start one."""
+    mock = d.mock.stats
+    await d.mock.wait_for(
+        lambda: mock.peak_sessions >= 0.8 * min(n, cap) or len(mock.sessions) - before >= n
+    )
     assert bot.proc is not None
     bot.proc.send_signal(signal.SIGUSR1)
 
@@ -430,7 +435,7 @@ async def concurrency(d: Doubles, note: Path, seconds: int, n: int, cap: int) ->
     for _ in range(n):
         chat = d.new_chat()
         keys.append((chat, d.fake.send_voice(chat, chat, content, duration=seconds)["message_id"]))
-    at_peak = asyncio.create_task(collect_at_peak(d, bot, min(n, cap)))
+    at_peak = asyncio.create_task(collect_at_peak(d, bot, n, cap, sessions_before))
     notes = await bot.done(keys)
     at_peak.cancel()
     doubles_cpu = cpu_seconds() - doubles_cpu

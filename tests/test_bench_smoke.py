@@ -16,6 +16,7 @@ async def test_bench_quick_mode(tmp_path: Path) -> None:
         sys.executable,
         str(ROOT / "bench" / "bench.py"),
         "--quick",
+        "--force-gc",
         "--json",
         str(out),
         stdout=asyncio.subprocess.PIPE,

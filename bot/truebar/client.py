@@ -217,9 +217,6 @@ class TruebarClient:
                     additional_headers=headers,
                     open_timeout=None,  # bounded by the handshake timeout around it
                     close_timeout=2,  # a failed session must not hold the caller long
-                    # no keepalive pings: the audio keeps the connection busy, and the
-                    # session's silence timer already ends a dead one (one task less each)
-                    ping_interval=None,
                     max_size=2**22,
                     # PCM barely compresses; deflating every chunk cost a quarter of the
                     # bot's CPU on the event loop (bench/, py-spy) for nothing saved.

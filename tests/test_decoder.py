@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.audio.sandbox import PCM_CONVERSION
 from tests import audio_fixtures as af
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +37,8 @@ PCM_BYTES_PER_S = 16000 * 2
 # name → Debian ffmpeg's output options (None: written by hand below)
 SAMPLES: dict[str, list[str] | None] = {
     "opus.ogg": ["-c:a", "libopus", "-b:a", "32k", "-ar", "48000", "-ac", "1"],
+    "stereo.ogg": ["-c:a", "libopus", "-ac", "2"],  # downmixed to mono, as every one
+    "surround.ac3": ["-c:a", "ac3", "-ac", "6"],
     "vorbis.ogg": ["-c:a", "libvorbis"],
     "flac.ogg": ["-c:a", "flac"],
     "speech.mp3": ["-c:a", "libmp3lame"],
@@ -101,7 +104,7 @@ def decode(path: Path | str, *extra: str) -> subprocess.CompletedProcess[bytes]:
             *SANDBOX,
             *extra,
             *("-i", str(path)),
-            *("-vn", "-ac", "1", "-ar", "16000", "-f", "s16le", "-acodec", "pcm_s16le", "-"),
+            *("-vn", *PCM_CONVERSION, "-"),
         ],
         capture_output=True,
         timeout=60,

@@ -244,3 +244,32 @@ def test_a_lone_chat_drafts_every_interval() -> None:
         slots.append(pacing.book(1))
         asyncio.run(pacing.wait(1))
     assert slots == pytest.approx([100.0, 100.25, 100.5, 100.75])
+
+
+async def test_a_status_draft_waiting_for_its_slot_goes_out_with_the_newest_words() -> None:
+    """In a burst a note's status waits its turn for a draft slot; what changed meanwhile
+    (its place in line, its first words) goes out in that one draft, not in a second."""
+    from telegram.ext import ExtBot
+
+    from bot.telegram.draft_pacing import DraftPacing
+    from bot.telegram.draft_reply import DraftReply, DraftSupport
+    from bot.telegram.flood import FloodGate
+    from bot.telegram.live_reply import ReplyTarget
+    from bot.telegram.rate_limiter import FloodLimiter
+    from tests.bot_harness import FAST_FLOOD, FAST_LIMITS
+
+    pacing = DraftPacing(per_second=4)  # a slot every quarter second, over all chats
+    async with FakeTelegram(limits=FAST_LIMITS) as fake:
+        fake.add_chat(PRIVATE, "private")
+        async with ExtBot(
+            fake.token,
+            base_url=fake.base_url,
+            rate_limiter=FloodLimiter(FloodGate(FAST_FLOOD), drafts=pacing),
+        ) as bot:
+            pacing.book(OTHER)  # another chat's draft has the next slot
+            status = DraftReply(bot, ReplyTarget(PRIVATE, message_id=7), DraftSupport(pacing))
+            opening = asyncio.create_task(status.open(EN.queued(5)))
+            status.show(EN.queued(4))
+            await opening
+        drafts = [call.params["text"] for call in fake.calls_to("sendMessageDraft")]
+    assert drafts == [EN.queued(4)]

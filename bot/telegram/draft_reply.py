@@ -124,6 +124,8 @@ class DraftReply(LiveReply):
             return
         try:
             await self._coalesce()  # a hundred notes waiting for their turn wait here
+            if self._pending is not None:  # newer words (or place in line) came meanwhile
+                text, self._pending = self._pending, None
             await self._interim(text)
             self._shown = text
         except TelegramError as exc:

@@ -52,7 +52,9 @@ class _Env:
             raise ConfigError(f"{name} is not set (see config/example.env)")
         return value
 
-    def number(self, name: str, default: float, *, minimum: float = 0.0) -> float:
+    def number(
+        self, name: str, default: float, *, minimum: float = 0.0, maximum: float | None = None
+    ) -> float:
         raw = self.text(name)
         if not raw:
             return default
@@ -62,6 +64,8 @@ class _Env:
             raise ConfigError(f"{name} must be a number") from None
         if value < minimum:
             raise ConfigError(f"{name} must be at least {minimum:g}")
+        if maximum is not None and value > maximum:
+            raise ConfigError(f"{name} must be at most {maximum:g}")
         return value
 
     def integer(self, name: str, default: int, *, minimum: int = 0) -> int:
@@ -301,7 +305,7 @@ class BotSettings:
             private_live=e.choice("BOT_PRIVATE_LIVE", PrivateLive, PrivateLive.DRAFT),
             stages_cache_s=e.number("BOT_STAGES_CACHE", 600.0),
             shutdown_grace_s=e.number("BOT_SHUTDOWN_GRACE", 30.0),
-            loop_gather_s=e.number("BOT_LOOP_GATHER_MS", 1.0) / 1000,
+            loop_gather_s=e.number("BOT_LOOP_GATHER_MS", 1.0, maximum=10.0) / 1000,
             max_job_age_s=e.number("BOT_MAX_JOB_AGE", 6 * 3600.0, minimum=1.0),
             max_attempts=e.integer("BOT_MAX_ATTEMPTS", 5, minimum=1),
             language=e.text("BOT_LANGUAGE", "en").lower(),

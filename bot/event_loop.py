@@ -8,10 +8,10 @@ before polling lets whatever arrives meanwhile be handled in one pass: with 50 n
 once, 620 → 250 passes per minute of audio and a sixth less of the bot's CPU (bench/).
 
 That moment is added to every hop of a chain of quick events (a thread's result, a
-loopback round trip), so the loop only waits while it is busy: while more than
-``busy_rate`` events a second arrived in the last tenth of a second. A quiet bot's note
-(its handshake, its first audio) is not slowed; a loop with callbacks ready, or a timer
-due sooner than the window, never waits.
+loopback round trip), so the loop only waits while it is busy: from ``busy_rate`` events
+a second over the last tenth of a second, until fewer than half as many come. A quiet
+bot's note (its handshake, its first audio) is not slowed; a loop with callbacks ready,
+or a timer due sooner than the window, never waits.
 """
 
 from __future__ import annotations
@@ -52,7 +52,9 @@ class GatheringSelector(selectors.DefaultSelector):
         self._events += len(ready)
         now = self._clock()
         if (elapsed := now - self._since) >= SAMPLE_S:
-            self.busy = self._events >= self.busy_rate * elapsed
+            # quiet again only below half the rate: near it, no switching every sample
+            threshold = self.busy_rate / 2 if self.busy else self.busy_rate
+            self.busy = self._events >= threshold * elapsed
             self._events, self._since = 0, now
         return ready
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.config import BotSettings
+from bot.config import BotSettings, ConfigError
 from bot.event_loop import SAMPLE_S, GatheringSelector, new_event_loop
 
 WINDOW_S = 0.001
@@ -85,6 +85,40 @@ def test_not_when_work_is_ready_or_a_timer_is_due_sooner(
     assert readable.waits == []
 
 
+def test_a_busy_loop_polls_for_what_is_left_of_the_timeout(
+    readable: Readable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    polled: list[float | None] = []
+    real = selectors.DefaultSelector.select
+
+    def spy(
+        self: selectors.BaseSelector, timeout: float | None = None
+    ) -> list[tuple[selectors.SelectorKey, int]]:
+        polled.append(timeout)
+        return real(self, timeout)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(selectors.DefaultSelector, "select", spy)
+    readable.busy_now()
+    polled.clear()
+    readable.poll(30.0, at=readable.now)
+    readable.poll(None, at=readable.now)
+    assert polled == [pytest.approx(30.0 - WINDOW_S), None]
+
+
+def test_it_stays_busy_until_fewer_than_half_as_many_events_come(readable: Readable) -> None:
+    def sample(events: int) -> None:
+        start = readable.now
+        for _ in range(events - 1):
+            readable.poll(0, at=start)
+        readable.poll(0, at=start + SAMPLE_S)
+
+    readable.busy_now()
+    sample(int(0.75 * BUSY_RATE * SAMPLE_S))  # under the rate, over half of it
+    assert readable.selector.busy
+    sample(int(0.3 * BUSY_RATE * SAMPLE_S))
+    assert not readable.selector.busy
+
+
 def test_once_quiet_again_it_polls_at_once(readable: Readable) -> None:
     readable.busy_now()
     readable.poll(0, at=readable.now + 10 * SAMPLE_S)  # one event in a long while
@@ -132,3 +166,5 @@ def test_the_window_is_set_in_milliseconds() -> None:
     env = {"TELEGRAM_BOT_TOKEN": "1:a"}
     assert BotSettings.from_env(env).loop_gather_s == pytest.approx(0.001)
     assert BotSettings.from_env(env | {"BOT_LOOP_GATHER_MS": "0"}).loop_gather_s == 0
+    with pytest.raises(ConfigError, match="BOT_LOOP_GATHER_MS must be at most 10"):
+        BotSettings.from_env(env | {"BOT_LOOP_GATHER_MS": "100"})

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import contextlib
 import itertools
 import json
 import os
@@ -444,6 +445,8 @@ async def concurrency(
     notes = await bot.done(keys)
     if at_peak is not None:
         at_peak.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await at_peak  # if forcing the collection failed, that is raised here
     doubles_cpu = cpu_seconds() - doubles_cpu
     stats = await bot.stop()
     latencies = []

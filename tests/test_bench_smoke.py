@@ -34,5 +34,4 @@ async def test_bench_quick_mode(tmp_path: Path) -> None:
     for level in result["concurrency"]:
         assert level["transcribed"] == level["notes"]
         assert level["peak_rss_mb"] > 0 and level["loop_lag_p99_ms"] >= 0
-        # one full collection at least, forced while the notes were in flight
-        assert level["gc_full_collections"] >= 1 and level["gc_forced_full_ms"] > 0
+        assert level["gc_forced_full_ms"] > 0  # a full collection forced in flight (--force-gc)

@@ -5,7 +5,9 @@ to it), a reference cycle: every Bot API call left about forty objects that only
 garbage collector could free, and with hundreds of notes in flight they were a large
 part of what its full collections walked (and the loop waited for). Once the body is
 read and the stream closed, nothing needs that stream: the client drops it, so the
-request's objects go as soon as the caller lets go of the response.
+request's objects go as soon as the caller lets go of the response. (A streamed response,
+or one closed on an error before its body was read, keeps its stream and its cycle; the
+bot makes neither, and the collector still frees them.)
 """
 
 from __future__ import annotations

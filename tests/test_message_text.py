@@ -1,6 +1,6 @@
 import pytest
 
-from bot.telegram.message_text import MAX_MESSAGE, split_message, tail, utf16_len
+from bot.telegram.message_text import ELLIPSIS, MAX_MESSAGE, split_message, tail, utf16_len
 
 
 def test_short_text_is_one_part() -> None:
@@ -54,3 +54,12 @@ def test_a_servers_error_is_shown_short_and_without_links() -> None:
     )
     assert len(shown) < 200 and "http" not in shown and "\n" not in shown
     assert shown.startswith("⚠️ The speech service reported an error: Pipeline stage ASR failed")
+
+
+@pytest.mark.parametrize("unit", ["word ", "wörd 🎉 ", "🎉🎉 x "])
+def test_tail_of_text_with_astral_characters_fits_and_keeps_the_end(unit: str) -> None:
+    text = unit * 2000 + "end"
+    shown = tail(text)
+    assert utf16_len(shown) <= MAX_MESSAGE and shown.endswith(unit * 5 + "end")
+    kept = shown.removeprefix(ELLIPSIS + " ")
+    assert utf16_len(kept) >= MAX_MESSAGE - 2 - 2 * 64  # the room used, but a cut at a word

@@ -5,7 +5,7 @@ interim Truebar sent and each block ffmpeg wrote, and each pass paid the loop's 
 cost and a switch between processes (the decoders run in the idle scheduling class, so
 the bot takes the CPU back the instant anything arrives). Waiting ``window_s`` (1 ms)
 before polling lets whatever arrives meanwhile be handled in one pass: with 50 notes at
-once, 620 → 250 passes per minute of audio and a sixth less of the bot's CPU (bench/).
+once, 620 → 250 passes per minute of audio, about 15 % less of the bot's CPU (bench/).
 
 That moment is added to every hop of a chain of quick events (a thread's result, a
 loopback round trip), so the loop only waits while it is busy: from ``busy_rate`` events

@@ -181,7 +181,7 @@ class NoteWorkflow:
         ticket = self._slots.join(target.chat_id, note.user_id, queue.show)
 
         # a partial, not a closure: a closure's cells would be kept by every waiting note
-        start = functools.partial(self._start_work, note, reply, media, ctx, ticket, queue)
+        transcribe = functools.partial(self._transcribe, note, reply, media, ctx, ticket, queue)
 
         # The placeholder goes out while the file downloads and the Truebar session opens:
         # a Telegram round trip less before the first audio (and the first words). In a
@@ -189,14 +189,16 @@ class NoteWorkflow:
         # a note that must wait for its turn shows its place first, then waits (on the
         # ticket alone: a hundred waiting notes should hold little).
         position = ticket.position
-        work = None if position is not None or self._bursts.arrive() else start()
+        work = None
+        if position is None and not self._bursts.arrive():
+            work = asyncio.ensure_future(transcribe())
         try:
             try:
                 status = self._status(note, tx) if position is None else tx.queued(position)
                 await self._placeholder(reply, status)
                 if work is None:
                     await _unless_refused(ticket.granted, reply)
-                    work = start()
+                    work = asyncio.ensure_future(transcribe())
                 result = await _unless_refused(work, reply)
             finally:  # whatever failed, the work is over before the user is answered
                 if work is not None:
@@ -308,17 +310,6 @@ class NoteWorkflow:
             await self._store.set_inline_message(*note.key, reply.inline_message_id)
         elif reply.message_id is not None:
             await self._store.set_placeholder(*note.key, reply.message_id)
-
-    def _start_work(
-        self,
-        note: Note,
-        reply: LiveReply,
-        media: _Media,
-        ctx: NoteContext,
-        ticket: Ticket,
-        queue: _QueueDisplay,
-    ) -> asyncio.Future[pipeline.Transcribed]:
-        return asyncio.ensure_future(self._transcribe(note, reply, media, ctx, ticket, queue))
 
     async def _transcribe(
         self,

@@ -21,7 +21,7 @@ from bot.config import (
     PrivateLive,
     TruebarSettings,
 )
-from bot.notes.media import Note
+from bot.notes.media import GUEST_SPACE, Note, guest_job_id
 from bot.storage import JobState
 from bot.storage.sqlite import SqliteStore
 from bot.telegram.app import serve
@@ -137,6 +137,11 @@ async def running_bot(
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=30)
+
+
+def guest_key(mention: dict[str, Any]) -> tuple[int, int]:
+    """A guest note's key in the ledger (and the tracker): its query's."""
+    return (GUEST_SPACE + mention["chat"]["id"], guest_job_id(mention["guest_query_id"]))
 
 
 def final_text(fake: FakeTelegram, chat_id: int, note_id: int) -> str:

@@ -58,6 +58,17 @@ def voice_note(audio_dir: Path) -> Path:
     return audio_dir / "speech.ogg"
 
 
+@pytest.fixture(scope="session")
+def minute_note(audio_dir: Path) -> Path:
+    """A minute of word-like tone bursts: a note long enough to be caught mid-stream."""
+    return af.make_tone(audio_dir, 60, "minute.ogg")
+
+
+@pytest.fixture(scope="session")
+def ten_minute_note(audio_dir: Path) -> Path:
+    return af.make_tone(audio_dir, 600, "ten_minutes.ogg")
+
+
 @pytest.fixture
 async def mock_truebar() -> AsyncIterator[MockTruebar]:
     async with MockTruebar() as mock:

@@ -114,6 +114,7 @@ class Chat:
     is_forum: bool = False
     admins: set[int] = field(default_factory=set)
     blocked: bool = False  # the user blocked the bot / the bot was removed from the group
+    can_post: bool = True  # False: a group whose admins took the bot's right to send messages
     bot_is_admin: bool = True  # in a channel: only an admin may post
     discussion: int | None = None  # a channel's linked discussion group
 
@@ -533,6 +534,10 @@ class FakeTelegram:
         """The user blocks the bot (or a group removes it): every send there is refused."""
         self.chats[chat_id].blocked = True
 
+    def expire_guest_query(self, guest_query_id: str) -> None:
+        """The guest query is too old to be answered (Telegram gives bots seconds)."""
+        self._guest_queries[guest_query_id] = True
+
     def delete_message(self, chat_id: int, message_id: int) -> None:
         self.messages[(chat_id, message_id)].deleted = True
 
@@ -788,6 +793,8 @@ class FakeTelegram:
 
     async def _api_sendMessage(self, p: dict[str, Any]) -> Any:
         chat = self._chat(p)
+        if not chat.can_post:
+            raise ApiError(400, "Bad Request: not enough rights to send text messages to the chat")
         text = self._text(p)
         reply = p.get("reply_parameters") or {}
         reply_to = reply.get("message_id") if isinstance(reply, dict) else None
@@ -818,6 +825,8 @@ class FakeTelegram:
 
     async def _api_sendDocument(self, p: dict[str, Any]) -> Any:
         chat = self._chat(p)
+        if not chat.can_post:
+            raise ApiError(400, "Bad Request: not enough rights to send documents to the chat")
         document = p.get("document")
         if not isinstance(document, Upload):
             raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")

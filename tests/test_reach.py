@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from bot.chat_settings import Mode
 from bot.config import FairnessSettings
@@ -27,6 +26,7 @@ from tests.bot_harness import (
     buttons,
     command,
     expected_transcript,
+    guest_key,
     ledger_state,
     press,
     reply,
@@ -41,11 +41,6 @@ FRIENDS = {"id": 4711, "type": "private", "first_name": "Friend"}  # a chat the 
 CHANNEL = -100900
 DISCUSSION = -100901
 HR_TAG = "KALDI:hr-HR:COL:20230301-0000"
-
-
-def guest_key(mention: dict[str, Any]) -> tuple[int, int]:
-    """The guest note's key in the ledger (and the tracker): its query's."""
-    return (GUEST_SPACE + mention["chat"]["id"], guest_job_id(mention["guest_query_id"]))
 
 
 def answer_to(fake: FakeTelegram, query_id: str) -> InlineMessage:

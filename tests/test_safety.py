@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from bot.config import FairnessSettings, FloodSettings, WebhookSettings
+from bot.notes.workflow import AUDIO_BEFORE_ANSWER_S
 from bot.telegram.texts import texts_for
 from bot.testing.mock_truebar import MockTruebar
 from tests.bot_harness import (
@@ -22,9 +23,11 @@ from tests.bot_harness import (
     bot_settings,
     expected_transcript,
     free_port,
+    guest_key,
     ledger_state,
     reply,
     running_bot,
+    truebar_seconds,
     truebar_settings,
 )
 from tests.bot_harness import PRIVATE as CHAT
@@ -72,6 +75,96 @@ async def test_a_final_refused_for_good_is_not_retried(
     state = await ledger_state(settings.db_path, CHAT, note)
     assert (state.finished, state.outcome) == (True, "undeliverable")
     assert len(mock_truebar.stats.sessions) == 2  # one each
+
+
+async def test_strangers_who_block_the_bot_at_once_leave_no_truebar_session_open(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, minute_note: Path
+) -> None:
+    """Eight strangers send a minute each and block the bot before its first answer: the
+    sessions opened for them (the refusals come during the handshake) are closed at once,
+    with no audio sent."""
+    strangers = range(5001, 5009)
+    for user in strangers:
+        fake.add_chat(user, "private")
+    mock_truebar.faults.handshake_delay_s = 0.3
+    audio = minute_note.read_bytes()
+    async with running_bot(
+        bot_settings(fake, tmp_path / "bot.db"), truebar_settings(mock_truebar)
+    ) as bot:
+        notes = []
+        for user in strangers:
+            notes.append(fake.send_voice(user, user, audio, duration=60)["message_id"])
+            fake.block(user)
+        for user, note in zip(strangers, notes, strict=True):
+            assert await bot.done(user, note) == "undeliverable"
+        async with asyncio.timeout(2):
+            await mock_truebar.wait_for(lambda: mock_truebar.stats.active_sessions == 0)
+    assert truebar_seconds(mock_truebar) == 0
+
+
+async def test_a_guest_query_too_old_to_answer_leaves_no_session_open(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, minute_note: Path
+) -> None:
+    mock_truebar.faults.handshake_delay_s = 0.3
+    elsewhere = {"id": 4711, "type": "private", "first_name": "Friend"}
+    async with running_bot(
+        bot_settings(fake, tmp_path / "bot.db"), truebar_settings(mock_truebar)
+    ) as bot:
+        voice = fake.media_message(elsewhere, 7, minute_note.read_bytes(), duration=60)
+        mention = fake.guest_mention(elsewhere, CHAT, reply_to=voice)
+        fake.expire_guest_query(mention["guest_query_id"])  # answerGuestQuery gets 400
+        assert await bot.done(*guest_key(mention)) == "undeliverable"
+        async with asyncio.timeout(2):
+            await mock_truebar.wait_for(lambda: mock_truebar.stats.active_sessions == 0)
+    assert truebar_seconds(mock_truebar) == 0
+
+
+async def test_a_group_that_refuses_the_bots_messages_gets_seconds_of_audio_streamed(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, ten_minute_note: Path
+) -> None:
+    """Four 10-minute notes in a group whose admins took the bot's right to post: each
+    placeholder waits for the group's pacing and is then refused; the audio streamed
+    meanwhile stays within a few seconds a note (it was 1694 s in all), and no session
+    outlives the refusal."""
+    fake.add_chat(-100777, "supergroup").can_post = False
+    fake.limits = FloodLimits()
+    settings = bot_settings(fake, tmp_path / "bot.db", flood=FloodSettings())
+    audio = ten_minute_note.read_bytes()
+    async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
+        notes = [
+            fake.send_voice(-100777, CHAT, audio, duration=600)["message_id"] for _ in range(4)
+        ]
+        for note in notes:
+            assert await bot.done(-100777, note) == "undeliverable"
+        async with asyncio.timeout(2):
+            await mock_truebar.wait_for(lambda: mock_truebar.stats.active_sessions == 0)
+    streamed = [s.audio_bytes / 32_000 for s in mock_truebar.stats.sessions]
+    assert all(seconds <= AUDIO_BEFORE_ANSWER_S + 1 for seconds in streamed), streamed
+
+
+async def test_a_file_telegram_will_not_hand_out_is_answered_once(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, voice_note: Path
+) -> None:
+    """getFile answers 400 (an expired file id; a file bigger than it said): the user is
+    told the file could not be fetched, once, and the placeholder does not stay."""
+    async with running_bot(
+        bot_settings(fake, tmp_path / "bot.db"), truebar_settings(mock_truebar)
+    ) as bot:
+        gone = fake.send_voice(CHAT, CHAT, voice_note.read_bytes())
+        del fake.files[gone["voice"]["file_id"]]  # Telegram no longer has it
+        assert await bot.done(CHAT, gone["message_id"]) == "rejected"
+        liar = fake.send_voice(
+            CHAT, CHAT, bytes(21 * 1024 * 1024), kind="audio", file_size=1000, duration=3
+        )
+        assert await bot.done(CHAT, liar["message_id"]) == "rejected"
+        untyped = fake.send_voice(OTHER, OTHER, b"x", kind="document", mime_type=None)
+        del fake.files[untyped["document"]["file_id"]]
+        assert await bot.done(OTHER, untyped["message_id"]) == "ignored"
+        await mock_truebar.wait_for(lambda: mock_truebar.stats.active_sessions == 0)
+    assert reply(fake, CHAT, gone["message_id"]).text == EN.download_failed
+    assert reply(fake, CHAT, liar["message_id"]).text == EN.download_too_big
+    assert not fake.replies_to(OTHER, untyped["message_id"])  # nobody asked: nothing said
+    assert truebar_seconds(mock_truebar) == 0
 
 
 async def test_a_transcript_of_only_whitespace_is_no_speech(

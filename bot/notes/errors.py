@@ -19,3 +19,13 @@ class RetryLater(Exception):
     def __init__(self, reason: str, status: str | None = None) -> None:
         super().__init__(reason)
         self.status = status
+
+
+class MediaUnavailable(Exception):
+    """Telegram will not hand the file out (an unknown or expired file id; a file bigger
+    than bots may download, whatever size it declared): the note is answered with why,
+    never mistaken for a refusal of the answer."""
+
+    def __init__(self, reason: str, *, too_big: bool = False) -> None:
+        super().__init__(reason)
+        self.too_big = too_big

@@ -38,7 +38,7 @@ from bot.chat_settings import ChatOptions, ChatSettings
 from bot.config import BotSettings
 from bot.metrics import TRUEBAR_SESSION_SECONDS
 from bot.notes import export
-from bot.notes.errors import RetryLater, Undeliverable
+from bot.notes.errors import MediaUnavailable, RetryLater, Undeliverable
 from bot.notes.media import Note
 from bot.notes.scheduling import FairSlots, Ticket
 from bot.storage import Outcome, Store
@@ -57,7 +57,7 @@ from bot.telegram.live_reply import (
 from bot.telegram.retry import is_permanent, with_retries
 from bot.telegram.texts import Texts, texts_for
 from bot.timing import mark
-from bot.truebar import AuthUnavailable, ConnectionLost, TruebarClient
+from bot.truebar import BYTES_PER_MS, AuthUnavailable, ConnectionLost, TruebarClient
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -67,6 +67,10 @@ TRUEBAR_ATTEMPTS = 2  # a dropped connection gets one fresh retry of the whole n
 BURST_NOTES = 4  # more notes than this starting within BURST_WINDOW_S is a burst
 BURST_WINDOW_S = 1.0
 QUEUE_SHOWN_EVERY_S = 60.0  # a waiting note's place in line is re-shown at most this often
+AUDIO_BEFORE_ANSWER_S = 5.0
+"""Audio streamed to Truebar before the chat has taken the bot's first message for the note
+(its placeholder, status draft or guest answer), at most: enough for the first words to be
+ready when it lands, and all a chat that refuses the bot costs."""
 
 
 class NoteWorkflow:
@@ -154,8 +158,15 @@ class NoteWorkflow:
                 asked = note.requested or reply.placed
                 if asked:
                     await self._placeholder(reply, self._status(note, tx))
-                async with self._sniffing:
-                    probe = await media.probe()
+                try:
+                    async with self._sniffing:
+                        probe = await media.probe()
+                except MediaUnavailable as exc:
+                    log.info("chat %s message %s: %s", *note.key, exc)
+                    if not asked:
+                        return Outcome.IGNORED  # maybe not even audio: nothing to say
+                    await reply.finish(tx.describe_failure(exc, ctx.tag))
+                    return Outcome.REJECTED
                 if (problem := self._precheck(note, tx, probe)) is not None:
                     log.info("chat %s message %s: %s", *note.key, problem)
                     if not asked and (not probe.has_audio or not told):
@@ -179,9 +190,13 @@ class NoteWorkflow:
         target, tx, tag = note.target, ctx.tx, ctx.tag
         queue = _QueueDisplay(reply, tx)
         ticket = self._slots.join(target.chat_id, note.user_id, queue.show)
+        answered = asyncio.Event()  # the chat has taken the placeholder: audio may flow
+        hold = pipeline.Hold(answered, int(AUDIO_BEFORE_ANSWER_S * BYTES_PER_MS * 1000))
 
         # a partial, not a closure: a closure's cells would be kept by every waiting note
-        transcribe = functools.partial(self._transcribe, note, reply, media, ctx, ticket, queue)
+        transcribe = functools.partial(
+            self._transcribe, note, reply, media, ctx, ticket, queue, hold
+        )
 
         # The placeholder goes out while the file downloads and the Truebar session opens:
         # a Telegram round trip less before the first audio (and the first words). In a
@@ -196,6 +211,7 @@ class NoteWorkflow:
             try:
                 status = self._status(note, tx) if position is None else tx.queued(position)
                 await self._placeholder(reply, status)
+                answered.set()
                 if work is None:
                     await _unless_refused(ticket.granted, reply)
                     work = asyncio.ensure_future(transcribe())
@@ -204,7 +220,7 @@ class NoteWorkflow:
                 if work is not None:
                     await settle(work)
                 ticket.close()
-        except AudioError as exc:
+        except (AudioError, MediaUnavailable) as exc:
             log.info("chat %s message %s: %s", target.chat_id, target.message_id, exc)
             await reply.finish(tx.describe_failure(exc, tag))
             return Outcome.REJECTED
@@ -319,9 +335,11 @@ class NoteWorkflow:
         ctx: NoteContext,
         ticket: Ticket,
         queue: _QueueDisplay,
+        hold: pipeline.Hold,
     ) -> pipeline.Transcribed:
         """The work: its turn for a Truebar slot, then download ∥ handshake → decode →
-        stream, the file fetched once for both tries a dropped connection gets."""
+        stream (held after its first seconds until the placeholder is out), the file
+        fetched once for both tries a dropped connection gets."""
         await ticket.wait()
         if queue.shown:
             reply.show(self._status(note, ctx.tx))
@@ -337,6 +355,7 @@ class NoteWorkflow:
                         self._decode(note, media),
                         lambda update: reply.show(update.text),
                         overlap=note.duration is not None,
+                        hold=hold,
                     )
                 except BaseException as exc:
                     result = type(exc).__name__
@@ -406,7 +425,12 @@ class _Media:
             telegram_file = await bot.get_file(note.file_id)
             await telegram_file.download_to_drive(self._path)
 
-        await with_retries(download, what=what, attempts=DOWNLOAD_ATTEMPTS)
+        try:
+            await with_retries(download, what=what, attempts=DOWNLOAD_ATTEMPTS)
+        except TelegramError as exc:
+            if is_permanent(exc):  # not a refusal of our answer: the file is not to be had
+                raise MediaUnavailable(str(exc), too_big="too big" in str(exc).lower()) from exc
+            raise
         mark("downloaded")
         return self._path
 

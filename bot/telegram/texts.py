@@ -12,12 +12,13 @@ import functools
 import math
 import re
 
-from telegram.error import BadRequest, TelegramError
+from telegram.error import TelegramError
 
 from bot import i18n
 from bot.audio import AudioError, AudioTooLong, EmptyAudio
 from bot.chat_settings import Mode
 from bot.languages import capitalised, describe_tag, language_name
+from bot.notes.errors import MediaUnavailable
 from bot.truebar.errors import (
     AuthError,
     AuthUnavailable,
@@ -178,11 +179,19 @@ class Texts:
             return self._(
                 "⚠️ The speech service reported an error: {error}. Please try again."
             ).format(error=_excerpt(str(exc)))
-        if isinstance(exc, BadRequest) and "too big" in exc.message.lower():
-            return self._("⚠️ This file is too big for bots to download from Telegram (20 MB).")
+        if isinstance(exc, MediaUnavailable):
+            return self.download_too_big if exc.too_big else self.download_failed
         if isinstance(exc, TelegramError):
-            return self._("⚠️ I couldn't download this file from Telegram. Please try again.")
+            return self.download_failed
         return self._("⚠️ Something went wrong while transcribing. Please try again.")
+
+    @property
+    def download_failed(self) -> str:
+        return self._("⚠️ I couldn't download this file from Telegram. Please try again.")
+
+    @property
+    def download_too_big(self) -> str:
+        return self._("⚠️ This file is too big for bots to download from Telegram (20 MB).")
 
     # -- access ----------------------------------------------------------------------------
     @property

@@ -207,6 +207,14 @@ class FairnessSettings:
     user_running: int = 2  # and one sender, over all chats
     chat_pending: int = 20  # unfinished notes (running or waiting) per chat
     user_pending: int = 10  # unfinished notes per sender, across all chats
+    anonymous_running: int | None = None  # sessions for notes sent as a chat (None: half)
+
+    def anonymous_cap(self, max_sessions: int) -> int:
+        """Sessions that notes sent as a chat (anonymous admins, channels) share at most:
+        Telegram hides who sent them, so no per-sender cap can reach them."""
+        if self.anonymous_running is not None:
+            return min(self.anonymous_running, max_sessions)
+        return max(1, max_sessions // 2)
 
 
 @dataclass(frozen=True)
@@ -318,6 +326,7 @@ class BotSettings:
                 user_running=e.integer("BOT_USER_MAX_RUNNING", 2, minimum=1),
                 chat_pending=e.integer("BOT_CHAT_MAX_PENDING", 20, minimum=1),
                 user_pending=e.integer("BOT_USER_MAX_PENDING", 10, minimum=1),
+                anonymous_running=(e.integer("BOT_ANONYMOUS_MAX_RUNNING", 0, minimum=0) or None),
             ),
             flood=FloodSettings(
                 chat_interval_s=e.number("BOT_CHAT_INTERVAL", 1.0, minimum=0.0),

@@ -18,6 +18,7 @@ from bot.notes.workflow import AUDIO_BEFORE_ANSWER_S
 from bot.telegram.texts import texts_for
 from bot.testing.mock_truebar import MockTruebar
 from tests.bot_harness import (
+    ADMIN,
     GROUP,
     OTHER,
     bot_settings,
@@ -262,6 +263,37 @@ async def test_one_chats_flood_does_not_hold_up_another_user(
         reply(fake, CHAT, n).history[0] for n in flood if outcomes[flood.index(n)] == "transcribed"
     }
     assert EN.queued(0) in placeholders  # the flood waited its turns
+
+
+async def test_one_person_behind_many_chats_takes_half_the_sessions_at_most(
+    fake: FakeTelegram,
+    mock_truebar: MockTruebar,
+    tmp_path: Path,
+    minute_note: Path,
+    voice_note: Path,
+) -> None:
+    """Anonymous admin of four groups and owner of two channels: Telegram shows six
+    senders, one person posts. Their notes share half of BOT_MAX_SESSIONS, and a
+    bystander's short note is transcribed within seconds."""
+    groups, channels = [-100601, -100602, -100603, -100604], [-100611, -100612]
+    for group in groups:
+        fake.add_chat(group, "supergroup", admins={ADMIN})
+    for channel in channels:
+        fake.add_chat(channel, "channel", admins={ADMIN})
+    mock_truebar.pace = 2.0  # a minute takes 30 s: the pool stays busy
+    settings = bot_settings(fake, tmp_path / "bot.db", max_sessions=8, shutdown_grace_s=0.1)
+    audio = minute_note.read_bytes()
+    async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
+        for _ in range(2):
+            for group in groups:
+                fake.send_voice(group, ADMIN, audio, duration=60, sender_chat=group)
+            for channel in channels:
+                fake.send_voice(channel, ADMIN, audio, duration=60)
+        await mock_truebar.wait_for(lambda: mock_truebar.stats.active_sessions == 4)
+        bystander = fake.send_voice(OTHER, OTHER, voice_note.read_bytes())["message_id"]
+        async with asyncio.timeout(20):
+            assert await bot.done(OTHER, bystander) == "transcribed"
+        assert mock_truebar.stats.peak_sessions == 5  # the pool's four, and the bystander
 
 
 async def test_sends_already_waiting_for_a_slot_respect_a_ban(

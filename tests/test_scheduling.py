@@ -104,3 +104,18 @@ async def test_a_chat_whose_first_note_waits_for_its_sender_starts_another_sende
     for ticket in [busy, *group]:
         ticket.close()
     assert slots.running == slots.waiting == 0
+
+
+async def test_notes_sent_as_chats_share_one_pool_and_others_still_start() -> None:
+    """One person as anonymous admin of many groups is many 'senders': their notes (sent
+    as a chat) share the pool; a note from a person finds a free session at once."""
+    slots = FairSlots(capacity=4, per_chat=2, per_user=2, pooled_cap=2)
+    anonymous = [slots.join(-100 - n, -100 - n, pooled=True) for n in range(6)]
+    assert [t.position is None for t in anonymous] == [True, True, False, False, False, False]
+    bystander = slots.join(7, 7)
+    assert bystander.position is None and slots.running == 3
+    anonymous[0].close()  # a pooled session ends: the next pooled note takes it
+    assert anonymous[2].position is None and slots.running == 3
+    for ticket in [*anonymous, bystander]:
+        ticket.close()
+    assert slots.running == slots.waiting == 0

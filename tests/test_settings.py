@@ -40,6 +40,9 @@ def test_bot_settings() -> None:
     )
     assert settings.allowed_ids == {1, -100200, 3}
     assert settings.max_sessions == 4
+    assert settings.fairness.anonymous_cap(settings.max_sessions) == 2  # half, by default
+    pooled = BotSettings.from_env({"TELEGRAM_BOT_TOKEN": "1:abc", "BOT_ANONYMOUS_MAX_RUNNING": "3"})
+    assert pooled.fairness.anonymous_cap(pooled.max_sessions) == 3
     assert settings.max_file_bytes == 20 * 1024 * 1024
     assert settings.webhook is None
     assert "1:abc" not in repr(settings)

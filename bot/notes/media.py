@@ -59,6 +59,13 @@ class Note:
         return not self.target.group or self.target.view is View.GUEST
 
     @property
+    def sent_as_chat(self) -> bool:
+        """Whether Telegram hides its sender behind a chat (an anonymous admin's message,
+        a channel's post or a message on a channel's behalf): its ``user_id`` is then
+        that chat's id, which is negative, as every group's and channel's is."""
+        return self.user_id is not None and self.user_id < 0
+
+    @property
     def sniff(self) -> bool:
         """Whether the decoder must find audio in it before the bot says anything (unless
         it was asked for)."""

@@ -7,6 +7,11 @@ the waiting chat served least recently (one never served first), one note per ch
 turn; a chat also never runs more than ``per_chat`` notes at once, nor a sender more
 than ``per_user`` (or a sender with notes in many chats would take a share in each).
 
+Telegram hides the person behind a message sent as a chat (an anonymous admin's, a
+channel's post): one person who is anonymous admin of four groups and owns two channels
+is six senders to any per-sender cap. Such notes (``pooled``) share one pool of
+``pooled_cap`` sessions, so that people who post as themselves always find one soon.
+
 A waiting note knows its place in line: how many notes will start before it if nothing
 else arrives, in the order this scheduler hands out sessions (per-chat caps aside), and
 is told each time that changes.
@@ -37,11 +42,13 @@ class Ticket:
         slots: FairSlots,
         chat_id: int,
         user_id: int | None,
+        pooled: bool,
         on_position: PositionListener | None,
     ):
         self._slots = slots
         self.chat_id = chat_id
         self.user_id = user_id
+        self.pooled = pooled
         self._on_position = on_position
         self._state = _State.WAITING
         self.granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -75,13 +82,21 @@ class Ticket:
 
 
 class FairSlots:
-    """At most ``capacity`` holders at once, at most ``per_chat`` of them from one chat
-    and ``per_user`` from one sender."""
+    """At most ``capacity`` holders at once, at most ``per_chat`` of them from one chat,
+    ``per_user`` from one sender and ``pooled_cap`` of the pooled ones (sent as a chat)."""
 
-    def __init__(self, capacity: int, per_chat: int, per_user: int | None = None) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        per_chat: int,
+        per_user: int | None = None,
+        pooled_cap: int | None = None,
+    ) -> None:
         self._capacity = capacity
         self._per_chat = max(1, per_chat)
         self._per_user = max(1, per_user or capacity)
+        self._pooled_cap = max(1, pooled_cap or capacity)
+        self._pooled_running = 0
         self._running: dict[int, int] = {}  # chat → notes holding a slot
         self._user_running: dict[int, int] = {}  # sender → notes holding a slot
         self._queues: dict[int, deque[Ticket]] = {}  # chat → its waiting notes, in order
@@ -101,10 +116,13 @@ class FairSlots:
         chat_id: int,
         user_id: int | None = None,
         on_position: PositionListener | None = None,
+        *,
+        pooled: bool = False,
     ) -> Ticket:
-        """Line up for a slot; granted at once when one is free for this chat and sender.
-        The caller must :meth:`Ticket.close` it, however its work ends."""
-        ticket = Ticket(self, chat_id, user_id, on_position)
+        """Line up for a slot; granted at once when one is free for this chat and sender
+        (and, ``pooled``, in the pool of notes sent as a chat). The caller must
+        :meth:`Ticket.close` it, however its work ends."""
+        ticket = Ticket(self, chat_id, user_id, pooled, on_position)
         self._queues.setdefault(chat_id, deque()).append(ticket)
         self._dispatch()
         return ticket
@@ -128,6 +146,8 @@ class FairSlots:
             self._user_running[user_id] -= 1
             if not self._user_running[user_id]:
                 del self._user_running[user_id]
+        if ticket.pooled:
+            self._pooled_running -= 1
         self._dispatch()
 
     def _forget(self, chat_id: int) -> None:
@@ -141,11 +161,14 @@ class FairSlots:
 
     def _next(self) -> Ticket | None:
         """The note to start next: from the first chat in turn under its cap, its first
-        note whose sender is under theirs."""
+        note whose sender (and pool) is under theirs."""
+        pool_full = self._pooled_running >= self._pooled_cap
         for chat_id in self._turn_order():
             if self._running.get(chat_id, 0) >= self._per_chat:
                 continue
             for ticket in self._queues[chat_id]:
+                if ticket.pooled and pool_full:
+                    continue
                 user = ticket.user_id
                 if user is None or self._user_running.get(user, 0) < self._per_user:
                     return ticket
@@ -162,6 +185,8 @@ class FairSlots:
             self._running[chat_id] = self._running.get(chat_id, 0) + 1
             if ticket.user_id is not None:
                 self._user_running[ticket.user_id] = self._user_running.get(ticket.user_id, 0) + 1
+            if ticket.pooled:
+                self._pooled_running += 1
             self._served[chat_id] = self._turns
             self._turns += 1
             ticket._grant()

@@ -189,7 +189,9 @@ class NoteWorkflow:
     ) -> Outcome:
         target, tx, tag = note.target, ctx.tx, ctx.tag
         queue = _QueueDisplay(reply, tx)
-        ticket = self._slots.join(target.chat_id, note.user_id, queue.show)
+        ticket = self._slots.join(
+            target.chat_id, note.user_id, queue.show, pooled=note.sent_as_chat
+        )
         answered = asyncio.Event()  # the chat has taken the placeholder: audio may flow
         hold = pipeline.Hold(answered, int(AUDIO_BEFORE_ANSWER_S * BYTES_PER_MS * 1000))
 

@@ -85,7 +85,12 @@ def build_application(
         punctuation_tag=truebar.punctuation_tag,
     )
     fair = settings.fairness
-    slots = FairSlots(settings.max_sessions, fair.chat_running, fair.user_running)
+    slots = FairSlots(
+        settings.max_sessions,
+        fair.chat_running,
+        fair.user_running,
+        fair.anonymous_cap(settings.max_sessions),
+    )
     QUEUE_LENGTH.set_function(lambda: slots.waiting)
     TRUEBAR_SESSIONS_ACTIVE.set_function(lambda: slots.running)
     drafts = DraftSupport(limiter.drafts, enabled=settings.private_live is PrivateLive.DRAFT)

@@ -255,6 +255,7 @@ class BotSettings:
     loop_gather_s: float = 0.001  # see bot.event_loop; 0: poll at once
     max_job_age_s: float = 6 * 3600.0
     max_attempts: int = 5
+    store_retry_s: float = 20.0  # a write to the ledger is retried this long in an outage
     language: str = "en"  # the bot's language where a chat's users' own is not known
     transcript_retention_s: float = 24 * 3600.0  # kept segments (subtitles, re-runs)
     job_retention_s: float = 30 * 86400.0  # finished ledger rows
@@ -316,6 +317,7 @@ class BotSettings:
             loop_gather_s=e.number("BOT_LOOP_GATHER_MS", 1.0, maximum=10.0) / 1000,
             max_job_age_s=e.number("BOT_MAX_JOB_AGE", 6 * 3600.0, minimum=1.0),
             max_attempts=e.integer("BOT_MAX_ATTEMPTS", 5, minimum=1),
+            store_retry_s=e.number("BOT_STORE_RETRY", 20.0),
             language=e.text("BOT_LANGUAGE", "en").lower(),
             transcript_retention_s=e.number("BOT_TRANSCRIPT_RETENTION", 24 * 3600.0, minimum=0.0),
             # at least a day: Telegram may deliver an update again for 24 hours

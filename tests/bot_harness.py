@@ -7,7 +7,7 @@ import contextlib
 import dataclasses
 import socket
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from bot.config import (
     TruebarSettings,
 )
 from bot.notes.media import GUEST_SPACE, Note, guest_job_id
-from bot.storage import JobState
+from bot.storage import JobState, Store
 from bot.storage.sqlite import SqliteStore
 from bot.telegram.app import serve
 from bot.testing.mock_truebar import MockTruebar
@@ -122,11 +122,16 @@ class NoteTracker:
 
 @contextlib.asynccontextmanager
 async def running_bot(
-    settings: BotSettings, truebar: TruebarSettings
+    settings: BotSettings,
+    truebar: TruebarSettings,
+    *,
+    wrap_store: Callable[[Store], Store] | None = None,
 ) -> AsyncIterator[NoteTracker]:
     stop, started = asyncio.Event(), asyncio.Event()
     tracker = NoteTracker()
-    task = asyncio.create_task(serve(settings, truebar, stop, started=started, observer=tracker))
+    task = asyncio.create_task(
+        serve(settings, truebar, stop, started=started, observer=tracker, wrap_store=wrap_store)
+    )
     waiter = asyncio.create_task(started.wait())
     await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
     if task.done():

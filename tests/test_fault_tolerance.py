@@ -10,12 +10,17 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from bot.storage import JobRecord
+from bot.config import BotSettings
+from bot.storage import JobRecord, JobState, Store, open_store
 from bot.storage.sqlite import SqliteStore
 from bot.telegram.texts import texts_for
 from bot.testing.mock_truebar import MockTruebar
+from tests.auxil.flaky_store import FlakyStore
+from tests.auxil.pg_cluster import pg_cluster
 from tests.bot_harness import (
     EN_TAG,
+    GROUP,
+    OTHER,
     USER,
     NoteTracker,
     audio_flowing,
@@ -130,7 +135,9 @@ async def test_a_note_the_ledger_cannot_take_is_answered_not_lost_in_silence(
     tmp_path: Path,
     voice_note: Path,
 ) -> None:
-    settings = bot_settings(fake, tmp_path / "unused.db", database_url=pg_schema_url)
+    settings = bot_settings(
+        fake, tmp_path / "unused.db", database_url=pg_schema_url, store_retry_s=0.5
+    )
     async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
         conn = await asyncpg.connect(pg_schema_url)
         await conn.execute("ALTER TABLE jobs RENAME TO jobs_away")  # the ledger breaks
@@ -144,6 +151,138 @@ async def test_a_note_the_ledger_cannot_take_is_answered_not_lost_in_silence(
         finally:
             await conn.close()
     assert len(mock_truebar.stats.sessions) == 1  # no Truebar time for the unrecorded note
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def ledger_url(request: pytest.FixtureRequest) -> str | None:
+    """The store under test: SQLite (None), or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        return None
+    return str(request.getfixturevalue("pg_schema_url"))
+
+
+async def test_a_storage_outage_neither_answers_a_note_twice_nor_loses_one(
+    fake: FakeTelegram,
+    mock_truebar: MockTruebar,
+    tmp_path: Path,
+    voice_note: Path,
+    ledger_url: str | None,
+) -> None:
+    """The store refuses every write (a full disk, a database restarting) while four
+    notes are being transcribed and two more arrive. The four are answered once (their
+    records wait for the store, they are not taken up again when their leases run out);
+    the two wait for the store and are then answered once too."""
+    chats = [CHAT, OTHER, 1003, 1004, 1005, 1006]
+    for chat in chats[2:]:
+        fake.add_chat(chat, "private")
+    settings = bot_settings(
+        fake, tmp_path / "bot.db", database_url=ledger_url, job_lease_s=0.6, store_retry_s=30
+    )
+    stores: list[FlakyStore] = []
+
+    def flaky(store: Store) -> Store:
+        stores.append(FlakyStore(store))
+        return stores[0]
+
+    mock_truebar.pace = 3.0  # a 5 s note takes under two seconds: caught mid-stream
+    audio = voice_note.read_bytes()
+    async with running_bot(settings, truebar_settings(mock_truebar), wrap_store=flaky) as bot:
+        (store,) = stores
+        in_flight = {chat: fake.send_voice(chat, chat, audio)["message_id"] for chat in chats[:4]}
+        await mock_truebar.wait_for(lambda: mock_truebar.stats.active_sessions == 4)
+        store.writes_fail = True
+        store.reads_fail = ledger_url is not None  # PostgreSQL down: nothing answers
+        arriving = {chat: fake.send_voice(chat, chat, audio)["message_id"] for chat in chats[4:]}
+        await store.refusals("accept_job", 2)  # both arrivals met the outage
+        await store.refusals("finish_job", 4)  # and all four in-flight notes were answered
+        await store.refusals("renew_leases", 4)  # their leases ran out meanwhile
+        store.writes_fail = store.reads_fail = False
+        for chat, note in (in_flight | arriving).items():
+            await bot.outcome(chat, note, "transcribed")
+            state = await _ledger(settings, chat, note)
+            assert (state.finished, state.outcome, state.job.attempts) == (True, "transcribed", 1)
+    for chat, note in (in_flight | arriving).items():
+        assert bot.history[(chat, note)] == ["transcribed"]
+        (answer,) = fake.replies_to(chat, note)
+        assert answer.text and answer.text != EN.storage_down
+    assert len(mock_truebar.stats.sessions) == 6  # each note streamed once
+
+
+async def test_a_note_arriving_in_a_long_storage_outage_is_told_once_to_send_it_again(
+    fake: FakeTelegram,
+    mock_truebar: MockTruebar,
+    tmp_path: Path,
+    voice_note: Path,
+    ledger_url: str | None,
+) -> None:
+    settings = bot_settings(fake, tmp_path / "bot.db", database_url=ledger_url, store_retry_s=1)
+    stores: list[FlakyStore] = []
+
+    def flaky(store: Store) -> Store:
+        stores.append(FlakyStore(store))
+        return stores[0]
+
+    async with running_bot(settings, truebar_settings(mock_truebar), wrap_store=flaky) as bot:
+        (store,) = stores
+        store.writes_fail = True
+        store.reads_fail = ledger_url is not None
+        note = fake.send_voice(CHAT, USER, voice_note.read_bytes())["message_id"]
+        group_note = fake.send_voice(GROUP, USER, voice_note.read_bytes())["message_id"]
+        assert await bot.done(CHAT, note) == "failed"
+        assert await bot.done(GROUP, group_note) == "failed"
+        assert store.refused["accept_job"] >= 4  # each was retried before giving up
+        store.writes_fail = store.reads_fail = False
+    assert reply(fake, CHAT, note).text == EN.storage_down
+    assert reply(fake, GROUP, group_note).text == EN.storage_down
+    assert mock_truebar.stats.sessions == []
+
+
+async def test_postgresql_stopped_and_started_again_answers_every_note_once(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, voice_note: Path
+) -> None:
+    """A real PostgreSQL goes down while four notes are transcribed and two arrive, and
+    comes back: every note is answered, once."""
+    chats = [CHAT, OTHER, 1003, 1004, 1005, 1006]
+    for chat in chats[2:]:
+        fake.add_chat(chat, "private")
+    mock_truebar.pace = 3.0
+    audio = voice_note.read_bytes()
+    with pg_cluster() as server:
+        await server.start()
+        settings = bot_settings(
+            fake, tmp_path / "bot.db", database_url=server.url, job_lease_s=0.6, store_retry_s=30
+        )
+        async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
+            in_flight = {c: fake.send_voice(c, c, audio)["message_id"] for c in chats[:4]}
+            await mock_truebar.wait_for(lambda: mock_truebar.stats.active_sessions == 4)
+            await server.stop()
+            arriving = {c: fake.send_voice(c, c, audio)["message_id"] for c in chats[4:]}
+            await fake.wait_for(  # the four are answered while the database is down
+                lambda: all(
+                    fake.replies_to(c, n) and fake.replies_to(c, n)[0].text != EN.transcribing
+                    for c, n in in_flight.items()
+                )
+            )
+            await server.start()
+            for chat, note in (in_flight | arriving).items():
+                await bot.outcome(chat, note, "transcribed")
+                state = await _ledger(settings, chat, note)
+                assert (state.finished, state.job.attempts) == (True, 1)
+        for chat, note in (in_flight | arriving).items():
+            assert bot.history[(chat, note)] == ["transcribed"]
+            assert len(fake.replies_to(chat, note)) == 1
+        assert len(mock_truebar.stats.sessions) == 6
+
+
+async def _ledger(settings: BotSettings, chat: int, note: int) -> JobState:
+    """A note as the bot's ledger has it, whichever store it uses."""
+    store = await open_store(settings.database_url, settings.db_path)
+    try:
+        state = await store.get_job(chat, note)
+    finally:
+        await store.close()
+    assert state is not None
+    return state
 
 
 # -- Truebar faults ----------------------------------------------------------------------

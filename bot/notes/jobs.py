@@ -25,6 +25,7 @@ from bot.logs import set_note
 from bot.metrics import NOTES_FINISHED, NOTES_RECEIVED, NOTES_RESUMED
 from bot.notes.errors import Undeliverable
 from bot.notes.media import Note
+from bot.notes.store_retry import retried
 from bot.notes.workflow import NoteWorkflow
 from bot.storage import Admission, AdmissionLimits, JobKey, JobRecord, JobState, Outcome, Store
 from bot.telegram.live_reply import View
@@ -65,7 +66,11 @@ class Jobs:
     async def ask(self, note: Note) -> JobState | None:
         """Someone asked for ``note``: it is taken up if the ledger has no answer for it
         (never seen, or looked at and ignored); else what the ledger knows of it."""
-        known = await self._store.get_job(*note.key)
+        known = await retried(
+            lambda: self._store.get_job(*note.key),
+            what="looking the note up",
+            within_s=self._settings.store_retry_s,
+        )
         if known is not None and known.outcome is Outcome.IGNORED:
             if await self._store.forget_ignored_job(*note.key):
                 known = None
@@ -132,10 +137,14 @@ class Jobs:
 
     async def _accept(self, note: Note) -> None:
         try:
-            admission = await self._store.accept_job(
-                note.record(), self._owner, self._lease_s, self._limits
+            admission = await retried(
+                lambda: self._store.accept_job(
+                    note.record(), self._owner, self._lease_s, self._limits
+                ),
+                what="recording the note",
+                within_s=self._settings.store_retry_s,
             )
-        except Exception as exc:  # the ledger is away: say so rather than risk losing it
+        except Exception as exc:  # the ledger stays away: say so rather than risk losing it
             log.error("cannot record the note: %s: %s", type(exc).__name__, exc)
             await self._answer_once(
                 note, (await self._texts(note)).storage_down, Outcome.FAILED, record=False
@@ -191,7 +200,7 @@ class Jobs:
         if time.time() - note.sent_at > self._settings.max_job_age_s:
             # an attempt like any other: an apology that cannot be sent is not retried forever
             try:
-                await self._store.start_attempt(*note.key)
+                await self._start_attempt(note)
             except Exception as exc:  # left pending: tried again when its lease runs out
                 log.error("chat %s message %s: ledger unreachable: %s", *note.key, exc)
                 self._report(note, Outcome.DEFERRED, Trace())
@@ -202,29 +211,39 @@ class Jobs:
 
     # -- one attempt -------------------------------------------------------------------------
     async def _work_on(self, note: Note) -> None:
-        """One attempt at the note, its outcome recorded.
-
-        A permanent failure to answer finishes the job as undeliverable; a passing one
-        leaves it pending, tried again when its lease runs out (the attempts are counted,
-        and capped when it is resumed)."""
-        target = note.target
-        outcome = Outcome.DEFERRED
+        """One attempt at the note, its outcome recorded (an answer given is recorded
+        however long the store takes to come back: left pending, it would be given again).
+        """
+        outcome = Outcome.INTERRUPTED
         trace = start_trace()
         try:
-            await self._store.start_attempt(*note.key)
-            outcome = await self._workflow.run(note)
+            outcome = await self._attempt(note)
+            if outcome.final:
+                outcome = await self._finish(note, outcome)
         except asyncio.CancelledError:
-            outcome = Outcome.TAKEN_OVER if note.key in self._taken_over else Outcome.INTERRUPTED
+            if note.key in self._taken_over:
+                outcome = Outcome.TAKEN_OVER
             self._taken_over.discard(note.key)
             raise
+        finally:
+            self._report(note, outcome, trace)
+
+    async def _attempt(self, note: Note) -> Outcome:
+        """One attempt at the note: how it ended. A permanent failure to answer ends it
+        undeliverable; a passing one leaves it pending (``DEFERRED``), tried again when
+        its lease runs out (the attempts are counted, and capped when it is resumed)."""
+        target = note.target
+        try:
+            await self._start_attempt(note)
+            return await self._workflow.run(note)
         except Undeliverable as exc:
-            outcome = Outcome.UNDELIVERABLE
             log.warning(
                 "chat %s message %s: Telegram refuses our answer; giving up on it: %s",
                 target.chat_id,
                 target.message_id,
                 exc,
             )
+            return Outcome.UNDELIVERABLE
         except Exception as exc:  # RetryLater, or Telegram / the ledger unreachable
             log.error(
                 "chat %s message %s: could not finish; left pending, to be retried once its "
@@ -234,10 +253,14 @@ class Jobs:
                 type(exc).__name__,
                 exc,
             )
-        finally:
-            if outcome.final:
-                outcome = await self._finish(note, outcome)
-            self._report(note, outcome, trace)
+            return Outcome.DEFERRED
+
+    async def _start_attempt(self, note: Note) -> None:
+        await retried(
+            lambda: self._store.start_attempt(*note.key),
+            what="counting an attempt",
+            within_s=self._settings.store_retry_s,
+        )
 
     async def _texts(self, note: Note) -> Texts:
         """What the note's chat reads, in its language."""
@@ -285,17 +308,13 @@ class Jobs:
         self._report(note, outcome, Trace())
 
     async def _finish(self, note: Note, outcome: Outcome) -> Outcome:
-        try:
-            await self._store.finish_job(*note.key, outcome)
-        except Exception as exc:  # the answer is out; the ledger will see it again later
-            log.error(
-                "chat %s message %s: answered but could not record it: %s: %s",
-                note.target.chat_id,
-                note.target.message_id,
-                type(exc).__name__,
-                exc,
-            )
-            return Outcome.DEFERRED
+        """Record how the note ended, until the store takes it: meanwhile this task keeps
+        the note's lease renewed and the note busy here, so it is never taken up again."""
+        await retried(
+            lambda: self._store.finish_job(*note.key, outcome),
+            what=f"recording that the note ended {outcome}",
+            within_s=None,
+        )
         return outcome
 
     def _report(self, note: Note, outcome: Outcome, trace: Trace) -> None:

@@ -41,6 +41,7 @@ from bot.notes import export
 from bot.notes.errors import MediaUnavailable, RetryLater, Undeliverable
 from bot.notes.media import Note
 from bot.notes.scheduling import FairSlots, Ticket
+from bot.notes.store_retry import retried
 from bot.storage import Outcome, Store
 from bot.tasks import settle
 from bot.telegram import export_buttons
@@ -323,11 +324,20 @@ class NoteWorkflow:
 
     async def _record_reply(self, note: Note, reply: LiveReply) -> None:
         """The reply exists now: the ledger keeps its id, so that a restart continues
-        this message instead of sending another."""
+        this message instead of sending another (retried through a storage outage)."""
         if isinstance(reply, GuestReply) and reply.inline_message_id is not None:
-            await self._store.set_inline_message(*note.key, reply.inline_message_id)
-        elif reply.message_id is not None:
-            await self._store.set_placeholder(*note.key, reply.message_id)
+            inline_id = reply.inline_message_id
+            await retried(
+                lambda: self._store.set_inline_message(*note.key, inline_id),
+                what="recording the answer",
+                within_s=self._settings.store_retry_s,
+            )
+        elif (message_id := reply.message_id) is not None:
+            await retried(
+                lambda: self._store.set_placeholder(*note.key, message_id),
+                what="recording the reply",
+                within_s=self._settings.store_retry_s,
+            )
 
     async def _transcribe(
         self,

@@ -131,9 +131,11 @@ async def serve(
     *,
     started: asyncio.Event | None = None,
     observer: NoteObserver | None = None,
+    wrap_store: Callable[[Store], Store] | None = None,
 ) -> None:
     """Run the bot until ``stop`` is set; in-flight notes finish before this returns.
-    Raises :class:`StartupError` if it cannot start."""
+    Raises :class:`StartupError` if it cannot start. ``wrap_store`` wraps the store
+    opened from the settings (tests put faults between the bot and a real database)."""
     keep_payloads_out_of_logs()
     add_secrets(
         [
@@ -145,7 +147,7 @@ async def serve(
     )
     async with contextlib.AsyncExitStack() as stack:  # unwinds in the reverse order
         with _starting(lambda e: f"start-up failed: {_reason(e)}"):
-            await _start(stack, settings, truebar, stop, observer)
+            await _start(stack, settings, truebar, stop, observer, wrap_store)
         # Everything built so far lives as long as the bot: keep the collector from
         # re-walking it on every full collection, a pause the loop would feel.
         gc.collect()
@@ -162,6 +164,7 @@ async def _start(
     truebar: TruebarSettings,
     stop: asyncio.Event,
     observer: NoteObserver | None,
+    wrap_store: Callable[[Store], Store] | None,
 ) -> None:
     """Start everything, each step's undoing pushed on ``stack``: at the stop, updates
     end first, then notes in progress drain, then the rest closes, the store last."""
@@ -177,6 +180,8 @@ async def _start(
     with _starting(_store_failure(settings)):
         store = await open_store(settings.database_url, settings.db_path)
     stack.push_async_callback(store.close)
+    if wrap_store is not None:
+        store = wrap_store(store)
     with _starting(
         lambda e: f"cannot use {settings.downloads_dir} (beside BOT_DB_PATH): {_reason(e)}"
     ):

@@ -31,6 +31,7 @@ from bot.chat_settings import Mode
 from bot.languages import find_tag
 from bot.notes.jobs import Jobs
 from bot.notes.media import guest_target, note_from_guest, note_from_message
+from bot.notes.store_retry import retried
 from bot.storage import Outcome, Store
 from bot.telegram.channel_admin import ChannelAdmin
 from bot.telegram.conversation import Conversation, tag_for_key, tag_key
@@ -112,12 +113,26 @@ class Handlers:
         message = update.effective_message
         if message is None or (note := note_from_message(message)) is None:
             return
-        on_request = message.chat.type != ChatType.PRIVATE and (
-            (await self._chats.get(message.chat.id)).mode is Mode.ON_REQUEST
-        )
-        if on_request or await self._answered_in_channel(message):
+        if message.chat.type != ChatType.PRIVATE and await self._on_request(message.chat.id):
+            return
+        if await self._answered_in_channel(message):
             return
         self._jobs.submit(note)
+
+    async def _on_request(self, chat_id: int) -> bool:
+        """Whether the chat wants transcripts only on request. While the store cannot say
+        (an outage), the note is taken up: recording it will meet the same outage, and its
+        sender is told to send it again rather than the note being lost without a word."""
+        try:
+            options = await retried(
+                lambda: self._chats.get(chat_id),
+                what="reading the chat's mode",
+                within_s=self._talk.settings.store_retry_s,
+            )
+        except Exception as exc:
+            log.warning("chat %s: mode unknown: %s: %s", chat_id, type(exc).__name__, exc)
+            return False
+        return options.mode is Mode.ON_REQUEST
 
     async def _answered_in_channel(self, message: Message) -> bool:
         """Whether ``message`` is the automatic copy of a post the bot sees in its channel."""
@@ -176,7 +191,13 @@ class Handlers:
             if update.effective_user is not None:  # the answer speaks to the one asking
                 language = update.effective_user.language_code
                 note = dataclasses.replace(note, user_language=language)
-        known = await self._jobs.ask(note) if note is not None else None
+        try:
+            known = await self._jobs.ask(note) if note is not None else None
+        except Exception as exc:  # the ledger is away: say so, the note is not lost unsaid
+            log.error("cannot look the note up: %s: %s", type(exc).__name__, exc)
+            tx = texts_for(self._chats.ui_language_of(_language_of(update)))
+            await self._talk.reply(message, tx.storage_down)
+            return
         if note is not None and known is None:
             return  # taken up
         tx = await self._talk.texts(message.chat, update.effective_user)
@@ -345,3 +366,8 @@ class Handlers:
             message = update.effective_message
             where = f" (chat {message.chat.id}, message {message.message_id})"
         log.error("unhandled error%s: %r", where, context.error, exc_info=context.error)
+
+
+def _language_of(update: Update) -> str | None:
+    user = update.effective_user
+    return user.language_code if user else None

@@ -1,0 +1,87 @@
+"""What the bot says about a note, without the words: the outbound adapter renders each
+of these in the reader's language. The core decides *what* to say and *whether* to say
+it; how it reads is the catalogues' business."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class StatusKind(enum.Enum):
+    TRANSCRIBING = "transcribing"
+    TRANSCRIBING_AGAIN = "transcribing_again"  # in the language asked for this note alone
+    QUEUED = "queued"  # waiting for a Truebar session
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """What the answer shows while the note is worked on, before any words."""
+
+    kind: StatusKind
+    tag: str | None = None  # TRANSCRIBING_AGAIN: the language
+    ahead: int = 0  # QUEUED: notes that start before this one
+
+    @classmethod
+    def transcribing(cls, tag: str | None = None) -> Status:
+        """ "Transcribing…", or, for a note asked for in another language, which one."""
+        if tag:
+            return cls(StatusKind.TRANSCRIBING_AGAIN, tag=tag)
+        return cls(StatusKind.TRANSCRIBING)
+
+    @classmethod
+    def queued(cls, ahead: int) -> Status:
+        return cls(StatusKind.QUEUED, ahead=ahead)
+
+
+class NoticeKind(enum.Enum):
+    # the file
+    EMPTY_FILE = "empty_file"
+    TOO_BIG = "too_big"  # limit: bytes
+    TOO_LONG = "too_long"  # limit: seconds
+    NO_AUDIO = "no_audio"
+    UNREADABLE = "unreadable"
+    DOWNLOAD_FAILED = "download_failed"
+    DOWNLOAD_TOO_BIG = "download_too_big"
+    # the speech service
+    SERVICE_UNREACHABLE = "service_unreachable"
+    LOGIN_REFUSED = "login_refused"
+    LANGUAGE_REFUSED = "language_refused"  # detail: the tag
+    SERVICE_TIMEOUT = "service_timeout"
+    CONNECTION_LOST = "connection_lost"
+    SERVICE_ERROR = "service_error"  # detail: what the service said
+    SOMETHING_WRONG = "something_wrong"
+    # the bot
+    STORAGE_DOWN = "storage_down"
+    CHAT_BUSY = "chat_busy"  # limit: notes
+    USER_BUSY = "user_busy"  # limit: notes
+    GAVE_UP = "gave_up"
+    TOO_OLD = "too_old"
+    RESTARTING = "restarting"
+    SERVICE_DOWN_RETRYING = "service_down_retrying"
+    DOWNLOAD_RETRYING = "download_retrying"
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Why a note has no transcript (or not yet): said instead of one."""
+
+    kind: NoticeKind
+    limit: float | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Final:
+    """A note's transcript as the answer shows it.
+
+    ``text`` is what to show (with timestamps, if the chat wants them; empty: no speech
+    was recognised), ``transcript`` the plain text (for a file, when it takes more than
+    one message); ``audio_s`` and ``truncated`` say the file went on past what it
+    declared and was cut there; ``buttons``: the export and re-run buttons go under it."""
+
+    text: str
+    transcript: str
+    audio_s: float
+    truncated: bool
+    buttons: bool

@@ -1,0 +1,198 @@
+"""Truebar sessions shared fairly between chats.
+
+First come, first served let one chat that sent a dozen long notes hold every session
+while another user's short note waited behind all of them. Here each chat has its own
+queue and free sessions go round the chats in turn (round robin): the next one goes to
+the waiting chat served least recently (one never served first), one note per chat per
+turn; a chat also never runs more than ``per_chat`` notes at once, nor a sender more
+than ``per_user`` (or a sender with notes in many chats would take a share in each).
+
+Telegram hides the person behind a message sent as a chat (an anonymous admin's, a
+channel's post): one person who is anonymous admin of four groups and owns two channels
+is six senders to any per-sender cap. Such notes (``pooled``) share one pool of
+``pooled_cap`` sessions, so that people who post as themselves always find one soon.
+
+A waiting note knows its place in line: how many notes will start before it if nothing
+else arrives, in the order this scheduler hands out sessions (per-chat caps aside).
+:meth:`Ticket.places` yields each new place until the note's turn comes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections import deque
+from collections.abc import AsyncIterator
+
+
+class _State(enum.Enum):
+    WAITING = "waiting"
+    GRANTED = "granted"
+    CLOSED = "closed"
+
+
+class Ticket:
+    """One note's claim on a session, from :meth:`FairSlots.join` until :meth:`close`."""
+
+    def __init__(self, slots: FairSlots, chat_id: int, user_id: int | None, pooled: bool):
+        self._slots = slots
+        self.chat_id = chat_id
+        self.user_id = user_id
+        self.pooled = pooled
+        self._state = _State.WAITING
+        self._moved = asyncio.Event()  # its place changed, or its turn came
+        self.position: int | None = None
+        """Place in line while waiting (0: next); None once granted."""
+
+    @property
+    def granted(self) -> bool:
+        return self._state is _State.GRANTED
+
+    async def places(self) -> AsyncIterator[int]:
+        """Each new place in line while the note waits; ends when its turn comes (at
+        once if a session was free when it joined)."""
+        shown: int | None = None
+        while self._state is _State.WAITING:
+            self._moved.clear()
+            if self.position is not None and self.position != shown:
+                shown = self.position
+                yield shown
+                continue
+            await self._moved.wait()
+        if self._state is _State.CLOSED:
+            raise RuntimeError("the ticket was closed while waiting")
+
+    def close(self) -> None:
+        """Give the session back, or leave the line; idempotent."""
+        if self._state is _State.WAITING:
+            self._state = _State.CLOSED
+            self._slots._withdraw(self)
+        elif self._state is _State.GRANTED:
+            self._state = _State.CLOSED
+            self._slots._release(self)
+        self._moved.set()
+
+    def _grant(self) -> None:
+        self._state = _State.GRANTED
+        self.position = None
+        self._moved.set()
+
+    def _place(self, position: int) -> None:
+        if position != self.position:
+            self.position = position
+            self._moved.set()
+
+
+class FairSlots:
+    """At most ``capacity`` holders at once, at most ``per_chat`` of them from one chat,
+    ``per_user`` from one sender and ``pooled_cap`` of the pooled ones (sent as a chat)."""
+
+    def __init__(
+        self,
+        capacity: int,
+        per_chat: int,
+        per_user: int | None = None,
+        pooled_cap: int | None = None,
+    ) -> None:
+        self._capacity = capacity
+        self._per_chat = max(1, per_chat)
+        self._per_user = max(1, per_user or capacity)
+        self._pooled_cap = max(1, pooled_cap or capacity)
+        self._pooled_running = 0
+        self._running: dict[int, int] = {}  # chat → notes holding a slot
+        self._user_running: dict[int, int] = {}  # sender → notes holding a slot
+        self._queues: dict[int, deque[Ticket]] = {}  # chat → its waiting notes, in order
+        self._served: dict[int, int] = {}  # chat (waiting or running) → its last turn
+        self._turns = 0
+
+    @property
+    def running(self) -> int:
+        return sum(self._running.values())
+
+    @property
+    def waiting(self) -> int:
+        return sum(len(q) for q in self._queues.values())
+
+    def join(self, chat_id: int, user_id: int | None = None, *, pooled: bool = False) -> Ticket:
+        """Line up for a session; granted at once when one is free for this chat and
+        sender (and, ``pooled``, in the pool of notes sent as a chat). The caller must
+        :meth:`Ticket.close` it, however its work ends."""
+        ticket = Ticket(self, chat_id, user_id, pooled)
+        self._queues.setdefault(chat_id, deque()).append(ticket)
+        self._dispatch()
+        return ticket
+
+    def _withdraw(self, ticket: Ticket) -> None:
+        queue = self._queues.get(ticket.chat_id)
+        if queue is not None and ticket in queue:
+            queue.remove(ticket)
+            if not queue:
+                del self._queues[ticket.chat_id]
+                self._forget(ticket.chat_id)
+        self._tell_positions()
+
+    def _release(self, ticket: Ticket) -> None:
+        chat_id, user_id = ticket.chat_id, ticket.user_id
+        self._running[chat_id] -= 1
+        if not self._running[chat_id]:
+            del self._running[chat_id]
+            self._forget(chat_id)
+        if user_id is not None:
+            self._user_running[user_id] -= 1
+            if not self._user_running[user_id]:
+                del self._user_running[user_id]
+        if ticket.pooled:
+            self._pooled_running -= 1
+        self._dispatch()
+
+    def _forget(self, chat_id: int) -> None:
+        """A chat with nothing running or waiting needs no turn history."""
+        if chat_id not in self._running and chat_id not in self._queues:
+            self._served.pop(chat_id, None)
+
+    def _turn_order(self) -> list[int]:
+        """Waiting chats, least recently served first (ties: first to arrive)."""
+        return sorted(self._queues, key=lambda chat: self._served.get(chat, -1))
+
+    def _next(self) -> Ticket | None:
+        """The note to start next: from the first chat in turn under its cap, its first
+        note whose sender (and pool) is under theirs."""
+        pool_full = self._pooled_running >= self._pooled_cap
+        for chat_id in self._turn_order():
+            if self._running.get(chat_id, 0) >= self._per_chat:
+                continue
+            for ticket in self._queues[chat_id]:
+                if ticket.pooled and pool_full:
+                    continue
+                user = ticket.user_id
+                if user is None or self._user_running.get(user, 0) < self._per_user:
+                    return ticket
+        return None
+
+    def _dispatch(self) -> None:
+        """Hand free slots to the chats in turn; a chat served goes to the back."""
+        while self.running < self._capacity and (ticket := self._next()) is not None:
+            chat_id = ticket.chat_id
+            queue = self._queues[chat_id]
+            queue.remove(ticket)
+            if not queue:
+                del self._queues[chat_id]
+            self._running[chat_id] = self._running.get(chat_id, 0) + 1
+            if ticket.user_id is not None:
+                self._user_running[ticket.user_id] = self._user_running.get(ticket.user_id, 0) + 1
+            if ticket.pooled:
+                self._pooled_running += 1
+            self._served[chat_id] = self._turns
+            self._turns += 1
+            ticket._grant()
+        self._tell_positions()
+
+    def _tell_positions(self) -> None:
+        """Walk the queues in the order the slots will go: one note per chat per round."""
+        queues = [self._queues[chat] for chat in self._turn_order()]
+        position = 0
+        for depth in range(max((len(q) for q in queues), default=0)):
+            for queue in queues:
+                if depth < len(queue):
+                    queue[depth]._place(position)
+                    position += 1

@@ -1,0 +1,68 @@
+"""Work that runs side by side, written as :class:`asyncio.TaskGroup` reads: children
+that start together end together, and a failure cancels the rest.
+
+Two helpers keep the note's work readable: :func:`together` is a task group whose
+failure is its first error (the core's failures are handled by type, and a group of one
+error is that error), and :func:`enter_together` enters context managers at the same
+time (a speech session's handshake while the file downloads and its decoder starts),
+leaving none entered if any fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from typing import TypeVar
+
+A = TypeVar("A")
+B = TypeVar("B")
+
+
+@contextlib.asynccontextmanager
+async def together() -> AsyncIterator[asyncio.TaskGroup]:
+    """An :class:`asyncio.TaskGroup` that raises its first error, not a group of them
+    (the others are logged by no one: siblings fail because the first did)."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            yield group
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+
+
+async def enter_together(
+    stack: AsyncExitStack,
+    first: AbstractAsyncContextManager[A],
+    second: AbstractAsyncContextManager[B],
+) -> tuple[A, B]:
+    """Enter both at once, leaving both on ``stack`` to exit. If either fails to enter
+    (or the caller is cancelled meanwhile), the other is cancelled if still entering and
+    exited if entered, and the failure raised: nothing stays open for work that will not
+    happen."""
+    first_task: asyncio.Task[tuple[A, AsyncExitStack]] | None = None
+    second_task: asyncio.Task[tuple[B, AsyncExitStack]] | None = None
+    try:
+        async with together() as group:
+            first_task = group.create_task(_enter(first))
+            second_task = group.create_task(_enter(second))
+    except BaseException:
+        for task in (first_task, second_task):
+            if task is not None and task.done() and not task.cancelled() and not task.exception():
+                await task.result()[1].aclose()
+        raise
+    assert first_task is not None and second_task is not None
+    (a, exit_a), (b, exit_b) = first_task.result(), second_task.result()
+    stack.push_async_callback(exit_a.aclose)
+    stack.push_async_callback(exit_b.aclose)
+    return a, b
+
+
+T = TypeVar("T")
+
+
+async def _enter(manager: AbstractAsyncContextManager[T]) -> tuple[T, AsyncExitStack]:
+    """Enter ``manager`` in a stack of its own, handed to the caller once entered."""
+    async with AsyncExitStack() as own:
+        value = await own.enter_async_context(manager)
+        return value, own.pop_all()

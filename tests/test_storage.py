@@ -365,6 +365,66 @@ async def test_a_reader_in_the_wal_delays_its_emptying_to_the_next_purge(
         await store.close()
 
 
+async def tuples_holding(conn: asyncpg.Connection, table: str, words: list[str]) -> list[str]:
+    """Which of ``words`` some tuple of ``table`` or of its TOAST table holds, live or dead
+    (pageinspect, installed in the test's schema unless the database has it already)."""
+    schema = await conn.fetchval(
+        "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pageinspect'"
+    )
+    if schema is None:
+        try:
+            await conn.execute("CREATE EXTENSION pageinspect")  # dropped with the schema
+        except asyncpg.PostgresError as exc:
+            pytest.skip(f"pageinspect is not available here ({exc})")
+        schema = await conn.fetchval("SELECT current_schema()")
+    relations = await conn.fetch(
+        "SELECT oid::regclass::text AS name, pg_relation_size(oid) / current_setting('block_size')"
+        "::int AS pages FROM pg_class WHERE oid IN ($1::regclass, "
+        "(SELECT reltoastrelid FROM pg_class WHERE oid = $1::regclass))",
+        table,
+    )
+    held = set()
+    for relation in relations:
+        for page in range(relation["pages"]):
+            rows = await conn.fetch(
+                f"SELECT t_data FROM {schema}.heap_page_items({schema}.get_raw_page($1, $2))",
+                relation["name"],
+                page,
+            )
+            data = b"".join(bytes(r["t_data"]) for r in rows if r["t_data"] is not None)
+            held |= {w for w in words if w.encode() in data}
+    return sorted(held)
+
+
+async def test_purged_rows_leave_no_tuple_in_the_postgres_tables(
+    pg_schema_url: str, tmp_path: Path
+) -> None:
+    """After a purge no version of a purged row is left as a tuple in the table's pages or
+    its TOAST table's (a plain VACUUM pruned them: their bytes stay in the pages' free
+    space until reused, as the README says); the rows kept are there."""
+    store = await open_store(pg_schema_url, tmp_path / "unused.db")
+    conn = await asyncpg.connect(pg_schema_url)
+    try:
+        for n in range(20):
+            await store.keep_transcript(1, 2 * n, segments(PURGED[n], n))
+            await store.keep_transcript(1, 2 * n + 1, segments(KEPT[n], n))
+            for message_id, word, sent_at in ((2 * n, PURGED[n], 1e9), (2 * n + 1, KEPT[n], 2e9)):
+                record = dataclasses.replace(job(message_id), file_id=word, sent_at=sent_at)
+                await store.accept_job(record, "a", LONG)
+                await store.finish_job(1, message_id, Outcome.TRANSCRIBED)
+        await conn.execute(
+            "UPDATE transcripts SET created_at = now() + interval '1 day' WHERE message_id % 2 = 1"
+        )
+        assert await tuples_holding(conn, "transcripts", PURGED[:20]) == PURGED[:20]
+        assert await store.purge_transcripts(older_than_s=0) == 20
+        assert await store.purge_jobs(older_than_s=3600) == 20
+        for table in ("transcripts", "jobs"):
+            assert await tuples_holding(conn, table, PURGED[:20] + KEPT[:20]) == KEPT[:20]
+    finally:
+        await conn.close()
+        await store.close()
+
+
 async def test_a_job_keeps_its_language_and_its_own_tag(store: Store) -> None:
     asked = dataclasses.replace(job(1), user_language="sl", asr_tag="KALDI:hr-HR:*:*")
     await store.accept_job(asked, "a", EXPIRED)

@@ -62,9 +62,9 @@ def curl_supports_http2() -> bool:
 
 def curl_refusals(base_url: str, ca_file: Path, secret: str, workdir: Path) -> list[str]:
     """The answers curl gets that are not the expected status: each refusal of
-    :data:`SIZES` over HTTP/2 (curl's default for HTTPS), three times; and 5 MB over
-    HTTP/1.1, which curl reads the answer of while it sends (the answer comes after
-    1 MB is read, or at once when Content-Length is over 1 MB)."""
+    :data:`SIZES` over HTTP/2 (curl's default for HTTPS), three times, as an early answer
+    raced the upload; and 5 MB over HTTP/1.1, where curl reads the answer while it sends
+    (the answer comes once 1 MB is read, or at once when Content-Length is over 1 MB)."""
     asked = [
         (f"HTTP/2, {name}, {size} bytes", "--http2", size, path, headers, status)
         for size in SIZES

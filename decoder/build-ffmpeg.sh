@@ -25,10 +25,10 @@ SOURCES=(
 BUILD_DEPS=(gcc make nasm libc6-dev)
 
 # What the bot's sandboxed decoder may open (its -format_whitelist: webm is matroska's)...
-DEMUXERS=ogg,mp3,mov,matroska,wav,w64,flac,aac,amr,aiff,caf,asf,ac3,mpegts
-# ...and the audio codecs found in them.
+DEMUXERS=ogg,mp3,mov,matroska,wav,w64,flac,aac,amr,aiff,caf,asf,ac3,mpegts,au,wv
+# ...and the audio codecs found in them (Sun AU's are PCM, mu-law and A-law, below).
 DECODERS=opus,vorbis,flac,alac,mp1,mp1float,mp2,mp2float,mp3,mp3float,aac,aac_latm
-DECODERS+=,amrnb,amrwb,wmav1,wmav2,wmapro,wmalossless,wmavoice,ac3,eac3
+DECODERS+=,amrnb,amrwb,wmav1,wmav2,wmapro,wmalossless,wmavoice,ac3,eac3,wavpack
 DECODERS+=,pcm_u8,pcm_s8,pcm_s16le,pcm_s16be,pcm_s24le,pcm_s24be,pcm_s32le,pcm_s32be
 DECODERS+=,pcm_f32le,pcm_f32be,pcm_f64le,pcm_f64be,pcm_alaw,pcm_mulaw
 DECODERS+=,adpcm_ms,adpcm_ima_wav,adpcm_ima_qt,gsm,gsm_ms

@@ -8,6 +8,7 @@ BOT_FFMPEG / BOT_FFPROBE, which `./dev test` points at the virtualenv's build.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.audio import Decoder
 from bot.audio.sandbox import PCM_CONVERSION
 from tests import audio_fixtures as af
 
@@ -30,7 +32,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 # The sandbox the bot runs the decoder in (webm is matroska's).
-FORMATS = "ogg,mp3,mov,matroska,wav,w64,flac,aac,amr,aiff,caf,asf,ac3,mpegts"
+FORMATS = "ogg,mp3,mov,matroska,wav,w64,flac,aac,amr,aiff,caf,asf,ac3,mpegts,au,wv"
 SANDBOX = ["-protocol_whitelist", "file", "-format_whitelist", FORMATS, "-max_alloc", "67108864"]
 PCM_BYTES_PER_S = 16000 * 2
 
@@ -67,6 +69,16 @@ SAMPLES: dict[str, list[str] | None] = {
     "aac.ts": ["-c:a", "aac"],
     "mp3.ts": ["-c:a", "libmp3lame"],
     "mp2.ts": ["-c:a", "mp2"],
+    # Sun AU as Debian's ffmpeg and sox write it (16-bit PCM), and the other encodings
+    # sox writes (-e u-law, a-law, floating-point; -b 8, 24)
+    "speech.au": [],
+    "mulaw.au": ["-c:a", "pcm_mulaw"],
+    "alaw.au": ["-c:a", "pcm_alaw"],
+    "f32.au": ["-c:a", "pcm_f32be"],
+    "s8.au": ["-c:a", "pcm_s8"],
+    "s24.au": ["-c:a", "pcm_s24be"],
+    "speech.wv": ["-c:a", "wavpack"],
+    "f32.wv": ["-c:a", "wavpack", "-sample_fmt", "fltp"],
     "nb.amr": None,
     "wb.amr": None,
 }
@@ -141,6 +153,25 @@ def test_every_format_decodes_to_pcm_and_probes_in_the_sandbox(
     assert abs(seconds - expected) < 0.5, (seconds, expected)
     if name != "video_note.mp4":  # its video track runs longer than its audio
         assert abs(duration - expected) < 0.5, (duration, expected)
+
+
+@pytest.mark.parametrize("name", [n for n in SAMPLES if n.endswith((".au", ".wv"))])
+async def test_sun_au_and_wavpack_decode_byte_identically_in_the_bots_sandbox(
+    name: str, samples: dict[str, Path], decoder: Decoder
+) -> None:
+    """What tests/test_audio.py checks for the fixtures' formats: the bot's Decoder, with
+    its sandbox's whitelists and limits, gives the bytes of the plain conversion."""
+    unsandboxed = await asyncio.create_subprocess_exec(
+        *[decoder.sandbox.ffmpeg, "-nostdin", "-loglevel", "error", "-threads", "1"],
+        *["-i", str(samples[name]), "-vn", *PCM_CONVERSION, "-"],
+        stdout=asyncio.subprocess.PIPE,
+    )
+    plain, _ = await unsandboxed.communicate()
+    stream = await decoder.stream(samples[name], budget_s=3600)
+    sandboxed = b"".join([chunk async for chunk in stream.chunks()])
+    assert len(plain) > PCM_BYTES_PER_S * 3  # seconds of speech, not an empty success
+    assert hashlib.sha256(sandboxed).hexdigest() == hashlib.sha256(plain).hexdigest()
+    assert not stream.truncated
 
 
 def test_the_decoder_reads_local_files_only_and_only_whitelisted_formats(

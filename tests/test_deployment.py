@@ -8,18 +8,25 @@ from __future__ import annotations
 import re
 import shlex
 import shutil
+import socket
+import ssl
 import subprocess
 import sys
+import time
 import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
 from bot.cli import build_parser
 from bot.config import BotSettings, WebhookSettings
 from tests.docker_harness import read_env_file
+from tests.proxy_checks import assert_refused_after_the_body, curl_refusals, curl_supports_http2
 
 ROOT = Path(__file__).resolve().parent.parent
 DECODER_SCRIPT = "decoder/build-ffmpeg.sh"
@@ -279,3 +286,96 @@ def test_caddyfile_is_valid() -> None:
         },
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+@dataclass(frozen=True, slots=True)
+class RunningCaddy:
+    base_url: str
+    ca_file: Path  # the root of Caddy's own CA, which signs its certificate for localhost
+    secret: str
+    workdir: Path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def caddy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCaddy]:
+    """config/Caddyfile served by a real Caddy on 127.0.0.1, unchanged: imported under
+    global options that give it free ports and a storage folder of its own, with
+    BOT_DOMAIN=localhost (HTTPS from Caddy's own CA, as in tests/test_docker.py)."""
+    workdir = tmp_path_factory.mktemp("caddy")
+    https_port = free_port()
+    (workdir / "Caddyfile").write_text(
+        "{\n"
+        "\tadmin off\n"
+        "\tdefault_bind 127.0.0.1\n"
+        f"\thttp_port {free_port()}\n"
+        f"\thttps_port {https_port}\n"
+        f"\tstorage file_system {workdir / 'data'}\n"
+        "\tskip_install_trust\n"
+        "}\n"
+        f"import {ROOT / 'config' / 'Caddyfile'}\n"
+    )
+    secret = "s3cret-token"
+    env = {"BOT_DOMAIN": "localhost", "BOT_WEBHOOK_SECRET": secret, "PATH": "/usr/bin:/bin"}
+    log = (workdir / "caddy.log").open("wb")
+    process = subprocess.Popen(
+        ["caddy", "run", "--adapter", "caddyfile", "--config", str(workdir / "Caddyfile")],
+        env=env | {"HOME": str(workdir)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    running = RunningCaddy(
+        f"https://localhost:{https_port}",
+        workdir / "data" / "pki" / "authorities" / "local" / "root.crt",
+        secret,
+        workdir,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not serves_https(running):
+            log_text = (workdir / "caddy.log").read_text(errors="replace")[-2000:]
+            assert process.poll() is None, f"caddy exited: {log_text}"
+            assert time.monotonic() < deadline, f"caddy does not answer: {log_text}"
+            time.sleep(0.1)
+        yield running
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+
+
+def serves_https(caddy: RunningCaddy) -> bool:
+    if not caddy.ca_file.is_file():
+        return False
+    try:
+        context = ssl.create_default_context(cafile=str(caddy.ca_file))
+        httpx.get(caddy.base_url, verify=context, timeout=2)
+    except (httpx.HTTPError, ssl.SSLError):
+        return False
+    return True
+
+
+@pytest.mark.skipif(not shutil.which("caddy"), reason="caddy is not installed")
+async def test_the_proxy_answers_every_stranger_with_a_status(caddy: RunningCaddy) -> None:
+    """Without the secret, with a wrong or an empty one, on another path: 403 or 404 from
+    Caddy once it has read the body (up to 1 MB, on a connection that stays open), 403 for
+    a bigger one too; 413 for over 1 MB with the secret. (Answered before the body was
+    read, 300 KB without the secret got 403 and a closed connection.)"""
+    context = ssl.create_default_context(cafile=str(caddy.ca_file))
+    async with httpx.AsyncClient(base_url=caddy.base_url, verify=context, timeout=30) as http:
+        await assert_refused_after_the_body(http, caddy.secret)
+
+
+@pytest.mark.skipif(not shutil.which("caddy"), reason="caddy is not installed")
+@pytest.mark.skipif(not curl_supports_http2(), reason="no curl with HTTP/2 is installed")
+def test_the_proxy_answers_curl_with_a_status(caddy: RunningCaddy) -> None:
+    """The same refusals over HTTP/2, as curl asks by default, each get their status; 5 MB
+    over HTTP/1.1 gets its 403 or 413. (Answered before the body was read, most HTTP/2
+    refusals got "Stream error in the HTTP/2 framing layer" from curl and no status:
+    Caddy reset the stream after answering.)"""
+    assert curl_refusals(caddy.base_url, caddy.ca_file, caddy.secret, caddy.workdir) == []

@@ -8,6 +8,7 @@ checks of tests/test_deployment.py run everywhere.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import secrets
@@ -24,6 +25,7 @@ from bot.testing.mock_truebar import MockTruebar
 from tests.bot_harness import EN_TAG
 from tests.docker_harness import ROOT, Deployment, build_image, deployment, docker, engine_problem
 from tests.fake_telegram import FakeTelegram
+from tests.proxy_checks import assert_refused_after_the_body, curl_refusals, curl_supports_http2
 
 CHAT = 1001
 SIZE_LIMIT = 250 * 1000 * 1000  # bytes, as `docker images` counts MB
@@ -185,7 +187,7 @@ async def test_single_profile_transcribes_is_healthy_and_stops_cleanly(
 
 
 async def test_scaled_profile_answers_a_note_once_and_its_proxy_lets_only_telegram_in(
-    image: str, voice_note: Path
+    image: str, voice_note: Path, tmp_path: Path
 ) -> None:
     secret = secrets.token_urlsafe(24)
     async with FakeTelegram() as fake, MockTruebar() as truebar:
@@ -209,8 +211,10 @@ async def test_scaled_profile_answers_a_note_once_and_its_proxy_lets_only_telegr
             message = fake.send_voice(CHAT, CHAT, voice_note.read_bytes())
             note = message["message_id"]
             update = {"update_id": fake.update_of_message[(CHAT, note)], "message": message}
-            async with await proxy_client(deployed) as http:
-                await assert_only_telegram_gets_through(deployed, image, http, secret, update)
+            async with await proxy_client(deployed, tmp_path / "caddy-root.crt") as http:
+                await assert_only_telegram_gets_through(
+                    deployed, image, http, secret, update, tmp_path
+                )
                 # Telegram delivers the note twice; round robin takes it to both replicas
                 for _ in range(2):
                     answer = await http.post("/telegram", json=update, headers=hook(secret))
@@ -238,13 +242,15 @@ def hook(secret: str) -> dict[str, str]:
     return {"X-Telegram-Bot-Api-Secret-Token": secret}
 
 
-async def proxy_client(deployed: Deployment) -> httpx.AsyncClient:
-    """HTTPS to Caddy's published port, trusting Caddy's local CA (from its volume)."""
+async def proxy_client(deployed: Deployment, ca_file: Path) -> httpx.AsyncClient:
+    """HTTPS to Caddy's published port, trusting Caddy's local CA (from its volume, copied
+    to ``ca_file``)."""
     published = (await deployed.compose("port", "proxy", "443")).stdout.strip()
     port = published.rsplit(":", 1)[1]
     root = await deployed.compose(
         "exec", "-T", "proxy", "cat", "/data/caddy/pki/authorities/local/root.crt"
     )
+    ca_file.write_text(root.stdout)
     context = ssl.create_default_context(cadata=root.stdout)
     return httpx.AsyncClient(base_url=f"https://localhost:{port}", verify=context, timeout=30)
 
@@ -255,10 +261,13 @@ async def assert_only_telegram_gets_through(
     http: httpx.AsyncClient,
     secret: str,
     update: dict[str, object],
+    workdir: Path,
 ) -> None:
     """Issue #10: without the secret header, with a wrong one, another method or path, or a
     body over 1 MB, Caddy answers itself. A replica's own refusal (asked directly, from
-    inside the network) looks different: Tornado's Server header and an HTML body."""
+    inside the network) looks different: Tornado's Server header and an HTML body. Each
+    refusal is a status line, over HTTP/1.1 and HTTP/2 (curl, where installed), whatever
+    the body (tests/proxy_checks.py); ``workdir`` holds Caddy's root certificate."""
     direct = await deployed.run_in_network(
         image,
         "python",
@@ -295,3 +304,8 @@ async def assert_only_telegram_gets_through(
         headers=hook(secret) | {"Content-Type": "application/json"},
     )
     assert big.status_code == 413, (big.status_code, big.headers, big.text[:200])
+    await assert_refused_after_the_body(http, secret)
+    if curl_supports_http2():
+        base_url = str(http.base_url).rstrip("/")
+        ca_file = workdir / "caddy-root.crt"
+        assert await asyncio.to_thread(curl_refusals, base_url, ca_file, secret, workdir) == []

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
+import secrets
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -240,6 +243,186 @@ async def test_finished_jobs_are_purged_after_their_retention_and_pending_ones_n
     assert await store.get_job(1, 1) is None
     assert await store.get_job(1, 2) is not None  # young
     assert await store.get_job(1, 3) is not None  # old but pending: never lost
+
+
+PURGED = [f"purgedword{n:03d}zq" for n in range(40)]
+KEPT = [f"keptword{n:03d}zq" for n in range(40)]
+
+
+def segments(word: str, n: int) -> str:
+    """A kept transcript's JSON: ``word`` over a few segments; the larger ones overflow
+    a page (SQLite) or go to TOAST (PostgreSQL), random text keeping them uncompressed."""
+    words = [word, *(secrets.token_hex(8) for _ in range(12 if n % 3 else 600))]
+    return json.dumps({"segments": [{"text": " ".join(words), "start_ms": 0}]})
+
+
+def assert_only_kept_words_in_the_files(
+    directory: Path, purged: list[str], kept: list[str]
+) -> None:
+    """No word of ``purged`` in any of the SQLite files (main file, -wal, -shm), and every
+    word of ``kept`` in one of them: the scan finds words that are there."""
+    files = {path.name: path.read_bytes() for path in directory.glob("bot.db*")}
+    assert set(files) == {"bot.db", "bot.db-wal", "bot.db-shm"}
+    traces = {name: [w for w in purged if w.encode() in data] for name, data in files.items()}
+    assert traces == {name: [] for name in files}
+    assert {w for w in kept if any(w.encode() in data for data in files.values())} == set(kept)
+
+
+@pytest.fixture
+def sqlite_without_secure_delete(monkeypatch: pytest.MonkeyPatch) -> None:
+    """New SQLite connections start as SQLite's own default has them: deleted content
+    left in the free space of its pages (Debian builds it with secure delete on)."""
+    connect = sqlite3.connect
+
+    def connect_as_built_upstream(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        db: sqlite3.Connection = connect(*args, **kwargs)
+        db.execute("PRAGMA secure_delete=OFF")
+        return db
+
+    monkeypatch.setattr(sqlite3, "connect", connect_as_built_upstream)
+
+
+@pytest.mark.usefixtures("sqlite_without_secure_delete")
+async def test_purged_transcripts_leave_no_trace_in_the_sqlite_files(tmp_path: Path) -> None:
+    """What the purge deletes is gone from the main file, the WAL and the shared-memory
+    file, whether it had reached the main file or was still in the WAL; the transcripts
+    kept, interleaved with them in the same pages, are still there."""
+    path = tmp_path / "bot.db"
+    store = await SqliteStore.open(path)
+    for n in range(20):
+        await store.keep_transcript(1, 2 * n, segments(PURGED[n], n))
+        await store.keep_transcript(1, 2 * n + 1, segments(KEPT[n], n))
+    await store.close()  # the last connection checkpoints the WAL into the main file
+    with sqlite3.connect(path) as db:  # the odd ones kept: young enough to stay
+        db.execute("UPDATE transcripts SET created_at = 2e9 WHERE message_id % 2 = 1")
+    db.close()
+    store = await SqliteStore.open(path)
+    try:
+        for n in range(20, 40):  # these only in the WAL
+            await store.keep_transcript(2, n, segments(PURGED[n], n))
+        assert await store.purge_transcripts(older_than_s=0) == 40
+        assert_only_kept_words_in_the_files(tmp_path, PURGED, KEPT[:20])
+        assert await store.transcript(1, 1) is not None and await store.transcript(1, 0) is None
+    finally:
+        await store.close()
+
+
+@pytest.mark.usefixtures("sqlite_without_secure_delete")
+async def test_purged_ledger_rows_leave_no_trace_in_the_sqlite_files(tmp_path: Path) -> None:
+    """The same for finished jobs past their retention: their file ids, guest query and
+    inline message ids are gone from every file; young and pending jobs' are there."""
+
+    def record(message_id: int, word: str, sent_at: float) -> JobRecord:
+        return dataclasses.replace(
+            job(message_id),
+            file_id=f"FILE-{word}",
+            guest_query_id=f"Q-{word}",
+            inline_message_id=f"IM-{word}",
+            sent_at=sent_at,
+        )
+
+    path = tmp_path / "bot.db"
+    store = await SqliteStore.open(path)
+    try:
+        for n in range(20):
+            old, young, pending = (
+                record(3 * n, PURGED[n], 1e9),
+                record(3 * n + 1, KEPT[n], time.time()),
+                record(3 * n + 2, KEPT[20 + n], 1e9),
+            )
+            for each in (old, young, pending):
+                await store.accept_job(each, "a", LONG)
+            await store.finish_job(*old.key, Outcome.TRANSCRIBED)
+            await store.finish_job(*young.key, Outcome.TRANSCRIBED)
+            if n == 9:  # the first half reaches the main file, the rest stays in the WAL
+                await store.close()
+                store = await SqliteStore.open(path)
+        assert await store.purge_jobs(older_than_s=3600) == 20
+        assert_only_kept_words_in_the_files(tmp_path, PURGED[:20], KEPT)
+    finally:
+        await store.close()
+
+
+async def test_a_reader_in_the_wal_delays_its_emptying_to_the_next_purge(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A reader in the WAL (an operator's sqlite3 shell, a backup) keeps what was purged
+    in it, which the bot logs; the next purge empties it, even with nothing to delete."""
+    store = await SqliteStore.open(tmp_path / "bot.db")
+    reader = sqlite3.connect(tmp_path / "bot.db", isolation_level=None)
+    try:
+        await store.keep_transcript(1, 1, segments(PURGED[0], 1))
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM transcripts").fetchone()  # reads from the WAL
+        assert await store.purge_transcripts(older_than_s=0) == 1
+        assert PURGED[0].encode() in (tmp_path / "bot.db-wal").read_bytes()
+        assert "could not empty the WAL of bot.db" in caplog.text
+        reader.execute("ROLLBACK")
+        assert await store.purge_transcripts(older_than_s=0) == 0
+        assert_only_kept_words_in_the_files(tmp_path, PURGED[:1], [])
+    finally:
+        reader.close()
+        await store.close()
+
+
+async def tuples_holding(conn: asyncpg.Connection, table: str, words: list[str]) -> list[str]:
+    """Which of ``words`` some tuple of ``table`` or of its TOAST table holds, live or dead
+    (pageinspect, installed in the test's schema unless the database has it already)."""
+    schema = await conn.fetchval(
+        "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pageinspect'"
+    )
+    if schema is None:
+        try:
+            await conn.execute("CREATE EXTENSION pageinspect")  # dropped with the schema
+        except asyncpg.PostgresError as exc:
+            pytest.skip(f"pageinspect is not available here ({exc})")
+        schema = await conn.fetchval("SELECT current_schema()")
+    relations = await conn.fetch(
+        "SELECT oid::regclass::text AS name, pg_relation_size(oid) / current_setting('block_size')"
+        "::int AS pages FROM pg_class WHERE oid IN ($1::regclass, "
+        "(SELECT reltoastrelid FROM pg_class WHERE oid = $1::regclass))",
+        table,
+    )
+    held = set()
+    for relation in relations:
+        for page in range(relation["pages"]):
+            rows = await conn.fetch(
+                f"SELECT t_data FROM {schema}.heap_page_items({schema}.get_raw_page($1, $2))",
+                relation["name"],
+                page,
+            )
+            data = b"".join(bytes(r["t_data"]) for r in rows if r["t_data"] is not None)
+            held |= {w for w in words if w.encode() in data}
+    return sorted(held)
+
+
+async def test_purged_rows_leave_no_tuple_in_the_postgres_tables(
+    pg_schema_url: str, tmp_path: Path
+) -> None:
+    """After a purge no version of a purged row is left as a tuple in the table's pages or
+    its TOAST table's (a plain VACUUM pruned them: their bytes stay in the pages' free
+    space until reused, as the README says); the rows kept are there."""
+    store = await open_store(pg_schema_url, tmp_path / "unused.db")
+    conn = await asyncpg.connect(pg_schema_url)
+    try:
+        for n in range(20):
+            await store.keep_transcript(1, 2 * n, segments(PURGED[n], n))
+            await store.keep_transcript(1, 2 * n + 1, segments(KEPT[n], n))
+            for message_id, word, sent_at in ((2 * n, PURGED[n], 1e9), (2 * n + 1, KEPT[n], 2e9)):
+                record = dataclasses.replace(job(message_id), file_id=word, sent_at=sent_at)
+                await store.accept_job(record, "a", LONG)
+                await store.finish_job(1, message_id, Outcome.TRANSCRIBED)
+        await conn.execute(
+            "UPDATE transcripts SET created_at = now() + interval '1 day' WHERE message_id % 2 = 1"
+        )
+        assert await tuples_holding(conn, "transcripts", PURGED[:20]) == PURGED[:20]
+        assert await store.purge_transcripts(older_than_s=0) == 20
+        assert await store.purge_jobs(older_than_s=3600) == 20
+        for table in ("transcripts", "jobs"):
+            assert await tuples_holding(conn, table, PURGED[:20] + KEPT[:20]) == KEPT[:20]
+    finally:
+        await conn.close()
+        await store.close()
 
 
 async def test_a_job_keeps_its_language_and_its_own_tag(store: Store) -> None:

@@ -52,6 +52,8 @@ FORMATS = (
     "asf",  # wma
     "ac3",
     "mpegts",
+    "au",  # Sun AU: PCM, mu-law, A-law
+    "wv",  # WavPack
 )
 """Demuxers a decoder may use: everything else (hls, dash, concat, image2, …) is refused."""
 

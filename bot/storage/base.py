@@ -135,12 +135,14 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def purge_transcripts(self, older_than_s: float) -> int:
-        """Delete transcripts kept longer than ``older_than_s``; how many went."""
+        """Delete transcripts kept longer than ``older_than_s``; how many went. A purge
+        removes what it deleted from the store's files as far as the backend can (SQLite:
+        no trace left; PostgreSQL: no tuple left, the bytes until reused)."""
 
     @abc.abstractmethod
     async def purge_jobs(self, older_than_s: float) -> int:
         """Delete finished jobs whose message is older than ``older_than_s`` (pending ones
-        stay, whatever their age); how many went."""
+        stay, whatever their age); how many went. As physical as :meth:`purge_transcripts`."""
 
     # -- job ledger ------------------------------------------------------------------------
     @abc.abstractmethod

@@ -178,19 +178,33 @@ class PostgresStore(Store):
         return None if content is None else str(content)
 
     async def purge_transcripts(self, older_than_s: float) -> int:
-        status = await self._pool.execute(
+        return await self._purge(
+            "transcripts",
             "DELETE FROM transcripts WHERE created_at <= now() - make_interval(secs => $1)",
             float(older_than_s),
         )
-        return int(status.split()[-1])
 
     async def purge_jobs(self, older_than_s: float) -> int:
-        status = await self._pool.execute(
+        return await self._purge(
+            "jobs",
             "DELETE FROM jobs WHERE state = $1 AND sent_at <= $2",
             FINISHED,
             time.time() - older_than_s,
         )
-        return int(status.split()[-1])
+
+    async def _purge(self, table: str, delete: str, *args: object) -> int:
+        """Delete, then VACUUM the table if rows went. A deleted row stays in the table's
+        pages as a dead tuple until a VACUUM prunes it, and autovacuum comes only once 50
+        rows and a fifth of the table are dead (or never, where it is off). Plain VACUUM
+        blocks no reads or writes; it frees the space for reuse without zeroing it
+        (README, Privacy), the table's TOAST table (long transcripts) included. It cannot
+        run in a transaction, hence a statement of its own; SKIP_LOCKED: where another
+        VACUUM (another replica's, autovacuum) is at work on the table, it does not wait."""
+        status = await self._pool.execute(delete, *args)
+        deleted = int(status.split()[-1])
+        if deleted:
+            await self._pool.execute(f"VACUUM (SKIP_LOCKED) {table}")
+        return deleted
 
     # -- job ledger ------------------------------------------------------------------------
     async def accept_job(

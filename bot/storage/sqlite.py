@@ -2,11 +2,17 @@
 
 sqlite3 blocks, so every call runs in a worker thread on one connection, serialised by a
 lock. Lease times are this machine's clock: only this process uses the file.
+
+What a purge deletes leaves the files: deleted content is overwritten with zeros
+(``secure_delete``; SQLite's own default leaves it in the pages' free space, though
+Debian builds it on), and the write-ahead log, which still holds the pages as they were
+before, is checkpointed into the main file and truncated to nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import threading
 import time
@@ -28,6 +34,11 @@ from bot.storage.base import (
 )
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 5000  # how long a query waits for another connection's lock
+CHECKPOINT_WAIT_MS = 100  # how long a purge waits for readers to leave the WAL
 
 MIGRATIONS = (
     """
@@ -109,6 +120,7 @@ class SqliteStore(Store):
         self.path = path
         self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+        self._wal_unscrubbed = False  # a purge could not truncate the WAL: the next one tries
 
     @classmethod
     async def open(cls, path: Path) -> SqliteStore:
@@ -121,7 +133,8 @@ class SqliteStore(Store):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        self._db.execute("PRAGMA secure_delete=ON")
         self._migrate(self._db)
 
     @staticmethod
@@ -188,16 +201,33 @@ class SqliteStore(Store):
         return str(rows[0][0]) if rows else None
 
     async def purge_transcripts(self, older_than_s: float) -> int:
-        return await self._execute(
+        return await self._purge(
             "DELETE FROM transcripts WHERE created_at <= ?", time.time() - older_than_s
         )
 
     async def purge_jobs(self, older_than_s: float) -> int:
-        return await self._execute(
+        return await self._purge(
             "DELETE FROM jobs WHERE state = ? AND sent_at <= ?",
             FINISHED,
             time.time() - older_than_s,
         )
+
+    async def _purge(self, sql: str, *params: object) -> int:
+        """Delete, then empty the WAL of what was deleted (both in the worker thread)."""
+
+        def purge(db: sqlite3.Connection) -> int:
+            deleted: int = db.execute(sql, params).rowcount
+            if deleted or self._wal_unscrubbed:
+                self._wal_unscrubbed = not _truncate_wal(db)
+                if self._wal_unscrubbed:
+                    log.warning(
+                        "could not empty the WAL of %s (another connection is reading it): "
+                        "what was purged stays there until the next purge",
+                        self.path.name,
+                    )
+            return deleted
+
+        return await self._run(purge)
 
     # -- job ledger ------------------------------------------------------------------------
     async def accept_job(
@@ -363,6 +393,18 @@ class SqliteStore(Store):
                 return work(self._db)
 
         return await asyncio.to_thread(run)
+
+
+def _truncate_wal(db: sqlite3.Connection) -> bool:
+    """Copy the WAL's pages (deleted content zeroed) into the main file and cut the WAL to
+    0 bytes; False if a reader still used it after a short wait (every other query of the
+    store waits meanwhile, so not the usual 5 s)."""
+    db.execute(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
+    try:
+        busy = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+    finally:
+        db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    return not busy
 
 
 def _pending(db: sqlite3.Connection, column: str, value: int) -> int:

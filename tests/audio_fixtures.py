@@ -82,3 +82,20 @@ def make_tone(directory: Path, seconds: float, name: str = "tone.ogg") -> Path:
         str(target),
     )
     return target
+
+
+QUICKSTART = ("-ac", "1", "-ar", "16000", "-f", "s16le")
+"""The Truebar quickstart's conversion: ``ffmpeg -i FILE -ac 1 -ar 16000 -f s16le``."""
+
+
+async def quickstart_pcm(ffmpeg_binary: str, path: Path) -> bytes:
+    """What the Truebar quickstart's command gives for ``path``, run as it is written."""
+    import asyncio
+
+    process = await asyncio.create_subprocess_exec(
+        ffmpeg_binary, "-loglevel", "error", "-i", str(path), *QUICKSTART, "-",
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    pcm, _ = await process.communicate()
+    assert process.returncode == 0
+    return pcm

@@ -8,7 +8,6 @@ BOT_FFMPEG / BOT_FFPROBE, which `./dev test` points at the virtualenv's build.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
 import subprocess
@@ -156,21 +155,17 @@ def test_every_format_decodes_to_pcm_and_probes_in_the_sandbox(
 
 
 @pytest.mark.parametrize("name", [n for n in SAMPLES if n.endswith((".au", ".wv"))])
-async def test_sun_au_and_wavpack_decode_byte_identically_in_the_bots_sandbox(
+async def test_sun_au_and_wavpack_give_the_quickstarts_conversion_in_the_sandbox(
     name: str, samples: dict[str, Path], decoder: Decoder
 ) -> None:
     """What tests/test_audio.py checks for the fixtures' formats: the bot's Decoder, with
-    its sandbox's whitelists and limits, gives the bytes of the plain conversion."""
-    unsandboxed = await asyncio.create_subprocess_exec(
-        *[decoder.sandbox.ffmpeg, "-nostdin", "-loglevel", "error", "-threads", "1"],
-        *["-i", str(samples[name]), "-vn", *PCM_CONVERSION, "-"],
-        stdout=asyncio.subprocess.PIPE,
-    )
-    plain, _ = await unsandboxed.communicate()
+    its sandbox's whitelists and limits, gives the bytes of the Truebar quickstart's
+    ``ffmpeg -i FILE -ac 1 -ar 16000 -f s16le``."""
+    quickstart = await af.quickstart_pcm(decoder.sandbox.ffmpeg, samples[name])
     stream = await decoder.stream(samples[name], budget_s=3600)
     sandboxed = b"".join([chunk async for chunk in stream.chunks()])
-    assert len(plain) > PCM_BYTES_PER_S * 3  # seconds of speech, not an empty success
-    assert hashlib.sha256(sandboxed).hexdigest() == hashlib.sha256(plain).hexdigest()
+    assert len(quickstart) > PCM_BYTES_PER_S * 3  # seconds of speech, not an empty success
+    assert hashlib.sha256(sandboxed).hexdigest() == hashlib.sha256(quickstart).hexdigest()
     assert not stream.truncated
 
 

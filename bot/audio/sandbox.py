@@ -60,13 +60,9 @@ FORMATS = (
 MAX_ALLOC = 32 * 1024 * 1024  # largest single allocation ffmpeg may make
 OPEN_FILES = 16  # ffmpeg needs 4: stdin, stdout, stderr and the file
 STDERR_TAIL = 4096  # bytes of a decoder's complaints kept for the log
-PCM_CONVERSION = (
-    # Half the default filter length: as sharp as speech recognition at 16 kHz can use
-    # (what changes is 35-43 dB below the signal), and 4 % of the decoder's CPU less.
-    *("-af", f"aresample={SAMPLE_RATE}:filter_size=16"),
-    *("-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "s16le", "-acodec", "pcm_s16le"),
-)
-"""Any audio → 16 kHz mono s16le PCM, on stdout."""
+PCM_CONVERSION = ("-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "s16le")
+"""Any audio → 16 kHz mono s16le PCM, on stdout: the Truebar quickstart's conversion,
+``ffmpeg -i FILE -ac 1 -ar 16000 -f s16le``, to the byte (tests/test_audio.py)."""
 UTILS = ("prlimit", "setpriv")  # util-linux: in every Debian, as are chrt and coreutils' nice
 
 

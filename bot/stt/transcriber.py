@@ -1,0 +1,169 @@
+"""The core's :class:`~bot.core.ports.Transcriber`: Truebar sessions for recognition, the
+sandboxed decoder for the audio, each library's failures turned into the core's at this
+boundary (:mod:`bot.core.errors`)."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
+from pathlib import Path
+
+from bot.audio import AudioError, AudioTooLong, Decoder, EmptyAudio, PcmStream
+from bot.core.errors import (
+    AudioRejected,
+    ConnectionDropped,
+    ServiceFailed,
+    ServiceUnavailable,
+)
+from bot.core.ports import Pcm, Probe, Recognition
+from bot.core.say import Notice, NoticeKind
+from bot.core.transcript import Heard, Segment, Word
+from bot.truebar import (
+    AuthError,
+    AuthUnavailable,
+    ConfigRejected,
+    ConnectionLost,
+    ServerError,
+    SessionConfig,
+    TruebarClient,
+    TruebarError,
+    TruebarSession,
+    TruebarTimeout,
+    extra_stage,
+)
+from bot.truebar.transcript import Segment as TruebarSegment
+
+SessionEnded = Callable[[str, float], None]
+"""Told how each session ended ("finished", or the failure's name) and how long it took."""
+
+
+class TruebarTranscriber:
+    def __init__(
+        self, client: TruebarClient, decoder: Decoder, on_session: SessionEnded | None = None
+    ) -> None:
+        self._client = client
+        self._decoder = decoder
+        self._on_session = on_session
+
+    @contextlib.asynccontextmanager
+    async def session(self, recognition: Recognition) -> AsyncIterator[_Speech]:
+        config = SessionConfig(
+            recognition.tag,
+            extra_stages=[
+                extra_stage(s.task, s.tag, dict(s.parameters) or None) for s in recognition.stages
+            ],
+        )
+        started, result = time.monotonic(), "finished"
+        try:
+            async with _translated(recognition.tag), self._client.session(config) as session:
+                yield _Speech(session, recognition.tag)
+        except BaseException as exc:
+            result = type(exc).__name__
+            raise
+        finally:
+            if self._on_session is not None:
+                self._on_session(result, time.monotonic() - started)
+
+    async def probe(self, file: Path) -> Probe:
+        found = await self._decoder.probe(file)
+        return Probe(found.duration_s, found.has_audio)
+
+    @contextlib.asynccontextmanager
+    async def decode(self, file: Path, budget_s: float) -> AsyncIterator[Pcm]:
+        try:
+            stream = await self._decoder.stream(file, budget_s=budget_s)
+        except AudioError as exc:
+            raise _rejected(exc) from exc
+        try:
+            yield _Decoded(stream)
+        finally:
+            await stream.close()
+
+
+class _Speech:
+    """One configured Truebar session, its segments turned into the core's."""
+
+    def __init__(self, session: TruebarSession, tag: str) -> None:
+        self._session = session
+        self._tag = tag
+
+    async def stream(self, audio: AsyncIterable[bytes]) -> AsyncGenerator[Heard, None]:
+        glue = _Glue()
+        async with (
+            _translated(self._tag),
+            contextlib.aclosing(self._session.transcribe(audio)) as updates,
+        ):
+            async for update in updates:
+                segment = glue.final(update.segment) if update.is_final else None
+                yield Heard(update.text, update.final_text, segment)
+
+
+class _Glue:
+    """Truebar's tokens say whether they attach to the token before (left-handed: "," or
+    ".") or after (right-handed: "("); the core's words say only whether a space goes
+    before them. The first depends on the token before, which may be in the previous
+    final segment."""
+
+    def __init__(self) -> None:
+        self._attaches_right = True  # nothing before the first word
+
+    def final(self, segment: TruebarSegment) -> Segment:
+        words: list[Word] = []
+        for text, left_handed, right_handed, start, end in segment.words:
+            if text:
+                words.append((text, left_handed or self._attaches_right, start, end))
+                self._attaches_right = right_handed
+        return Segment(tuple(words), segment.start_ms, segment.end_ms)
+
+
+class _Decoded:
+    """The decoder's output as the core reads it, its failures the core's."""
+
+    def __init__(self, stream: PcmStream) -> None:
+        self._stream = stream
+
+    @property
+    def duration_s(self) -> float:
+        return self._stream.duration_s
+
+    @property
+    def truncated(self) -> bool:
+        return self._stream.truncated
+
+    async def chunks(self) -> AsyncGenerator[bytes, None]:
+        try:
+            async with contextlib.aclosing(self._stream.chunks()) as chunks:
+                async for chunk in chunks:
+                    yield chunk
+        except AudioError as exc:
+            raise _rejected(exc) from exc
+
+
+@contextlib.asynccontextmanager
+async def _translated(tag: str) -> AsyncIterator[None]:
+    """Truebar's failures as the core's: what passes, what fails the note, and how."""
+    try:
+        yield
+    except AuthUnavailable as exc:
+        raise ServiceUnavailable(str(exc)) from exc
+    except AuthError as exc:
+        raise ServiceFailed(str(exc), Notice(NoticeKind.LOGIN_REFUSED)) from exc
+    except ConfigRejected as exc:
+        raise ServiceFailed(str(exc), Notice(NoticeKind.LANGUAGE_REFUSED, detail=tag)) from exc
+    except TruebarTimeout as exc:
+        raise ServiceFailed(str(exc), Notice(NoticeKind.SERVICE_TIMEOUT)) from exc
+    except ConnectionLost as exc:
+        raise ConnectionDropped(str(exc)) from exc
+    except ServerError as exc:
+        raise ServiceFailed(str(exc), Notice(NoticeKind.SERVICE_ERROR, detail=str(exc))) from exc
+    except TruebarError as exc:
+        raise ServiceFailed(str(exc), Notice(NoticeKind.SOMETHING_WRONG)) from exc
+
+
+def _rejected(exc: AudioError) -> AudioRejected:
+    if isinstance(exc, EmptyAudio):
+        return AudioRejected(str(exc), Notice(NoticeKind.EMPTY_FILE))
+    if isinstance(exc, AudioTooLong):
+        return AudioRejected(str(exc), Notice(NoticeKind.TOO_LONG, exc.limit_s))
+    return AudioRejected(str(exc), Notice(NoticeKind.UNREADABLE))

@@ -249,7 +249,7 @@ class NoteWorkflow:
             if self._settings.transcript_retention_s > 0:
                 await self._keep(note, result, ctx.tag)
             buttons = export_buttons.under_transcript(note.target.message_id, tx)
-        parts = await reply.finish(shown, buttons)
+        parts = (await reply.finish(shown, buttons)).parts
         mark("final_sent")
         if parts > 1 and transcript:
             await reply.send_document(TRANSCRIPT_FILE, transcript.encode(), tx.whole_transcript)

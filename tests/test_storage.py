@@ -356,7 +356,9 @@ async def test_keyboards_are_known_by_their_message(store: Store) -> None:
     assert await store.keyboard(-100, 7) == Keyboard(
         -100, 7, KeyboardKind.TRANSCRIPT, note_id=7, owner_id=1
     )
-    await store.drop_keyboard(-100, 7)
+    await store.drop_keyboard(-100, 7, KeyboardKind.LANGUAGES)  # replaced: stays
+    assert await store.keyboard(-100, 7) is not None
+    await store.drop_keyboard(-100, 7, KeyboardKind.TRANSCRIPT)
     assert await store.keyboard(-100, 7) is None
     assert await store.purge_keyboards(older_than_s=3600) == 0  # young: kept
     assert await store.purge_keyboards(older_than_s=0) == 1
@@ -374,7 +376,7 @@ async def test_a_note_has_one_unused_offer_of_a_kind(store: Store) -> None:
     await store.place_offer(1, KeyboardKind.LANGUAGES, 5, 42)
     assert await store.reserve_offer(prompt, LONG) == dataclasses.replace(prompt, message_id=42)
     assert await store.keyboard(1, 42) == dataclasses.replace(prompt, message_id=42)
-    await store.drop_keyboard(1, 42)  # used: the next may be offered
+    await store.drop_keyboard(1, 42, KeyboardKind.LANGUAGES)  # used: the next may be offered
     assert await store.reserve_offer(prompt, LONG) is None
     await store.drop_offer(1, KeyboardKind.LANGUAGES, 5)  # could not be sent
     assert await store.reserve_offer(prompt, LONG) is None

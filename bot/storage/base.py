@@ -192,8 +192,9 @@ class Store(abc.ABC):
         """The keyboard on this message, None if the bot knows none there."""
 
     @abc.abstractmethod
-    async def drop_keyboard(self, chat_id: int, message_id: int) -> None:
-        """Forget the keyboard on this message (it was used, or taken off)."""
+    async def drop_keyboard(self, chat_id: int, message_id: int, kind: KeyboardKind) -> None:
+        """Forget the keyboard of ``kind`` on this message (it was used, or taken off);
+        one of another kind that has replaced it stays."""
 
     @abc.abstractmethod
     async def use_keyboard(self, chat_id: int, message_id: int) -> bool:

@@ -238,9 +238,12 @@ class PostgresStore(Store):
         )
         return None if row is None else _keyboard(row)
 
-    async def drop_keyboard(self, chat_id: int, message_id: int) -> None:
+    async def drop_keyboard(self, chat_id: int, message_id: int, kind: KeyboardKind) -> None:
         await self._pool.execute(
-            "DELETE FROM keyboards WHERE chat_id = $1 AND message_id = $2", chat_id, message_id
+            "DELETE FROM keyboards WHERE chat_id = $1 AND message_id = $2 AND kind = $3",
+            chat_id,
+            message_id,
+            str(kind),
         )
 
     async def use_keyboard(self, chat_id: int, message_id: int) -> bool:

@@ -243,9 +243,12 @@ class SqliteStore(Store):
         )
         return _keyboard(rows[0]) if rows else None
 
-    async def drop_keyboard(self, chat_id: int, message_id: int) -> None:
+    async def drop_keyboard(self, chat_id: int, message_id: int, kind: KeyboardKind) -> None:
         await self._execute(
-            "DELETE FROM keyboards WHERE chat_id = ? AND message_id = ?", chat_id, message_id
+            "DELETE FROM keyboards WHERE chat_id = ? AND message_id = ? AND kind = ?",
+            chat_id,
+            message_id,
+            kind,
         )
 
     async def use_keyboard(self, chat_id: int, message_id: int) -> bool:

@@ -53,8 +53,13 @@ MODE_DATA = re.compile(rf"{MODE_PREFIX}({'|'.join(Mode)})\Z")
 MEDIA = filters.VOICE | filters.VIDEO_NOTE | filters.AUDIO | filters.VIDEO | filters.Document.ALL
 # Guest mentions match every message filter: they are handled first, and excluded here.
 NOT_GUEST = ~filters.UpdateType.GUEST_MESSAGE
+# A channel's post reaches its discussion group as an automatic forward: a command (or a
+# mention) in it was the channel's, answered there, not a request of the group's.
+NOT_A_CHANNELS_COPY = ~filters.IS_AUTOMATIC_FORWARD
 # Commands work in chats and in channels (where admins post them).
-COMMAND_UPDATES = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
+COMMAND_UPDATES = (
+    filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
+) & NOT_A_CHANNELS_COPY
 
 MODE_WORDS = {
     "every": Mode.EVERY,
@@ -98,6 +103,7 @@ class Handlers:
                 filters.REPLY
                 & filters.Entity(MessageEntity.MENTION)
                 & NOT_GUEST
+                & NOT_A_CHANNELS_COPY
                 & ~filters.UpdateType.EDITED,
                 self.mention,
             ),

@@ -443,6 +443,10 @@ class Texts:
                 "message, and then {period};"
             ).format(period=self.kept_for(job_retention_s, days=True)),
             self._(
+                "• for each message of mine with buttons: which message it is, what its "
+                "buttons do, the message they are about and who may press them, {period};"
+            ).format(period=self.kept_for(job_retention_s, days=True)),
+            self._(
                 "• the transcript's words and timings {period}, so the buttons under it "
                 "(subtitles, another language) work; then they are deleted."
             ).format(period=self.kept_for(transcript_retention_s))

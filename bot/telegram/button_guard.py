@@ -155,7 +155,8 @@ class ButtonGuard:
         action: Action,
     ) -> None:
         message, user = query.message, query.from_user
-        match = data.match(query.data or "")  # again: empty data matches every pattern
+        # matched again: python-telegram-bot gives empty data to the first handler there is
+        match = data.match(query.data or "")
         if not isinstance(message, Message) or match is None:  # too old to be accessible
             await answer(self._quick_texts(user).stale_choice, alert=True)
             return

@@ -1,11 +1,12 @@
 """``/settings``: one inline menu for a chat's choices — recognition language, the NLP
 stages Truebar offers for it (punctuation, …), timestamps, the group mode, and the
-language the bot speaks. Anyone may look; changing follows ``/lang``'s rule (admins only
-in groups, unless the operator allows everyone), and the group mode is for admins always.
+language the bot speaks. Anyone may open it; its buttons answer the one who opened it and
+admins (in a channel, admins only: :mod:`bot.telegram.button_guard`); changing follows
+``/lang``'s rule (admins only in groups, unless the operator allows everyone), and the
+group mode is for admins always.
 
 The menu is one message, edited in place as buttons are pressed; its callback data is
-``s:<action>[:<argument>]``. Its buttons answer the one who opened it and admins (in a
-channel, admins only: :mod:`bot.telegram.button_guard`).
+``s:<action>[:<argument>]``.
 """
 
 from __future__ import annotations

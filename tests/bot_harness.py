@@ -241,3 +241,25 @@ async def press(
     count = len(fake.answered_callbacks)
     await fake.wait_for(lambda: len(fake.answered_callbacks) > count)
     return fake.answered_callbacks[-1]
+
+
+async def transcribed(
+    fake: FakeTelegram,
+    bot: NoteTracker,
+    chat: int,
+    voice_note: Path,
+    *,
+    user: int = USER,
+    language_code: str | None = None,
+) -> tuple[int, StoredMessage]:
+    """Send a voice note; once it is done, its id and the bot's last reply message."""
+    note = fake.send_voice(chat, user, voice_note.read_bytes(), language_code=language_code)
+    await bot.done(chat, note["message_id"])
+    replies = [m for m in fake.replies_to(chat, note["message_id"]) if m.text is not None]
+    return note["message_id"], replies[-1]
+
+
+def shown(fake: FakeTelegram, chat: int) -> dict[int, tuple[list[str], object]]:
+    """What each of the bot's messages in ``chat`` has shown (every text, in order) and
+    its buttons now: compared before and after, whether anything was sent or edited."""
+    return {m.message_id: (list(m.history), m.reply_markup) for m in fake.bot_messages(chat)}

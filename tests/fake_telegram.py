@@ -375,6 +375,8 @@ class FakeTelegram:
                 "date": int(time.time()),
             },
         }
+        if text is not None:  # a forward keeps the post's text as it was, commands included
+            message["entities"] = _entities(text)
         update_id = self.push_update({"message": message})
         self.update_of_message[(group.id, message_id)] = update_id
 

@@ -16,6 +16,7 @@ from tests.fake_telegram import (
     CHANNEL_BOT,
     GROUP_ANONYMOUS_BOT,
     NOT_MODIFIED,
+    SERVICE_USER,
     FakeTelegram,
     FloodLimits,
 )
@@ -71,6 +72,24 @@ async def test_channel_posts_reach_only_a_bot_that_is_the_channels_admin(
     assert copy["sender_chat"]["id"] == CHANNEL
     assert copy["forward_origin"]["chat"]["id"] == CHANNEL
     assert len(posts) == (1 if bot_is_admin else 0)
+
+
+async def test_a_channels_command_reaches_its_discussion_group_as_a_command(
+    fake: FakeTelegram, http: httpx.AsyncClient
+) -> None:
+    """An automatic forward keeps the post's text and entities: a command posted in the
+    channel is a command in the group too (a bot must tell it by is_automatic_forward)."""
+    fake.add_chat(CHANNEL, "channel", admins={ADMIN})
+    fake.add_chat(DISCUSSION, "supergroup")
+    fake.link_discussion(CHANNEL, DISCUSSION)
+    fake.send_text(CHANNEL, ADMIN, "/mode off")
+    got = await updates(http, fake)
+    (post,) = [u["channel_post"] for u in got if "channel_post" in u]
+    (copy,) = [u["message"] for u in got if "message" in u]
+    assert copy["is_automatic_forward"] and copy["text"] == post["text"] == "/mode off"
+    assert copy["entities"] == post["entities"]
+    assert copy["entities"][0] == {"type": "bot_command", "offset": 0, "length": 5}
+    assert copy["from"]["id"] == SERVICE_USER and copy["sender_chat"]["id"] == CHANNEL
 
 
 async def test_only_a_channels_admin_bot_may_ask_about_its_members(

@@ -7,11 +7,12 @@ import functools
 from collections.abc import AsyncIterator
 
 import pytest
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import ExtBot
 
 from bot.config import FloodSettings
 from bot.telegram.flood import FloodGate
-from bot.telegram.live_reply import LiveReply, ReplyTarget
+from bot.telegram.live_reply import Final, LiveReply, ReplyTarget
 from bot.telegram.rate_limiter import FloodLimiter, Send
 from tests.bot_harness import FAST_FLOOD, FAST_LIMITS
 from tests.fake_telegram import FakeTelegram
@@ -69,3 +70,22 @@ async def test_interims_leave_the_chat_burst_to_the_final(
     ]
     # placeholder, three interims, final
     assert gate.interim_flags == [False, True, True, True, False]
+
+
+async def test_the_final_says_which_message_carries_the_buttons(
+    bot: tuple[FakeTelegram, ExtBot[Send], RecordingGate],
+) -> None:
+    fake, telegram_bot, _ = bot
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("Subtitles", callback_data="t:srt")]])
+    note = fake.send_voice(CHAT, CHAT, b"OggS")
+    short = LiveReply(telegram_bot, ReplyTarget(CHAT, note["message_id"]))
+    await short.open("Transcribing…")
+    assert await short.finish("Hello.", markup) == Final(1, short.message_id)
+    long = LiveReply(telegram_bot, ReplyTarget(CHAT, note["message_id"]))
+    final = await long.finish("word " * 1000, markup)  # over one message: the last has them
+    assert final.parts == 2 and final.markup_message_id != long.message_id
+    assert final.markup_message_id is not None
+    assert fake.messages[(CHAT, final.markup_message_id)].reply_markup is not None
+    assert fake.messages[(CHAT, long.message_id or 0)].reply_markup is None
+    plain = LiveReply(telegram_bot, ReplyTarget(CHAT, note["message_id"]))
+    assert await plain.finish("No buttons.") == Final(1, None)

@@ -16,7 +16,16 @@ from typing import Any
 import asyncpg
 import pytest
 
-from bot.storage import Admission, AdmissionLimits, JobRecord, Outcome, Store, open_store
+from bot.storage import (
+    Admission,
+    AdmissionLimits,
+    JobRecord,
+    Keyboard,
+    KeyboardKind,
+    Outcome,
+    Store,
+    open_store,
+)
 from bot.storage.postgres import MIGRATIONS as POSTGRES_MIGRATIONS
 from bot.storage.postgres import PostgresStore
 from bot.storage.sqlite import MIGRATIONS as SQLITE_MIGRATIONS
@@ -182,7 +191,8 @@ async def test_sqlite_file_from_before_leases_is_migrated(tmp_path: Path) -> Non
         (job,) = await store.claim_jobs("me", LONG, at_startup=True)
         assert (job.message_id, job.view) == (5, "chat")
         assert (job.user_language, job.asr_tag) == (None, None)  # columns added since
-        assert job.requested is False
+        assert job.requested is False and job.origin_message_id is None
+        assert await store.keyboard(1, 5) is None  # and the keyboards table
         assert await store.chat_options(-100) == {"asr_tag": "KALDI:sl-SI:*:*"}  # kept
         await store.keep_transcript(1, 5, "{}")  # and the table
         assert await store.transcript(1, 5) == "{}"
@@ -472,3 +482,99 @@ async def test_closing_the_sqlite_store_waits_for_a_query_still_running(tmp_path
     await asyncio.wait_for(closing, timeout=10)
     with pytest.raises(RuntimeError, match="closed"):
         await store.get_job(1, 1)
+
+
+# -- re-runs and keyboards -------------------------------------------------------------------
+
+
+def rerun(message_id: int, origin: int, tag: str | None, chat_id: int = 1) -> JobRecord:
+    return dataclasses.replace(job(message_id, chat_id), origin_message_id=origin, asr_tag=tag)
+
+
+async def test_a_note_is_transcribed_again_once_per_tag(store: Store) -> None:
+    limits = AdmissionLimits(per_chat=10, per_user=10)
+    await store.accept_job(job(1), "a", LONG)
+    assert await store.accept_job(rerun(2, 1, "HR"), "a", LONG, limits) is Admission.ACCEPTED
+    assert await store.accept_job(rerun(3, 1, "HR"), "a", LONG) is Admission.ALREADY_RERUN
+    assert await store.get_job(1, 3) is None  # refused: no trace
+    assert await store.accept_job(rerun(4, 1, "SL"), "a", LONG) is Admission.ACCEPTED
+    assert await store.accept_job(rerun(5, 1, None), "a", LONG) is Admission.ACCEPTED
+    assert await store.accept_job(rerun(6, 1, None), "a", LONG) is Admission.ALREADY_RERUN
+    assert await store.accept_job(rerun(2, 1, "SL"), "a", LONG) is Admission.DUPLICATE
+    # another note, another chat: their own re-runs
+    assert await store.accept_job(rerun(7, 9, "HR"), "a", LONG) is Admission.ACCEPTED
+    assert await store.accept_job(rerun(3, 1, "HR", chat_id=2), "a", LONG) is Admission.ACCEPTED
+    assert sorted(await store.reruns(1, 1), key=str) == ["HR", None, "SL"]
+    assert await store.reruns(1, 2) == []
+    state = await store.get_job(1, 2)
+    assert state is not None and state.job.origin_message_id == 1
+
+
+async def test_re_runs_of_one_note_racing_are_admitted_once(opener: Opener) -> None:
+    stores = [await opener() for _ in range(4)]
+    try:
+        admitted = await asyncio.gather(
+            *(s.accept_job(rerun(10 + i, 1, "HR"), f"r{i}", LONG) for i, s in enumerate(stores))
+        )
+        assert admitted.count(Admission.ACCEPTED) == 1
+        assert admitted.count(Admission.ALREADY_RERUN) == 3
+    finally:
+        for s in stores:
+            await s.close()
+
+
+async def test_keyboards_are_known_by_their_message(store: Store) -> None:
+    transcript = Keyboard(-100, 7, KeyboardKind.TRANSCRIPT, note_id=5, owner_id=3003)
+    await store.add_keyboard(transcript)
+    await store.add_keyboard(Keyboard(-100, 8, KeyboardKind.SETTINGS, owner_id=-100))
+    assert await store.keyboard(-100, 7) == transcript
+    assert await store.keyboard(-100, 9) is None and await store.keyboard(-101, 7) is None
+    assert await store.use_keyboard(-100, 7)  # once
+    assert not await store.use_keyboard(-100, 7)
+    assert not await store.use_keyboard(-100, 9)
+    used = await store.keyboard(-100, 7)
+    assert used is not None and used.used
+    # a message's keyboard replaced (a prompt that became a transcript): as new
+    await store.add_keyboard(Keyboard(-100, 7, KeyboardKind.TRANSCRIPT, note_id=7, owner_id=1))
+    assert await store.keyboard(-100, 7) == Keyboard(
+        -100, 7, KeyboardKind.TRANSCRIPT, note_id=7, owner_id=1
+    )
+    await store.drop_keyboard(-100, 7, KeyboardKind.LANGUAGES)  # replaced: stays
+    assert await store.keyboard(-100, 7) is not None
+    await store.drop_keyboard(-100, 7, KeyboardKind.TRANSCRIPT)
+    assert await store.keyboard(-100, 7) is None
+    assert await store.purge_keyboards(older_than_s=3600) == 0  # young: kept
+    assert await store.purge_keyboards(older_than_s=0) == 1
+    assert await store.keyboard(-100, 8) is None
+
+
+async def test_a_note_has_one_unused_offer_of_a_kind(store: Store) -> None:
+    prompt = Keyboard(1, None, KeyboardKind.LANGUAGES, note_id=5, owner_id=1001)
+    assert await store.reserve_offer(prompt, LONG) is None  # ours to send
+    assert await store.reserve_offer(prompt, LONG) == prompt  # on its way
+    # another kind, another note: their own
+    again = dataclasses.replace(prompt, kind=KeyboardKind.AGAIN)
+    assert await store.reserve_offer(again, LONG) is None
+    assert await store.reserve_offer(dataclasses.replace(prompt, note_id=6), LONG) is None
+    await store.place_offer(1, KeyboardKind.LANGUAGES, 5, 42)
+    assert await store.reserve_offer(prompt, LONG) == dataclasses.replace(prompt, message_id=42)
+    assert await store.keyboard(1, 42) == dataclasses.replace(prompt, message_id=42)
+    await store.drop_keyboard(1, 42, KeyboardKind.LANGUAGES)  # used: the next may be offered
+    assert await store.reserve_offer(prompt, LONG) is None
+    await store.drop_offer(1, KeyboardKind.LANGUAGES, 5)  # could not be sent
+    assert await store.reserve_offer(prompt, LONG) is None
+    assert await store.reserve_offer(prompt, stale_after_s=0) is None  # a crash's: replaced
+    await store.place_offer(1, KeyboardKind.LANGUAGES, 5, 43)
+    await store.drop_offer(1, KeyboardKind.LANGUAGES, 5)  # only a reservation is given up
+    assert await store.keyboard(1, 43) is not None
+
+
+async def test_offers_reserved_at_once_go_to_one_press(opener: Opener) -> None:
+    stores = [await opener() for _ in range(4)]
+    prompt = Keyboard(1, None, KeyboardKind.LANGUAGES, note_id=5, owner_id=1001)
+    try:
+        reserved = await asyncio.gather(*(s.reserve_offer(prompt, LONG) for s in stores))
+        assert reserved.count(None) == 1
+    finally:
+        for s in stores:
+            await s.close()

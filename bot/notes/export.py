@@ -59,6 +59,11 @@ def from_json(content: str) -> tuple[list[Segment], str]:
     return segments, str(data["tag"])
 
 
+def tag_of(content: str) -> str:
+    """The tag :func:`to_json` kept: the one the transcript was made in."""
+    return str(json.loads(content)["tag"])
+
+
 def text_of(segments: Iterable[Segment]) -> str:
     """The transcript's text, the words joined as Truebar's rules say."""
     return join_tokens(w for s in segments for w in s.words)

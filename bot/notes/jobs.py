@@ -85,6 +85,18 @@ class Jobs:
         """Accept a note from an update; returns at once, the work runs in the background."""
         self._spawn(note, self._accept(note))
 
+    async def accept_rerun(self, note: Note) -> Admission:
+        """A re-run asked for with a button: recorded before this returns, so that the
+        press is answered with what the ledger said (a refusal is the presser's alone, not
+        a message in the chat); worked on in the background once accepted."""
+        admission = await self._store.accept_job(
+            note.record(), self._owner, self._lease_s, self._limits
+        )
+        if admission:
+            NOTES_RECEIVED.inc()
+            self._spawn(note, self._work_on(note))
+        return admission
+
     async def resume_pending(self) -> int:
         """Take up the notes a previous run of this bot left unanswered."""
         jobs = await self._store.claim_jobs(self._owner, self._lease_s, at_startup=True)
@@ -150,7 +162,7 @@ class Jobs:
                 note, (await self._texts(note)).storage_down, Outcome.FAILED, record=False
             )
             return
-        if admission is Admission.DUPLICATE:
+        if admission in (Admission.DUPLICATE, Admission.ALREADY_RERUN):
             log.info(
                 "chat %s message %s: already accepted; not doing it twice",
                 note.target.chat_id,

@@ -47,6 +47,7 @@ class Note:
     user_language: str | None = None  # the sender's Telegram language
     asr_tag: str | None = None  # a language asked for this note alone ("another language")
     requested: bool = False  # asked for (/transcribe, a mention, a button), not just sent
+    origin_message_id: int | None = None  # a re-run's original note ("another language")
 
     @property
     def key(self) -> JobKey:
@@ -101,6 +102,7 @@ class Note:
             user_language=self.user_language,
             asr_tag=self.asr_tag,
             requested=self.requested,
+            origin_message_id=self.origin_message_id,
         )
 
     @classmethod
@@ -128,6 +130,7 @@ class Note:
             job.asr_tag,
             # a guest mention always asks (rows from before the ledger kept it say no)
             job.requested or target.view is View.GUEST,
+            job.origin_message_id,
         )
 
 
@@ -216,6 +219,11 @@ def _note(message: Message, target: ReplyTarget) -> Note | None:
         user_id=sender,
         user_language=language,
     )
+
+
+def sender_id(message: Message) -> int | None:
+    """Who sent ``message``, as the ledger records it (see :func:`_sender`)."""
+    return _sender(message)[0]
 
 
 def _sender(message: Message) -> tuple[int | None, str | None]:

@@ -42,9 +42,10 @@ from bot.notes.errors import MediaUnavailable, RetryLater, Undeliverable
 from bot.notes.media import Note
 from bot.notes.scheduling import FairSlots, Ticket
 from bot.notes.store_retry import retried
-from bot.storage import Outcome, Store
+from bot.storage import Keyboard, KeyboardKind, Outcome, Store
 from bot.tasks import settle
 from bot.telegram import export_buttons
+from bot.telegram.button_guard import remember as remember_keyboard
 from bot.telegram.draft_reply import DraftSupport
 from bot.telegram.held_reply import HeldReply
 from bot.telegram.live_reply import (
@@ -267,9 +268,20 @@ class NoteWorkflow:
         if text and note.target.view is View.CHAT:
             if self._settings.transcript_retention_s > 0:
                 await self._keep(note, result, ctx.tag)
-            buttons = export_buttons.under_transcript(note.target.message_id, tx)
-        parts = await reply.finish(shown, buttons)
+            buttons = export_buttons.under_transcript(tx)
+        final = await reply.finish(shown, buttons)
+        parts = final.parts
         mark("final_sent")
+        if buttons is not None and final.markup_message_id is not None:
+            # the buttons are known by the message they are on, and are about this note
+            keyboard = Keyboard(
+                note.target.chat_id,
+                final.markup_message_id,
+                KeyboardKind.TRANSCRIPT,
+                note_id=note.target.message_id,
+                owner_id=note.user_id,
+            )
+            await remember_keyboard(self._store, keyboard)
         if parts > 1 and transcript:
             await reply.send_document(TRANSCRIPT_FILE, transcript.encode(), tx.whole_transcript)
         log.info(

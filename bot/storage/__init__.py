@@ -8,24 +8,30 @@ from pathlib import Path
 
 from bot.storage.base import (
     FINISHED,
+    OFFERS,
     PENDING,
     Admission,
     AdmissionLimits,
     JobKey,
     JobRecord,
     JobState,
+    Keyboard,
+    KeyboardKind,
     Outcome,
     Store,
 )
 
 __all__ = [
     "FINISHED",
+    "OFFERS",
     "PENDING",
     "Admission",
     "AdmissionLimits",
     "JobKey",
     "JobRecord",
     "JobState",
+    "Keyboard",
+    "KeyboardKind",
     "Outcome",
     "Store",
     "open_store",

@@ -51,6 +51,7 @@ class Admission(enum.Enum):
     DUPLICATE = "duplicate"  # this chat+message was seen before: do not redo it
     CHAT_BUSY = "chat_busy"  # the chat has as many unfinished notes as it may
     USER_BUSY = "user_busy"  # the sender has as many unfinished notes as they may
+    ALREADY_RERUN = "already_rerun"  # its original was transcribed again in this tag before
 
     def __bool__(self) -> bool:
         return self is Admission.ACCEPTED
@@ -87,6 +88,7 @@ class JobRecord:
     user_language: str | None = None  # the sender's Telegram language, for defaults
     asr_tag: str | None = None  # a tag asked for this note alone ("another language")
     requested: bool = False  # asked for (/transcribe, a mention, a button), not just sent
+    origin_message_id: int | None = None  # a re-run's original note (the first, for a re-run's)
 
     @property
     def key(self) -> JobKey:
@@ -103,6 +105,38 @@ class JobState:
 
 
 JOB_COLUMNS = [f.name for f in dataclasses.fields(JobRecord)]
+
+
+class KeyboardKind(enum.StrEnum):
+    """What a keyboard the bot sent is: a press is taken only with data of its kind."""
+
+    TRANSCRIPT = "transcript"  # under a final transcript: subtitles, another language
+    LANGUAGES = "languages"  # the languages to transcribe a note again in (an offer)
+    AGAIN = "again"  # transcribe a note again, its transcript no longer kept (an offer)
+    SETTINGS = "settings"  # /settings
+    LANG = "lang"  # /lang's list
+    MODE = "mode"  # /mode's list
+
+
+OFFERS = frozenset({KeyboardKind.LANGUAGES, KeyboardKind.AGAIN})
+"""Kinds a note has at most one of that is not used yet: pressed again, the button that
+offers it points at the one there is instead of sending another."""
+
+
+@dataclass(frozen=True, slots=True)
+class Keyboard:
+    """A keyboard the bot sent, known by the message that carries it: a press is checked
+    against this, never against what its callback data says."""
+
+    chat_id: int
+    message_id: int | None  # None: an offer reserved, on its way to Telegram
+    kind: KeyboardKind
+    note_id: int | None = None  # the note it is about (its message id in the chat)
+    owner_id: int | None = None  # who may press it besides admins: a user, or a chat's id
+    used: bool = False  # a transcript's: its subtitles were sent
+
+
+KEYBOARD_COLUMNS = [f.name for f in dataclasses.fields(Keyboard)]
 
 
 class Store(abc.ABC):
@@ -144,14 +178,57 @@ class Store(abc.ABC):
         """Delete finished jobs whose message is older than ``older_than_s`` (pending ones
         stay, whatever their age); how many went. As physical as :meth:`purge_transcripts`."""
 
+    @abc.abstractmethod
+    async def purge_keyboards(self, older_than_s: float) -> int:
+        """Forget keyboards sent longer than ``older_than_s`` ago (their presses then get
+        "no longer available"); how many went."""
+
+    # -- the bot's keyboards ---------------------------------------------------------------
+    @abc.abstractmethod
+    async def add_keyboard(self, keyboard: Keyboard) -> None:
+        """Remember a keyboard Telegram accepted (its message id set; not an offer: those
+        come through :meth:`reserve_offer`), replacing what that message had."""
+
+    @abc.abstractmethod
+    async def keyboard(self, chat_id: int, message_id: int) -> Keyboard | None:
+        """The keyboard on this message, None if the bot knows none there."""
+
+    @abc.abstractmethod
+    async def drop_keyboard(self, chat_id: int, message_id: int, kind: KeyboardKind) -> None:
+        """Forget the keyboard of ``kind`` on this message (it was used, or taken off);
+        one of another kind that has replaced it stays."""
+
+    @abc.abstractmethod
+    async def use_keyboard(self, chat_id: int, message_id: int) -> bool:
+        """Mark the keyboard on this message used; whether this call did (once only)."""
+
+    @abc.abstractmethod
+    async def reserve_offer(self, offer: Keyboard, stale_after_s: float) -> Keyboard | None:
+        """Reserve ``offer`` (one of :data:`OFFERS`, no message id yet) unless its note
+        has an unused one of its kind: None if the caller holds it now (send it, then
+        :meth:`place_offer`, or :meth:`drop_offer` if it could not be sent), else the one
+        there is (no message id while another press is sending it). A reservation older
+        than ``stale_after_s`` that never got its message (a crash mid-send) is replaced."""
+
+    @abc.abstractmethod
+    async def place_offer(
+        self, chat_id: int, kind: KeyboardKind, note_id: int, message_id: int
+    ) -> None:
+        """The reserved offer is out, as this message."""
+
+    @abc.abstractmethod
+    async def drop_offer(self, chat_id: int, kind: KeyboardKind, note_id: int) -> None:
+        """Give a reservation up (its message could not be sent)."""
+
     # -- job ledger ------------------------------------------------------------------------
     @abc.abstractmethod
     async def accept_job(
         self, job: JobRecord, owner: str, lease_s: float, limits: AdmissionLimits | None = None
     ) -> Admission:
         """Record a new note leased to ``owner``, unless this chat+message was seen before
-        (by any replica) or, with ``limits``, its chat or sender already has that many
-        unfinished notes."""
+        (by any replica), it is a re-run whose original was transcribed again in its tag
+        before (:attr:`JobRecord.origin_message_id`), or, with ``limits``, its chat or
+        sender already has that many unfinished notes."""
 
     @abc.abstractmethod
     async def set_placeholder(self, chat_id: int, message_id: int, placeholder_id: int) -> None: ...
@@ -194,3 +271,7 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def get_job(self, chat_id: int, message_id: int) -> JobState | None:
         """The job for this chat+message, None if the ledger never saw it."""
+
+    @abc.abstractmethod
+    async def reruns(self, chat_id: int, origin_message_id: int) -> list[str | None]:
+        """The tags the note was transcribed again in (None: the chat's at the time)."""

@@ -16,18 +16,22 @@ import asyncpg
 from bot.storage.base import (
     FINISHED,
     JOB_COLUMNS,
+    KEYBOARD_COLUMNS,
     PENDING,
     Admission,
     AdmissionLimits,
     JobKey,
     JobRecord,
     JobState,
+    Keyboard,
+    KeyboardKind,
     Outcome,
     Store,
 )
 
 MIGRATION_LOCK = 0x766F696365626F74  # "voicebot": one key for this application's migrations
 ADMISSION_LOCK = 0x766F6963  # "voic": with the chat id, serialises admissions to one chat
+OFFER_LOCK = 0x6F666672  # "offr": with the chat id, serialises reserving offers in one chat
 
 MIGRATIONS = (
     """
@@ -93,9 +97,28 @@ MIGRATIONS = (
     """
     ALTER TABLE jobs ADD COLUMN requested BOOLEAN NOT NULL DEFAULT false;
     """,
+    """
+    ALTER TABLE jobs ADD COLUMN origin_message_id BIGINT;
+    CREATE INDEX jobs_reruns ON jobs (chat_id, origin_message_id)
+        WHERE origin_message_id IS NOT NULL;
+    CREATE TABLE keyboards (
+        chat_id BIGINT NOT NULL,
+        message_id BIGINT,
+        kind TEXT NOT NULL,
+        note_id BIGINT,
+        owner_id BIGINT,
+        used BOOLEAN NOT NULL DEFAULT false,
+        created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        UNIQUE (chat_id, message_id)
+    );
+    CREATE UNIQUE INDEX keyboards_one_offer ON keyboards (chat_id, kind, note_id)
+        WHERE kind IN ('languages', 'again');
+    CREATE INDEX keyboards_age ON keyboards (created_at);
+    """,
 )
 
 _LEASE = "now() + make_interval(secs => {})"
+_SELECT_KEYBOARD = f"SELECT {', '.join(KEYBOARD_COLUMNS)} FROM keyboards"
 _KEYS = "(chat_id, message_id) IN (SELECT * FROM unnest({}::bigint[], {}::bigint[]))"
 
 
@@ -206,6 +229,90 @@ class PostgresStore(Store):
             await self._pool.execute(f"VACUUM (SKIP_LOCKED) {table}")
         return deleted
 
+    async def purge_keyboards(self, older_than_s: float) -> int:
+        status = await self._pool.execute(
+            "DELETE FROM keyboards WHERE created_at <= now() - make_interval(secs => $1)",
+            float(older_than_s),
+        )
+        return int(status.split()[-1])
+
+    # -- the bot's keyboards ---------------------------------------------------------------
+    async def add_keyboard(self, keyboard: Keyboard) -> None:
+        await self._pool.execute(
+            f"INSERT INTO keyboards ({', '.join(KEYBOARD_COLUMNS)}) "
+            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (chat_id, message_id) DO UPDATE SET "
+            "kind = excluded.kind, note_id = excluded.note_id, owner_id = excluded.owner_id, "
+            "used = excluded.used, created_at = now()",
+            *(getattr(keyboard, c) for c in KEYBOARD_COLUMNS),
+        )
+
+    async def keyboard(self, chat_id: int, message_id: int) -> Keyboard | None:
+        row = await self._pool.fetchrow(
+            f"{_SELECT_KEYBOARD} WHERE chat_id = $1 AND message_id = $2", chat_id, message_id
+        )
+        return None if row is None else _keyboard(row)
+
+    async def drop_keyboard(self, chat_id: int, message_id: int, kind: KeyboardKind) -> None:
+        await self._pool.execute(
+            "DELETE FROM keyboards WHERE chat_id = $1 AND message_id = $2 AND kind = $3",
+            chat_id,
+            message_id,
+            str(kind),
+        )
+
+    async def use_keyboard(self, chat_id: int, message_id: int) -> bool:
+        status = await self._pool.execute(
+            "UPDATE keyboards SET used = true WHERE chat_id = $1 AND message_id = $2 AND NOT used",
+            chat_id,
+            message_id,
+        )
+        return status != "UPDATE 0"
+
+    async def reserve_offer(self, offer: Keyboard, stale_after_s: float) -> Keyboard | None:
+        where = "chat_id = $1 AND kind = $2 AND note_id = $3"
+        key = (offer.chat_id, str(offer.kind), offer.note_id)
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock($1, hashint8($2))", OFFER_LOCK, offer.chat_id
+            )
+            await conn.execute(
+                f"DELETE FROM keyboards WHERE {where} AND message_id IS NULL "
+                "AND created_at <= now() - make_interval(secs => $4)",
+                *key,
+                float(stale_after_s),
+            )
+            there = await conn.fetchrow(f"{_SELECT_KEYBOARD} WHERE {where}", *key)
+            if there is not None:
+                return _keyboard(there)
+            await conn.execute(
+                "INSERT INTO keyboards (chat_id, message_id, kind, note_id, owner_id) "
+                "VALUES ($1, NULL, $2, $3, $4)",
+                *key,
+                offer.owner_id,
+            )
+        return None
+
+    async def place_offer(
+        self, chat_id: int, kind: KeyboardKind, note_id: int, message_id: int
+    ) -> None:
+        await self._pool.execute(
+            "UPDATE keyboards SET message_id = $4 "
+            "WHERE chat_id = $1 AND kind = $2 AND note_id = $3 AND message_id IS NULL",
+            chat_id,
+            str(kind),
+            note_id,
+            message_id,
+        )
+
+    async def drop_offer(self, chat_id: int, kind: KeyboardKind, note_id: int) -> None:
+        await self._pool.execute(
+            "DELETE FROM keyboards "
+            "WHERE chat_id = $1 AND kind = $2 AND note_id = $3 AND message_id IS NULL",
+            chat_id,
+            str(kind),
+            note_id,
+        )
+
     # -- job ledger ------------------------------------------------------------------------
     async def accept_job(
         self, job: JobRecord, owner: str, lease_s: float, limits: AdmissionLimits | None = None
@@ -222,6 +329,14 @@ class PostgresStore(Store):
                 "SELECT 1 FROM jobs WHERE chat_id = $1 AND message_id = $2", *job.key
             ):
                 return Admission.DUPLICATE
+            if job.origin_message_id is not None and await conn.fetchval(
+                "SELECT 1 FROM jobs WHERE chat_id = $1 AND origin_message_id = $2 "
+                "AND asr_tag IS NOT DISTINCT FROM $3::text",
+                job.chat_id,
+                job.origin_message_id,
+                job.asr_tag,
+            ):
+                return Admission.ALREADY_RERUN
             if limits is not None:
                 if await _pending(conn, "chat_id", job.chat_id) >= limits.per_chat:
                     return Admission.CHAT_BUSY
@@ -342,6 +457,14 @@ class PostgresStore(Store):
             None if outcome is None else Outcome(outcome),
         )
 
+    async def reruns(self, chat_id: int, origin_message_id: int) -> list[str | None]:
+        rows = await self._pool.fetch(
+            "SELECT asr_tag FROM jobs WHERE chat_id = $1 AND origin_message_id = $2",
+            chat_id,
+            origin_message_id,
+        )
+        return [None if r["asr_tag"] is None else str(r["asr_tag"]) for r in rows]
+
     async def _update_job(self, chat_id: int, message_id: int, changes: str, *args: object) -> None:
         await self._pool.execute(
             f"UPDATE jobs SET {changes}, updated_at = now() WHERE chat_id = $1 AND message_id = $2",
@@ -364,3 +487,9 @@ async def _pending(
 def _columns(keys: Iterable[JobKey]) -> tuple[list[int], list[int]]:
     pairs = list(keys)
     return [c for c, _ in pairs], [m for _, m in pairs]
+
+
+def _keyboard(row: asyncpg.Record) -> Keyboard:
+    values = {c: row[c] for c in KEYBOARD_COLUMNS}
+    values["kind"] = KeyboardKind(values["kind"])
+    return Keyboard(**values)

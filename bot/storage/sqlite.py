@@ -23,12 +23,15 @@ from typing import TypeVar
 from bot.storage.base import (
     FINISHED,
     JOB_COLUMNS,
+    KEYBOARD_COLUMNS,
     PENDING,
     Admission,
     AdmissionLimits,
     JobKey,
     JobRecord,
     JobState,
+    Keyboard,
+    KeyboardKind,
     Outcome,
     Store,
 )
@@ -108,9 +111,28 @@ MIGRATIONS = (
     """
     ALTER TABLE jobs ADD COLUMN requested INTEGER NOT NULL DEFAULT 0;
     """,
+    """
+    ALTER TABLE jobs ADD COLUMN origin_message_id INTEGER;
+    CREATE INDEX jobs_reruns ON jobs (chat_id, origin_message_id)
+        WHERE origin_message_id IS NOT NULL;
+    CREATE TABLE keyboards (
+        chat_id INTEGER NOT NULL,
+        message_id INTEGER,
+        kind TEXT NOT NULL,
+        note_id INTEGER,
+        owner_id INTEGER,
+        used INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        UNIQUE (chat_id, message_id)
+    );
+    CREATE UNIQUE INDEX keyboards_one_offer ON keyboards (chat_id, kind, note_id)
+        WHERE kind IN ('languages', 'again');
+    CREATE INDEX keyboards_age ON keyboards (created_at);
+    """,
 )
 
 _SELECT_JOB = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs"
+_SELECT_KEYBOARD = f"SELECT {', '.join(KEYBOARD_COLUMNS)} FROM keyboards"
 
 
 class SqliteStore(Store):
@@ -212,6 +234,87 @@ class SqliteStore(Store):
             time.time() - older_than_s,
         )
 
+    async def purge_keyboards(self, older_than_s: float) -> int:
+        return await self._purge(
+            "DELETE FROM keyboards WHERE created_at <= ?", time.time() - older_than_s
+        )
+
+    # -- the bot's keyboards ---------------------------------------------------------------
+    async def add_keyboard(self, keyboard: Keyboard) -> None:
+        await self._execute(
+            f"INSERT INTO keyboards ({', '.join(KEYBOARD_COLUMNS)}, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (chat_id, message_id) DO UPDATE SET "
+            "kind = excluded.kind, note_id = excluded.note_id, owner_id = excluded.owner_id, "
+            "used = excluded.used, created_at = excluded.created_at",
+            *(getattr(keyboard, c) for c in KEYBOARD_COLUMNS),
+            time.time(),
+        )
+
+    async def keyboard(self, chat_id: int, message_id: int) -> Keyboard | None:
+        rows = await self._query(
+            f"{_SELECT_KEYBOARD} WHERE chat_id = ? AND message_id = ?", chat_id, message_id
+        )
+        return _keyboard(rows[0]) if rows else None
+
+    async def drop_keyboard(self, chat_id: int, message_id: int, kind: KeyboardKind) -> None:
+        await self._execute(
+            "DELETE FROM keyboards WHERE chat_id = ? AND message_id = ? AND kind = ?",
+            chat_id,
+            message_id,
+            kind,
+        )
+
+    async def use_keyboard(self, chat_id: int, message_id: int) -> bool:
+        used = await self._execute(
+            "UPDATE keyboards SET used = 1 WHERE chat_id = ? AND message_id = ? AND used = 0",
+            chat_id,
+            message_id,
+        )
+        return used > 0
+
+    async def reserve_offer(self, offer: Keyboard, stale_after_s: float) -> Keyboard | None:
+        where = "chat_id = ? AND kind = ? AND note_id = ?"
+        key = (offer.chat_id, offer.kind, offer.note_id)
+
+        def reserve(db: sqlite3.Connection) -> Keyboard | None:
+            now = time.time()
+            db.execute(
+                f"DELETE FROM keyboards WHERE {where} AND message_id IS NULL AND created_at <= ?",
+                (*key, now - stale_after_s),
+            )
+            there = db.execute(f"{_SELECT_KEYBOARD} WHERE {where}", key).fetchone()
+            if there is not None:
+                return _keyboard(there)
+            db.execute(
+                "INSERT INTO keyboards (chat_id, message_id, kind, note_id, owner_id, used, "
+                "created_at) VALUES (?, NULL, ?, ?, ?, 0, ?)",
+                (*key, offer.owner_id, now),
+            )
+            return None
+
+        return await self._transaction(reserve)
+
+    async def place_offer(
+        self, chat_id: int, kind: KeyboardKind, note_id: int, message_id: int
+    ) -> None:
+        await self._execute(
+            "UPDATE keyboards SET message_id = ? "
+            "WHERE chat_id = ? AND kind = ? AND note_id = ? AND message_id IS NULL",
+            message_id,
+            chat_id,
+            kind,
+            note_id,
+        )
+
+    async def drop_offer(self, chat_id: int, kind: KeyboardKind, note_id: int) -> None:
+        await self._execute(
+            "DELETE FROM keyboards "
+            "WHERE chat_id = ? AND kind = ? AND note_id = ? AND message_id IS NULL",
+            chat_id,
+            kind,
+            note_id,
+        )
+
     async def _purge(self, sql: str, *params: object) -> int:
         """Delete, then empty the WAL of what was deleted (both in the worker thread)."""
 
@@ -242,6 +345,15 @@ class SqliteStore(Store):
                 "SELECT 1 FROM jobs WHERE chat_id = ? AND message_id = ?", job.key
             ).fetchone():
                 return Admission.DUPLICATE
+            if (
+                job.origin_message_id is not None
+                and db.execute(
+                    "SELECT 1 FROM jobs "
+                    "WHERE chat_id = ? AND origin_message_id = ? AND asr_tag IS ?",
+                    (job.chat_id, job.origin_message_id, job.asr_tag),
+                ).fetchone()
+            ):
+                return Admission.ALREADY_RERUN
             if limits is not None:
                 if _pending(db, "chat_id", job.chat_id) >= limits.per_chat:
                     return Admission.CHAT_BUSY
@@ -356,6 +468,14 @@ class SqliteStore(Store):
             None if outcome is None else Outcome(str(outcome)),
         )
 
+    async def reruns(self, chat_id: int, origin_message_id: int) -> list[str | None]:
+        rows = await self._query(
+            "SELECT asr_tag FROM jobs WHERE chat_id = ? AND origin_message_id = ?",
+            chat_id,
+            origin_message_id,
+        )
+        return [None if tag is None else str(tag) for (tag,) in rows]
+
     # -- plumbing --------------------------------------------------------------------------
     async def _update_job(self, chat_id: int, message_id: int, changes: str, *args: object) -> None:
         await self._execute(
@@ -420,3 +540,10 @@ def _job(row: tuple[object, ...]) -> JobRecord:
     values["is_group"] = bool(values["is_group"])
     values["requested"] = bool(values["requested"])
     return JobRecord(**values)  # type: ignore[arg-type]
+
+
+def _keyboard(row: tuple[object, ...]) -> Keyboard:
+    values = dict(zip(KEYBOARD_COLUMNS, row, strict=True))
+    values["kind"] = KeyboardKind(str(values["kind"]))
+    values["used"] = bool(values["used"])
+    return Keyboard(**values)  # type: ignore[arg-type]

@@ -293,15 +293,22 @@ async def _set_commands(app: Application, default_language: str) -> None:  # typ
 
 
 async def purge_expired(store: Store, transcripts_s: float, jobs_s: float) -> None:
-    """Delete kept transcripts and finished ledger rows once their retention is over, for
-    as long as the bot runs (every replica does it; deleting twice is harmless)."""
+    """Delete kept transcripts, finished ledger rows and the keyboards of the bot's
+    messages once their retention is over, for as long as the bot runs (every replica
+    does it; deleting twice is harmless)."""
     every_s = min(PURGE_EVERY_S, max(transcripts_s / 4, 1.0))
     while True:
         try:
             transcripts = await store.purge_transcripts(transcripts_s)
             jobs = await store.purge_jobs(jobs_s)
-            if transcripts or jobs:
-                log.info("purged %d transcripts and %d finished jobs", transcripts, jobs)
+            keyboards = await store.purge_keyboards(jobs_s)  # the buttons of those jobs
+            if transcripts or jobs or keyboards:
+                log.info(
+                    "purged %d transcripts, %d finished jobs and %d keyboards",
+                    transcripts,
+                    jobs,
+                    keyboards,
+                )
         except Exception as exc:
             log.warning("could not purge expired data: %s: %s", type(exc).__name__, exc)
         await asyncio.sleep(every_s)

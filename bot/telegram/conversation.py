@@ -1,5 +1,6 @@
-"""What the command and button handlers share: who may change a chat's settings, the
-chat's texts in its language, and short replies that must land."""
+"""What the command and button handlers share: who may change a chat's settings (admins
+asked of Telegram through a short-lived cache), the chat's texts in its language, and
+short replies that must land."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import hashlib
 import logging
 
 from telegram import Chat, InlineKeyboardMarkup, Message, User
-from telegram.constants import ChatMemberStatus, ChatType
+from telegram.constants import ChatType
 from telegram.error import TelegramError
 
 from bot.chat_settings import ChatOptions, ChatSettings
 from bot.config import BotSettings
+from bot.telegram.chat_admins import ChatAdmins
 from bot.telegram.live_reply import Bot, LiveReply, ReplyTarget
 from bot.telegram.texts import Texts, texts_for
 
@@ -32,6 +34,7 @@ class Conversation:
         self.bot = bot
         self.settings = settings
         self.chats = chats
+        self.admins = ChatAdmins(bot)
 
     async def context(self, chat: Chat, user: User | None) -> tuple[ChatOptions, Texts]:
         """The chat's choices, and its texts: in the chat's chosen language, else (in a
@@ -58,12 +61,7 @@ class Conversation:
             return True  # an anonymous admin posts as the group itself; a channel post too
         if user is None:
             return False
-        try:
-            member = await chat.get_member(user.id)
-        except TelegramError as exc:
-            log.warning("chat %s: cannot check admin status: %s", chat.id, exc)
-            return False
-        return member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
+        return await self.admins.is_admin(chat.id, user.id)
 
     async def reply(
         self, message: Message, text: str, markup: InlineKeyboardMarkup | None = None

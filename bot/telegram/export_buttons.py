@@ -1,73 +1,51 @@
-"""The buttons under a final transcript, and what their callback data says.
+"""The buttons under a final transcript and the offers they lead to, and what their
+callback data says: only what to do, never to what. The message pressed says which note
+(its keyboard is known by that message: :mod:`bot.telegram.button_guard`).
 
-``x:<action>:<message id>[:<tag key>]``, where the message id is the note's (its key in
-the ledger and in the kept transcripts): ``srt`` (subtitles), ``lang`` (ask for another
-language), ``re`` (transcribe again in the tag), ``again`` (transcribe again, after the
-transcript was purged). Telegram allows 64 bytes of callback data; this needs at most 41.
+``t:srt`` (subtitles) and ``t:lang`` (another language) under a transcript;
+``t:re:<tag key>`` on the list of languages to transcribe the note again in; ``t:again``
+on the offer to transcribe it again once its transcript is no longer kept. The format of
+before (``x:<action>:<message id>…``) matches none of these: such a button, under a
+transcript sent before, is answered that the choice is no longer available.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.telegram.conversation import tag_key
 from bot.telegram.texts import Texts
 
-PREFIX = "x:"
-SUBTITLES, LANGUAGES, RERUN, AGAIN = "srt", "lang", "re", "again"
+SUBTITLES, LANGUAGES = "srt", "lang"
+UNDER_TRANSCRIPT = re.compile(rf"t:({SUBTITLES}|{LANGUAGES})\Z")
+CHOICE = re.compile(r"t:re:([0-9a-f]{16})\Z")  # a tag key (conversation.tag_key)
+AGAIN = re.compile(r"t:again\Z")
 
 
-@dataclass(frozen=True, slots=True)
-class Press:
-    action: str
-    message_id: int
-    tag_key: str | None = None
-
-
-def parse(data: str) -> Press | None:
-    action, _, rest = data.removeprefix(PREFIX).partition(":")
-    message, _, key = rest.partition(":")
-    if action not in (SUBTITLES, LANGUAGES, RERUN, AGAIN) or not message.lstrip("-").isdigit():
-        return None
-    return Press(action, int(message), key or None)
-
-
-def _data(action: str, message_id: int, key: str | None = None) -> str:
-    return f"{PREFIX}{action}:{message_id}" + (f":{key}" if key else "")
-
-
-def under_transcript(message_id: int, tx: Texts) -> InlineKeyboardMarkup:
+def under_transcript(tx: Texts) -> InlineKeyboardMarkup:
     """Subtitles, and the same file in another language."""
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(
-                    tx.subtitles_button, callback_data=_data(SUBTITLES, message_id)
-                ),
-                InlineKeyboardButton(
-                    tx.another_language_button, callback_data=_data(LANGUAGES, message_id)
-                ),
+                InlineKeyboardButton(tx.subtitles_button, callback_data=f"t:{SUBTITLES}"),
+                InlineKeyboardButton(tx.another_language_button, callback_data=f"t:{LANGUAGES}"),
             ]
         ]
     )
 
 
-def transcribe_again(message_id: int, tx: Texts) -> InlineKeyboardMarkup:
+def transcribe_again(tx: Texts) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(tx.transcribe_again_button, callback_data=_data(AGAIN, message_id))]]
+        [[InlineKeyboardButton(tx.transcribe_again_button, callback_data="t:again")]]
     )
 
 
-def languages(message_id: int, tags: list[str], tx: Texts) -> InlineKeyboardMarkup:
+def languages(tags: list[str], tx: Texts) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
-            [
-                InlineKeyboardButton(
-                    tx.describe_tag(tag), callback_data=_data(RERUN, message_id, tag_key(tag))
-                )
-            ]
+            [InlineKeyboardButton(tx.describe_tag(tag), callback_data=f"t:re:{tag_key(tag)}")]
             for tag in tags
         ]
     )

@@ -1,131 +1,228 @@
 """What the buttons under a final transcript do: subtitles from the kept segments (or,
 once they are purged, an offer to transcribe again), and the same file transcribed
 again in another language — a new job in the ledger, keyed by the bot's prompt message,
-which becomes that job's live reply."""
+which becomes that job's live reply.
+
+What a press may cost is bounded, however often it comes: a transcript's subtitles are
+sent once (later presses point at them); a note has at most one unused offer of each
+kind (the languages, transcribing again), and a press for another points at it; a note
+is transcribed again at most once per language, never in the one it was transcribed in
+(the ledger refuses a second re-run of the original note in a tag, a re-run's re-run
+counting for the original), and each re-run counts against the presser's limits like a
+note of theirs. No press sends more than one message. Which note a press is about comes
+from the keyboard it is on (:mod:`bot.telegram.button_guard`), never from its data.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
 
-from telegram import CallbackQuery, Message, Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, ContextTypes
+from telegram import InlineKeyboardMarkup
+from telegram.ext import BaseHandler
 
+from bot.languages import language_code
 from bot.notes import export
+from bot.notes.jobs import Jobs
 from bot.notes.media import Note
-from bot.storage import Store
+from bot.storage import Admission, JobState, Keyboard, KeyboardKind, Store
 from bot.telegram import export_buttons as buttons
+from bot.telegram.button_guard import ButtonGuard, Press
 from bot.telegram.conversation import Conversation, tag_for_key
 from bot.telegram.live_reply import LiveReply, ReplyTarget
-from bot.telegram.texts import Texts, texts_for
 from bot.truebar.errors import TruebarError
 from bot.truebar.stages_cache import StagesCache
 
 log = logging.getLogger(__name__)
 
 SUBTITLES_FILE = "subtitles.srt"
+OFFER_LOST_AFTER_S = 120.0  # an offer reserved this long without its message was lost
 
 
 class ExportMenu:
     def __init__(
         self,
         talk: Conversation,
-        submit: Callable[[Note], None],
+        jobs: Jobs,
         store: Store,
         stages: StagesCache,
+        guard: ButtonGuard,
     ) -> None:
         self._talk = talk
-        self._submit = submit
+        self._jobs = jobs
         self._store = store
         self._stages = stages
+        self._guard = guard
 
     def handlers(self) -> list[BaseHandler]:  # type: ignore[type-arg]
-        return [CallbackQueryHandler(self.button, pattern=f"^{buttons.PREFIX}")]
+        guard = self._guard
+        return [
+            guard.handler(buttons.UNDER_TRANSCRIPT, KeyboardKind.TRANSCRIPT, self._transcript),
+            guard.handler(buttons.CHOICE, KeyboardKind.LANGUAGES, self._choice),
+            guard.handler(buttons.AGAIN, KeyboardKind.AGAIN, self._again),
+        ]
 
-    async def button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        query = update.callback_query
-        if query is None:
-            return
-        message = query.message
-        press = buttons.parse(query.data or "")
-        if not isinstance(message, Message) or press is None:
-            await query.answer(texts_for(query.from_user.language_code or "").stale_choice)
-            return
-        tx = await self._talk.texts(message.chat, query.from_user)
-        if press.action == buttons.SUBTITLES:
-            await self._subtitles(query, message, press, tx)
-        elif press.action == buttons.LANGUAGES:
-            await self._ask_language(query, message, press, tx)
+    async def _transcript(self, press: Press) -> None:
+        if press.data[1] == buttons.SUBTITLES:
+            await self._subtitles(press)
         else:
-            await self._again(query, message, press, tx)
+            await self._ask_language(press)
 
-    async def _subtitles(
-        self, query: CallbackQuery, message: Message, press: buttons.Press, tx: Texts
-    ) -> None:
-        kept = await self._store.transcript(message.chat.id, press.message_id)
-        await query.answer()
-        if kept is None:
-            await self._talk.reply(
-                message,
-                tx.expired(self._talk.settings.transcript_retention_s),
-                buttons.transcribe_again(press.message_id, tx),
-            )
+    async def _subtitles(self, press: Press) -> None:
+        """The transcript's subtitles, once; once purged, the offer to transcribe again."""
+        chat_id, note_id, tx = press.chat.id, press.keyboard.note_id, press.tx
+        if note_id is None:
+            await press.stale()
             return
+        kept = await self._store.transcript(chat_id, note_id)
+        if kept is None:
+            expired = tx.expired(self._talk.settings.transcript_retention_s)
+            again = buttons.transcribe_again(tx)
+            await self._offer(press, KeyboardKind.AGAIN, note_id, expired, again, tx.offered_above)
+            return
+        if not await self._store.use_keyboard(chat_id, press.message.message_id):
+            await press.answer(tx.subtitles_above)
+            return
+        await press.answer()
         segments, _ = export.from_json(kept)
-        reply = LiveReply(self._talk.bot, ReplyTarget.for_message(message))
+        reply = LiveReply(self._talk.bot, ReplyTarget.for_message(press.message))
         await reply.send_document(SUBTITLES_FILE, export.srt(segments).encode(), tx.subtitles)
 
-    async def _ask_language(
-        self, query: CallbackQuery, message: Message, press: buttons.Press, tx: Texts
-    ) -> None:
+    async def _ask_language(self, press: Press) -> None:
+        """The languages the note has not been transcribed in yet, to choose from."""
+        chat_id, tx = press.chat.id, press.tx
+        known = await self._job(chat_id, press.keyboard.note_id)
+        if known is None:
+            await press.stale()
+            return
+        root = _root(known)
         try:
             tags = await self._stages.tags()
         except TruebarError:
-            await query.answer(tx.lang_unavailable, show_alert=True)
+            await press.answer(tx.lang_unavailable, alert=True)
             return
-        await query.answer()
-        await self._talk.reply(
-            message, tx.another_language_prompt, buttons.languages(press.message_id, tags, tx)
-        )
+        offered = await self._offered(chat_id, root, tags)
+        if not offered:
+            await press.answer(tx.every_language_used)
+            return
+        prompt, choices = tx.another_language_prompt, buttons.languages(offered, tx)
+        await self._offer(press, KeyboardKind.LANGUAGES, root, prompt, choices, tx.choose_above)
 
-    async def _again(
-        self, query: CallbackQuery, message: Message, press: buttons.Press, tx: Texts
-    ) -> None:
-        """Transcribe the note's file again (in the tag pressed, if any) into this
-        message: a new job, keyed by this message."""
-        known = await self._store.get_job(message.chat.id, press.message_id)
-        tag: str | None = None
-        if press.tag_key is not None:
-            try:
-                tag = tag_for_key(press.tag_key, await self._stages.tags())
-            except TruebarError:
-                tag = None
-            if tag is None:
-                await query.answer(tx.stale_choice, show_alert=True)
-                return
+    async def _choice(self, press: Press) -> None:
+        """A language chosen on the prompt: the original note again, in it."""
+        chat_id, tx = press.chat.id, press.tx
+        known = await self._job(chat_id, press.keyboard.note_id)
         if known is None:
-            await query.answer(tx.stale_choice, show_alert=True)
+            await press.stale()
             return
-        await query.answer()
+        try:
+            tags = await self._stages.tags()
+        except TruebarError:
+            await press.answer(tx.lang_unavailable, alert=True)
+            return
+        tag = tag_for_key(press.data[1], tags)
+        if tag is None:
+            await press.stale()
+        elif tag not in await self._offered(chat_id, _root(known), tags):
+            await press.answer(tx.already_rerun, alert=True)
+        else:
+            await self._rerun(press, known, tag)
+
+    async def _again(self, press: Press) -> None:
+        """The note again, as it was transcribed (its transcript is no longer kept)."""
+        known = await self._job(press.chat.id, press.keyboard.note_id)
+        if known is None:
+            await press.stale()
+            return
+        await self._rerun(press, known, known.job.asr_tag)
+
+    async def _offer(
+        self,
+        press: Press,
+        kind: KeyboardKind,
+        note_id: int,
+        text: str,
+        markup: InlineKeyboardMarkup,
+        pointer: str,
+    ) -> None:
+        """Send the note's offer of ``kind`` as a reply to the message pressed, unless it
+        has one not used yet: then ``pointer`` says where it is."""
+        chat_id = press.chat.id
+        offer = Keyboard(chat_id, None, kind, note_id, press.keyboard.owner_id)
+        if await self._store.reserve_offer(offer, OFFER_LOST_AFTER_S) is not None:
+            await press.answer(pointer)
+            return
+        await press.answer()
+        sent: int | None = None
+        try:
+            sent = await self._talk.reply(press.message, text, markup)
+        finally:
+            if sent is None:
+                await self._store.drop_offer(chat_id, kind, note_id)
+            else:
+                await self._store.place_offer(chat_id, kind, note_id, sent)
+
+    async def _rerun(self, press: Press, known: JobState, tag: str | None) -> None:
+        """Transcribe the note's file again (in ``tag``) into the offer pressed: a new job,
+        keyed by that message, counted against the presser, naming the original note."""
+        message, user, tx = press.message, press.user, press.tx
         original = Note.from_record(known.job)
-        user = query.from_user
         note = dataclasses.replace(
             original,
             target=dataclasses.replace(original.target, message_id=message.message_id),
             placeholder_id=message.message_id,
             user_id=user.id,
             user_language=user.language_code,
-            asr_tag=tag or original.asr_tag,
+            asr_tag=tag,
             sent_at=time.time(),
             attempts=0,
+            inline_message_id=None,
             requested=True,
+            origin_message_id=_root(known),
         )
-        log.info(
-            "chat %s: message %s again as message %s",
-            message.chat.id,
-            press.message_id,
-            message.message_id,
-        )
-        self._submit(note)
+        admission = await self._jobs.accept_rerun(note)
+        fairness = self._talk.settings.fairness
+        if admission:
+            # the offer is used: the transcript's own buttons come with its final
+            await self._store.drop_keyboard(
+                message.chat.id, message.message_id, press.keyboard.kind
+            )
+            await press.answer()
+            log.info(
+                "chat %s: message %s again as message %s",
+                message.chat.id,
+                known.job.message_id,
+                message.message_id,
+            )
+        elif admission is Admission.DUPLICATE:  # this offer was taken up already
+            await press.stale()
+        elif admission is Admission.ALREADY_RERUN:
+            await press.answer(tx.already_rerun, alert=True)
+        elif admission is Admission.CHAT_BUSY:
+            await press.answer(tx.chat_busy(fairness.chat_pending), alert=True)
+        else:
+            await press.answer(tx.user_busy(fairness.user_pending), alert=True)
+
+    async def _offered(self, chat_id: int, root: int, tags: list[str]) -> list[str]:
+        """The streaming tags whose language the original note has not been transcribed
+        in, neither first nor again."""
+        done = {_language(t) for t in await self._store.reruns(chat_id, root) if t}
+        kept = await self._store.transcript(chat_id, root)
+        if kept is not None:
+            done.add(_language(export.tag_of(kept)))
+        elif (first := await self._store.get_job(chat_id, root)) and first.job.asr_tag:
+            done.add(_language(first.job.asr_tag))
+        return [t for t in tags if _language(t) not in done]
+
+    async def _job(self, chat_id: int, note_id: int | None) -> JobState | None:
+        return None if note_id is None else await self._store.get_job(chat_id, note_id)
+
+
+def _root(known: JobState) -> int:
+    """The original note of a job: itself, or the one it is a re-run of."""
+    return known.job.origin_message_id or known.job.message_id
+
+
+def _language(tag: str) -> str:
+    return language_code(tag).lower()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 
 from telegram import (
     InlineKeyboardButton,
@@ -20,7 +21,6 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
-    CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     MessageHandler,
@@ -30,9 +30,10 @@ from telegram.ext import (
 from bot.chat_settings import Mode
 from bot.languages import find_tag
 from bot.notes.jobs import Jobs
-from bot.notes.media import guest_target, note_from_guest, note_from_message
+from bot.notes.media import guest_target, note_from_guest, note_from_message, sender_id
 from bot.notes.store_retry import retried
-from bot.storage import Outcome, Store
+from bot.storage import KeyboardKind, Outcome, Store
+from bot.telegram.button_guard import ButtonGuard, Press
 from bot.telegram.channel_admin import ChannelAdmin
 from bot.telegram.conversation import Conversation, tag_for_key, tag_key
 from bot.telegram.export_menu import ExportMenu
@@ -47,12 +48,19 @@ log = logging.getLogger(__name__)
 
 LANG_PREFIX = "lang:"
 MODE_PREFIX = "mode:"
+LANG_DATA = re.compile(rf"{LANG_PREFIX}([0-9a-f]{{16}})\Z")  # a tag key
+MODE_DATA = re.compile(rf"{MODE_PREFIX}({'|'.join(Mode)})\Z")
 # Media the bot may answer; documents are sorted by type in notes/media.py.
 MEDIA = filters.VOICE | filters.VIDEO_NOTE | filters.AUDIO | filters.VIDEO | filters.Document.ALL
 # Guest mentions match every message filter: they are handled first, and excluded here.
 NOT_GUEST = ~filters.UpdateType.GUEST_MESSAGE
+# A channel's post reaches its discussion group as an automatic forward: a command (or a
+# mention) in it was the channel's, answered there, not a request of the group's.
+NOT_A_CHANNELS_COPY = ~filters.IS_AUTOMATIC_FORWARD
 # Commands work in chats and in channels (where admins post them).
-COMMAND_UPDATES = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
+COMMAND_UPDATES = (
+    filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
+) & NOT_A_CHANNELS_COPY
 
 MODE_WORDS = {
     "every": Mode.EVERY,
@@ -76,8 +84,10 @@ class Handlers:
         self._chats = talk.chats
         self._jobs = jobs
         self._stages = stages
-        self._settings_menu = SettingsMenu(talk, stages)
-        self._export = ExportMenu(talk, jobs.submit, store, stages)
+        self._guard = ButtonGuard(talk, store)
+        self._store = store
+        self._settings_menu = SettingsMenu(talk, stages, self._guard)
+        self._export = ExportMenu(talk, jobs, store, stages, self._guard)
         self._channels = ChannelAdmin(talk.bot)
 
     def register(self, app: Application) -> None:  # type: ignore[type-arg]
@@ -94,13 +104,15 @@ class Handlers:
                 filters.REPLY
                 & filters.Entity(MessageEntity.MENTION)
                 & NOT_GUEST
+                & NOT_A_CHANNELS_COPY
                 & ~filters.UpdateType.EDITED,
                 self.mention,
             ),
-            CallbackQueryHandler(self.lang_button, pattern=f"^{LANG_PREFIX}"),
-            CallbackQueryHandler(self.mode_button, pattern=f"^{MODE_PREFIX}"),
+            self._guard.handler(LANG_DATA, KeyboardKind.LANG, self.lang_button),
+            self._guard.handler(MODE_DATA, KeyboardKind.MODE, self.mode_button),
             *self._settings_menu.handlers(),
             *self._export.handlers(),
+            self._guard.catch_all(),  # last: any other data is answered, and only that
         ]:
             app.add_handler(handler, group=HANDLERS_GROUP)
         app.add_error_handler(self.error)
@@ -271,37 +283,31 @@ class Handlers:
             ]
             for tag in tags
         ]
-        await self._talk.reply(message, tx.lang_prompt(current), InlineKeyboardMarkup(buttons))
+        sent = await self._talk.reply(
+            message, tx.lang_prompt(current), InlineKeyboardMarkup(buttons)
+        )
+        await self._guard.remember(
+            message.chat.id, sent, KeyboardKind.LANG, owner_id=sender_id(message)
+        )
 
-    async def lang_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        query = update.callback_query
-        if query is None:
-            return
-        message = query.message
-        if not isinstance(message, Message):  # too old to be accessible
-            await query.answer(texts_for(query.from_user.language_code or "").stale_choice)
-            return
-        tx = await self._talk.texts(message.chat, query.from_user)
+    async def lang_button(self, press: Press) -> None:
+        chat, tx = press.chat, press.tx
         try:
             tags = await self._stages.tags()
         except TruebarError:
-            await query.answer(tx.lang_unavailable, show_alert=True)
+            await press.answer(tx.lang_unavailable, alert=True)
             return
-        key = (query.data or "").removeprefix(LANG_PREFIX)
-        tag = tag_for_key(key, tags)
+        tag = tag_for_key(press.data[1], tags)
         if tag is None:
-            await query.answer(tx.stale_choice, show_alert=True)
+            await press.stale()
             return
-        if not await self._talk.may_change(message.chat, query.from_user, None):
-            await query.answer(tx.lang_admins_only, show_alert=True)
+        if not await self._talk.may_change(chat, press.user, None):
+            await press.answer(tx.lang_admins_only, alert=True)
             return
-        await self._chats.set_tag(message.chat.id, tag)
-        log.info("chat %s: language set to %s", message.chat.id, tag)
-        await query.answer(tx.saved)
-        try:
-            await query.edit_message_text(tx.lang_set(tag))
-        except TelegramError as exc:
-            log.info("chat %s: could not update the /lang message: %s", message.chat.id, exc)
+        await self._chats.set_tag(chat.id, tag)
+        log.info("chat %s: language set to %s", chat.id, tag)
+        await press.answer(tx.saved)
+        await self._settled(press, tx.lang_set(tag))
 
     async def mode(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Groups and channels: every voice message, or only on request (admins only)."""
@@ -334,31 +340,34 @@ class Handlers:
             ]
             for mode in Mode
         ]
-        await self._talk.reply(message, tx.mode_prompt(options.mode), InlineKeyboardMarkup(buttons))
+        sent = await self._talk.reply(
+            message, tx.mode_prompt(options.mode), InlineKeyboardMarkup(buttons)
+        )
+        await self._guard.remember(
+            message.chat.id, sent, KeyboardKind.MODE, owner_id=sender_id(message)
+        )
 
-    async def mode_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        query = update.callback_query
-        if query is None:
+    async def mode_button(self, press: Press) -> None:
+        chat, tx, wanted = press.chat, press.tx, Mode(press.data[1])
+        if not await self._talk.may_change(chat, press.user, None, admins_only=True):
+            await press.answer(tx.mode_admins_only, alert=True)
             return
-        message = query.message
+        await self._chats.set_mode(chat.id, wanted)
+        log.info("chat %s: mode set to %s", chat.id, wanted)
+        await press.answer(tx.saved)
+        await self._settled(press, tx.mode_set(wanted))
+
+    async def _settled(self, press: Press, text: str) -> None:
+        """A /lang or /mode list has done its work: it says what was chosen, without its
+        buttons, and presses on it from a client still showing them are refused."""
         try:
-            wanted = Mode((query.data or "").removeprefix(MODE_PREFIX))
-        except ValueError:
-            wanted = None
-        if not isinstance(message, Message) or wanted is None:
-            await query.answer(texts_for(query.from_user.language_code or "").stale_choice)
-            return
-        tx = await self._talk.texts(message.chat, query.from_user)
-        if not await self._talk.may_change(message.chat, query.from_user, None, admins_only=True):
-            await query.answer(tx.mode_admins_only, show_alert=True)
-            return
-        await self._chats.set_mode(message.chat.id, wanted)
-        log.info("chat %s: mode set to %s", message.chat.id, wanted)
-        await query.answer(tx.saved)
-        try:
-            await query.edit_message_text(tx.mode_set(wanted))
+            await press.query.edit_message_text(text)
         except TelegramError as exc:
-            log.info("chat %s: could not update the /mode message: %s", message.chat.id, exc)
+            log.info("chat %s: could not update the list: %s", press.chat.id, exc)
+            return
+        await self._store.drop_keyboard(
+            press.chat.id, press.message.message_id, press.keyboard.kind
+        )
 
     async def error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         where = ""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup
 
-from bot.telegram.live_reply import Bot, ChannelReply, OnPlaced, ReplyTarget
+from bot.telegram.live_reply import Bot, ChannelReply, Final, OnPlaced, ReplyTarget
 from bot.telegram.message_text import split_message
 
 
@@ -21,13 +21,14 @@ class HeldReply(ChannelReply):
         self._final: tuple[str, InlineKeyboardMarkup | None] | None = None
         self._documents: list[tuple[str, bytes, str]] = []
 
-    async def finish(self, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> int:
-        """Keep the final text; how many posts it will take."""
+    async def finish(self, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> Final:
+        """Keep the final text; how many posts it will take (none is out yet, so none
+        carries buttons)."""
         parts = split_message(text)
         if not parts:
             raise ValueError("a reply needs visible text")
         self._final = (text, reply_markup)
-        return len(parts)
+        return Final(len(parts))
 
     async def send_document(self, filename: str, data: bytes, caption: str) -> None:
         """Keep the file, to go after the text."""

@@ -54,6 +54,16 @@ NETWORK_ATTEMPTS = 6  # a message that must land is sent at most this often thro
 TYPING_EVERY_S = 4.5  # Telegram shows a chat action for 5 seconds
 
 
+@dataclass(frozen=True, slots=True)
+class Final:
+    """What :meth:`LiveReply.finish` sent: how many messages the text took, and which of
+    them carries the buttons (None without buttons, or where no message of the bot's own
+    has them: a guest answer), so that the buttons can be known by that message."""
+
+    parts: int
+    markup_message_id: int | None = None
+
+
 class View(enum.StrEnum):
     """How the answer to a note is shown."""
 
@@ -180,10 +190,9 @@ class LiveReply:
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush(), name="live-reply-flush")
 
-    async def finish(self, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> int:
+    async def finish(self, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> Final:
         """The final text (not blank): sent until it lands, split over several messages if
-        needed, ``reply_markup`` under the last; no interim edit comes after it. Returns
-        how many messages it took."""
+        needed, ``reply_markup`` under the last; no interim edit comes after it."""
         await self._stop_interims()
         parts = split_message(text)
         if not parts:
@@ -195,10 +204,13 @@ class LiveReply:
         elif first != self._shown or first_markup is not None:
             await self._reliably(lambda: self._edit_or_resend(first, first_markup))
         self._shown = first
+        marked = self.message_id if first_markup is not None else None
         for i, part in enumerate(rest, start=2):
             markup = reply_markup if i == len(parts) else None
-            await self._reliably(functools.partial(self._send, part, markup))
-        return len(parts)
+            sent = await self._reliably(functools.partial(self._send, part, markup))
+            if markup is not None:
+                marked = sent.message_id
+        return Final(len(parts), marked)
 
     async def send_document(self, filename: str, data: bytes, caption: str) -> None:
         """A file in reply to the note (e.g. the whole transcript), sent until it lands."""
@@ -373,7 +385,7 @@ class GuestReply(LiveReply):
         self._shown = text
         await self._placed()
 
-    async def finish(self, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> int:
+    async def finish(self, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> Final:
         """The final text, cut to one message: an inline message has no chat to continue
         in."""
         parts = split_message(text, MAX_MESSAGE - 2)

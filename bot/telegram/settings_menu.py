@@ -1,7 +1,9 @@
 """``/settings``: one inline menu for a chat's choices — recognition language, the NLP
 stages Truebar offers for it (punctuation, …), timestamps, the group mode, and the
-language the bot speaks. Anyone may look; changing follows ``/lang``'s rule (admins only
-in groups, unless the operator allows everyone), and the group mode is for admins always.
+language the bot speaks. Anyone may open it; its buttons answer the one who opened it and
+admins (in a channel, admins only: :mod:`bot.telegram.button_guard`); changing follows
+``/lang``'s rule (admins only in groups, unless the operator allows everyone), and the
+group mode is for admins always.
 
 The menu is one message, edited in place as buttons are pressed; its callback data is
 ``s:<action>[:<argument>]``.
@@ -10,16 +12,20 @@ The menu is one message, edited in place as buttons are pressed; its callback da
 from __future__ import annotations
 
 import logging
+import re
 
-from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
+from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 from telegram.constants import ChatType
 from telegram.error import TelegramError
-from telegram.ext import BaseHandler, CallbackQueryHandler, ContextTypes
+from telegram.ext import BaseHandler, ContextTypes
 
 from bot import i18n
 from bot.chat_settings import ChatOptions, Mode
+from bot.notes.media import sender_id
+from bot.storage import KeyboardKind
+from bot.telegram.button_guard import ButtonGuard, Press
 from bot.telegram.conversation import Conversation, tag_for_key, tag_key
-from bot.telegram.texts import Texts, texts_for
+from bot.telegram.texts import Texts
 from bot.truebar.errors import TruebarError
 from bot.truebar.stages_cache import StagesCache
 
@@ -27,6 +33,10 @@ log = logging.getLogger(__name__)
 
 PREFIX = "s:"
 AUTOMATIC = "auto"
+DATA = re.compile(
+    r"s:(languages|interfaces|menu|tag|stage|timestamps|mode|interface)(?::([\w-]{1,32}))?\Z",
+    re.ASCII,
+)
 
 
 def _button(text: str, action: str, argument: str = "") -> InlineKeyboardButton:
@@ -35,13 +45,14 @@ def _button(text: str, action: str, argument: str = "") -> InlineKeyboardButton:
 
 
 class SettingsMenu:
-    def __init__(self, talk: Conversation, stages: StagesCache) -> None:
+    def __init__(self, talk: Conversation, stages: StagesCache, guard: ButtonGuard) -> None:
         self._talk = talk
         self._chats = talk.chats
         self._stages = stages
+        self._guard = guard
 
     def handlers(self) -> list[BaseHandler]:  # type: ignore[type-arg]
-        return [CallbackQueryHandler(self.button, pattern=f"^{PREFIX}")]
+        return [self._guard.handler(DATA, KeyboardKind.SETTINGS, self.button)]
 
     async def command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -50,43 +61,39 @@ class SettingsMenu:
         user = update.effective_user
         options, tx = await self._talk.context(message.chat, user)
         text, markup = await self._main(message.chat, user, options, tx)
-        await self._talk.reply(message, text, markup)
+        sent = await self._talk.reply(message, text, markup)
+        await self._guard.remember(
+            message.chat.id, sent, KeyboardKind.SETTINGS, owner_id=sender_id(message)
+        )
 
-    async def button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        query = update.callback_query
-        if query is None:
-            return
-        message, user = query.message, query.from_user
-        if not isinstance(message, Message):  # too old to be accessible
-            await query.answer(texts_for(user.language_code or "").stale_choice)
-            return
-        chat = message.chat
-        action, _, argument = (query.data or "").removeprefix(PREFIX).partition(":")
+    async def button(self, press: Press) -> None:
+        chat, user = press.chat, press.user
+        action, argument = press.data[1], press.data[2] or ""
         options, tx = await self._talk.context(chat, user)
         if action in ("tag", "stage", "timestamps", "mode", "interface"):
             admins_only = action == "mode"
             if not await self._talk.may_change(chat, user, None, admins_only=admins_only):
                 denied = tx.mode_admins_only if admins_only else tx.settings_admins_only
-                await query.answer(denied, show_alert=True)
+                await press.answer(denied, alert=True)
                 return
             if not await self._change(chat, user, options, action, argument):
-                await query.answer(tx.stale_choice, show_alert=True)
+                await press.answer(tx.stale_choice, alert=True)
                 return
             log.info("chat %s: setting %s changed", chat.id, action)
             options, tx = await self._talk.context(chat, user)
-            await query.answer(tx.saved)
+            await press.answer(tx.saved)
             text, markup = await self._main(chat, user, options, tx)
         elif action == "languages":
-            await query.answer()
+            await press.answer()
             text, markup = await self._languages(chat, user, options, tx)
         elif action == "interfaces":
-            await query.answer()
+            await press.answer()
             text, markup = self._interfaces(options, tx)
-        else:  # "menu", or anything an older version sent
-            await query.answer()
+        else:  # "menu"
+            await press.answer()
             text, markup = await self._main(chat, user, options, tx)
         try:
-            await query.edit_message_text(text, reply_markup=markup)
+            await press.query.edit_message_text(text, reply_markup=markup)
         except TelegramError as exc:
             log.info("chat %s: could not update the settings menu: %s", chat.id, exc)
 

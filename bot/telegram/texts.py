@@ -242,6 +242,10 @@ class Texts:
     def stale_choice(self) -> str:
         return self._("That choice is no longer available. Send the command again.")
 
+    @property
+    def not_yours(self) -> str:
+        return self._("These buttons are for the person who sent the message, or an admin.")
+
     def lang_prompt(self, current_tag: str) -> str:
         return self._("Current language: {language} ({tag}).\nChoose another:").format(
             language=self.language_name(current_tag), tag=current_tag
@@ -379,6 +383,26 @@ class Texts:
     def another_language_prompt(self) -> str:
         return self._("Transcribe it again in:")
 
+    @property
+    def choose_above(self) -> str:
+        return self._("⬆️ Choose the language in my message above.")
+
+    @property
+    def offered_above(self) -> str:
+        return self._("⬆️ Use the button in my message above.")
+
+    @property
+    def subtitles_above(self) -> str:
+        return self._("⬆️ I've sent the subtitles above.")
+
+    @property
+    def every_language_used(self) -> str:
+        return self._("I've already transcribed this message in every language I offer.")
+
+    @property
+    def already_rerun(self) -> str:
+        return self._("I've already transcribed this message in that language.")
+
     # -- /start, /help, /privacy -------------------------------------------------------------
     def help_text(self, current_tag: str, mode: Mode | None = None) -> str:
         """``mode``: the chat's, in a group or channel (None in a private chat)."""
@@ -426,6 +450,10 @@ class Texts:
                 "language chosen for that message alone, whether someone asked for it, and how "
                 "it ended — no audio and no transcript. I keep this until I have answered the "
                 "message, and then {period};"
+            ).format(period=self.kept_for(job_retention_s, days=True)),
+            self._(
+                "• for each message of mine with buttons: which message it is, what its "
+                "buttons do, the message they are about and who may press them, {period};"
             ).format(period=self.kept_for(job_retention_s, days=True)),
             self._(
                 "• the transcript's words and timings {period}, so the buttons under it "

@@ -12,7 +12,17 @@ from collections.abc import Callable, Iterable
 
 import asyncpg
 
-from bot.storage import Admission, AdmissionLimits, JobKey, JobRecord, JobState, Outcome, Store
+from bot.storage import (
+    Admission,
+    AdmissionLimits,
+    JobKey,
+    JobRecord,
+    JobState,
+    Keyboard,
+    KeyboardKind,
+    Outcome,
+    Store,
+)
 from bot.storage.sqlite import SqliteStore
 
 
@@ -88,6 +98,44 @@ class FlakyStore(Store):
     async def purge_jobs(self, older_than_s: float) -> int:
         self._write()
         return await self.inner.purge_jobs(older_than_s)
+
+    async def purge_keyboards(self, older_than_s: float) -> int:
+        self._write()
+        return await self.inner.purge_keyboards(older_than_s)
+
+    async def add_keyboard(self, keyboard: Keyboard) -> None:
+        self._write()
+        await self.inner.add_keyboard(keyboard)
+
+    async def keyboard(self, chat_id: int, message_id: int) -> Keyboard | None:
+        self._read()
+        return await self.inner.keyboard(chat_id, message_id)
+
+    async def drop_keyboard(self, chat_id: int, message_id: int, kind: KeyboardKind) -> None:
+        self._write()
+        await self.inner.drop_keyboard(chat_id, message_id, kind)
+
+    async def use_keyboard(self, chat_id: int, message_id: int) -> bool:
+        self._write()
+        return await self.inner.use_keyboard(chat_id, message_id)
+
+    async def reserve_offer(self, offer: Keyboard, stale_after_s: float) -> Keyboard | None:
+        self._write()
+        return await self.inner.reserve_offer(offer, stale_after_s)
+
+    async def place_offer(
+        self, chat_id: int, kind: KeyboardKind, note_id: int, message_id: int
+    ) -> None:
+        self._write()
+        await self.inner.place_offer(chat_id, kind, note_id, message_id)
+
+    async def drop_offer(self, chat_id: int, kind: KeyboardKind, note_id: int) -> None:
+        self._write()
+        await self.inner.drop_offer(chat_id, kind, note_id)
+
+    async def reruns(self, chat_id: int, origin_message_id: int) -> list[str | None]:
+        self._read()
+        return await self.inner.reruns(chat_id, origin_message_id)
 
     async def accept_job(
         self, job: JobRecord, owner: str, lease_s: float, limits: AdmissionLimits | None = None

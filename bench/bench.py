@@ -45,8 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot import audio  # noqa: E402
 from bot.testing.mock_truebar import MockTruebar  # noqa: E402
-from bot.truebar.auth import Credentials, TokenProvider  # noqa: E402
-from bot.truebar.client import TruebarClient  # noqa: E402
+from bot.truebar import Credentials, TokenProvider, TruebarClient  # noqa: E402
 from tests.fake_telegram import FakeTelegram, FloodLimits  # noqa: E402
 
 TAG = "KALDI:en-US:*:*"

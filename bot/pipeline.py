@@ -15,8 +15,7 @@ from typing import Any
 
 from bot.audio import PcmStream
 from bot.tasks import settle
-from bot.truebar import SessionConfig, TranscriptUpdate, TruebarClient, TruebarSession
-from bot.truebar.transcript import Segment
+from bot.truebar import Segment, SessionConfig, TranscriptUpdate, TruebarClient, TruebarSession
 
 OnUpdate = Callable[[TranscriptUpdate], Awaitable[None] | None]
 

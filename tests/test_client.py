@@ -15,15 +15,18 @@ from websockets.asyncio.client import connect
 
 from bot import audio
 from bot.testing.mock_truebar import OFFLINE_ONLY_TAG, MockTruebar
-from bot.truebar import Timeouts, TruebarClient, online_asr_tags, stages_url_for
-from bot.truebar.errors import (
+from bot.truebar import (
     AuthError,
     ConfigRejected,
     ConnectionLost,
     ServerError,
+    Timeouts,
+    TranscriptUpdate,
+    TruebarClient,
     TruebarTimeout,
+    online_asr_tags,
+    stages_url_for,
 )
-from bot.truebar.transcript import TranscriptUpdate
 from tests.audio_fixtures import FORMATS
 from tests.bot_harness import EN_TAG, make_client
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from bot.truebar.errors import ConfigRejected, ServerError
+from bot.truebar import ConfigRejected, ServerError
 from bot.truebar.protocol import (
     ClientMisuse,
     Configured,

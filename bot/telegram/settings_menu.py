@@ -20,8 +20,7 @@ from bot import i18n
 from bot.chat_settings import ChatOptions, Mode
 from bot.telegram.conversation import Conversation, tag_for_key, tag_key
 from bot.telegram.texts import Texts, texts_for
-from bot.truebar.errors import TruebarError
-from bot.truebar.stages_cache import StagesCache
+from bot.truebar import StagesCache, TruebarError
 
 log = logging.getLogger(__name__)
 

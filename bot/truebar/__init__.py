@@ -1,5 +1,6 @@
 """Truebar streaming speech-to-text client, usable without Telegram (or anything else of
-this application): everything needed to build a client is exported here.
+this application). ``__all__`` is its whole public API: import from ``bot.truebar``, not
+from its modules.
 
     async with TruebarClient.connect(ws_url=…, auth_url=…, credentials=Credentials(…)) as c:
         async with c.session(SessionConfig("KALDI:sl-SI:*:*")) as session:
@@ -32,7 +33,8 @@ from bot.truebar.protocol import (
     parse_stages,
     stages_url_for,
 )
-from bot.truebar.transcript import TranscriptUpdate
+from bot.truebar.stages_cache import StagesCache, StagesSource
+from bot.truebar.transcript import Segment, Token, TranscriptUpdate, join_tokens
 
 __all__ = [
     "BYTES_PER_MS",
@@ -45,10 +47,14 @@ __all__ = [
     "ConnectionLost",
     "Credentials",
     "ProtocolViolation",
+    "Segment",
     "ServerError",
     "SessionConfig",
     "StageOption",
+    "StagesCache",
+    "StagesSource",
     "Timeouts",
+    "Token",
     "TokenProvider",
     "TranscriptUpdate",
     "TruebarClient",
@@ -57,6 +63,7 @@ __all__ = [
     "TruebarTimeout",
     "extra_stage",
     "extra_stages_for",
+    "join_tokens",
     "online_asr_tags",
     "parse_stages",
     "stages_url_for",

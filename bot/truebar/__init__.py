@@ -1,6 +1,6 @@
 """Truebar streaming speech-to-text client, usable without Telegram (or anything else of
 this application). ``__all__`` is its whole public API: import from ``bot.truebar``, not
-from its modules.
+from its modules (tests/test_exported_members.py keeps the two in step).
 
     async with TruebarClient.connect(ws_url=…, auth_url=…, credentials=Credentials(…)) as c:
         async with c.session(SessionConfig("KALDI:sl-SI:*:*")) as session:

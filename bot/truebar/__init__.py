@@ -4,7 +4,7 @@ from its modules (tests/test_exported_members.py keeps the two in step).
 
     async with TruebarClient.open(ws_url=…, auth_url=…, credentials=Credentials(…)) as c:
         async with c.session(SessionConfig("KALDI:sl-SI:*:*")) as session:
-            async for update in session.transcribe(chunks_of_16k_mono_s16le_pcm):
+            async for update in session.stream(chunks_of_16k_mono_s16le_pcm):
                 print(update.text)
 """
 

@@ -4,7 +4,7 @@ Typical use::
 
     async with TruebarClient.open(ws_url=…, auth_url=…, credentials=…) as client:
         async with client.session("KALDI:sl-SI:*:*") as session:   # → CONFIGURED
-            async for update in session.transcribe(pcm_chunks):    # audio, EOS, segments
+            async for update in session.stream(pcm_chunks):        # audio, EOS, segments
                 print(update.text)
 
 Opening the session is separate from streaming so a caller can connect while its audio is
@@ -278,9 +278,7 @@ class TruebarSession:
         """Audio length the server reported in FINISHED."""
         return self._protocol.length_ms
 
-    async def transcribe(
-        self, chunks: AsyncIterable[bytes]
-    ) -> AsyncGenerator[TranscriptUpdate, None]:
+    async def stream(self, chunks: AsyncIterable[bytes]) -> AsyncGenerator[TranscriptUpdate, None]:
         """Send all ``chunks`` then EOS, yielding updates as segments arrive; ends at FINISHED.
 
         If the audio source raises, the session is abandoned and that error propagates.

@@ -45,8 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot import audio  # noqa: E402
 from bot.testing.mock_truebar import MockTruebar  # noqa: E402
-from bot.truebar.auth import Credentials, TokenProvider  # noqa: E402
-from bot.truebar.client import TruebarClient  # noqa: E402
+from bot.truebar import Credentials, TokenProvider, TruebarClient  # noqa: E402
 from tests.fake_telegram import FakeTelegram, FloodLimits  # noqa: E402
 
 TAG = "KALDI:en-US:*:*"
@@ -380,7 +379,7 @@ async def reference_note(d: Doubles, path: Path, http: httpx.AsyncClient) -> flo
     tokens = TokenProvider(http, d.mock.auth_url, Credentials("alice", "wonderland"))
     client = TruebarClient(ws_url=d.mock.ws_url, tokens=tokens, http=http)
     async with client.session(TAG) as session:
-        async for _ in session.transcribe(audio.pcm_chunks(pcm)):
+        async for _ in session.stream(audio.pcm_chunks(pcm)):
             pass
     first_audio = d.mock.stats.sessions[-1].first_audio_at
     assert first_audio is not None

@@ -17,8 +17,7 @@ from typing import Any
 from bot import i18n
 from bot.languages import language_code
 from bot.storage import Store
-from bot.truebar import SessionConfig, extra_stage
-from bot.truebar.stages_cache import StagesCache
+from bot.truebar import SessionConfig, StagesCache, extra_stage
 
 log = logging.getLogger(__name__)
 

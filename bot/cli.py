@@ -15,8 +15,7 @@ from bot import audio, pipeline
 from bot.config import ConfigError, DecoderSettings, TruebarSettings, load_env_file
 from bot.logs import setup_logging
 from bot.redaction import redact
-from bot.truebar.errors import AuthError, ConfigRejected, TruebarError
-from bot.truebar.transcript import TranscriptUpdate
+from bot.truebar import AuthError, ConfigRejected, TranscriptUpdate, TruebarError
 from bot.wiring import truebar_client
 
 EXIT_USAGE = 2

@@ -15,8 +15,7 @@ from typing import Any
 
 from bot.audio import PcmStream
 from bot.tasks import settle
-from bot.truebar import SessionConfig, TranscriptUpdate, TruebarClient, TruebarSession
-from bot.truebar.transcript import Segment
+from bot.truebar import Segment, SessionConfig, TranscriptUpdate, TruebarClient, TruebarSession
 
 OnUpdate = Callable[[TranscriptUpdate], Awaitable[None] | None]
 
@@ -69,7 +68,7 @@ async def transcribe(
             final, segments = "", []
             chunks = stream.chunks() if hold is None else _held(stream.chunks(), hold)
             updates = await stack.enter_async_context(
-                contextlib.aclosing(session.transcribe(chunks))
+                contextlib.aclosing(session.stream(chunks))
             )  # closed here, not whenever it is collected, if the listener fails
             async for update in updates:
                 final = update.final_text

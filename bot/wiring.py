@@ -15,7 +15,7 @@ from bot.truebar import Credentials, TruebarClient
 @contextlib.asynccontextmanager
 async def truebar_client(settings: TruebarSettings) -> AsyncIterator[TruebarClient]:
     """A Truebar client sharing one HTTP connection pool and one token cache."""
-    async with TruebarClient.connect(
+    async with TruebarClient.open(
         ws_url=settings.ws_url,
         auth_url=settings.auth_url,
         credentials=Credentials(settings.username, settings.password, settings.client_id),

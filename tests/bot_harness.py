@@ -27,8 +27,7 @@ from bot.storage.sqlite import SqliteStore
 from bot.telegram.app import serve
 from bot.testing.mock_truebar import MockTruebar
 from bot.timing import Trace
-from bot.truebar import Credentials, Timeouts, TokenProvider, TruebarClient
-from bot.truebar.transcript import Segment, join_tokens
+from bot.truebar import Credentials, Segment, Timeouts, TokenProvider, TruebarClient, join_tokens
 from tests.fake_telegram import FakeTelegram, FloodLimits, StoredMessage
 
 EN_TAG = "KALDI:en-US:*:*"

@@ -4,10 +4,17 @@ from pathlib import Path
 
 import pytest
 
-from bot import audio
+from bot import audio, truebar
 from bot.audio import reference
 from tests import audio_fixtures as af
 from tests.audio_fixtures import FORMATS
+
+
+def test_the_audio_is_the_pcm_the_truebar_client_streams() -> None:
+    """bot.audio defines its format itself, to depend on nothing else of the application:
+    it must still be what the Truebar client expects, in the chunks it sends."""
+    names = ("SAMPLE_RATE", "SAMPLE_WIDTH", "BYTES_PER_MS", "CHUNK_BYTES")
+    assert [getattr(audio, n) for n in names] == [getattr(truebar, n) for n in names]
 
 
 @pytest.mark.parametrize("name", [*(f"speech.{f}" for f in FORMATS), "speech.mp4"])

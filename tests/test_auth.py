@@ -6,8 +6,7 @@ import httpx
 import pytest
 
 from bot.testing.mock_truebar import MockTruebar
-from bot.truebar.auth import Credentials, TokenProvider
-from bot.truebar.errors import AuthError, AuthUnavailable
+from bot.truebar import AuthError, AuthUnavailable, Credentials, TokenProvider
 
 
 class Clock:

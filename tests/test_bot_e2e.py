@@ -203,7 +203,7 @@ async def test_truebar_down_and_stalled(
 
     async with MockTruebar() as mock:
         mock.faults.stall_after_ms = 300
-        from bot.truebar.client import Timeouts
+        from bot.truebar import Timeouts
 
         truebar = dataclasses.replace(
             truebar_settings(mock), timeouts=Timeouts(handshake=5, silence=0.5)

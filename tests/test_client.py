@@ -15,15 +15,18 @@ from websockets.asyncio.client import connect
 
 from bot import audio
 from bot.testing.mock_truebar import OFFLINE_ONLY_TAG, MockTruebar
-from bot.truebar import Timeouts, TruebarClient, online_asr_tags, stages_url_for
-from bot.truebar.errors import (
+from bot.truebar import (
     AuthError,
     ConfigRejected,
     ConnectionLost,
     ServerError,
+    Timeouts,
+    TranscriptUpdate,
+    TruebarClient,
     TruebarTimeout,
+    online_asr_tags,
+    stages_url_for,
 )
-from bot.truebar.transcript import TranscriptUpdate
 from tests.audio_fixtures import FORMATS
 from tests.bot_harness import EN_TAG, make_client
 
@@ -32,7 +35,7 @@ async def transcribe(
     client: TruebarClient, pcm: audio.PcmAudio, tag: str = EN_TAG
 ) -> list[TranscriptUpdate]:
     async with client.session(tag) as session:
-        return [u async for u in session.transcribe(audio.pcm_chunks(pcm))]
+        return [u async for u in session.stream(audio.pcm_chunks(pcm))]
 
 
 @pytest.mark.parametrize("name", [*(f"speech.{f}" for f in FORMATS), "speech.mp4"])
@@ -63,7 +66,7 @@ async def test_session_reports_length_and_id(truebar: TruebarClient, voice_note:
     pcm = await audio.decode(voice_note)
     async with truebar.session(EN_TAG) as session:
         assert session.session_id is not None
-        async for _ in session.transcribe(audio.pcm_chunks(pcm)):
+        async for _ in session.stream(audio.pcm_chunks(pcm)):
             pass
         assert session.length_ms == int(pcm.duration_s * 1000)
         assert session.audio_bytes_sent == len(pcm.pcm)
@@ -179,7 +182,7 @@ async def test_the_callers_own_time_between_updates_is_never_cut_short(
     callers_naps = 0
     with pytest.raises(TruebarTimeout, match="sent nothing"):
         async with client.session(EN_TAG) as session:
-            async for _ in session.transcribe(audio.pcm_chunks(pcm)):
+            async for _ in session.stream(audio.pcm_chunks(pcm)):
                 await asyncio.sleep(0.4)  # longer than the silence limit
                 callers_naps += 1
     assert callers_naps >= 1
@@ -223,7 +226,7 @@ async def test_audio_source_failure_propagates_and_closes(
 
     with pytest.raises(audio.UndecodableAudio):
         async with truebar.session(EN_TAG) as session:
-            async for _ in session.transcribe(broken()):
+            async for _ in session.stream(broken()):
                 pass
     await mock_truebar.wait_for(lambda: mock_truebar.stats.active_sessions == 0)
     assert not mock_truebar.stats.sessions[-1].finished

@@ -362,7 +362,7 @@ async def test_a_token_endpoint_down_for_long_leaves_notes_pending_until_it_is_b
 async def test_stalled_server_times_out_with_a_message(
     fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, voice_note: Path
 ) -> None:
-    from bot.truebar.client import Timeouts
+    from bot.truebar import Timeouts
 
     mock_truebar.faults.stall_after_ms = 500
     truebar = dataclasses.replace(

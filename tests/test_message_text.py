@@ -46,7 +46,7 @@ def test_tail_keeps_the_end_of_a_long_interim() -> None:
 
 def test_a_servers_error_is_shown_short_and_without_links() -> None:
     from bot.telegram.texts import texts_for
-    from bot.truebar.errors import ServerError
+    from bot.truebar import ServerError
 
     huge = "Pipeline stage ASR failed: see https://status.example.com/x?id=1 " + "x" * 5000
     shown = texts_for("en").describe_failure(

@@ -4,15 +4,13 @@ import json
 
 import pytest
 
-from bot.truebar.errors import ConfigRejected, ServerError
+from bot.truebar import ConfigRejected, ProtocolViolation, ServerError, SessionConfig
 from bot.truebar.protocol import (
     ClientMisuse,
     Configured,
     Finished,
     Initialized,
-    ProtocolViolation,
     ServerWarning,
-    SessionConfig,
     SessionProtocol,
     State,
     TextUpdate,

@@ -13,7 +13,7 @@ import pytest
 from bot.notes import export
 from bot.telegram.texts import texts_for
 from bot.testing.mock_truebar import MockTruebar
-from bot.truebar.transcript import Segment, Token
+from bot.truebar import Segment, Token
 from tests.bot_harness import (
     ADMIN,
     EN_TAG,

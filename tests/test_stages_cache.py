@@ -7,9 +7,7 @@ import asyncio
 
 import pytest
 
-from bot.truebar import ConnectionLost
-from bot.truebar.protocol import StageOption
-from bot.truebar.stages_cache import StagesCache
+from bot.truebar import ConnectionLost, StageOption, StagesCache
 
 ONLINE = frozenset({"onlineAsr"})
 

@@ -1,6 +1,7 @@
 import random
 
-from bot.truebar.transcript import Segment, Token, Transcript, join_tokens
+from bot.truebar import Segment, Token, join_tokens
+from bot.truebar.transcript import Transcript
 
 
 def seg(is_final: bool, *words: str | Token) -> Segment:

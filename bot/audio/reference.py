@@ -20,7 +20,7 @@ with warnings.catch_warnings():  # pydub imports audioop, deprecated on 3.11/3.1
     from pydub.exceptions import CouldntDecodeError
 
 from bot.audio.errors import EmptyAudio, UndecodableAudio
-from bot.truebar.protocol import BYTES_PER_MS, CHUNK_BYTES, SAMPLE_RATE, SAMPLE_WIDTH
+from bot.audio.pcm import BYTES_PER_MS, CHUNK_BYTES, SAMPLE_RATE, SAMPLE_WIDTH
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +62,7 @@ async def decode(path: Path) -> PcmAudio:
 
 
 async def pcm_chunks(audio: PcmAudio, chunk_bytes: int = CHUNK_BYTES) -> AsyncIterator[bytes]:
-    """The audio as fixed-size chunks (100 ms by default), as Truebar's samples stream it."""
+    """The audio as fixed-size chunks (256 ms by default), as Truebar's samples stream it."""
     view = memoryview(audio.pcm)
     for start in range(0, len(view), chunk_bytes):
         yield bytes(view[start : start + chunk_bytes])

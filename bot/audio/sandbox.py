@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import IO
 
 from bot.audio.errors import UndecodableAudio
-from bot.truebar.protocol import BYTES_PER_MS, SAMPLE_RATE
+from bot.audio.pcm import BYTES_PER_MS, SAMPLE_RATE
 
 FORMATS = (
     "ogg",  # voice notes (Opus), Vorbis

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.audio.errors import EmptyAudio, UndecodableAudio
+from bot.audio.pcm import BYTES_PER_MS, CHUNK_BYTES
 from bot.audio.sandbox import Child, DecoderLimits, ExitObserver, Sandbox
-from bot.truebar.protocol import BYTES_PER_MS, CHUNK_BYTES
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from bot.truebar.transcript import Segment, Token, join_tokens
+from bot.truebar import Segment, Token, join_tokens
 
 MAX_CUE_MS = 6000  # a subtitle shown longer than this is split at a word
 MAX_CUE_CHARS = 84  # two lines of 42 characters, the usual subtitle width

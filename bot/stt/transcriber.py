@@ -32,7 +32,7 @@ from bot.truebar import (
     TruebarTimeout,
     extra_stage,
 )
-from bot.truebar.transcript import Segment as TruebarSegment
+from bot.truebar import Segment as TruebarSegment
 
 SessionEnded = Callable[[str, float], None]
 """Told how each session ended ("finished", or the failure's name) and how long it took."""
@@ -92,7 +92,7 @@ class _Speech:
         glue = _Glue()
         async with (
             _translated(self._tag),
-            contextlib.aclosing(self._session.transcribe(audio)) as updates,
+            contextlib.aclosing(self._session.stream(audio)) as updates,
         ):
             async for update in updates:
                 segment = glue.final(update.segment) if update.is_final else None

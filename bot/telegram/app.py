@@ -37,8 +37,7 @@ from bot.telegram.rate_limiter import FloodLimiter
 from bot.telegram.texts import texts_for
 from bot.telegram.tolerant_bot import TolerantBot
 from bot.telegram.webhook import WebhookServer
-from bot.truebar.client import TruebarClient
-from bot.truebar.stages_cache import StagesCache
+from bot.truebar import StagesCache, TruebarClient
 from bot.wiring import truebar_client
 
 log = logging.getLogger(__name__)

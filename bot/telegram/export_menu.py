@@ -31,8 +31,7 @@ from bot.telegram import export_buttons as buttons
 from bot.telegram.button_guard import ButtonGuard, Press
 from bot.telegram.conversation import Conversation, tag_for_key
 from bot.telegram.live_reply import LiveReply, ReplyTarget
-from bot.truebar.errors import TruebarError
-from bot.truebar.stages_cache import StagesCache
+from bot.truebar import StagesCache, TruebarError
 
 log = logging.getLogger(__name__)
 

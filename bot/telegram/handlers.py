@@ -41,8 +41,7 @@ from bot.telegram.live_reply import GuestReply, ReplyTarget
 from bot.telegram.middleware import HANDLERS_GROUP
 from bot.telegram.settings_menu import SettingsMenu
 from bot.telegram.texts import texts_for
-from bot.truebar.errors import TruebarError
-from bot.truebar.stages_cache import StagesCache
+from bot.truebar import StagesCache, TruebarError
 
 log = logging.getLogger(__name__)
 

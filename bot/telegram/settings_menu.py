@@ -26,8 +26,7 @@ from bot.storage import KeyboardKind
 from bot.telegram.button_guard import ButtonGuard, Press
 from bot.telegram.conversation import Conversation, tag_for_key, tag_key
 from bot.telegram.texts import Texts
-from bot.truebar.errors import TruebarError
-from bot.truebar.stages_cache import StagesCache
+from bot.truebar import StagesCache, TruebarError
 
 log = logging.getLogger(__name__)
 

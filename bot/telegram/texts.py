@@ -19,7 +19,7 @@ from bot.audio import AudioError, AudioTooLong, EmptyAudio
 from bot.chat_settings import Mode
 from bot.languages import capitalised, describe_tag, language_name
 from bot.notes.errors import MediaUnavailable
-from bot.truebar.errors import (
+from bot.truebar import (
     AuthError,
     AuthUnavailable,
     ConfigRejected,

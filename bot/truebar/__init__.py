@@ -1,9 +1,10 @@
 """Truebar streaming speech-to-text client, usable without Telegram (or anything else of
-this application): everything needed to build a client is exported here.
+this application). ``__all__`` is its whole public API: import from ``bot.truebar``, not
+from its modules (tests/test_exported_members.py keeps the two in step).
 
-    async with TruebarClient.connect(ws_url=…, auth_url=…, credentials=Credentials(…)) as c:
+    async with TruebarClient.open(ws_url=…, auth_url=…, credentials=Credentials(…)) as c:
         async with c.session(SessionConfig("KALDI:sl-SI:*:*")) as session:
-            async for update in session.transcribe(chunks_of_16k_mono_s16le_pcm):
+            async for update in session.stream(chunks_of_16k_mono_s16le_pcm):
                 print(update.text)
 """
 
@@ -22,6 +23,7 @@ from bot.truebar.protocol import (
     BYTES_PER_MS,
     CHUNK_BYTES,
     SAMPLE_RATE,
+    SAMPLE_WIDTH,
     ProtocolViolation,
     SessionConfig,
     StageOption,
@@ -31,22 +33,28 @@ from bot.truebar.protocol import (
     parse_stages,
     stages_url_for,
 )
-from bot.truebar.transcript import TranscriptUpdate
+from bot.truebar.stages_cache import StagesCache, StagesSource
+from bot.truebar.transcript import Segment, Token, TranscriptUpdate, join_tokens
 
 __all__ = [
     "BYTES_PER_MS",
     "CHUNK_BYTES",
     "SAMPLE_RATE",
+    "SAMPLE_WIDTH",
     "AuthError",
     "AuthUnavailable",
     "ConfigRejected",
     "ConnectionLost",
     "Credentials",
     "ProtocolViolation",
+    "Segment",
     "ServerError",
     "SessionConfig",
     "StageOption",
+    "StagesCache",
+    "StagesSource",
     "Timeouts",
+    "Token",
     "TokenProvider",
     "TranscriptUpdate",
     "TruebarClient",
@@ -55,6 +63,7 @@ __all__ = [
     "TruebarTimeout",
     "extra_stage",
     "extra_stages_for",
+    "join_tokens",
     "online_asr_tags",
     "parse_stages",
     "stages_url_for",

@@ -2,9 +2,9 @@
 
 Typical use::
 
-    async with TruebarClient.connect(ws_url=…, auth_url=…, credentials=…) as client:
+    async with TruebarClient.open(ws_url=…, auth_url=…, credentials=…) as client:
         async with client.session("KALDI:sl-SI:*:*") as session:   # → CONFIGURED
-            async for update in session.transcribe(pcm_chunks):    # audio, EOS, segments
+            async for update in session.stream(pcm_chunks):        # audio, EOS, segments
                 print(update.text)
 
 Opening the session is separate from streaming so a caller can connect while its audio is
@@ -85,7 +85,7 @@ class _Unauthorized(Exception):
 class TruebarClient:
     """Entry point: lists stages and opens streaming sessions with a shared token provider.
 
-    Build one with :meth:`connect` (it owns its HTTP connection pool), or pass your own
+    Build one with :meth:`open` (it owns its HTTP connection pool), or pass your own
     ``tokens`` and ``http`` client to share them."""
 
     def __init__(
@@ -109,7 +109,7 @@ class TruebarClient:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def connect(
+    async def open(
         cls,
         *,
         ws_url: str,
@@ -121,8 +121,10 @@ class TruebarClient:
         on_mark: Mark | None = None,
         on_secret: Callable[[str], None] | None = None,
     ) -> AsyncIterator[TruebarClient]:
-        """A client with its own HTTP connection pool and token cache, closed at the end.
-        ``on_secret`` learns the password and every token (e.g. to mask them in logs)."""
+        """A client with its own HTTP connection pool and token cache, closed at the end;
+        nothing is connected yet (each session opens its own WebSocket, tokens are fetched
+        when first needed). ``on_secret`` learns the password and every token (e.g. to
+        mask them in logs)."""
         async with httpx.AsyncClient(timeout=httpx.Timeout(timeouts.handshake)) as http:
             tokens = TokenProvider(http, auth_url, credentials, on_secret=on_secret)
             yield cls(
@@ -276,9 +278,7 @@ class TruebarSession:
         """Audio length the server reported in FINISHED."""
         return self._protocol.length_ms
 
-    async def transcribe(
-        self, chunks: AsyncIterable[bytes]
-    ) -> AsyncGenerator[TranscriptUpdate, None]:
+    async def stream(self, chunks: AsyncIterable[bytes]) -> AsyncGenerator[TranscriptUpdate, None]:
         """Send all ``chunks`` then EOS, yielding updates as segments arrive; ends at FINISHED.
 
         If the audio source raises, the session is abandoned and that error propagates.

@@ -188,6 +188,41 @@ async def test_the_callers_own_time_between_updates_is_never_cut_short(
     assert callers_naps >= 1
 
 
+async def test_audio_held_back_by_the_caller_is_not_the_servers_silence(
+    mock_truebar: MockTruebar, http: httpx.AsyncClient, voice_note: Path
+) -> None:
+    """A caller that holds its audio back (until its user's chat has taken the answer,
+    say) for longer than the silence limit: the server had nothing new to answer, so the
+    session waits; once the audio flows, a server that stalls is still caught."""
+    client = make_client(mock_truebar, http, timeouts=Timeouts(handshake=5, silence=0.3))
+    pcm = await audio.decode(voice_note)
+    released = asyncio.Event()
+
+    async def held() -> AsyncIterator[bytes]:
+        async for index, chunk in aenumerate(audio.pcm_chunks(pcm)):
+            if index == 2:
+                asyncio.get_running_loop().call_later(1.0, released.set)
+                await released.wait()  # a second: more than three silence limits
+            yield chunk
+
+    async with client.session(EN_TAG) as session:
+        texts = [u.text async for u in session.stream(held())]
+    assert released.is_set() and texts and mock_truebar.stats.sessions[-1].finished
+
+    mock_truebar.faults.stall_after_ms = 500
+    with pytest.raises(TruebarTimeout, match="sent nothing"):
+        async with client.session(EN_TAG) as session:
+            async for _ in session.stream(held()):
+                pass
+
+
+async def aenumerate(items: AsyncIterator[bytes]) -> AsyncIterator[tuple[int, bytes]]:
+    index = 0
+    async for item in items:
+        yield index, item
+        index += 1
+
+
 async def test_handshake_timeout(mock_truebar: MockTruebar, http: httpx.AsyncClient) -> None:
     client = make_client(mock_truebar, http, timeouts=Timeouts(handshake=0.2))
     mock_truebar.faults.handshake_delay_s = 2

@@ -55,6 +55,7 @@ T = TypeVar("T")
 
 Mark = Callable[[str], None]
 HOLD_LOOP_S = 0.001  # the longest the sender runs on without letting others on the loop
+SILENCE_CHECK_MIN_S = 0.5  # while the audio is held, the silence is looked at this often
 
 
 def _no_mark(name: str) -> None:
@@ -284,7 +285,7 @@ class TruebarSession:
         If the audio source raises, the session is abandoned and that error propagates.
         """
         stop = _Interrupt(self._timeouts.silence, self._timeouts.session)
-        sender = asyncio.create_task(self._send_all(chunks), name="truebar-sender")
+        sender = asyncio.create_task(self._send_all(chunks, stop), name="truebar-sender")
         sender.add_done_callback(stop.audio_sent)
         try:
             while True:
@@ -315,11 +316,19 @@ class TruebarSession:
             stop.disarm()
             await settle(sender)
 
-    async def _send_all(self, chunks: AsyncIterable[bytes]) -> None:
+    async def _send_all(self, chunks: AsyncIterable[bytes], stop: _Interrupt) -> None:
         loop = asyncio.get_running_loop()
         held_since = loop.time()
+        source = aiter(chunks)
         try:
-            async for chunk in chunks:
+            while True:
+                stop.source_waits(True)
+                try:
+                    chunk = await anext(source)
+                except StopAsyncIteration:
+                    break
+                finally:
+                    stop.source_waits(False)
                 if not chunk:
                     continue
                 if self._protocol.state is State.FAILED:
@@ -344,8 +353,10 @@ class _Interrupt:
     """Why and when a session's wait for the server ends early: the sender failed (its
     error), the server has sent nothing for ``silence`` seconds while waited for (the
     silence starts again when all audio is sent), or the session ran past ``session``
-    seconds. One timer per ``silence`` seconds checks, not one per frame; the wait in
-    progress, if any, is ended by moving its timeout to now."""
+    seconds. Time the sender spends waiting for its own audio source (a caller holding
+    the audio back) does not count as the server's silence: it had nothing new to answer.
+    One timer per ``silence`` seconds checks, not one per frame; the wait in progress, if
+    any, is ended by moving its timeout to now."""
 
     def __init__(self, silence: float, session: float) -> None:
         self._silence = silence
@@ -354,6 +365,8 @@ class _Interrupt:
         self._session_end = now + session
         self._wait: asyncio.Timeout | None = None
         self._wait_began = now
+        self._source_since: float | None = None  # the sender is waiting for audio since
+        self._excused = 0.0  # of the current wait, spent with the sender waiting for audio
         self.cause: BaseException | None = None
         self._timer: asyncio.TimerHandle | None = self._loop.call_at(
             min(now + silence, self._session_end), self._check
@@ -363,7 +376,27 @@ class _Interrupt:
         """A wait for the server begins (``wait``) or ends (None)."""
         self._wait = wait
         if wait is not None:
-            self._wait_began = self._loop.time()
+            self._silence_from(self._loop.time())
+
+    def source_waits(self, waiting: bool) -> None:
+        """The sender waits for its next chunk of audio (True), or has it (False)."""
+        now = self._loop.time()
+        if waiting:
+            self._source_since = now
+        elif self._source_since is not None:
+            self._excused += now - max(self._source_since, self._wait_began)
+            self._source_since = None
+
+    def _silence_from(self, now: float) -> None:
+        self._wait_began = now
+        self._excused = 0.0
+
+    def _silent_for(self, now: float) -> float:
+        """How long the server has been silent in the current wait, excused time aside."""
+        excused = self._excused
+        if self._source_since is not None:
+            excused += now - max(self._source_since, self._wait_began)
+        return now - self._wait_began - excused
 
     def disarm(self) -> None:
         if self._timer is not None:
@@ -376,7 +409,7 @@ class _Interrupt:
         if (error := sender.exception()) is not None:
             self._stop(error)
         else:  # all audio sent: only the server can keep the session waiting now
-            self._wait_began = self._loop.time()
+            self._silence_from(self._loop.time())
 
     def _check(self) -> None:
         self._timer = None
@@ -384,11 +417,15 @@ class _Interrupt:
         if now >= self._session_end:
             self._stop(TruebarTimeout("Truebar did not finish the session in time"))
             return
-        if self._wait is not None and now >= self._wait_began + self._silence:
-            self._stop(TruebarTimeout(f"Truebar sent nothing for {self._silence:g} seconds"))
-            return
-        began = self._wait_began if self._wait is not None else now
-        self._timer = self._loop.call_at(min(began + self._silence, self._session_end), self._check)
+        left = self._silence
+        if self._wait is not None:
+            left -= self._silent_for(now)
+            if left <= 0:
+                self._stop(TruebarTimeout(f"Truebar sent nothing for {self._silence:g} seconds"))
+                return
+        # while the sender waits for its audio the silence does not grow: look again later
+        at = now + (max(left, SILENCE_CHECK_MIN_S) if self._source_since is not None else left)
+        self._timer = self._loop.call_at(min(at, self._session_end), self._check)
 
     def _stop(self, cause: BaseException) -> None:
         if self.cause is None:

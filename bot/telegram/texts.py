@@ -17,6 +17,7 @@ from telegram.error import TelegramError
 from bot import i18n
 from bot.audio import AudioError, AudioTooLong, EmptyAudio
 from bot.chat_settings import Mode
+from bot.core.say import Final, Notice, NoticeKind, Status, StatusKind
 from bot.languages import capitalised, describe_tag, language_name
 from bot.notes.errors import MediaUnavailable
 from bot.truebar import (
@@ -150,6 +151,78 @@ class Texts:
             return self.ngettext("{n} minute", "{n} minutes", minutes).format(n=minutes)
         whole = int(seconds)
         return self.ngettext("{n} second", "{n} seconds", whole).format(n=whole)
+
+    def status(self, status: Status) -> str:
+        """What an answer shows while its note is worked on."""
+        if status.kind is StatusKind.QUEUED:
+            return self.queued(status.ahead)
+        if status.kind is StatusKind.TRANSCRIBING_AGAIN and status.tag:
+            return self.transcribing_again(status.tag)
+        return self.transcribing
+
+    def final(self, final: Final) -> str:
+        """A note's transcript as its answer shows it (what no speech and a cut file say)."""
+        shown = final.text or self.no_speech
+        if final.truncated:
+            shown = f"{shown}\n\n{self.cut_at(final.audio_s)}"
+        return shown
+
+    def notice(self, notice: Notice) -> str:
+        """Why a note has no transcript, or not yet."""
+        kind, limit = notice.kind, notice.limit or 0
+        match kind:
+            case NoticeKind.EMPTY_FILE:
+                return self.empty_file
+            case NoticeKind.TOO_BIG:
+                return self.too_big(int(limit))
+            case NoticeKind.TOO_LONG:
+                return self.too_long(limit)
+            case NoticeKind.NO_AUDIO:
+                return self.no_audio
+            case NoticeKind.UNREADABLE:
+                return self._("⚠️ I couldn't read any audio in this file.")
+            case NoticeKind.DOWNLOAD_FAILED:
+                return self.download_failed
+            case NoticeKind.DOWNLOAD_TOO_BIG:
+                return self.download_too_big
+            case NoticeKind.SERVICE_UNREACHABLE:
+                return self._(
+                    "⚠️ The speech service can't be reached right now. Please try again later."
+                )
+            case NoticeKind.LOGIN_REFUSED:
+                return self._(
+                    "⚠️ The speech service refused my login. The bot's owner needs to fix this."
+                )
+            case NoticeKind.LANGUAGE_REFUSED:
+                return self._(
+                    "⚠️ The speech service doesn't accept the language {tag}. "
+                    "Choose another with /lang."
+                ).format(tag=notice.detail or "")
+            case NoticeKind.SERVICE_TIMEOUT:
+                return self._("⚠️ The speech service took too long to answer. Please try again.")
+            case NoticeKind.CONNECTION_LOST:
+                return self._("⚠️ I lost the connection to the speech service. Please try again.")
+            case NoticeKind.SERVICE_ERROR:
+                return self._(
+                    "⚠️ The speech service reported an error: {error}. Please try again."
+                ).format(error=_excerpt(notice.detail or ""))
+            case NoticeKind.STORAGE_DOWN:
+                return self.storage_down
+            case NoticeKind.CHAT_BUSY:
+                return self.chat_busy(int(limit))
+            case NoticeKind.USER_BUSY:
+                return self.user_busy(int(limit))
+            case NoticeKind.GAVE_UP:
+                return self.gave_up
+            case NoticeKind.TOO_OLD:
+                return self.too_old
+            case NoticeKind.RESTARTING:
+                return self.restarting
+            case NoticeKind.SERVICE_DOWN_RETRYING:
+                return self.service_down_retrying
+            case NoticeKind.DOWNLOAD_RETRYING:
+                return self.download_retrying
+        return self._("⚠️ Something went wrong while transcribing. Please try again.")
 
     def describe_failure(self, exc: BaseException, tag: str) -> str:
         """A short message for the user; the log line carries the details."""

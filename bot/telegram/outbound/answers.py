@@ -1,0 +1,171 @@
+"""The core's answers in Telegram (:class:`~bot.core.ports.Answers`): for each note the way
+it is shown (:mod:`bot.telegram.outbound.ways`), in its reader's language, live while the
+note is worked on (:mod:`bot.telegram.outbound.live_text`), then its final."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from telegram import InlineKeyboardMarkup
+
+from bot.core.note import Delivery, Note
+from bot.core.ports import Ledger, Live
+from bot.core.say import Final, Notice, Status
+from bot.core.side_by_side import together
+from bot.telegram.export_buttons import under_transcript
+from bot.telegram.outbound.live_text import LiveText
+from bot.telegram.outbound.sending import Bot, in_core_terms
+from bot.telegram.outbound.ways import (
+    ChannelPost,
+    Drafts,
+    DraftSupport,
+    EditedReply,
+    GuestAnswer,
+    Recorder,
+    Sent,
+)
+from bot.telegram.texts import Texts, texts_for
+
+log = logging.getLogger(__name__)
+
+TRANSCRIPT_FILE = "transcript.txt"
+
+
+class FinalWay(Protocol):
+    """What every way of showing does with a final."""
+
+    @property
+    def placed(self) -> bool: ...
+
+    async def final(self, text: str, markup: InlineKeyboardMarkup | None) -> Sent: ...
+
+    async def document(self, filename: str, data: bytes, caption: str) -> None: ...
+
+    async def replace(self, text: str) -> None: ...
+
+
+class TranscriptKeyboards(Protocol):
+    async def remember(
+        self, chat_id: int, message_id: int, note_id: int, owner_id: int | None
+    ) -> None:
+        """The buttons under a note's transcript are on this message (a press there is
+        about that note)."""
+
+
+class TelegramAnswers:
+    def __init__(
+        self,
+        bot: Bot,
+        drafts: DraftSupport,
+        ledger: Ledger,
+        keyboards: TranscriptKeyboards,
+        store_retry_s: float,
+    ) -> None:
+        self._bot = bot
+        self._drafts = drafts
+        self._ledger = ledger
+        self._keyboards = keyboards
+        self._store_retry_s = store_retry_s
+
+    def answer(self, note: Note, language: str) -> TelegramAnswer:
+        """The note's answer: a channel's post, a guest's inline answer, a private chat's
+        drafts (where they work and no message exists yet), else a reply edited live;
+        each continuing what an earlier attempt placed."""
+        target = note.target
+        recorder = Recorder(self._ledger, note.key, self._store_retry_s)
+        reply = EditedReply(self._bot, target, recorder, note.placeholder_id)
+        way: FinalWay
+        if target.delivery is Delivery.CHANNEL:
+            way = ChannelPost(reply)
+        elif target.delivery is Delivery.GUEST:
+            way = GuestAnswer(self._bot, target, recorder, note.inline_message_id)
+        elif not target.group and not reply.placed and self._drafts.usable(target.chat_id):
+            way = Drafts(self._bot, reply, self._drafts)
+        else:
+            way = reply
+        typing = isinstance(way, EditedReply)  # the others' views say the bot is at work
+        return TelegramAnswer(note, way, texts_for(language), self._bot, self._keyboards, typing)
+
+
+class TelegramAnswer:
+    """One note's answer (the core's :class:`~bot.core.ports.Answer`)."""
+
+    def __init__(
+        self,
+        note: Note,
+        way: FinalWay,
+        texts: Texts,
+        bot: Bot,
+        keyboards: TranscriptKeyboards,
+        typing: bool,
+    ) -> None:
+        self._note = note
+        self._way = way
+        self._texts = texts
+        self._bot = bot
+        self._keyboards = keyboards
+        self._typing = typing
+
+    @property
+    def placed(self) -> bool:
+        return self._way.placed
+
+    @contextlib.asynccontextmanager
+    async def live(self) -> AsyncIterator[Live]:
+        way = self._way
+        if not isinstance(way, EditedReply | Drafts | GuestAnswer):
+            yield _NothingLive()  # a channel: every edit shows to all subscribers
+            return
+        text = LiveText(way, self._texts, self._bot)
+        async with together() as group:
+            group.create_task(text.run(), name="live-text")
+            typing = (
+                group.create_task(text.keep_typing(self._note.target.thread_id), name="typing")
+                if self._typing
+                else None
+            )
+            try:
+                yield text
+            finally:
+                text.close()
+                if typing is not None:
+                    typing.cancel()
+
+    async def finish(self, final: Final) -> None:
+        markup = under_transcript(self._texts) if final.buttons else None
+        async with in_core_terms():
+            sent = await self._way.final(self._texts.final(final), markup)
+        if markup is not None and sent.markup_message_id is not None:
+            await self._keyboards.remember(
+                self._note.target.chat_id,
+                sent.markup_message_id,
+                self._note.target.message_id,
+                self._note.user_id,
+            )
+        if sent.parts > 1 and final.transcript:
+            async with in_core_terms():
+                await self._way.document(
+                    TRANSCRIPT_FILE, final.transcript.encode(), self._texts.whole_transcript
+                )
+
+    async def tell(self, notice: Notice) -> None:
+        async with in_core_terms():
+            await self._way.final(self._texts.notice(notice), None)
+
+    async def replace(self, notice: Notice) -> None:
+        async with in_core_terms():
+            await self._way.replace(self._texts.notice(notice))
+
+
+class _NothingLive:
+    """Nothing shows before the final: the answer is 'placed' as far as the audio's wait
+    is concerned."""
+
+    def show(self, what: Status | str) -> None:
+        """Nothing to show."""
+
+    async def placed(self) -> None:
+        """Nothing to wait for."""

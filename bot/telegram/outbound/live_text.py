@@ -1,0 +1,155 @@
+"""What a live answer shows while its note is worked on: always the newest text, as fast as
+its way of showing may send.
+
+The core says what to show (:meth:`LiveText.show`, never blocking); one loop per note
+(:meth:`LiveText.run`) places the answer with the first text (the placeholder, a status
+draft, the guest answer) and then sends each newer text once the previous one is out,
+dropping what was overtaken meanwhile: while an edit waits for its chat's slot, newer
+words collect here, and the next edit carries the newest. A way of showing that needs
+it (drafts expire) is refreshed with the same text when nothing new comes for a while.
+
+Interims are best effort: one that fails is dropped (the next carries newer text), unless
+Telegram refuses the answer for good (the user blocked the bot, the chat is gone): then
+the loop raises the core's :class:`~bot.core.errors.AnswerRefused`, which ends the note's
+work (:meth:`~bot.core.ports.Answer.live` runs this loop beside it). The placement must
+land: its failures are the core's too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Protocol
+
+from telegram.constants import ChatAction
+from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
+
+from bot.core.errors import AnswerRefused
+from bot.core.say import Status, StatusKind
+from bot.telegram.message_text import tail
+from bot.telegram.outbound.sending import Bot, in_core_terms, is_not_modified
+from bot.telegram.rate_limiter import Send
+from bot.telegram.texts import Texts
+
+log = logging.getLogger(__name__)
+
+TYPING_EVERY_S = 4.5  # Telegram shows a chat action for 5 seconds
+
+
+class LiveWay(Protocol):
+    """A way of showing a note's answer live (:mod:`bot.telegram.outbound.ways`)."""
+
+    chat_id: int
+
+    @property
+    def placed(self) -> bool: ...
+
+    @property
+    def refresh_every_s(self) -> float | None:
+        """The same text again after this long without a new one (a draft expires)."""
+
+    async def ready(self) -> None:
+        """Until the next text may go (a slot booked in turn), so that it is the newest."""
+
+    async def place(self, text: str) -> None:
+        """Show the first text: the answer exists afterwards (or the note's first status
+        is seen). Must land: raises :class:`~telegram.error.TelegramError`."""
+
+    async def interim(self, text: str) -> None:
+        """Show a newer text, best effort."""
+
+
+class LiveText:
+    def __init__(self, way: LiveWay, texts: Texts, bot: Bot) -> None:
+        self._way = way
+        self._texts = texts
+        self._bot = bot
+        self._pending: str | None = None
+        self._shown: str | None = None
+        self._changed = asyncio.Event()
+        self._closing = False
+        self._working = False  # past the queue: "typing…" belongs in the chat
+        self._placed = asyncio.Event()
+        if way.placed:
+            self._placed.set()
+
+    # -- the core's side: the Live port --------------------------------------------------
+    def show(self, what: Status | str) -> None:
+        if isinstance(what, Status):
+            text = self._texts.status(what)
+            self._working = what.kind is not StatusKind.QUEUED
+        else:
+            text = tail(what.strip())
+            self._working = True
+        if text:
+            self._pending = text
+            self._changed.set()
+
+    async def placed(self) -> None:
+        await self._placed.wait()
+
+    # -- the loop ------------------------------------------------------------------------
+    def close(self) -> None:
+        """Nothing more is shown: the loop ends once what is on its way has landed."""
+        self._closing = True
+        self._changed.set()
+
+    async def run(self) -> None:
+        """Place the answer with the first text, then keep it showing the newest."""
+        if not self._way.placed:
+            await self._changed.wait()
+            if self._pending is None:  # closed before anything was to be shown
+                return
+            await self._way.ready()
+            first, self._pending = self._pending, None
+            async with in_core_terms():
+                await self._way.place(first)
+            self._shown = first
+            self._placed.set()
+        while True:
+            refresh = self._way.refresh_every_s
+            try:
+                async with asyncio.timeout(refresh):
+                    while self._pending is None and not self._closing:
+                        self._changed.clear()
+                        await self._changed.wait()
+            except TimeoutError:  # nothing new for a while: the same text again
+                self._pending = self._shown
+            if self._closing:
+                return
+            await self._way.ready()
+            text, self._pending = self._pending, None
+            if text is None or (text == self._shown and refresh is None):
+                continue
+            await self._interim(text)
+
+    async def _interim(self, text: str) -> None:
+        chat = self._way.chat_id
+        try:
+            await self._way.interim(text)
+            self._shown = text
+        except RetryAfter:
+            log.info("interim throttled in chat %s", chat)
+        except (Forbidden, ChatMigrated) as exc:
+            log.info("chat %s refuses our messages: %s", chat, exc)
+            raise AnswerRefused(str(exc)) from exc
+        except BadRequest as exc:
+            if not is_not_modified(exc):
+                log.info("interim refused in chat %s: %s", chat, exc)
+        except TelegramError as exc:
+            log.info("interim failed in chat %s: %s", chat, exc)
+
+    async def keep_typing(self, thread_id: int | None) -> None:
+        """ "typing…" in the chat (its forum topic) while the note is worked on, not while
+        it waits for its turn."""
+        while True:
+            if self._working:
+                with contextlib.suppress(TelegramError):
+                    await self._bot.send_chat_action(
+                        self._way.chat_id,
+                        ChatAction.TYPING,
+                        message_thread_id=thread_id,
+                        rate_limit_args=Send.ACTION,
+                    )
+            await asyncio.sleep(TYPING_EVERY_S)

@@ -1,0 +1,393 @@
+"""The ways a note's answer is shown in Telegram, one class each:
+
+- :class:`EditedReply` — a placeholder replying to the note, edited as words come; the
+  final edits it (sent anew if someone deleted it) and goes on in more replies when long.
+  Groups, forum topics, and private chats in edit mode.
+- :class:`Drafts` — a private chat's words as message drafts (Bot API 9.3): animated in
+  place, notifying nobody, taking none of the chat's message budget; the final is the
+  first real message. Where drafts are refused, it goes on as an :class:`EditedReply`.
+- :class:`GuestAnswer` — a guest mention's answer: the guest query answered once with the
+  placeholder, an inline message edited after; the final cut to one message.
+- :class:`ChannelPost` — a channel's: every edit shows to all subscribers, so nothing
+  until the final, posted as replies.
+
+Each tells the ledger the message that answers the note the moment it exists
+(:class:`Recorder`), so a restart continues that message instead of sending another.
+Pacing is not done here: every call goes through the rate limiter in the request path,
+told which calls are interims (:class:`~bot.telegram.rate_limiter.Send`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from telegram import (
+    InlineKeyboardMarkup,
+    InlineQueryResultArticle,
+    InputFile,
+    InputTextMessageContent,
+    ReplyParameters,
+)
+from telegram.error import BadRequest, EndPointNotFound, InvalidToken, TelegramError
+
+from bot.core.note import NoteKey, Target
+from bot.core.ports import Ledger
+from bot.core.store_retry import retried
+from bot.telegram.draft_pacing import DraftPacing
+from bot.telegram.message_text import MAX_MESSAGE, split_message
+from bot.telegram.outbound.sending import Bot, is_gone, is_not_modified, reliably, send_reply
+from bot.telegram.rate_limiter import Send
+from bot.telegram.retry import is_permanent
+
+log = logging.getLogger(__name__)
+
+DRAFT_REFRESH_S = 20.0  # a draft lasts 30 s: sent again after this long without a change
+REFUSED_CHATS_MAX = 100_000  # chats remembered as refusing drafts (then forgotten)
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """What a final took: how many messages, and which one carries the buttons (None:
+    none does, or it is not a message of the bot's own: a guest answer)."""
+
+    parts: int
+    markup_message_id: int | None = None
+
+
+class Recorder:
+    """Tells the ledger which message answers a note, the moment it exists. The message
+    is out: failing to record it (after trying through a storage outage) is logged, not
+    raised — failing the note would only send another."""
+
+    def __init__(self, ledger: Ledger, key: NoteKey, store_retry_s: float) -> None:
+        self._ledger = ledger
+        self._key = key
+        self._retry_s = store_retry_s
+
+    async def message(self, message_id: int) -> None:
+        await self._record(
+            lambda: self._ledger.record_placeholder(self._key, message_id), "the reply"
+        )
+
+    async def inline(self, inline_message_id: str) -> None:
+        await self._record(
+            lambda: self._ledger.record_inline_answer(self._key, inline_message_id),
+            "the guest answer",
+        )
+
+    async def _record(self, call: Callable[[], Awaitable[None]], what: str) -> None:
+        try:
+            await retried(call, what=f"recording {what}", within_s=self._retry_s)
+        except Exception as exc:
+            log.warning("chat %s message %s: %s not recorded: %s", *self._key, what, exc)
+
+
+class EditedReply:
+    def __init__(
+        self, bot: Bot, target: Target, recorder: Recorder, message_id: int | None = None
+    ) -> None:
+        self._bot = bot
+        self.target = target
+        self.chat_id = target.chat_id
+        self._recorder = recorder
+        self.message_id = message_id
+        self._shown: str | None = None  # what the reply shows, as far as this run knows
+
+    @property
+    def placed(self) -> bool:
+        return self.message_id is not None
+
+    @property
+    def refresh_every_s(self) -> float | None:
+        return None
+
+    async def ready(self) -> None:
+        """Edits are paced in the request path: newer text waits here meanwhile."""
+
+    async def place(self, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+        message = await reliably(
+            lambda: send_reply(self._bot, self.target, text, markup), chat_id=self.chat_id
+        )
+        self.message_id, self._shown = message.message_id, text
+        await self._recorder.message(message.message_id)
+
+    async def interim(self, text: str) -> None:
+        # Interims never use the chat's burst: it stays for the final, which then lands
+        # the moment it is known instead of a second after the last interim.
+        await self._edit(text, Send.INTERIM)
+        self._shown = text
+
+    async def final(self, text: str, markup: InlineKeyboardMarkup | None) -> Sent:
+        """The final text (not blank), split over several replies if long, ``markup``
+        under the last."""
+        parts = split_message(text)
+        if not parts:
+            raise ValueError("a reply needs visible text")
+        first, rest = parts[0], parts[1:]
+        first_markup = None if rest else markup
+        if not self.placed:
+            await self.place(first, first_markup)
+        elif first != self._shown or first_markup is not None:
+            await reliably(lambda: self._edit_or_resend(first, first_markup), chat_id=self.chat_id)
+        self._shown = first
+        marked = self.message_id if first_markup is not None else None
+        for index, part in enumerate(rest, start=2):
+            part_markup = markup if index == len(parts) else None
+            sent = await reliably(
+                functools.partial(send_reply, self._bot, self.target, part, part_markup),
+                chat_id=self.chat_id,
+            )
+            if part_markup is not None:
+                marked = sent.message_id
+        return Sent(len(parts), marked)
+
+    async def document(self, filename: str, data: bytes, caption: str) -> None:
+        """A file in reply to the note (the whole transcript), sent until it lands."""
+        await reliably(
+            lambda: self._bot.send_document(
+                self.chat_id,
+                InputFile(data, filename=filename),
+                caption=caption,
+                message_thread_id=self.target.thread_id,
+                reply_parameters=ReplyParameters(
+                    message_id=self.target.message_id, allow_sending_without_reply=True
+                ),
+            ),
+            chat_id=self.chat_id,
+        )
+
+    async def replace(self, text: str) -> None:
+        """``text`` in the reply at once, once, if it exists."""
+        if self.placed:
+            await self._edit(text, Send.ANSWER)
+
+    async def _edit(self, text: str, how: Send, markup: InlineKeyboardMarkup | None = None) -> None:
+        assert self.message_id is not None
+        await self._bot.edit_message_text(
+            text,
+            chat_id=self.chat_id,
+            message_id=self.message_id,
+            reply_markup=markup,
+            rate_limit_args=how,
+        )
+
+    async def _edit_or_resend(self, text: str, markup: InlineKeyboardMarkup | None) -> None:
+        try:
+            await self._edit(text, Send.ANSWER, markup)
+        except BadRequest as exc:
+            if is_not_modified(exc):
+                return
+            if not is_gone(exc):
+                raise
+            log.info("placeholder gone in chat %s; sending the text anew", self.chat_id)
+            self.message_id = (await send_reply(self._bot, self.target, text, markup)).message_id
+            await self._recorder.message(self.message_id)
+
+
+class ChannelPost:
+    """Nothing before the final, then reply posts (an :class:`EditedReply` that never
+    shows anything live)."""
+
+    def __init__(self, reply: EditedReply) -> None:
+        self._reply = reply
+
+    @property
+    def placed(self) -> bool:
+        return self._reply.placed
+
+    async def final(self, text: str, markup: InlineKeyboardMarkup | None) -> Sent:
+        return await self._reply.final(text, markup)
+
+    async def document(self, filename: str, data: bytes, caption: str) -> None:
+        await self._reply.document(filename, data, caption)
+
+    async def replace(self, text: str) -> None:
+        await self._reply.replace(text)
+
+
+class GuestAnswer:
+    """Its chat is not the bot's: nothing is ever sent there; the guest query is answered
+    once (a second answer is refused) and its inline message edited."""
+
+    refresh_every_s = None
+
+    def __init__(
+        self, bot: Bot, target: Target, recorder: Recorder, inline_message_id: str | None
+    ) -> None:
+        self._bot = bot
+        self.target = target
+        self.chat_id = target.chat_id
+        self._recorder = recorder
+        self.inline_message_id = inline_message_id
+        self._shown: str | None = None
+
+    @property
+    def placed(self) -> bool:
+        return self.inline_message_id is not None
+
+    async def ready(self) -> None:
+        """Inline edits are paced in the request path, like a group's."""
+
+    async def place(self, text: str) -> None:
+        query = self.target.guest_query_id
+        assert query is not None
+        answer = InlineQueryResultArticle(
+            id=query[:64], title=text[:64], input_message_content=InputTextMessageContent(text)
+        )
+        sent = await reliably(
+            lambda: self._bot.answer_guest_query(query, answer), chat_id=self.chat_id
+        )
+        self.inline_message_id, self._shown = sent.inline_message_id, text
+        if sent.inline_message_id is not None:
+            await self._recorder.inline(sent.inline_message_id)
+
+    async def interim(self, text: str) -> None:
+        await self._edit(text, Send.INTERIM)
+        self._shown = text
+
+    async def final(self, text: str, markup: InlineKeyboardMarkup | None) -> Sent:
+        """The final text, cut to one message: an inline message has no chat to go on in."""
+        parts = split_message(text, MAX_MESSAGE - 2)
+        if not parts:
+            raise ValueError("an answer needs visible text")
+        shown = f"{parts[0]} …" if len(parts) > 1 else parts[0]
+        if not self.placed:
+            await self.place(shown)
+        elif shown != self._shown:
+            await reliably(lambda: self._edit_once(shown), chat_id=self.chat_id)
+        self._shown = shown
+        return Sent(1)
+
+    async def document(self, filename: str, data: bytes, caption: str) -> None:
+        """Nothing can be sent into a guest's chat."""
+
+    async def replace(self, text: str) -> None:
+        if self.placed:
+            await self._edit(text, Send.ANSWER)
+
+    async def _edit(self, text: str, how: Send) -> None:
+        await self._bot.edit_message_text(
+            text, inline_message_id=self.inline_message_id, rate_limit_args=how
+        )
+
+    async def _edit_once(self, text: str) -> None:
+        try:
+            await self._edit(text, Send.ANSWER)
+        except BadRequest as exc:
+            if not is_not_modified(exc):
+                raise
+
+
+class DraftSupport:
+    """Whether drafts are on, and where Telegram has refused them: learnt once, kept
+    while the bot runs, so later notes in such a chat start with edits. ``pacing`` is
+    the rate limiter's (drafts book their slots ahead)."""
+
+    def __init__(self, pacing: DraftPacing, enabled: bool = True) -> None:
+        self.pacing = pacing
+        self.enabled = enabled
+        self._refused: set[int] = set()
+
+    def usable(self, chat_id: int) -> bool:
+        return self.enabled and chat_id not in self._refused
+
+    def refuse(self, chat_id: int, exc: TelegramError) -> None:
+        """Drafts failed for good: an unknown method (an older server) turns them off for
+        every chat, any other refusal for this chat."""
+        if isinstance(exc, InvalidToken | EndPointNotFound):  # 404: no such method here
+            log.warning("the Bot API server does not offer message drafts: using edits")
+            self.enabled = False
+            return
+        if len(self._refused) >= REFUSED_CHATS_MAX:
+            self._refused.clear()
+        self._refused.add(chat_id)
+
+
+def _draft_refused(exc: TelegramError) -> bool:
+    """A draft error that will not pass: the server has no such method, or the request
+    is refused (e.g. TEXTDRAFT_PEER_INVALID). A blocked user is not that: Forbidden."""
+    return isinstance(exc, BadRequest | InvalidToken | EndPointNotFound)
+
+
+class Drafts:
+    """The status and every interim are drafts (the freshest words at most every
+    :data:`~bot.telegram.draft_pacing.DRAFT_INTERVAL_S`, sent again before a draft
+    expires); the final is the first real message, a reply to the note. Where Telegram
+    refuses drafts (an older Bot API server, a chat that answers 400), the answer is
+    placed at once as an :class:`EditedReply` (recorded, so no note is lost or answered
+    twice by the switch) and goes on with edits."""
+
+    def __init__(self, bot: Bot, messages: EditedReply, support: DraftSupport) -> None:
+        self._bot = bot
+        self._messages = messages  # the final's replies, or the reply edited after a refusal
+        self._support = support
+        self.chat_id = messages.chat_id
+        self._edits: EditedReply | None = None  # drafts were refused: edits from now on
+
+    @property
+    def placed(self) -> bool:
+        return self._messages.placed
+
+    @property
+    def refresh_every_s(self) -> float | None:
+        return DRAFT_REFRESH_S if self._edits is None else None
+
+    async def ready(self) -> None:
+        """Book the chat's next draft slot and wait for it here, so that the draft then
+        carries the freshest words (the rate limiter finds the slot due)."""
+        if self._edits is None:
+            slot = self._support.pacing.book(self.chat_id)
+            if (wait := slot - time.monotonic()) > 0:
+                await asyncio.sleep(wait)
+
+    async def place(self, text: str) -> None:
+        """The status as a draft. Only a refusal of the answer itself is raised: a draft
+        that does not land is followed by the words' drafts anyway."""
+        try:
+            await self.interim(text)
+        except TelegramError as exc:
+            if is_permanent(exc):
+                raise
+            log.info("chat %s: status draft not shown: %s", self.chat_id, exc)
+
+    async def interim(self, text: str) -> None:
+        if self._edits is not None:
+            await self._edits.interim(text)
+            return
+        try:
+            await self._draft(text)
+        except TelegramError as exc:
+            if not _draft_refused(exc):
+                raise
+            log.info("drafts refused in chat %s (%s): editing", self.chat_id, exc)
+            self._support.refuse(self.chat_id, exc)
+            self._edits = self._messages
+            if not self._messages.placed:
+                await self._messages.place(text)
+
+    async def final(self, text: str, markup: InlineKeyboardMarkup | None) -> Sent:
+        return await self._messages.final(text, markup)
+
+    async def document(self, filename: str, data: bytes, caption: str) -> None:
+        await self._messages.document(filename, data, caption)
+
+    async def replace(self, text: str) -> None:
+        """At once, once: in the message if one exists, else as a draft."""
+        if self._messages.placed:
+            await self._messages.replace(text)
+        else:
+            await self._draft(text)
+
+    async def _draft(self, text: str) -> None:
+        await self._bot.send_message_draft(
+            self.chat_id,
+            self._messages.target.message_id,  # unique in the chat, and kept across a restart
+            text,
+            message_thread_id=self._messages.target.thread_id,
+            rate_limit_args=Send.DRAFT,
+        )

@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from bot.core.note import Note
+from bot.core.outcome import Outcome
+from bot.core.ports import Observer
+from bot.core.timing import Trace
+
 NOTES_RECEIVED = Counter(
     "voicebot_notes_received", "Voice notes accepted into the job ledger (duplicates excluded)"
 )
@@ -36,3 +41,41 @@ TELEGRAM_RETRIES = Counter(
     "Bot API calls retried, by reason: retry_after (429) or network (errors, timeouts, 5xx)",
     ["reason"],
 )
+
+
+class NoteMetrics:
+    """The core's :class:`~bot.core.ports.Observer` that counts: notes received, resumed,
+    and how each attempt ended."""
+
+    def received(self, note: Note) -> None:
+        NOTES_RECEIVED.inc()
+
+    def resumed(self, note: Note) -> None:
+        NOTES_RESUMED.inc()
+
+    def ended(self, note: Note, outcome: Outcome, trace: Trace) -> None:
+        NOTES_FINISHED.labels(outcome).inc()
+
+
+class Observers:
+    """Several observers told the same (the metrics, and a test's or the benchmark's)."""
+
+    def __init__(self, *observers: Observer) -> None:
+        self._observers = observers
+
+    def received(self, note: Note) -> None:
+        for observer in self._observers:
+            observer.received(note)
+
+    def resumed(self, note: Note) -> None:
+        for observer in self._observers:
+            observer.resumed(note)
+
+    def ended(self, note: Note, outcome: Outcome, trace: Trace) -> None:
+        for observer in self._observers:
+            observer.ended(note, outcome, trace)
+
+
+def session_ended(result: str, seconds: float) -> None:
+    """A speech session ended so (``finished``, or its failure's name), after so long."""
+    TRUEBAR_SESSION_SECONDS.labels(result).observe(seconds)

@@ -143,6 +143,17 @@ class Transcriber(Protocol):
         leaving. Raises :class:`~bot.core.errors.AudioRejected`."""
 
 
+class Languages(Protocol):
+    """What the speech service offers: raises
+    :class:`~bot.core.errors.ServiceUnavailable` when it cannot say."""
+
+    async def streaming_tags(self) -> list[str]:
+        """The recognition languages (their tags) usable for live transcription."""
+
+    async def stages_for(self, tag: str) -> dict[str, str]:
+        """The extra stages offered for ``tag``'s language: task → the stage's tag."""
+
+
 # -- what is kept -------------------------------------------------------------------------
 
 

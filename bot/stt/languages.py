@@ -1,0 +1,24 @@
+"""The core's :class:`~bot.core.ports.Languages`: Truebar's stages list (cached, see
+:class:`~bot.truebar.StagesCache`), its failures the core's."""
+
+from __future__ import annotations
+
+from bot.core.errors import ServiceUnavailable
+from bot.truebar import StagesCache, TruebarError
+
+
+class TruebarLanguages:
+    def __init__(self, stages: StagesCache) -> None:
+        self._stages = stages
+
+    async def streaming_tags(self) -> list[str]:
+        try:
+            return await self._stages.tags()
+        except TruebarError as exc:
+            raise ServiceUnavailable(f"no stages list: {exc}") from exc
+
+    async def stages_for(self, tag: str) -> dict[str, str]:
+        try:
+            return await self._stages.extra_stages(tag)
+        except TruebarError as exc:
+            raise ServiceUnavailable(f"no stages list: {exc}") from exc

@@ -28,7 +28,8 @@ class SqliteLedger:
 
     async def admit(self, note: Note, owner: str, lease_s: float, decide: Decide) -> Admission:
         """Counted and recorded in one transaction, which holds the file's write lock
-        throughout: no other admission, here or in another process, comes between."""
+        throughout: no other admission, here or in another process, comes between
+        (``decide``, a plain function, runs in the worker thread, inside it)."""
         chat_id = note.target.chat_id
 
         def admit(db: sqlite3.Connection) -> Admission:

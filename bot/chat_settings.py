@@ -16,7 +16,7 @@ from typing import Any
 
 from bot import i18n
 from bot.languages import language_code
-from bot.storage import Store
+from bot.storage import ChatOptions as StoredOptions
 from bot.truebar import SessionConfig, StagesCache, extra_stage
 
 log = logging.getLogger(__name__)
@@ -56,21 +56,21 @@ class ChatOptions:
 class ChatSettings:
     def __init__(
         self,
-        store: Store,
+        stored: StoredOptions,
         stages: StagesCache,
         *,
         default_tag: str,
         default_language: str = i18n.SOURCE_LANGUAGE,
         punctuation_tag: str | None = None,
     ) -> None:
-        self._store = store
+        self._stored = stored
         self._stages = stages
         self.default_tag = default_tag
         self.default_language = default_language
         self._punctuation_tag = punctuation_tag
 
     async def get(self, chat_id: int) -> ChatOptions:
-        chosen = await self._store.chat_options(chat_id)
+        chosen = await self._stored.get(chat_id)
         stages = {
             name.removeprefix(STAGE): value == ON
             for name, value in chosen.items()
@@ -140,19 +140,19 @@ class ChatSettings:
 
     # -- choices ---------------------------------------------------------------------------
     async def set_tag(self, chat_id: int, tag: str) -> None:
-        await self._store.set_chat_option(chat_id, TAG, tag)
+        await self._stored.set(chat_id, TAG, tag)
 
     async def set_mode(self, chat_id: int, mode: Mode) -> None:
-        await self._store.set_chat_option(chat_id, MODE, None if mode is Mode.EVERY else mode)
+        await self._stored.set(chat_id, MODE, None if mode is Mode.EVERY else mode)
 
     async def set_ui_language(self, chat_id: int, language: str | None) -> None:
-        await self._store.set_chat_option(chat_id, UI_LANGUAGE, language)
+        await self._stored.set(chat_id, UI_LANGUAGE, language)
 
     async def set_timestamps(self, chat_id: int, on: bool) -> None:
-        await self._store.set_chat_option(chat_id, TIMESTAMPS, ON if on else None)
+        await self._stored.set(chat_id, TIMESTAMPS, ON if on else None)
 
     async def set_stage(self, chat_id: int, task: str, on: bool) -> None:
-        await self._store.set_chat_option(chat_id, STAGE + task, ON if on else OFF)
+        await self._stored.set(chat_id, STAGE + task, ON if on else OFF)
 
 
 def _choice(kind: type[Mode], stored: str | None, default: Mode) -> Mode:

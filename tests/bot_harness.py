@@ -21,9 +21,9 @@ from bot.config import (
     PrivateLive,
     TruebarSettings,
 )
+from bot.core.ports import LedgerEntry
 from bot.notes.media import GUEST_SPACE, Note, guest_job_id
-from bot.storage import JobState, Store
-from bot.storage.sqlite import SqliteStore
+from bot.storage import Storage, open_storage
 from bot.telegram.app import serve
 from bot.testing.mock_truebar import MockTruebar
 from bot.timing import Trace
@@ -124,7 +124,7 @@ async def running_bot(
     settings: BotSettings,
     truebar: TruebarSettings,
     *,
-    wrap_store: Callable[[Store], Store] | None = None,
+    wrap_store: Callable[[Storage], Storage] | None = None,
 ) -> AsyncIterator[NoteTracker]:
     stop, started = asyncio.Event(), asyncio.Event()
     tracker = NoteTracker()
@@ -200,13 +200,13 @@ def make_client(
     )
 
 
-async def ledger_state(db: Path, chat_id: int, message_id: int) -> JobState:
+async def ledger_state(db: Path, chat_id: int, message_id: int) -> LedgerEntry:
     """A note as a bot's SQLite ledger has it (the bot need not run)."""
-    store = await SqliteStore.open(db)
+    storage = await open_storage(None, db)
     try:
-        state = await store.get_job(chat_id, message_id)
+        state = await storage.ledger.entry((chat_id, message_id))
     finally:
-        await store.close()
+        await storage.close()
     assert state is not None, f"no job for chat {chat_id} message {message_id}"
     return state
 

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from bot.chat_settings import Mode
-from bot.storage.sqlite import SqliteStore
+from bot.core.export import Kept
+from bot.core.note import NoteKey
+from bot.storage.sqlite import SqliteTranscripts
 from bot.telegram.conversation import tag_key
 from bot.telegram.texts import texts_for
 from bot.testing.mock_truebar import MockTruebar
@@ -240,10 +242,10 @@ async def test_a_button_that_fails_still_answers_once_and_logs_one_line(
 ) -> None:
     _, transcript = await transcribed(fake, bot, PRIVATE, voice_note)
 
-    async def broken(self: SqliteStore, chat_id: int, message_id: int) -> str | None:
+    async def broken(self: SqliteTranscripts, key: NoteKey) -> Kept | None:
         raise RuntimeError("the disk is on fire")
 
-    monkeypatch.setattr(SqliteStore, "transcript", broken)
+    monkeypatch.setattr(SqliteTranscripts, "kept", broken)
     answered = len(fake.answered_callbacks)
     answer = await press(fake, PRIVATE, transcript, USER, SUBTITLES)
     assert answer["text"] == EN.stale_choice

@@ -118,7 +118,7 @@ async def test_drafts_refused_fall_back_to_edits_and_answer_once(
     assert answer.history[0] == EN.transcribing  # the placeholder of edit mode
     assert answer.history[-1] == expected_transcript(mock_truebar)
     state = await ledger_state(settings.db_path, PRIVATE, first["message_id"])
-    assert state.job.placeholder_id == answer.message_id
+    assert state.note.placeholder_id == answer.message_id
     assert (state.finished, state.outcome) == (True, "transcribed")
     assert reply(fake, OTHER, second["message_id"]).history[0] == EN.transcribing
     # the server said "method not found" once: no other chat tries drafts again
@@ -157,7 +157,7 @@ async def test_restart_mid_note_in_a_private_chat_ends_with_one_final_message(
     answer = reply(fake, PRIVATE, note["message_id"])
     assert answer.history == [expected_transcript(mock_truebar)]
     state = await ledger_state(settings.db_path, PRIVATE, note["message_id"])
-    assert state.job.placeholder_id == answer.message_id
+    assert state.note.placeholder_id == answer.message_id
 
 
 async def test_a_note_asked_for_shows_its_status_once_and_no_draft_after_its_answer(

@@ -11,8 +11,11 @@ import asyncpg
 import pytest
 
 from bot.config import BotSettings
-from bot.storage import JobRecord, JobState, Store, open_store
-from bot.storage.sqlite import SqliteStore
+from bot.core.admission import Load
+from bot.core.note import MediaKind, Note, Target
+from bot.core.outcome import Admission
+from bot.core.ports import LedgerEntry
+from bot.storage import Storage, open_storage
 from bot.telegram.texts import texts_for
 from bot.testing.mock_truebar import MockTruebar
 from tests.auxil.flaky_store import FlakyStore
@@ -36,6 +39,21 @@ from tests.bot_harness import PRIVATE as CHAT
 from tests.fake_telegram import FakeTelegram
 
 EN = texts_for("en")
+VOICE = MediaKind.VOICE
+
+
+async def left_pending(db: Path, note: Note) -> None:
+    """``note`` in the SQLite ledger at ``db``, pending, leased to a run that crashed."""
+    storage = await open_storage(None, db)
+    try:
+        await storage.ledger.admit(note, "crashed-run", 60, _admitted)
+    finally:
+        await storage.close()
+
+
+def _admitted(load: Load) -> Admission:
+    return Admission.ACCEPTED
+
 
 # -- exactly once ------------------------------------------------------------------------
 
@@ -85,15 +103,10 @@ async def test_too_old_pending_note_gets_an_apology(
         CHAT, USER, voice={"file_id": file_id, "file_unique_id": unique, "duration": 3}
     )
     fake.discard_updates()  # the crashed run had already taken the update
-    store = await SqliteStore.open(settings.db_path)
-    await store.accept_job(
-        JobRecord(
-            CHAT, old["message_id"], None, False, file_id, 10, 3, "voice", time.time() - 7200
-        ),
-        owner="crashed-run",
-        lease_s=60,
+    await left_pending(
+        settings.db_path,
+        Note(Target(CHAT, old["message_id"]), file_id, 10, 3, VOICE, time.time() - 7200),
     )
-    await store.close()
     async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
         assert await bot.done(CHAT, old["message_id"]) == "expired"
     assert reply(fake, CHAT, old["message_id"]).text == EN.too_old
@@ -111,20 +124,16 @@ async def test_a_too_old_notes_apology_that_cannot_be_sent_counts_as_an_attempt(
         CHAT, USER, voice={"file_id": file_id, "file_unique_id": unique, "duration": 3}
     )["message_id"]
     fake.discard_updates()  # the crashed run had already taken the update
-    store = await SqliteStore.open(settings.db_path)
-    await store.accept_job(
-        JobRecord(CHAT, old, None, False, file_id, 10, 3, "voice", time.time() - 7200),
-        owner="crashed-run",
-        lease_s=60,
+    await left_pending(
+        settings.db_path, Note(Target(CHAT, old), file_id, 10, 3, VOICE, time.time() - 7200)
     )
-    await store.close()
     fake.faults.retry_after[CHAT] = 10**6  # a flood ban that outlasts every retry: it passes
     async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
         await bot.outcome(CHAT, old, "failed")
     # the apology once (an attempt, though it could not be sent), then given up
     assert bot.history[(CHAT, old)] == ["deferred", "failed"]
     state = await ledger_state(settings.db_path, CHAT, old)
-    assert (state.finished, state.outcome, state.job.attempts) == (True, "failed", 1)
+    assert (state.finished, state.outcome, state.note.attempts) == (True, "failed", 1)
     assert mock_truebar.stats.sessions == []
 
 
@@ -180,9 +189,9 @@ async def test_a_storage_outage_neither_answers_a_note_twice_nor_loses_one(
     )
     stores: list[FlakyStore] = []
 
-    def flaky(store: Store) -> Store:
-        stores.append(FlakyStore(store))
-        return stores[0]
+    def flaky(storage: Storage) -> Storage:
+        stores.append(FlakyStore(storage))
+        return stores[0].storage
 
     mock_truebar.pace = 3.0  # a 5 s note takes under two seconds: caught mid-stream
     audio = voice_note.read_bytes()
@@ -193,14 +202,14 @@ async def test_a_storage_outage_neither_answers_a_note_twice_nor_loses_one(
         store.writes_fail = True
         store.reads_fail = ledger_url is not None  # PostgreSQL down: nothing answers
         arriving = {chat: fake.send_voice(chat, chat, audio)["message_id"] for chat in chats[4:]}
-        await store.refusals("accept_job", 2)  # both arrivals met the outage
-        await store.refusals("finish_job", 4)  # and all four in-flight notes were answered
-        await store.refusals("renew_leases", 4)  # their leases ran out meanwhile
+        await store.refusals("ledger.admit", 2)  # both arrivals met the outage
+        await store.refusals("ledger.finish", 4)  # and all four in-flight notes were answered
+        await store.refusals("ledger.renew", 4)  # their leases ran out meanwhile
         store.writes_fail = store.reads_fail = False
         for chat, note in (in_flight | arriving).items():
             await bot.outcome(chat, note, "transcribed")
             state = await _ledger(settings, chat, note)
-            assert (state.finished, state.outcome, state.job.attempts) == (True, "transcribed", 1)
+            assert (state.finished, state.outcome, state.note.attempts) == (True, "transcribed", 1)
     for chat, note in (in_flight | arriving).items():
         assert bot.history[(chat, note)] == ["transcribed"]
         (answer,) = fake.replies_to(chat, note)
@@ -218,9 +227,9 @@ async def test_a_note_arriving_in_a_long_storage_outage_is_told_once_to_send_it_
     settings = bot_settings(fake, tmp_path / "bot.db", database_url=ledger_url, store_retry_s=1)
     stores: list[FlakyStore] = []
 
-    def flaky(store: Store) -> Store:
-        stores.append(FlakyStore(store))
-        return stores[0]
+    def flaky(storage: Storage) -> Storage:
+        stores.append(FlakyStore(storage))
+        return stores[0].storage
 
     async with running_bot(settings, truebar_settings(mock_truebar), wrap_store=flaky) as bot:
         (store,) = stores
@@ -230,7 +239,7 @@ async def test_a_note_arriving_in_a_long_storage_outage_is_told_once_to_send_it_
         group_note = fake.send_voice(GROUP, USER, voice_note.read_bytes())["message_id"]
         assert await bot.done(CHAT, note) == "failed"
         assert await bot.done(GROUP, group_note) == "failed"
-        assert store.refused["accept_job"] >= 4  # each was retried before giving up
+        assert store.refused["ledger.admit"] >= 4  # each was retried before giving up
         store.writes_fail = store.reads_fail = False
     assert reply(fake, CHAT, note).text == EN.storage_down
     assert reply(fake, GROUP, group_note).text == EN.storage_down
@@ -267,20 +276,20 @@ async def test_postgresql_stopped_and_started_again_answers_every_note_once(
             for chat, note in (in_flight | arriving).items():
                 await bot.outcome(chat, note, "transcribed")
                 state = await _ledger(settings, chat, note)
-                assert (state.finished, state.job.attempts) == (True, 1)
+                assert (state.finished, state.note.attempts) == (True, 1)
         for chat, note in (in_flight | arriving).items():
             assert bot.history[(chat, note)] == ["transcribed"]
             assert len(fake.replies_to(chat, note)) == 1
         assert len(mock_truebar.stats.sessions) == 6
 
 
-async def _ledger(settings: BotSettings, chat: int, note: int) -> JobState:
+async def _ledger(settings: BotSettings, chat: int, note: int) -> LedgerEntry:
     """A note as the bot's ledger has it, whichever store it uses."""
-    store = await open_store(settings.database_url, settings.db_path)
+    storage = await open_storage(settings.database_url, settings.db_path)
     try:
-        state = await store.get_job(chat, note)
+        state = await storage.ledger.entry((chat, note))
     finally:
-        await store.close()
+        await storage.close()
     assert state is not None
     return state
 
@@ -507,5 +516,5 @@ async def test_a_note_that_keeps_failing_is_given_up_after_its_attempts(
     assert reply(fake, CHAT, note).text == EN.gave_up  # told once, in the same reply
     state = await ledger_state(settings.db_path, CHAT, note)
     # worked on twice, then given up (not a third time)
-    assert (state.finished, state.outcome, state.job.attempts) == (True, "failed", 2)
+    assert (state.finished, state.outcome, state.note.attempts) == (True, "failed", 2)
     assert mock_truebar.stats.sessions == []

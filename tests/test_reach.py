@@ -11,8 +11,10 @@ from pathlib import Path
 
 from bot.chat_settings import Mode
 from bot.config import FairnessSettings
+from bot.core import note as core
+from bot.core.outcome import Admission
 from bot.notes.media import GUEST_SPACE, Note, guest_job_id
-from bot.storage import JobRecord
+from bot.storage import open_storage
 from bot.telegram.texts import texts_for
 from bot.testing.mock_truebar import MockTruebar
 from tests.bot_harness import (
@@ -167,11 +169,24 @@ async def test_a_guest_over_the_limit_is_told_so_every_time(
     assert len(mock_truebar.stats.sessions) == 1
 
 
-def test_a_guest_job_is_asked_for_even_if_its_ledger_row_does_not_say() -> None:
-    old_row = JobRecord(
-        GUEST_SPACE - 5, 7, None, True, "F", 10, None, "video", 1.0, view="guest"
+async def test_a_guest_job_is_asked_for_even_if_its_ledger_row_does_not_say(
+    tmp_path: Path,
+) -> None:
+    old_row = core.Note(
+        core.Target(GUEST_SPACE - 5, 7, None, True, core.Delivery.GUEST),
+        "F",
+        10,
+        None,
+        core.MediaKind.VIDEO,
+        1.0,
     )  # from before the ledger kept "requested": a guest video in a group
-    note = Note.from_record(old_row)
+    storage = await open_storage(None, tmp_path / "bot.db")
+    try:
+        await storage.ledger.admit(old_row, "a", 60, lambda load: Admission.ACCEPTED)
+        (resumed,) = await storage.ledger.claim("a", 60, at_startup=True)
+    finally:
+        await storage.close()
+    note = Note.from_core(resumed)
     assert note.requested and not note.quiet
 
 
@@ -441,7 +456,7 @@ async def test_a_message_sent_as_a_chat_counts_against_that_chats_limit_not_a_sh
         for chat, message in sent:
             assert await bot.done(chat, message["message_id"]) == "transcribed"
     senders = [
-        (await ledger_state(settings.db_path, chat, message["message_id"])).job.user_id
+        (await ledger_state(settings.db_path, chat, message["message_id"])).note.user_id
         for chat, message in sent
     ]
     assert senders == [GROUP, other_group, other_channel, CHANNEL]

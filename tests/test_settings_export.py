@@ -198,9 +198,9 @@ async def test_another_language_is_a_new_job_and_a_new_reply(
     assert [s.tag for s in mock_truebar.stats.sessions] == [EN_TAG, HR_TAG]
     assert prompt.text == expected_transcript(mock_truebar)  # the prompt became the reply
     again = await ledger_state(tmp_path / "bot.db", PRIVATE, prompt.message_id)
-    assert again.job.asr_tag == HR_TAG and again.finished
+    assert again.note.asr_tag == HR_TAG and again.finished
     first = await ledger_state(tmp_path / "bot.db", PRIVATE, note_id)
-    assert first.job.asr_tag is None and first.finished
+    assert first.note.asr_tag is None and first.finished
     # a second press on the same prompt is the same job: not transcribed twice
     fake.press_button(PRIVATE, prompt.message_id, USER, choice)
     await fake.wait_for(lambda: len(fake.answered_callbacks) >= 3)

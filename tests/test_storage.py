@@ -1,11 +1,12 @@
-"""One test suite for both stores: SQLite (a file) and PostgreSQL (a real server, each
-test in a schema of its own: see ``pg_schema_url`` in conftest)."""
+"""One test suite for both backends: SQLite (a file) and PostgreSQL (a real server, each
+test in a schema of its own: see ``pg_schema_url`` in conftest). Each concern is tested
+through the object that keeps it (:class:`~bot.storage.Storage`'s ``ledger``,
+``transcripts``, ``chat_options``, ``keyboards``)."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import secrets
 import sqlite3
 import time
@@ -16,159 +17,314 @@ from typing import Any
 import asyncpg
 import pytest
 
-from bot.storage import (
-    Admission,
-    AdmissionLimits,
-    JobRecord,
-    Keyboard,
-    KeyboardKind,
-    Outcome,
-    Store,
-    open_store,
-)
+from bot.core.admission import AdmissionPolicy, Limits, Load
+from bot.core.export import Kept
+from bot.core.note import Delivery, MediaKind, Note, Target
+from bot.core.outcome import Admission, Outcome
+from bot.core.transcript import Segment
+from bot.storage import JobLedger, Keyboard, KeyboardKind, Storage, open_storage
 from bot.storage.postgres import MIGRATIONS as POSTGRES_MIGRATIONS
-from bot.storage.postgres import PostgresStore
+from bot.storage.postgres import PostgresDatabase, PostgresLedger
 from bot.storage.sqlite import MIGRATIONS as SQLITE_MIGRATIONS
-from bot.storage.sqlite import SqliteStore
+from bot.storage.sqlite import SqliteDatabase
 
 LONG = 3600.0  # a lease that holds for the whole test
 EXPIRED = 0.0  # a lease that has already run out
+TAG = "KALDI:en-US:*:*"
 
-Opener = Callable[[], Awaitable[Store]]
+Opener = Callable[[], Awaitable[Storage]]
 
 
-def job(message_id: int, chat_id: int = 1, user_id: int | None = None) -> JobRecord:
-    return JobRecord(
-        chat_id, message_id, None, False, f"FILE{message_id}", 100, 5, "voice", 1e9, user_id=user_id
+def note(message_id: int, chat_id: int = 1, user_id: int | None = None) -> Note:
+    return Note(
+        Target(chat_id, message_id),
+        f"FILE{message_id}",
+        100,
+        5,
+        MediaKind.VOICE,
+        1e9,
+        user_id=user_id,
     )
+
+
+def admit_all(load: Load) -> Admission:
+    return Admission.ACCEPTED
+
+
+def refuse_all(load: Load) -> Admission:
+    return Admission.CHAT_BUSY
+
+
+async def admit(
+    ledger: JobLedger,
+    note: Note,
+    owner: str = "a",
+    lease_s: float = LONG,
+    limits: Limits | None = None,
+) -> Admission:
+    """``note`` admitted as the bot admits it: by the core's policy, with ``limits`` (or
+    none to speak of)."""
+    policy = AdmissionPolicy(limits or Limits(per_chat=10**6, per_user=10**6))
+    return await ledger.admit(note, owner, lease_s, policy.for_note(note))
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
-    """Opens the store under test; each call is a new connection to the same data."""
+    """Opens the storage under test; each call is a new connection (a pool, for
+    PostgreSQL: as another replica has) to the same data."""
     if request.param == "sqlite":
-        return lambda: open_store(None, tmp_path / "bot.db")
+        return lambda: open_storage(None, tmp_path / "bot.db")
     url = request.getfixturevalue("pg_schema_url")
-    return lambda: open_store(url, tmp_path / "unused.db")
+    return lambda: open_storage(url, tmp_path / "unused.db")
 
 
 @pytest.fixture
-async def store(opener: Opener) -> AsyncIterator[Store]:
-    store = await opener()
-    yield store
-    await store.close()
+async def storage(opener: Opener) -> AsyncIterator[Storage]:
+    storage = await opener()
+    yield storage
+    await storage.close()
+
+
+@pytest.fixture
+def ledger(storage: Storage) -> JobLedger:
+    return storage.ledger
 
 
 async def test_chat_options_are_per_chat_and_survive_reopening(opener: Opener) -> None:
-    store = await opener()
-    assert await store.chat_options(1) == {}
-    await store.set_chat_option(1, "asr_tag", "A")
-    await store.set_chat_option(1, "asr_tag", "B")
-    await store.set_chat_option(1, "mode", "request")
-    await store.set_chat_option(-1001234567890, "asr_tag", "C")  # supergroup ids need 64 bits
-    await store.close()
-    store = await opener()
-    assert await store.chat_options(1) == {"asr_tag": "B", "mode": "request"}
-    assert await store.chat_options(-1001234567890) == {"asr_tag": "C"}
-    await store.set_chat_option(1, "mode", None)  # back to the default
-    assert await store.chat_options(1) == {"asr_tag": "B"}
-    await store.ping()
-    await store.close()
+    storage = await opener()
+    options = storage.chat_options
+    assert await options.get(1) == {}
+    await options.set(1, "asr_tag", "A")
+    await options.set(1, "asr_tag", "B")
+    await options.set(1, "mode", "request")
+    await options.set(-1001234567890, "asr_tag", "C")  # supergroup ids need 64 bits
+    await storage.close()
+    storage = await opener()
+    options = storage.chat_options
+    assert await options.get(1) == {"asr_tag": "B", "mode": "request"}
+    assert await options.get(-1001234567890) == {"asr_tag": "C"}
+    await options.set(1, "mode", None)  # back to the default
+    assert await options.get(1) == {"asr_tag": "B"}
+    await storage.ping()
+    await storage.close()
 
 
-async def test_a_note_is_accepted_once_whoever_sees_it(store: Store) -> None:
-    assert await store.accept_job(job(7), "a", LONG)
-    assert not await store.accept_job(job(7), "a", LONG)
-    assert not await store.accept_job(job(7), "b", LONG)
-    assert await store.accept_job(job(7, chat_id=2), "b", LONG)  # another chat's message 7
-    state = await store.get_job(1, 7)
-    assert state is not None and (state.finished, state.outcome) == (False, None)
-    assert state.job == job(7)
-    assert await store.get_job(1, 8) is None
+async def test_a_note_is_accepted_once_whoever_sees_it(ledger: JobLedger) -> None:
+    assert await admit(ledger, note(7), "a")
+    assert not await admit(ledger, note(7), "a")
+    assert not await admit(ledger, note(7), "b")
+    assert await admit(ledger, note(7, chat_id=2), "b")  # another chat's message 7
+    entry = await ledger.entry((1, 7))
+    assert entry is not None and (entry.finished, entry.outcome) == (False, None)
+    assert entry.note == note(7)
+    assert await ledger.entry((1, 8)) is None
 
 
-async def test_a_chat_or_sender_over_its_limit_is_not_accepted(store: Store) -> None:
-    limits = AdmissionLimits(per_chat=2, per_user=3)
-    assert await store.accept_job(job(1, user_id=10), "a", LONG, limits) is Admission.ACCEPTED
-    assert await store.accept_job(job(2, user_id=11), "a", LONG, limits) is Admission.ACCEPTED
-    assert await store.accept_job(job(3, user_id=12), "a", LONG, limits) is Admission.CHAT_BUSY
-    assert await store.get_job(1, 3) is None  # refused notes leave no trace
-    assert await store.accept_job(job(2, user_id=11), "a", LONG, limits) is Admission.DUPLICATE
+async def test_a_note_keeps_where_its_answer_goes_and_what_it_is(ledger: JobLedger) -> None:
+    """Every field of a note comes back as it went in (the target's too)."""
+    full = Note(
+        Target(-1001234567890, 7, 42, True, Delivery.CHANNEL, None),
+        "FILE",
+        None,
+        None,
+        MediaKind.FILE,
+        1.5e9,
+        placeholder_id=8,
+        user_id=-1001234567890,
+        attempts=2,
+        inline_message_id="IM",
+        user_language="sl",
+        asr_tag="KALDI:sl-SI:*:*",
+        requested=True,
+        origin_message_id=3,
+    )
+    assert await admit(ledger, full)
+    entry = await ledger.entry(full.key)
+    assert entry is not None and entry.note == full
+    assert await ledger.claim("a", LONG, at_startup=True) == [full]
+
+
+async def test_a_guest_note_reads_as_asked_for_even_if_its_row_does_not_say(
+    ledger: JobLedger,
+) -> None:
+    """Rows from before the ledger kept "requested" say no; a guest mention always asks."""
+    guest = note(5, chat_id=-(2**62) - 5)
+    guest = dataclasses.replace(
+        guest, target=dataclasses.replace(guest.target, group=True, delivery=Delivery.GUEST)
+    )
+    assert await admit(ledger, guest)
+    entry = await ledger.entry(guest.key)
+    assert entry is not None and entry.note == dataclasses.replace(guest, requested=True)
+
+
+async def test_a_chat_or_sender_over_its_limit_is_not_accepted(ledger: JobLedger) -> None:
+    limits = Limits(per_chat=2, per_user=3)
+    assert await admit(ledger, note(1, user_id=10), limits=limits) is Admission.ACCEPTED
+    assert await admit(ledger, note(2, user_id=11), limits=limits) is Admission.ACCEPTED
+    assert await admit(ledger, note(3, user_id=12), limits=limits) is Admission.CHAT_BUSY
+    assert await ledger.entry((1, 3)) is None  # refused notes leave no trace
+    assert await admit(ledger, note(2, user_id=11), limits=limits) is Admission.DUPLICATE
     # the sender's notes in other chats count against them too
     for chat in (2, 3):
-        assert await store.accept_job(job(1, chat, user_id=10), "a", LONG, limits)
-    assert await store.accept_job(job(1, 4, user_id=10), "a", LONG, limits) is Admission.USER_BUSY
-    assert await store.accept_job(job(1, 4), "a", LONG, limits)  # no sender: no user limit
+        assert await admit(ledger, note(1, chat, user_id=10), limits=limits)
+    assert await admit(ledger, note(1, 4, user_id=10), limits=limits) is Admission.USER_BUSY
+    assert await admit(ledger, note(1, 4), limits=limits)  # no sender: no user limit
     # a finished note frees its place
-    await store.finish_job(1, 1, Outcome.TRANSCRIBED)
-    assert await store.accept_job(job(4, user_id=12), "a", LONG, limits) is Admission.ACCEPTED
-    assert await store.accept_job(job(5, user_id=12), "a", LONG) is Admission.ACCEPTED  # no limits
+    await ledger.finish((1, 1), Outcome.TRANSCRIBED)
+    assert await admit(ledger, note(4, user_id=12), limits=limits) is Admission.ACCEPTED
+    assert await admit(ledger, note(5, user_id=12)) is Admission.ACCEPTED  # no limits
 
 
-async def test_a_claimed_job_carries_its_progress(store: Store) -> None:
-    await store.accept_job(job(1), "a", EXPIRED)
-    await store.set_placeholder(1, 1, 99)
-    await store.start_attempt(1, 1)
-    await store.start_attempt(1, 1)
-    await store.set_inline_message(1, 1, "IM-1")
-    (claimed,) = await store.claim_jobs("b", LONG)
-    assert claimed == JobRecord(
-        1, 1, None, False, "FILE1", 100, 5, "voice", 1e9, 99, 2, inline_message_id="IM-1"
+async def test_what_the_decision_weighs_is_counted_in_the_ledger(ledger: JobLedger) -> None:
+    """The load handed to ``decide``: the chat's unfinished notes, the sender's in every
+    chat (0 without a sender), and whether the original was re-run in the tag before."""
+    seen: list[Load] = []
+
+    def record(load: Load) -> Admission:
+        seen.append(load)
+        return Admission.ACCEPTED
+
+    for n, chat in enumerate((1, 1, 2, 3), start=1):
+        await ledger.admit(note(n, chat, user_id=10), "a", LONG, record)
+    await ledger.admit(note(9, 1), "a", LONG, record)
+    await ledger.finish((1, 1), Outcome.TRANSCRIBED)  # finished: counted no more
+    await ledger.admit(note(10, 1, user_id=10), "a", LONG, record)
+    await ledger.admit(rerun(11, 9, "HR"), "a", LONG, record)
+    await ledger.admit(rerun(12, 9, "HR"), "a", LONG, record)  # refused by the index
+    await ledger.admit(rerun(13, 9, None), "a", LONG, record)
+    assert seen == [
+        Load(chat_pending=0, sender_pending=0, rerun_before=False),
+        Load(chat_pending=1, sender_pending=1, rerun_before=False),
+        Load(chat_pending=0, sender_pending=2, rerun_before=False),
+        Load(chat_pending=0, sender_pending=3, rerun_before=False),
+        Load(chat_pending=2, sender_pending=0, rerun_before=False),  # no sender
+        Load(chat_pending=2, sender_pending=3, rerun_before=False),
+        Load(chat_pending=3, sender_pending=0, rerun_before=False),
+        Load(chat_pending=4, sender_pending=0, rerun_before=True),
+        Load(chat_pending=4, sender_pending=0, rerun_before=False),  # another tag
+    ]
+
+
+async def test_the_admission_is_the_cores_decision(ledger: JobLedger) -> None:
+    """The backend counts and applies; ``decide`` decides. A decision that refuses
+    everything admits nothing (with its own answer); one that admits everything is still
+    refused a note the ledger has, and a second re-run of one note in one tag (the unique
+    index, the last line of defence)."""
+    for n in range(1, 4):
+        assert await ledger.admit(note(n), "a", LONG, refuse_all) is Admission.CHAT_BUSY
+        assert await ledger.entry((1, n)) is None
+    assert await ledger.claim("a", LONG, at_startup=True) == []
+    assert await ledger.admit(note(1), "a", LONG, admit_all) is Admission.ACCEPTED
+    assert await ledger.admit(note(1), "a", LONG, admit_all) is Admission.DUPLICATE
+    assert await ledger.admit(rerun(2, 1, "HR"), "a", LONG, admit_all) is Admission.ACCEPTED
+    assert await ledger.admit(rerun(3, 1, "HR"), "a", LONG, admit_all) is Admission.ALREADY_RERUN
+    assert await ledger.admit(rerun(4, 1, None), "a", LONG, admit_all) is Admission.ACCEPTED
+    assert await ledger.admit(rerun(5, 1, None), "a", LONG, admit_all) is Admission.ALREADY_RERUN
+    assert await ledger.entry((1, 3)) is None and await ledger.entry((1, 5)) is None
+    assert sorted(await ledger.reruns(1, 1), key=str) == ["HR", None]
+
+
+async def test_one_senders_notes_admitted_at_once_in_many_chats_never_exceed_their_limit(
+    opener: Opener,
+) -> None:
+    """20 notes of one sender, each in its own chat, admitted at once through four
+    connections (for PostgreSQL, four pools: as four replicas would), each chat getting a
+    note of another sender too: the sender gets exactly their 3 places, nobody else is
+    refused, and no two admissions deadlock."""
+    stores = [await opener() for _ in range(4)]
+    limits = Limits(per_chat=10, per_user=3)
+    chats = range(100, 120)
+    try:
+        shared, own = await asyncio.gather(
+            asyncio.gather(
+                *(
+                    admit(stores[i % 4].ledger, note(1, chat, user_id=7), f"r{i}", limits=limits)
+                    for i, chat in enumerate(chats)
+                )
+            ),
+            asyncio.gather(
+                *(
+                    admit(stores[i % 4].ledger, note(2, chat, user_id=chat), f"r{i}", limits=limits)
+                    for i, chat in enumerate(chats)
+                )
+            ),
+        )
+        assert shared.count(Admission.ACCEPTED) == 3
+        assert shared.count(Admission.USER_BUSY) == 17
+        assert own == [Admission.ACCEPTED] * 20
+        recorded = [await stores[0].ledger.entry((chat, 1)) for chat in chats]
+        assert sum(entry is not None for entry in recorded) == 3  # the refused left no trace
+    finally:
+        for s in stores:
+            await s.close()
+
+
+async def test_a_claimed_job_carries_its_progress(ledger: JobLedger) -> None:
+    await admit(ledger, note(1), "a", EXPIRED)
+    await ledger.record_placeholder((1, 1), 99)
+    await ledger.start_attempt((1, 1))
+    await ledger.start_attempt((1, 1))
+    await ledger.record_inline_answer((1, 1), "IM-1")
+    (claimed,) = await ledger.claim("b", LONG)
+    assert claimed == dataclasses.replace(
+        note(1), placeholder_id=99, attempts=2, inline_message_id="IM-1"
     )
 
 
-async def test_finished_jobs_are_never_claimed_or_lost(store: Store) -> None:
-    await store.accept_job(job(1), "a", EXPIRED)
-    await store.finish_job(1, 1, Outcome.TRANSCRIBED)
-    state = await store.get_job(1, 1)
-    assert state is not None and (state.finished, state.outcome) == (True, "transcribed")
-    assert await store.claim_jobs("b", LONG, at_startup=True) == []
-    assert await store.renew_leases("a", [(1, 1)], LONG) == set()
+async def test_finished_jobs_are_never_claimed_or_lost(ledger: JobLedger) -> None:
+    await admit(ledger, note(1), "a", EXPIRED)
+    await ledger.finish((1, 1), Outcome.TRANSCRIBED)
+    entry = await ledger.entry((1, 1))
+    assert entry is not None and (entry.finished, entry.outcome) == (True, "transcribed")
+    assert await ledger.claim("b", LONG, at_startup=True) == []
+    assert await ledger.renew("a", [(1, 1)], LONG) == set()
 
 
-async def test_live_leases_are_left_alone_expired_ones_taken_oldest_first(store: Store) -> None:
-    await store.accept_job(job(1), "a", LONG)
-    await store.accept_job(job(2), "a", EXPIRED)
-    await store.accept_job(job(3), "a", EXPIRED)
-    claimed = await store.claim_jobs("b", LONG)
-    assert [j.message_id for j in claimed] == [2, 3]
-    assert await store.claim_jobs("c", LONG) == []  # b holds them now
+async def test_live_leases_are_left_alone_expired_ones_taken_oldest_first(
+    ledger: JobLedger,
+) -> None:
+    await admit(ledger, note(1), "a", LONG)
+    await admit(ledger, note(2), "a", EXPIRED)
+    await admit(ledger, note(3), "a", EXPIRED)
+    claimed = await ledger.claim("b", LONG)
+    assert [n.target.message_id for n in claimed] == [2, 3]
+    assert await ledger.claim("c", LONG) == []  # b holds them now
 
 
-async def test_at_startup_a_replica_takes_back_what_its_last_run_left(store: Store) -> None:
-    await store.accept_job(job(1), "a", LONG)  # a died holding it; a restarts
-    await store.accept_job(job(2), "other", LONG)  # another replica, alive
-    taken = {j.message_id for j in await store.claim_jobs("a", LONG, at_startup=True)}
+async def test_at_startup_a_replica_takes_back_what_its_last_run_left(ledger: JobLedger) -> None:
+    await admit(ledger, note(1), "a", LONG)  # a died holding it; a restarts
+    await admit(ledger, note(2), "other", LONG)  # another replica, alive
+    taken = {n.target.message_id for n in await ledger.claim("a", LONG, at_startup=True)}
     # One process per SQLite file: whatever is pending there was left by a dead run.
-    assert taken == ({1} if isinstance(store, PostgresStore) else {1, 2})
+    assert taken == ({1} if isinstance(ledger, PostgresLedger) else {1, 2})
 
 
-async def test_renewal_reports_notes_taken_over(store: Store) -> None:
-    await store.accept_job(job(1), "a", EXPIRED)
-    await store.accept_job(job(2), "a", LONG)
-    assert await store.claim_jobs("b", LONG) == [job(1)]
-    lost = await store.renew_leases("a", [(1, 1), (1, 2)], LONG)
+async def test_renewal_reports_notes_taken_over(ledger: JobLedger) -> None:
+    await admit(ledger, note(1), "a", EXPIRED)
+    await admit(ledger, note(2), "a", LONG)
+    assert await ledger.claim("b", LONG) == [note(1)]
+    lost = await ledger.renew("a", [(1, 1), (1, 2)], LONG)
     assert lost == {(1, 1)}
-    assert await store.renew_leases("b", [(1, 1)], LONG) == set()
-    assert await store.claim_jobs("c", LONG) == []  # both leases were renewed
+    assert await ledger.renew("b", [(1, 1)], LONG) == set()
+    assert await ledger.claim("c", LONG) == []  # both leases were renewed
 
 
-async def test_released_jobs_can_be_taken_at_once(store: Store) -> None:
-    await store.accept_job(job(1), "a", LONG)
-    await store.accept_job(job(2), "a", LONG)
-    await store.release_leases("a", [(1, 1)])
-    assert [j.message_id for j in await store.claim_jobs("b", LONG)] == [1]
+async def test_released_jobs_can_be_taken_at_once(ledger: JobLedger) -> None:
+    await admit(ledger, note(1), "a", LONG)
+    await admit(ledger, note(2), "a", LONG)
+    await ledger.release("a", [(1, 1)])
+    assert [n.target.message_id for n in await ledger.claim("b", LONG)] == [1]
 
 
 async def test_concurrent_claims_never_share_a_job(opener: Opener) -> None:
     stores = [await opener() for _ in range(4)]
     try:
         for n in range(40):
-            await stores[0].accept_job(job(n), "dead", EXPIRED)
+            await admit(stores[0].ledger, note(n), "dead", EXPIRED)
         batches = await asyncio.gather(
-            *(s.claim_jobs(f"r{i}", LONG, limit=15) for i, s in enumerate(stores))
+            *(s.ledger.claim(f"r{i}", LONG, limit=15) for i, s in enumerate(stores))
         )
-        taken = [j.key for batch in batches for j in batch]
+        taken = [n.key for batch in batches for n in batch]
         assert len(taken) == len(set(taken)) == 40
     finally:
         for s in stores:
@@ -186,18 +342,18 @@ async def test_sqlite_file_from_before_leases_is_migrated(tmp_path: Path) -> Non
             (time.time(), time.time()),
         )
         db.execute("INSERT INTO chat_settings (chat_id, asr_tag) VALUES (-100, 'KALDI:sl-SI:*:*')")
-    store = await SqliteStore.open(path)
+    storage = await open_storage(None, path)
     try:
-        (job,) = await store.claim_jobs("me", LONG, at_startup=True)
-        assert (job.message_id, job.view) == (5, "chat")
-        assert (job.user_language, job.asr_tag) == (None, None)  # columns added since
-        assert job.requested is False and job.origin_message_id is None
-        assert await store.keyboard(1, 5) is None  # and the keyboards table
-        assert await store.chat_options(-100) == {"asr_tag": "KALDI:sl-SI:*:*"}  # kept
-        await store.keep_transcript(1, 5, "{}")  # and the table
-        assert await store.transcript(1, 5) == "{}"
+        (old,) = await storage.ledger.claim("me", LONG, at_startup=True)
+        assert (old.target.message_id, old.target.delivery) == (5, Delivery.CHAT)
+        assert (old.user_language, old.asr_tag) == (None, None)  # columns added since
+        assert old.requested is False and old.origin_message_id is None
+        assert await storage.keyboards.get(1, 5) is None  # and the keyboards table
+        assert await storage.chat_options.get(-100) == {"asr_tag": "KALDI:sl-SI:*:*"}  # kept
+        await storage.transcripts.keep((1, 5), Kept((), TAG))  # and the table
+        assert await storage.transcripts.kept((1, 5)) == Kept((), TAG)
     finally:
-        await store.close()
+        await storage.close()
 
 
 async def test_postgres_schema_from_before_chat_options_is_migrated(
@@ -212,58 +368,86 @@ async def test_postgres_schema_from_before_chat_options_is_migrated(
         await conn.execute("INSERT INTO chat_settings (chat_id, asr_tag) VALUES (-100, 'T')")
     finally:
         await conn.close()
-    store = await open_store(pg_schema_url, tmp_path / "unused.db")
+    storage = await open_storage(pg_schema_url, tmp_path / "unused.db")
     try:
-        assert await store.chat_options(-100) == {"asr_tag": "T"}
-        await store.keep_transcript(1, 5, "{}")  # a table added since
-        assert await store.transcript(1, 5) == "{}"
+        assert await storage.chat_options.get(-100) == {"asr_tag": "T"}
+        await storage.transcripts.keep((1, 5), Kept((), TAG))  # a table added since
+        assert await storage.transcripts.kept((1, 5)) == Kept((), TAG)
     finally:
-        await store.close()
+        await storage.close()
 
 
 async def test_replicas_starting_together_migrate_once(pg_schema_url: str, tmp_path: Path) -> None:
-    stores = await asyncio.gather(*(open_store(pg_schema_url, tmp_path) for _ in range(4)))
+    stores = await asyncio.gather(*(open_storage(pg_schema_url, tmp_path) for _ in range(4)))
     try:
-        await stores[0].set_chat_option(1, "asr_tag", "A")
-        assert await stores[3].chat_options(1) == {"asr_tag": "A"}
+        await stores[0].chat_options.set(1, "asr_tag", "A")
+        assert await stores[3].chat_options.get(1) == {"asr_tag": "A"}
     finally:
         for s in stores:
             await s.close()
 
 
-async def test_transcripts_are_kept_then_purged(store: Store) -> None:
-    await store.keep_transcript(1, 7, '{"segments": []}')
-    await store.keep_transcript(-1001234567890, 7, "other")
-    assert await store.transcript(1, 7) == '{"segments": []}'
-    assert await store.purge_transcripts(older_than_s=3600) == 0  # young: kept
-    assert await store.transcript(1, 7) is not None
-    assert await store.purge_transcripts(older_than_s=0) == 2
-    assert await store.transcript(1, 7) is None and await store.transcript(1, 8) is None
+async def test_transcripts_are_kept_then_purged(storage: Storage) -> None:
+    transcripts = storage.transcripts
+    hello = Kept((Segment((("Hello", False, 0, 400), (",", True, 400, 400)), 0, 500),), TAG)
+    await transcripts.keep((1, 7), hello)
+    await transcripts.keep((-1001234567890, 7), Kept((), "other"))
+    assert await transcripts.kept((1, 7)) == hello
+    assert await transcripts.purge(older_than_s=3600) == 0  # young: kept
+    assert await transcripts.kept((1, 7)) is not None
+    assert await transcripts.purge(older_than_s=0) == 2
+    assert await transcripts.kept((1, 7)) is None and await transcripts.kept((1, 8)) is None
+
+
+async def test_a_transcript_kept_by_the_previous_version_is_read(storage: Storage) -> None:
+    """Its JSON had tokens with their handedness, no version: read as words glued or not."""
+    old = (
+        '{"tag": "T", "segments": [{"start": 0, "end": 900, "tokens": '
+        '[["Hi", false, false, 0, 300], [",", true, false, 300, 300], '
+        '["(", false, true, 400, 400], ["you", false, false, 400, 900]]}]}'
+    )
+    database = storage.database
+    if isinstance(database, PostgresDatabase):
+        await database.pool.execute(
+            "INSERT INTO transcripts (chat_id, message_id, content) VALUES (1, 7, $1)", old
+        )
+    else:
+        assert isinstance(database, SqliteDatabase)
+        await database.execute(
+            "INSERT INTO transcripts (chat_id, message_id, content, created_at) "
+            "VALUES (1, 7, ?, ?)",
+            old,
+            time.time(),
+        )
+    words = (("Hi", True, 0, 300), (",", True, 300, 300), ("(", False, 400, 400))
+    assert await storage.transcripts.kept((1, 7)) == Kept(
+        (Segment((*words, ("you", True, 400, 900)), 0, 900),), "T"
+    )
 
 
 async def test_finished_jobs_are_purged_after_their_retention_and_pending_ones_never(
-    store: Store,
+    ledger: JobLedger,
 ) -> None:
-    old, young = job(1), dataclasses.replace(job(2), sent_at=time.time())
-    for record in (old, young, job(3)):
-        await store.accept_job(record, "a", LONG)
-    await store.finish_job(1, 1, Outcome.TRANSCRIBED)
-    await store.finish_job(1, 2, Outcome.TRANSCRIBED)
-    assert await store.purge_jobs(older_than_s=3600) == 1  # the old finished one
-    assert await store.get_job(1, 1) is None
-    assert await store.get_job(1, 2) is not None  # young
-    assert await store.get_job(1, 3) is not None  # old but pending: never lost
+    old, young = note(1), dataclasses.replace(note(2), sent_at=time.time())
+    for each in (old, young, note(3)):
+        await admit(ledger, each, "a", LONG)
+    await ledger.finish((1, 1), Outcome.TRANSCRIBED)
+    await ledger.finish((1, 2), Outcome.TRANSCRIBED)
+    assert await ledger.purge(older_than_s=3600) == 1  # the old finished one
+    assert await ledger.entry((1, 1)) is None
+    assert await ledger.entry((1, 2)) is not None  # young
+    assert await ledger.entry((1, 3)) is not None  # old but pending: never lost
 
 
 PURGED = [f"purgedword{n:03d}zq" for n in range(40)]
 KEPT = [f"keptword{n:03d}zq" for n in range(40)]
 
 
-def segments(word: str, n: int) -> str:
-    """A kept transcript's JSON: ``word`` over a few segments; the larger ones overflow
-    a page (SQLite) or go to TOAST (PostgreSQL), random text keeping them uncompressed."""
-    words = [word, *(secrets.token_hex(8) for _ in range(12 if n % 3 else 600))]
-    return json.dumps({"segments": [{"text": " ".join(words), "start_ms": 0}]})
+def kept(word: str, n: int) -> Kept:
+    """A kept transcript: ``word`` and random text; the larger ones overflow a page
+    (SQLite) or go to TOAST (PostgreSQL), random text keeping them uncompressed."""
+    padding = secrets.token_hex(8 * (12 if n % 3 else 600))
+    return Kept((Segment(((word, False, 0, 500), (padding, False, 500, 900)), 0, 1000),), TAG)
 
 
 def assert_only_kept_words_in_the_files(
@@ -298,23 +482,24 @@ async def test_purged_transcripts_leave_no_trace_in_the_sqlite_files(tmp_path: P
     file, whether it had reached the main file or was still in the WAL; the transcripts
     kept, interleaved with them in the same pages, are still there."""
     path = tmp_path / "bot.db"
-    store = await SqliteStore.open(path)
+    storage = await open_storage(None, path)
     for n in range(20):
-        await store.keep_transcript(1, 2 * n, segments(PURGED[n], n))
-        await store.keep_transcript(1, 2 * n + 1, segments(KEPT[n], n))
-    await store.close()  # the last connection checkpoints the WAL into the main file
+        await storage.transcripts.keep((1, 2 * n), kept(PURGED[n], n))
+        await storage.transcripts.keep((1, 2 * n + 1), kept(KEPT[n], n))
+    await storage.close()  # the last connection checkpoints the WAL into the main file
     with sqlite3.connect(path) as db:  # the odd ones kept: young enough to stay
         db.execute("UPDATE transcripts SET created_at = 2e9 WHERE message_id % 2 = 1")
     db.close()
-    store = await SqliteStore.open(path)
+    storage = await open_storage(None, path)
     try:
         for n in range(20, 40):  # these only in the WAL
-            await store.keep_transcript(2, n, segments(PURGED[n], n))
-        assert await store.purge_transcripts(older_than_s=0) == 40
+            await storage.transcripts.keep((2, n), kept(PURGED[n], n))
+        assert await storage.transcripts.purge(older_than_s=0) == 40
         assert_only_kept_words_in_the_files(tmp_path, PURGED, KEPT[:20])
-        assert await store.transcript(1, 1) is not None and await store.transcript(1, 0) is None
+        assert await storage.transcripts.kept((1, 1)) is not None
+        assert await storage.transcripts.kept((1, 0)) is None
     finally:
-        await store.close()
+        await storage.close()
 
 
 @pytest.mark.usefixtures("sqlite_without_secure_delete")
@@ -322,17 +507,18 @@ async def test_purged_ledger_rows_leave_no_trace_in_the_sqlite_files(tmp_path: P
     """The same for finished jobs past their retention: their file ids, guest query and
     inline message ids are gone from every file; young and pending jobs' are there."""
 
-    def record(message_id: int, word: str, sent_at: float) -> JobRecord:
+    def record(message_id: int, word: str, sent_at: float) -> Note:
+        base = note(message_id)
         return dataclasses.replace(
-            job(message_id),
+            base,
+            target=dataclasses.replace(base.target, guest_query_id=f"Q-{word}"),
             file_id=f"FILE-{word}",
-            guest_query_id=f"Q-{word}",
             inline_message_id=f"IM-{word}",
             sent_at=sent_at,
         )
 
     path = tmp_path / "bot.db"
-    store = await SqliteStore.open(path)
+    storage = await open_storage(None, path)
     try:
         for n in range(20):
             old, young, pending = (
@@ -341,38 +527,39 @@ async def test_purged_ledger_rows_leave_no_trace_in_the_sqlite_files(tmp_path: P
                 record(3 * n + 2, KEPT[20 + n], 1e9),
             )
             for each in (old, young, pending):
-                await store.accept_job(each, "a", LONG)
-            await store.finish_job(*old.key, Outcome.TRANSCRIBED)
-            await store.finish_job(*young.key, Outcome.TRANSCRIBED)
+                await admit(storage.ledger, each, "a", LONG)
+            await storage.ledger.finish(old.key, Outcome.TRANSCRIBED)
+            await storage.ledger.finish(young.key, Outcome.TRANSCRIBED)
             if n == 9:  # the first half reaches the main file, the rest stays in the WAL
-                await store.close()
-                store = await SqliteStore.open(path)
-        assert await store.purge_jobs(older_than_s=3600) == 20
+                await storage.close()
+                storage = await open_storage(None, path)
+        assert await storage.ledger.purge(older_than_s=3600) == 20
         assert_only_kept_words_in_the_files(tmp_path, PURGED[:20], KEPT)
     finally:
-        await store.close()
+        await storage.close()
 
 
 async def test_a_reader_in_the_wal_delays_its_emptying_to_the_next_purge(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A reader in the WAL (an operator's sqlite3 shell, a backup) keeps what was purged
-    in it, which the bot logs; the next purge empties it, even with nothing to delete."""
-    store = await SqliteStore.open(tmp_path / "bot.db")
+    in it, which the bot logs; the next purge empties it, even with nothing to delete —
+    whichever concern's purge that is: the WAL is the database's."""
+    storage = await open_storage(None, tmp_path / "bot.db")
     reader = sqlite3.connect(tmp_path / "bot.db", isolation_level=None)
     try:
-        await store.keep_transcript(1, 1, segments(PURGED[0], 1))
+        await storage.transcripts.keep((1, 1), kept(PURGED[0], 1))
         reader.execute("BEGIN")
         reader.execute("SELECT count(*) FROM transcripts").fetchone()  # reads from the WAL
-        assert await store.purge_transcripts(older_than_s=0) == 1
+        assert await storage.transcripts.purge(older_than_s=0) == 1
         assert PURGED[0].encode() in (tmp_path / "bot.db-wal").read_bytes()
         assert "could not empty the WAL of bot.db" in caplog.text
         reader.execute("ROLLBACK")
-        assert await store.purge_transcripts(older_than_s=0) == 0
+        assert await storage.keyboards.purge(older_than_s=0) == 0
         assert_only_kept_words_in_the_files(tmp_path, PURGED[:1], [])
     finally:
         reader.close()
-        await store.close()
+        await storage.close()
 
 
 async def tuples_holding(conn: asyncpg.Connection, table: str, words: list[str]) -> list[str]:
@@ -412,109 +599,109 @@ async def test_purged_rows_leave_no_tuple_in_the_postgres_tables(
     """After a purge no version of a purged row is left as a tuple in the table's pages or
     its TOAST table's (a plain VACUUM pruned them: their bytes stay in the pages' free
     space until reused, as the README says); the rows kept are there."""
-    store = await open_store(pg_schema_url, tmp_path / "unused.db")
+    storage = await open_storage(pg_schema_url, tmp_path / "unused.db")
     conn = await asyncpg.connect(pg_schema_url)
     try:
         for n in range(20):
-            await store.keep_transcript(1, 2 * n, segments(PURGED[n], n))
-            await store.keep_transcript(1, 2 * n + 1, segments(KEPT[n], n))
+            await storage.transcripts.keep((1, 2 * n), kept(PURGED[n], n))
+            await storage.transcripts.keep((1, 2 * n + 1), kept(KEPT[n], n))
             for message_id, word, sent_at in ((2 * n, PURGED[n], 1e9), (2 * n + 1, KEPT[n], 2e9)):
-                record = dataclasses.replace(job(message_id), file_id=word, sent_at=sent_at)
-                await store.accept_job(record, "a", LONG)
-                await store.finish_job(1, message_id, Outcome.TRANSCRIBED)
+                each = dataclasses.replace(note(message_id), file_id=word, sent_at=sent_at)
+                await admit(storage.ledger, each, "a", LONG)
+                await storage.ledger.finish((1, message_id), Outcome.TRANSCRIBED)
         await conn.execute(
             "UPDATE transcripts SET created_at = now() + interval '1 day' WHERE message_id % 2 = 1"
         )
         assert await tuples_holding(conn, "transcripts", PURGED[:20]) == PURGED[:20]
-        assert await store.purge_transcripts(older_than_s=0) == 20
-        assert await store.purge_jobs(older_than_s=3600) == 20
+        assert await storage.transcripts.purge(older_than_s=0) == 20
+        assert await storage.ledger.purge(older_than_s=3600) == 20
         for table in ("transcripts", "jobs"):
             assert await tuples_holding(conn, table, PURGED[:20] + KEPT[:20]) == KEPT[:20]
     finally:
         await conn.close()
-        await store.close()
+        await storage.close()
 
 
-async def test_a_job_keeps_its_language_and_its_own_tag(store: Store) -> None:
-    asked = dataclasses.replace(job(1), user_language="sl", asr_tag="KALDI:hr-HR:*:*")
-    await store.accept_job(asked, "a", EXPIRED)
-    (claimed,) = await store.claim_jobs("b", LONG)
+async def test_a_job_keeps_its_language_and_its_own_tag(ledger: JobLedger) -> None:
+    asked = dataclasses.replace(note(1), user_language="sl", asr_tag="KALDI:hr-HR:*:*")
+    await admit(ledger, asked, "a", EXPIRED)
+    (claimed,) = await ledger.claim("b", LONG)
     assert (claimed.user_language, claimed.asr_tag) == ("sl", "KALDI:hr-HR:*:*")
 
 
-async def test_a_job_remembers_it_was_asked_for(store: Store) -> None:
-    await store.accept_job(dataclasses.replace(job(1), requested=True), "a", EXPIRED)
-    await store.accept_job(job(2), "a", EXPIRED)
-    claimed = {j.message_id: j.requested for j in await store.claim_jobs("b", LONG)}
+async def test_a_job_remembers_it_was_asked_for(ledger: JobLedger) -> None:
+    await admit(ledger, dataclasses.replace(note(1), requested=True), "a", EXPIRED)
+    await admit(ledger, note(2), "a", EXPIRED)
+    claimed = {n.target.message_id: n.requested for n in await ledger.claim("b", LONG)}
     assert claimed == {1: True, 2: False}
 
 
-async def test_a_forgotten_job_can_be_accepted_anew(store: Store) -> None:
-    await store.accept_job(job(1), "a", LONG)
-    await store.finish_job(1, 1, Outcome.IGNORED)
-    assert not await store.accept_job(job(1), "a", LONG)  # seen: a duplicate
-    assert await store.forget_ignored_job(1, 1)
-    assert await store.get_job(1, 1) is None
-    asked = dataclasses.replace(job(1), requested=True)
-    assert await store.accept_job(asked, "a", LONG)
-    state = await store.get_job(1, 1)
-    assert state is not None and state.job == asked and not state.finished
+async def test_a_forgotten_job_can_be_accepted_anew(ledger: JobLedger) -> None:
+    await admit(ledger, note(1), "a", LONG)
+    await ledger.finish((1, 1), Outcome.IGNORED)
+    assert not await admit(ledger, note(1), "a", LONG)  # seen: a duplicate
+    assert await ledger.forget_ignored((1, 1))
+    assert await ledger.entry((1, 1)) is None
+    asked = dataclasses.replace(note(1), requested=True)
+    assert await admit(ledger, asked, "a", LONG)
+    entry = await ledger.entry((1, 1))
+    assert entry is not None and entry.note == asked and not entry.finished
     # taken up again: a second request at the same time must not start it anew
-    assert not await store.forget_ignored_job(1, 1)
-    assert await store.get_job(1, 1) is not None
+    assert not await ledger.forget_ignored((1, 1))
+    assert await ledger.entry((1, 1)) is not None
 
 
 async def test_closing_the_sqlite_store_waits_for_a_query_still_running(tmp_path: Path) -> None:
     """A query whose caller was cancelled (at shutdown, say) still runs in its worker
     thread; closing the connection under it made sqlite read freed memory (a segfault)."""
     path = tmp_path / "bot.db"
-    store = await SqliteStore.open(path)
+    storage = await open_storage(None, path)
     blocker = sqlite3.connect(path, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")  # the store's next write waits (busy_timeout)
-    claim = asyncio.create_task(store.claim_jobs("replica", 60.0))
+    claim = asyncio.create_task(storage.ledger.claim("replica", 60.0))
     await asyncio.sleep(0.2)  # the claim is waiting inside sqlite, in its thread
     claim.cancel()  # its caller gives up; the thread does not
-    closing = asyncio.create_task(store.close())
+    closing = asyncio.create_task(storage.close())
     await asyncio.sleep(0.2)
     assert not closing.done()  # closing waits for the query still in sqlite
     blocker.execute("ROLLBACK")
     blocker.close()
     await asyncio.wait_for(closing, timeout=10)
     with pytest.raises(RuntimeError, match="closed"):
-        await store.get_job(1, 1)
+        await storage.ledger.entry((1, 1))
 
 
 # -- re-runs and keyboards -------------------------------------------------------------------
 
 
-def rerun(message_id: int, origin: int, tag: str | None, chat_id: int = 1) -> JobRecord:
-    return dataclasses.replace(job(message_id, chat_id), origin_message_id=origin, asr_tag=tag)
+def rerun(message_id: int, origin: int, tag: str | None, chat_id: int = 1) -> Note:
+    return dataclasses.replace(note(message_id, chat_id), origin_message_id=origin, asr_tag=tag)
 
 
-async def test_a_note_is_transcribed_again_once_per_tag(store: Store) -> None:
-    limits = AdmissionLimits(per_chat=10, per_user=10)
-    await store.accept_job(job(1), "a", LONG)
-    assert await store.accept_job(rerun(2, 1, "HR"), "a", LONG, limits) is Admission.ACCEPTED
-    assert await store.accept_job(rerun(3, 1, "HR"), "a", LONG) is Admission.ALREADY_RERUN
-    assert await store.get_job(1, 3) is None  # refused: no trace
-    assert await store.accept_job(rerun(4, 1, "SL"), "a", LONG) is Admission.ACCEPTED
-    assert await store.accept_job(rerun(5, 1, None), "a", LONG) is Admission.ACCEPTED
-    assert await store.accept_job(rerun(6, 1, None), "a", LONG) is Admission.ALREADY_RERUN
-    assert await store.accept_job(rerun(2, 1, "SL"), "a", LONG) is Admission.DUPLICATE
+async def test_a_note_is_transcribed_again_once_per_tag(ledger: JobLedger) -> None:
+    limits = Limits(per_chat=10, per_user=10)
+    await admit(ledger, note(1), "a", LONG)
+    assert await admit(ledger, rerun(2, 1, "HR"), limits=limits) is Admission.ACCEPTED
+    assert await admit(ledger, rerun(3, 1, "HR")) is Admission.ALREADY_RERUN
+    assert await ledger.entry((1, 3)) is None  # refused: no trace
+    assert await admit(ledger, rerun(4, 1, "SL")) is Admission.ACCEPTED
+    assert await admit(ledger, rerun(5, 1, None)) is Admission.ACCEPTED
+    assert await admit(ledger, rerun(6, 1, None)) is Admission.ALREADY_RERUN
+    assert await admit(ledger, rerun(2, 1, "SL")) is Admission.DUPLICATE
     # another note, another chat: their own re-runs
-    assert await store.accept_job(rerun(7, 9, "HR"), "a", LONG) is Admission.ACCEPTED
-    assert await store.accept_job(rerun(3, 1, "HR", chat_id=2), "a", LONG) is Admission.ACCEPTED
-    assert sorted(await store.reruns(1, 1), key=str) == ["HR", None, "SL"]
-    assert await store.reruns(1, 2) == []
-    state = await store.get_job(1, 2)
-    assert state is not None and state.job.origin_message_id == 1
+    assert await admit(ledger, rerun(7, 9, "HR")) is Admission.ACCEPTED
+    assert await admit(ledger, rerun(3, 1, "HR", chat_id=2)) is Admission.ACCEPTED
+    assert sorted(await ledger.reruns(1, 1), key=str) == ["HR", None, "SL"]
+    assert await ledger.reruns(1, 2) == []
+    entry = await ledger.entry((1, 2))
+    assert entry is not None and entry.note.origin_message_id == 1
 
 
 async def test_re_runs_of_one_note_racing_are_admitted_once(opener: Opener) -> None:
     stores = [await opener() for _ in range(4)]
     try:
         admitted = await asyncio.gather(
-            *(s.accept_job(rerun(10 + i, 1, "HR"), f"r{i}", LONG) for i, s in enumerate(stores))
+            *(admit(s.ledger, rerun(10 + i, 1, "HR"), f"r{i}") for i, s in enumerate(stores))
         )
         assert admitted.count(Admission.ACCEPTED) == 1
         assert admitted.count(Admission.ALREADY_RERUN) == 3
@@ -523,57 +710,60 @@ async def test_re_runs_of_one_note_racing_are_admitted_once(opener: Opener) -> N
             await s.close()
 
 
-async def test_keyboards_are_known_by_their_message(store: Store) -> None:
+async def test_keyboards_are_known_by_their_message(storage: Storage) -> None:
+    keyboards = storage.keyboards
     transcript = Keyboard(-100, 7, KeyboardKind.TRANSCRIPT, note_id=5, owner_id=3003)
-    await store.add_keyboard(transcript)
-    await store.add_keyboard(Keyboard(-100, 8, KeyboardKind.SETTINGS, owner_id=-100))
-    assert await store.keyboard(-100, 7) == transcript
-    assert await store.keyboard(-100, 9) is None and await store.keyboard(-101, 7) is None
-    assert await store.use_keyboard(-100, 7)  # once
-    assert not await store.use_keyboard(-100, 7)
-    assert not await store.use_keyboard(-100, 9)
-    used = await store.keyboard(-100, 7)
+    await keyboards.add(transcript)
+    await keyboards.add(Keyboard(-100, 8, KeyboardKind.SETTINGS, owner_id=-100))
+    assert await keyboards.get(-100, 7) == transcript
+    assert await keyboards.get(-100, 9) is None and await keyboards.get(-101, 7) is None
+    assert await keyboards.use(-100, 7)  # once
+    assert not await keyboards.use(-100, 7)
+    assert not await keyboards.use(-100, 9)
+    used = await keyboards.get(-100, 7)
     assert used is not None and used.used
     # a message's keyboard replaced (a prompt that became a transcript): as new
-    await store.add_keyboard(Keyboard(-100, 7, KeyboardKind.TRANSCRIPT, note_id=7, owner_id=1))
-    assert await store.keyboard(-100, 7) == Keyboard(
+    await keyboards.add(Keyboard(-100, 7, KeyboardKind.TRANSCRIPT, note_id=7, owner_id=1))
+    assert await keyboards.get(-100, 7) == Keyboard(
         -100, 7, KeyboardKind.TRANSCRIPT, note_id=7, owner_id=1
     )
-    await store.drop_keyboard(-100, 7, KeyboardKind.LANGUAGES)  # replaced: stays
-    assert await store.keyboard(-100, 7) is not None
-    await store.drop_keyboard(-100, 7, KeyboardKind.TRANSCRIPT)
-    assert await store.keyboard(-100, 7) is None
-    assert await store.purge_keyboards(older_than_s=3600) == 0  # young: kept
-    assert await store.purge_keyboards(older_than_s=0) == 1
-    assert await store.keyboard(-100, 8) is None
+    await keyboards.drop(-100, 7, KeyboardKind.LANGUAGES)  # replaced: stays
+    assert await keyboards.get(-100, 7) is not None
+    await keyboards.drop(-100, 7, KeyboardKind.TRANSCRIPT)
+    assert await keyboards.get(-100, 7) is None
+    assert await keyboards.purge(older_than_s=3600) == 0  # young: kept
+    assert await keyboards.purge(older_than_s=0) == 1
+    assert await keyboards.get(-100, 8) is None
 
 
-async def test_a_note_has_one_unused_offer_of_a_kind(store: Store) -> None:
+async def test_a_note_has_one_unused_offer_of_a_kind(storage: Storage) -> None:
+    keyboards = storage.keyboards
     prompt = Keyboard(1, None, KeyboardKind.LANGUAGES, note_id=5, owner_id=1001)
-    assert await store.reserve_offer(prompt, LONG) is None  # ours to send
-    assert await store.reserve_offer(prompt, LONG) == prompt  # on its way
+    assert await keyboards.reserve_offer(prompt, LONG) is None  # ours to send
+    assert await keyboards.reserve_offer(prompt, LONG) == prompt  # on its way
     # another kind, another note: their own
     again = dataclasses.replace(prompt, kind=KeyboardKind.AGAIN)
-    assert await store.reserve_offer(again, LONG) is None
-    assert await store.reserve_offer(dataclasses.replace(prompt, note_id=6), LONG) is None
-    await store.place_offer(1, KeyboardKind.LANGUAGES, 5, 42)
-    assert await store.reserve_offer(prompt, LONG) == dataclasses.replace(prompt, message_id=42)
-    assert await store.keyboard(1, 42) == dataclasses.replace(prompt, message_id=42)
-    await store.drop_keyboard(1, 42, KeyboardKind.LANGUAGES)  # used: the next may be offered
-    assert await store.reserve_offer(prompt, LONG) is None
-    await store.drop_offer(1, KeyboardKind.LANGUAGES, 5)  # could not be sent
-    assert await store.reserve_offer(prompt, LONG) is None
-    assert await store.reserve_offer(prompt, stale_after_s=0) is None  # a crash's: replaced
-    await store.place_offer(1, KeyboardKind.LANGUAGES, 5, 43)
-    await store.drop_offer(1, KeyboardKind.LANGUAGES, 5)  # only a reservation is given up
-    assert await store.keyboard(1, 43) is not None
+    assert await keyboards.reserve_offer(again, LONG) is None
+    assert await keyboards.reserve_offer(dataclasses.replace(prompt, note_id=6), LONG) is None
+    await keyboards.place_offer(1, KeyboardKind.LANGUAGES, 5, 42)
+    placed = dataclasses.replace(prompt, message_id=42)
+    assert await keyboards.reserve_offer(prompt, LONG) == placed
+    assert await keyboards.get(1, 42) == placed
+    await keyboards.drop(1, 42, KeyboardKind.LANGUAGES)  # used: the next may be offered
+    assert await keyboards.reserve_offer(prompt, LONG) is None
+    await keyboards.drop_offer(1, KeyboardKind.LANGUAGES, 5)  # could not be sent
+    assert await keyboards.reserve_offer(prompt, LONG) is None
+    assert await keyboards.reserve_offer(prompt, stale_after_s=0) is None  # a crash's: replaced
+    await keyboards.place_offer(1, KeyboardKind.LANGUAGES, 5, 43)
+    await keyboards.drop_offer(1, KeyboardKind.LANGUAGES, 5)  # only a reservation is given up
+    assert await keyboards.get(1, 43) is not None
 
 
 async def test_offers_reserved_at_once_go_to_one_press(opener: Opener) -> None:
     stores = [await opener() for _ in range(4)]
     prompt = Keyboard(1, None, KeyboardKind.LANGUAGES, note_id=5, owner_id=1001)
     try:
-        reserved = await asyncio.gather(*(s.reserve_offer(prompt, LONG) for s in stores))
+        reserved = await asyncio.gather(*(s.keyboards.reserve_offer(prompt, LONG) for s in stores))
         assert reserved.count(None) == 1
     finally:
         for s in stores:

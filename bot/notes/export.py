@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from bot.core import export as core_export
 from bot.truebar import Segment, Token, join_tokens
 
 MAX_CUE_MS = 6000  # a subtitle shown longer than this is split at a word
@@ -42,6 +43,13 @@ def to_json(segments: Sequence[Segment], tag: str) -> str:
         },
         ensure_ascii=False,
     )
+
+
+def kept(segments: Sequence[Segment], tag: str) -> core_export.Kept:
+    """The transcript as the store keeps it (the core's :class:`~bot.core.export.Kept`):
+    read as the core reads what :func:`to_json` kept, so the words are glued where
+    Truebar's handedness joins them, exactly as a transcript kept before is read."""
+    return core_export.from_json(to_json(segments, tag))
 
 
 def from_json(content: str) -> tuple[list[Segment], str]:

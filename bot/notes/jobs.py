@@ -21,13 +21,18 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from bot.config import BotSettings
+from bot.core import note as core
+from bot.core.admission import AdmissionPolicy, Limits
+from bot.core.note import NoteKey
+from bot.core.outcome import Admission, Outcome
+from bot.core.ports import LedgerEntry
 from bot.logs import set_note
 from bot.metrics import NOTES_FINISHED, NOTES_RECEIVED, NOTES_RESUMED
 from bot.notes.errors import Undeliverable
 from bot.notes.media import Note
 from bot.notes.store_retry import retried
 from bot.notes.workflow import NoteWorkflow
-from bot.storage import Admission, AdmissionLimits, JobKey, JobRecord, JobState, Outcome, Store
+from bot.storage import JobLedger
 from bot.telegram.live_reply import View
 from bot.telegram.retry import is_permanent
 from bot.telegram.texts import Texts
@@ -45,37 +50,37 @@ NoteObserver = Callable[[Note, Outcome, Trace], None]
 class Jobs:
     def __init__(
         self,
-        store: Store,
+        ledger: JobLedger,
         settings: BotSettings,
         workflow: NoteWorkflow,
         observer: NoteObserver | None = None,
     ) -> None:
-        self._store = store
+        self._ledger = ledger
         self._settings = settings
         self._workflow = workflow
         self._observer = observer
-        self._limits = AdmissionLimits(
-            per_chat=settings.fairness.chat_pending, per_user=settings.fairness.user_pending
+        self._admission = AdmissionPolicy(
+            Limits(per_chat=settings.fairness.chat_pending, per_user=settings.fairness.user_pending)
         )
         self._owner = settings.replica_id
         self._lease_s = settings.job_lease_s
         self._tasks: dict[asyncio.Task[None], Note] = {}
-        self._taken_over: set[JobKey] = set()  # notes another replica now owns
+        self._taken_over: set[NoteKey] = set()  # notes another replica now owns
         self._refused_at: dict[int, float] = {}  # chat → when it was last told it is over
 
-    async def ask(self, note: Note) -> JobState | None:
+    async def ask(self, note: Note) -> LedgerEntry | None:
         """Someone asked for ``note``: it is taken up if the ledger has no answer for it
         (never seen, or looked at and ignored); else what the ledger knows of it."""
         known = await retried(
-            lambda: self._store.get_job(*note.key),
+            lambda: self._ledger.entry(note.key),
             what="looking the note up",
             within_s=self._settings.store_retry_s,
         )
         if known is not None and known.outcome is Outcome.IGNORED:
-            if await self._store.forget_ignored_job(*note.key):
+            if await self._ledger.forget_ignored(note.key):
                 known = None
             else:  # another request took it up meanwhile
-                known = await self._store.get_job(*note.key)
+                known = await self._ledger.entry(note.key)
         if known is None:
             self.submit(note)
         return known
@@ -89,9 +94,7 @@ class Jobs:
         """A re-run asked for with a button: recorded before this returns, so that the
         press is answered with what the ledger said (a refusal is the presser's alone, not
         a message in the chat); worked on in the background once accepted."""
-        admission = await self._store.accept_job(
-            note.record(), self._owner, self._lease_s, self._limits
-        )
+        admission = await self._admit(note)
         if admission:
             NOTES_RECEIVED.inc()
             self._spawn(note, self._work_on(note))
@@ -99,9 +102,9 @@ class Jobs:
 
     async def resume_pending(self) -> int:
         """Take up the notes a previous run of this bot left unanswered."""
-        jobs = await self._store.claim_jobs(self._owner, self._lease_s, at_startup=True)
-        self._resume(jobs)
-        return len(jobs)
+        notes = await self._ledger.claim(self._owner, self._lease_s, at_startup=True)
+        self._resume(notes)
+        return len(notes)
 
     async def maintain_leases(self) -> None:
         """Runs for the bot's lifetime: renews the leases of the notes in progress (a note
@@ -111,31 +114,28 @@ class Jobs:
             await asyncio.sleep(self._lease_s / 3)
             try:
                 await self._renew_leases()
-                self._resume(await self._store.claim_jobs(self._owner, self._lease_s))
+                self._resume(await self._ledger.claim(self._owner, self._lease_s))
             except Exception as exc:  # the database is away; try again next round
                 log.warning("job ledger upkeep failed: %s: %s", type(exc).__name__, exc)
 
     async def _renew_leases(self) -> None:
         running = {note.key: task for task, note in self._tasks.items()}
-        lost = await self._store.renew_leases(self._owner, running, self._lease_s)
+        lost = await self._ledger.renew(self._owner, running, self._lease_s)
         for key in lost:
             log.warning("chat %s message %s: taken over by another replica; stopping", *key)
             self._taken_over.add(key)
             running[key].cancel()
 
-    def _resume(self, jobs: list[JobRecord]) -> None:
+    def _resume(self, notes: list[core.Note]) -> None:
         busy = {note.key for note in self._tasks.values()}
-        for job in jobs:
-            if job.key in busy:
+        for recorded in notes:
+            if recorded.key in busy:
                 continue
             NOTES_RESUMED.inc()
             log.info(
-                "chat %s message %s: resuming (attempt %d)",
-                job.chat_id,
-                job.message_id,
-                job.attempts + 1,
+                "chat %s message %s: resuming (attempt %d)", *recorded.key, recorded.attempts + 1
             )
-            self._spawn(note := Note.from_record(job), self._resume_note(note))
+            self._spawn(note := Note.from_core(recorded), self._resume_note(note))
 
     def _spawn(self, note: Note, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(self._as_note(note, work))
@@ -150,9 +150,7 @@ class Jobs:
     async def _accept(self, note: Note) -> None:
         try:
             admission = await retried(
-                lambda: self._store.accept_job(
-                    note.record(), self._owner, self._lease_s, self._limits
-                ),
+                lambda: self._admit(note),
                 what="recording the note",
                 within_s=self._settings.store_retry_s,
             )
@@ -175,6 +173,12 @@ class Jobs:
         NOTES_RECEIVED.inc()
         await self._work_on(note)
 
+    async def _admit(self, note: Note) -> Admission:
+        """Record ``note`` in the ledger if the core's policy admits it."""
+        recorded = note.to_core()
+        decide = self._admission.for_note(recorded)
+        return await self._ledger.admit(recorded, self._owner, self._lease_s, decide)
+
     async def _refuse_over_limit(self, note: Note, admission: Admission) -> None:
         """A chat or sender over its limit is told so, at most once a minute per chat (a
         flood of notes must not become a flood of answers); the note is not recorded.
@@ -191,9 +195,9 @@ class Jobs:
         self._refused_at[chat] = now
         tx = await self._texts(note)
         text = (
-            tx.chat_busy(self._limits.per_chat)
+            tx.chat_busy(self._admission.limits.per_chat)
             if admission is Admission.CHAT_BUSY
-            else tx.user_busy(self._limits.per_user)
+            else tx.user_busy(self._admission.limits.per_user)
         )
         await self._answer_once(note, text, Outcome.REJECTED, record=False)
 
@@ -269,7 +273,7 @@ class Jobs:
 
     async def _start_attempt(self, note: Note) -> None:
         await retried(
-            lambda: self._store.start_attempt(*note.key),
+            lambda: self._ledger.start_attempt(note.key),
             what="counting an attempt",
             within_s=self._settings.store_retry_s,
         )
@@ -323,7 +327,7 @@ class Jobs:
         """Record how the note ended, until the store takes it: meanwhile this task keeps
         the note's lease renewed and the note busy here, so it is never taken up again."""
         await retried(
-            lambda: self._store.finish_job(*note.key, outcome),
+            lambda: self._ledger.finish(note.key, outcome),
             what=f"recording that the note ended {outcome}",
             within_s=None,
         )
@@ -353,14 +357,14 @@ class Jobs:
             )
         await asyncio.gather(*(self._tell_restarting(n) for n in interrupted))
         with contextlib.suppress(Exception):  # a replica still running may take them now
-            await self._store.release_leases(self._owner, [n.key for n in interrupted])
+            await self._ledger.release(self._owner, [n.key for n in interrupted])
 
     async def _tell_restarting(self, note: Note) -> None:
         """Best effort, briefly: the note's placeholder (as the ledger has it) says so."""
         with contextlib.suppress(Exception):
             async with asyncio.timeout(RESTARTING_TOLD_WITHIN_S):
-                known = await self._store.get_job(*note.key)
+                known = await self._ledger.entry(note.key)
                 if known is not None:
-                    note = Note.from_record(known.job)
+                    note = Note.from_core(known.note)
                     tx = await self._texts(note)
                     await self._workflow.reply_to(note).replace(tx.restarting)

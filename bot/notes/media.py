@@ -1,13 +1,14 @@
 """What can be transcribed, and from which Telegram update: one model, :class:`Note`.
 
 A note is everything needed to do (or redo, after a restart) the work: where to reply,
-which file, what Telegram says of it. It maps to and from the job ledger's record, so a
-note resumed after a crash is the same note. Voice notes, video notes, audio files and
-audio documents are answered at once; videos and documents that do not say what they are
-are answered only once the decoder has found audio in them (:attr:`Note.sniff`), so a
-silent video or a stray file costs no reply — unless someone asked for it
-(:attr:`Note.requested`), who is always answered. Channel posts and guest mentions are
-notes too, answered in their own way (:class:`~bot.telegram.live_reply.View`).
+which file, what Telegram says of it. It maps to and from the note the job ledger keeps
+(:mod:`bot.core.note`'s), so a note resumed after a crash is the same note. Voice notes,
+video notes, audio files and audio documents are answered at once; videos and documents
+that do not say what they are are answered only once the decoder has found audio in them
+(:attr:`Note.sniff`), so a silent video or a stray file costs no reply — unless someone
+asked for it (:attr:`Note.requested`), who is always answered. Channel posts and guest
+mentions are notes too, answered in their own way
+(:class:`~bot.telegram.live_reply.View`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from dataclasses import dataclass
 from telegram import Audio, Document, Message, Video, VideoNote, Voice
 from telegram.constants import ChatType
 
-from bot.storage import JobKey, JobRecord
+from bot.core import note as core
+from bot.core.note import NoteKey
 from bot.telegram.live_reply import ReplyTarget, View
 
 GUEST_SPACE = -(2**62)
@@ -50,7 +52,7 @@ class Note:
     origin_message_id: int | None = None  # a re-run's original note ("another language")
 
     @property
-    def key(self) -> JobKey:
+    def key(self) -> NoteKey:
         return (self.target.chat_id, self.target.message_id)
 
     @property
@@ -82,55 +84,55 @@ class Note:
             return False
         return self.target.view is View.CHANNEL or (self.sniff and self.target.group)
 
-    def record(self) -> JobRecord:
+    def to_core(self) -> core.Note:
+        """This note as the ledger keeps it (the core's note)."""
         t = self.target
-        return JobRecord(
-            chat_id=t.chat_id,
-            message_id=t.message_id,
-            thread_id=t.thread_id,
-            is_group=t.group,
-            file_id=self.file_id,
-            file_size=self.file_size,
-            duration=self.duration,
-            kind=self.kind,
-            sent_at=self.sent_at,
-            placeholder_id=self.placeholder_id,
-            user_id=self.user_id,
-            view=t.view,
-            guest_query_id=t.guest_query_id,
-            inline_message_id=self.inline_message_id,
-            user_language=self.user_language,
-            asr_tag=self.asr_tag,
-            requested=self.requested,
-            origin_message_id=self.origin_message_id,
+        return core.Note(
+            core.Target(
+                t.chat_id,
+                t.message_id,
+                t.thread_id,
+                t.group,
+                core.Delivery(t.view.value),
+                t.guest_query_id,
+            ),
+            self.file_id,
+            self.file_size,
+            self.duration,
+            core.MediaKind(self.kind),
+            self.sent_at,
+            self.placeholder_id,
+            self.user_id,
+            self.attempts,
+            self.inline_message_id,
+            self.user_language,
+            self.asr_tag,
+            self.requested,
+            self.origin_message_id,
         )
 
     @classmethod
-    def from_record(cls, job: JobRecord) -> Note:
+    def from_core(cls, note: core.Note) -> Note:
+        """The ledger's note as this one."""
+        t = note.target
         target = ReplyTarget(
-            job.chat_id,
-            job.message_id,
-            job.thread_id,
-            job.is_group,
-            View(job.view),
-            job.guest_query_id,
+            t.chat_id, t.message_id, t.thread_id, t.group, View(t.delivery.value), t.guest_query_id
         )
         return cls(
             target,
-            job.file_id,
-            job.file_size,
-            job.duration,
-            job.kind,
-            job.sent_at,
-            job.placeholder_id,
-            job.user_id,
-            job.attempts,
-            job.inline_message_id,
-            job.user_language,
-            job.asr_tag,
-            # a guest mention always asks (rows from before the ledger kept it say no)
-            job.requested or target.view is View.GUEST,
-            job.origin_message_id,
+            note.file_id,
+            note.file_size,
+            note.duration,
+            note.kind.value,
+            note.sent_at,
+            note.placeholder_id,
+            note.user_id,
+            note.attempts,
+            note.inline_message_id,
+            note.user_language,
+            note.asr_tag,
+            note.requested,
+            note.origin_message_id,
         )
 
 

@@ -36,13 +36,14 @@ from bot import pipeline
 from bot.audio import AudioError, AudioTooLong, Decoder, PcmStream, Probe, duration_budget
 from bot.chat_settings import ChatOptions, ChatSettings
 from bot.config import BotSettings
+from bot.core.outcome import Outcome
 from bot.metrics import TRUEBAR_SESSION_SECONDS
 from bot.notes import export
 from bot.notes.errors import MediaUnavailable, RetryLater, Undeliverable
 from bot.notes.media import Note
 from bot.notes.scheduling import FairSlots, Ticket
 from bot.notes.store_retry import retried
-from bot.storage import Keyboard, KeyboardKind, Outcome, Store
+from bot.storage import Keyboard, KeyboardKind, Storage
 from bot.tasks import settle
 from bot.telegram import export_buttons
 from bot.telegram.button_guard import remember as remember_keyboard
@@ -81,7 +82,7 @@ class NoteWorkflow:
         bot: Bot,
         client: TruebarClient,
         decoder: Decoder,
-        store: Store,
+        storage: Storage,
         chats: ChatSettings,
         slots: FairSlots,
         settings: BotSettings,
@@ -90,7 +91,7 @@ class NoteWorkflow:
         self._bot = bot
         self._client = client
         self._decoder = decoder
-        self._store = store
+        self._storage = storage
         self._chats = chats
         self._slots = slots
         self._settings = settings
@@ -281,7 +282,7 @@ class NoteWorkflow:
                 note_id=note.target.message_id,
                 owner_id=note.user_id,
             )
-            await remember_keyboard(self._store, keyboard)
+            await remember_keyboard(self._storage.keyboards, keyboard)
         if parts > 1 and transcript:
             await reply.send_document(TRANSCRIPT_FILE, transcript.encode(), tx.whole_transcript)
         log.info(
@@ -300,7 +301,7 @@ class NoteWorkflow:
     async def _keep(self, note: Note, result: pipeline.Transcribed, tag: str) -> None:
         """Keep the segments for the retention window (subtitles, another language)."""
         try:
-            await self._store.keep_transcript(*note.key, export.to_json(result.segments, tag))
+            await self._storage.transcripts.keep(note.key, export.kept(result.segments, tag))
         except Exception as exc:  # the buttons will say it is not kept: not worth failing
             log.warning("could not keep the transcript: %s: %s", type(exc).__name__, exc)
 
@@ -340,13 +341,13 @@ class NoteWorkflow:
         if isinstance(reply, GuestReply) and reply.inline_message_id is not None:
             inline_id = reply.inline_message_id
             await retried(
-                lambda: self._store.set_inline_message(*note.key, inline_id),
+                lambda: self._storage.ledger.record_inline_answer(note.key, inline_id),
                 what="recording the answer",
                 within_s=self._settings.store_retry_s,
             )
         elif (message_id := reply.message_id) is not None:
             await retried(
-                lambda: self._store.set_placeholder(*note.key, message_id),
+                lambda: self._storage.ledger.record_placeholder(note.key, message_id),
                 what="recording the reply",
                 within_s=self._settings.store_retry_s,
             )

@@ -25,7 +25,7 @@ from bot.notes.scheduling import FairSlots
 from bot.notes.workflow import NoteWorkflow, sweep_downloads
 from bot.ops import OpsServer
 from bot.redaction import add_secrets, redact
-from bot.storage import Store, open_store
+from bot.storage import Storage, open_storage
 from bot.tasks import settle
 from bot.telegram import middleware
 from bot.telegram.conversation import Conversation
@@ -57,7 +57,7 @@ def build_application(
     settings: BotSettings,
     client: TruebarClient,
     decoder: Decoder,
-    store: Store,
+    storage: Storage,
     truebar: TruebarSettings,
     stages: StagesCache,
     observer: NoteObserver | None = None,
@@ -77,7 +77,7 @@ def build_application(
     )
     app = ApplicationBuilder().bot(bot).concurrent_updates(True).build()
     chats = ChatSettings(
-        store,
+        storage.chat_options,
         stages,
         default_tag=truebar.asr_tag,
         default_language=settings.language,
@@ -93,11 +93,11 @@ def build_application(
     QUEUE_LENGTH.set_function(lambda: slots.waiting)
     TRUEBAR_SESSIONS_ACTIVE.set_function(lambda: slots.running)
     drafts = DraftSupport(limiter.drafts, enabled=settings.private_live is PrivateLive.DRAFT)
-    workflow = NoteWorkflow(bot, client, decoder, store, chats, slots, settings, drafts)
-    jobs = Jobs(store, settings, workflow, observer)
+    workflow = NoteWorkflow(bot, client, decoder, storage, chats, slots, settings, drafts)
+    jobs = Jobs(storage.ledger, settings, workflow, observer)
     talk = Conversation(bot, settings, chats)
     middleware.install(app, talk)
-    Handlers(talk, jobs, store, stages).register(app)
+    Handlers(talk, jobs, storage, stages).register(app)
     return app, jobs
 
 
@@ -130,10 +130,10 @@ async def serve(
     *,
     started: asyncio.Event | None = None,
     observer: NoteObserver | None = None,
-    wrap_store: Callable[[Store], Store] | None = None,
+    wrap_store: Callable[[Storage], Storage] | None = None,
 ) -> None:
     """Run the bot until ``stop`` is set; in-flight notes finish before this returns.
-    Raises :class:`StartupError` if it cannot start. ``wrap_store`` wraps the store
+    Raises :class:`StartupError` if it cannot start. ``wrap_store`` wraps the storage
     opened from the settings (tests put faults between the bot and a real database)."""
     keep_payloads_out_of_logs()
     add_secrets(
@@ -163,7 +163,7 @@ async def _start(
     truebar: TruebarSettings,
     stop: asyncio.Event,
     observer: NoteObserver | None,
-    wrap_store: Callable[[Store], Store] | None,
+    wrap_store: Callable[[Storage], Storage] | None,
 ) -> None:
     """Start everything, each step's undoing pushed on ``stack``: at the stop, updates
     end first, then notes in progress drain, then the rest closes, the store last."""
@@ -177,10 +177,10 @@ async def _start(
             settings.decoder.ffmpeg, settings.decoder.ffprobe, settings.decoder.limits
         )
     with _starting(_store_failure(settings)):
-        store = await open_store(settings.database_url, settings.db_path)
-    stack.push_async_callback(store.close)
+        storage = await open_storage(settings.database_url, settings.db_path)
+    stack.push_async_callback(storage.close)
     if wrap_store is not None:
-        store = wrap_store(store)
+        storage = wrap_store(storage)
     with _starting(
         lambda e: f"cannot use {settings.downloads_dir} (beside BOT_DB_PATH): {_reason(e)}"
     ):
@@ -189,7 +189,7 @@ async def _start(
     async def health() -> str | None:
         if stop.is_set():
             return "stopping"
-        await store.ping()
+        await storage.ping()
         return None
 
     if settings.ops.port:
@@ -207,7 +207,7 @@ async def _start(
     warming = asyncio.create_task(stages.warm(), name="stages-warm")  # not on a note's path
     stack.push_async_callback(stages.close)
     stack.push_async_callback(settle, warming)
-    app, jobs = build_application(settings, client, decoder, store, truebar, stages, observer)
+    app, jobs = build_application(settings, client, decoder, storage, truebar, stages, observer)
     with _starting(_telegram_failure):
         await stack.enter_async_context(app)
     await _set_commands(app, settings.language)
@@ -225,7 +225,7 @@ async def _start(
     upkeep = asyncio.create_task(jobs.maintain_leases(), name="ledger-upkeep")
     stack.push_async_callback(settle, upkeep)
     purge = asyncio.create_task(
-        purge_expired(store, settings.transcript_retention_s, settings.job_retention_s),
+        purge_expired(storage, settings.transcript_retention_s, settings.job_retention_s),
         name="retention-purge",
     )
     stack.push_async_callback(settle, purge)
@@ -291,16 +291,16 @@ async def _set_commands(app: Application, default_language: str) -> None:  # typ
             log.warning("could not set the command menu (%s): %s", language_code, exc)
 
 
-async def purge_expired(store: Store, transcripts_s: float, jobs_s: float) -> None:
+async def purge_expired(storage: Storage, transcripts_s: float, jobs_s: float) -> None:
     """Delete kept transcripts, finished ledger rows and the keyboards of the bot's
     messages once their retention is over, for as long as the bot runs (every replica
     does it; deleting twice is harmless)."""
     every_s = min(PURGE_EVERY_S, max(transcripts_s / 4, 1.0))
     while True:
         try:
-            transcripts = await store.purge_transcripts(transcripts_s)
-            jobs = await store.purge_jobs(jobs_s)
-            keyboards = await store.purge_keyboards(jobs_s)  # the buttons of those jobs
+            transcripts = await storage.transcripts.purge(transcripts_s)
+            jobs = await storage.ledger.purge(jobs_s)
+            keyboards = await storage.keyboards.purge(jobs_s)  # the buttons of those jobs
             if transcripts or jobs or keyboards:
                 log.info(
                     "purged %d transcripts, %d finished jobs and %d keyboards",

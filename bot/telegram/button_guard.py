@@ -23,7 +23,7 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, ContextTypes
 
-from bot.storage import Keyboard, KeyboardKind, Store
+from bot.storage import Keyboard, KeyboardKind, Keyboards
 from bot.telegram.conversation import Conversation
 from bot.telegram.texts import Texts, texts_for
 
@@ -82,9 +82,9 @@ Action = Callable[[Press], Awaitable[None]]
 
 
 class ButtonGuard:
-    def __init__(self, talk: Conversation, store: Store) -> None:
+    def __init__(self, talk: Conversation, keyboards: Keyboards) -> None:
         self._talk = talk
-        self._store = store
+        self._keyboards = keyboards
 
     def handler(
         self, data: re.Pattern[str], kind: KeyboardKind, action: Action
@@ -112,7 +112,7 @@ class ButtonGuard:
     ) -> None:
         """A message with a keyboard went out (``message_id`` None: it did not)."""
         if message_id is not None:
-            await remember(self._store, Keyboard(chat_id, message_id, kind, note_id, owner_id))
+            await remember(self._keyboards, Keyboard(chat_id, message_id, kind, note_id, owner_id))
 
     async def may_press(self, chat: Chat, user: User, owner_id: int | None) -> bool:
         """In a private chat the user; in a group the keyboard's owner or an admin; in a
@@ -162,7 +162,7 @@ class ButtonGuard:
             return
         chat = message.chat
         tx = await self._talk.texts(chat, user)
-        keyboard = await self._store.keyboard(chat.id, message.message_id)
+        keyboard = await self._keyboards.get(chat.id, message.message_id)
         if keyboard is None or keyboard.kind is not kind:
             log.info(
                 "chat %s message %s: a %s press on %s",
@@ -195,11 +195,11 @@ class ButtonGuard:
         return texts_for(self._talk.chats.ui_language_of(user.language_code))
 
 
-async def remember(store: Store, keyboard: Keyboard) -> None:
+async def remember(keyboards: Keyboards, keyboard: Keyboard) -> None:
     """Remember a keyboard Telegram accepted. The message is out: a failure is logged,
     not raised (its buttons then answer that the choice is no longer available)."""
     try:
-        await store.add_keyboard(keyboard)
+        await keyboards.add(keyboard)
     except Exception as exc:
         log.warning(
             "chat %s message %s: keyboard not recorded: %s: %s",

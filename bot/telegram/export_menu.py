@@ -22,11 +22,13 @@ import time
 from telegram import InlineKeyboardMarkup
 from telegram.ext import BaseHandler
 
+from bot.core import export as kept_export
+from bot.core.outcome import Admission
+from bot.core.ports import LedgerEntry
 from bot.languages import language_code
-from bot.notes import export
 from bot.notes.jobs import Jobs
 from bot.notes.media import Note
-from bot.storage import Admission, JobState, Keyboard, KeyboardKind, Store
+from bot.storage import Keyboard, KeyboardKind, Storage
 from bot.telegram import export_buttons as buttons
 from bot.telegram.button_guard import ButtonGuard, Press
 from bot.telegram.conversation import Conversation, tag_for_key
@@ -44,13 +46,15 @@ class ExportMenu:
         self,
         talk: Conversation,
         jobs: Jobs,
-        store: Store,
+        storage: Storage,
         stages: StagesCache,
         guard: ButtonGuard,
     ) -> None:
         self._talk = talk
         self._jobs = jobs
-        self._store = store
+        self._ledger = storage.ledger
+        self._transcripts = storage.transcripts
+        self._keyboards = storage.keyboards
         self._stages = stages
         self._guard = guard
 
@@ -74,19 +78,19 @@ class ExportMenu:
         if note_id is None:
             await press.stale()
             return
-        kept = await self._store.transcript(chat_id, note_id)
+        kept = await self._transcripts.kept((chat_id, note_id))
         if kept is None:
             expired = tx.expired(self._talk.settings.transcript_retention_s)
             again = buttons.transcribe_again(tx)
             await self._offer(press, KeyboardKind.AGAIN, note_id, expired, again, tx.offered_above)
             return
-        if not await self._store.use_keyboard(chat_id, press.message.message_id):
+        if not await self._keyboards.use(chat_id, press.message.message_id):
             await press.answer(tx.subtitles_above)
             return
         await press.answer()
-        segments, _ = export.from_json(kept)
         reply = LiveReply(self._talk.bot, ReplyTarget.for_message(press.message))
-        await reply.send_document(SUBTITLES_FILE, export.srt(segments).encode(), tx.subtitles)
+        subtitles = kept_export.srt(kept.segments)
+        await reply.send_document(SUBTITLES_FILE, subtitles.encode(), tx.subtitles)
 
     async def _ask_language(self, press: Press) -> None:
         """The languages the note has not been transcribed in yet, to choose from."""
@@ -134,7 +138,7 @@ class ExportMenu:
         if known is None:
             await press.stale()
             return
-        await self._rerun(press, known, known.job.asr_tag)
+        await self._rerun(press, known, known.note.asr_tag)
 
     async def _offer(
         self,
@@ -149,7 +153,7 @@ class ExportMenu:
         has one not used yet: then ``pointer`` says where it is."""
         chat_id = press.chat.id
         offer = Keyboard(chat_id, None, kind, note_id, press.keyboard.owner_id)
-        if await self._store.reserve_offer(offer, OFFER_LOST_AFTER_S) is not None:
+        if await self._keyboards.reserve_offer(offer, OFFER_LOST_AFTER_S) is not None:
             await press.answer(pointer)
             return
         await press.answer()
@@ -158,15 +162,15 @@ class ExportMenu:
             sent = await self._talk.reply(press.message, text, markup)
         finally:
             if sent is None:
-                await self._store.drop_offer(chat_id, kind, note_id)
+                await self._keyboards.drop_offer(chat_id, kind, note_id)
             else:
-                await self._store.place_offer(chat_id, kind, note_id, sent)
+                await self._keyboards.place_offer(chat_id, kind, note_id, sent)
 
-    async def _rerun(self, press: Press, known: JobState, tag: str | None) -> None:
+    async def _rerun(self, press: Press, known: LedgerEntry, tag: str | None) -> None:
         """Transcribe the note's file again (in ``tag``) into the offer pressed: a new job,
         keyed by that message, counted against the presser, naming the original note."""
         message, user, tx = press.message, press.user, press.tx
-        original = Note.from_record(known.job)
+        original = Note.from_core(known.note)
         note = dataclasses.replace(
             original,
             target=dataclasses.replace(original.target, message_id=message.message_id),
@@ -184,14 +188,12 @@ class ExportMenu:
         fairness = self._talk.settings.fairness
         if admission:
             # the offer is used: the transcript's own buttons come with its final
-            await self._store.drop_keyboard(
-                message.chat.id, message.message_id, press.keyboard.kind
-            )
+            await self._keyboards.drop(message.chat.id, message.message_id, press.keyboard.kind)
             await press.answer()
             log.info(
                 "chat %s: message %s again as message %s",
                 message.chat.id,
-                known.job.message_id,
+                known.note.target.message_id,
                 message.message_id,
             )
         elif admission is Admission.DUPLICATE:  # this offer was taken up already
@@ -206,21 +208,21 @@ class ExportMenu:
     async def _offered(self, chat_id: int, root: int, tags: list[str]) -> list[str]:
         """The streaming tags whose language the original note has not been transcribed
         in, neither first nor again."""
-        done = {_language(t) for t in await self._store.reruns(chat_id, root) if t}
-        kept = await self._store.transcript(chat_id, root)
+        done = {_language(t) for t in await self._ledger.reruns(chat_id, root) if t}
+        kept = await self._transcripts.kept((chat_id, root))
         if kept is not None:
-            done.add(_language(export.tag_of(kept)))
-        elif (first := await self._store.get_job(chat_id, root)) and first.job.asr_tag:
-            done.add(_language(first.job.asr_tag))
+            done.add(_language(kept.tag))
+        elif (first := await self._ledger.entry((chat_id, root))) and first.note.asr_tag:
+            done.add(_language(first.note.asr_tag))
         return [t for t in tags if _language(t) not in done]
 
-    async def _job(self, chat_id: int, note_id: int | None) -> JobState | None:
-        return None if note_id is None else await self._store.get_job(chat_id, note_id)
+    async def _job(self, chat_id: int, note_id: int | None) -> LedgerEntry | None:
+        return None if note_id is None else await self._ledger.entry((chat_id, note_id))
 
 
-def _root(known: JobState) -> int:
+def _root(known: LedgerEntry) -> int:
     """The original note of a job: itself, or the one it is a re-run of."""
-    return known.job.origin_message_id or known.job.message_id
+    return known.note.origin_message_id or known.note.target.message_id
 
 
 def _language(tag: str) -> str:

@@ -28,11 +28,12 @@ from telegram.ext import (
 )
 
 from bot.chat_settings import Mode
+from bot.core.outcome import Outcome
 from bot.languages import find_tag
 from bot.notes.jobs import Jobs
 from bot.notes.media import guest_target, note_from_guest, note_from_message, sender_id
 from bot.notes.store_retry import retried
-from bot.storage import KeyboardKind, Outcome, Store
+from bot.storage import KeyboardKind, Storage
 from bot.telegram.button_guard import ButtonGuard, Press
 from bot.telegram.channel_admin import ChannelAdmin
 from bot.telegram.conversation import Conversation, tag_for_key, tag_key
@@ -75,7 +76,7 @@ class Handlers:
         self,
         talk: Conversation,
         jobs: Jobs,
-        store: Store,
+        storage: Storage,
         stages: StagesCache,
     ) -> None:
         self._talk = talk
@@ -83,10 +84,10 @@ class Handlers:
         self._chats = talk.chats
         self._jobs = jobs
         self._stages = stages
-        self._guard = ButtonGuard(talk, store)
-        self._store = store
+        self._guard = ButtonGuard(talk, storage.keyboards)
+        self._keyboards = storage.keyboards
         self._settings_menu = SettingsMenu(talk, stages, self._guard)
-        self._export = ExportMenu(talk, jobs, store, stages, self._guard)
+        self._export = ExportMenu(talk, jobs, storage, stages, self._guard)
         self._channels = ChannelAdmin(talk.bot)
 
     def register(self, app: Application) -> None:  # type: ignore[type-arg]
@@ -216,11 +217,11 @@ class Handlers:
             await self._talk.reply(message, tx.transcribe_usage)
         elif not known.finished:
             await self._talk.reply(message, tx.already_working)
-        elif known.job.placeholder_id is None:
+        elif known.note.placeholder_id is None:
             await self._talk.reply(message, tx.already_answered)
         else:  # point at the answer: a reply to it shows it, one tap away
             answer = dataclasses.replace(
-                ReplyTarget.for_message(message), message_id=known.job.placeholder_id
+                ReplyTarget.for_message(message), message_id=known.note.placeholder_id
             )
             transcribed = known.outcome in (Outcome.TRANSCRIBED, Outcome.EMPTY)
             await self._talk.send(
@@ -364,9 +365,7 @@ class Handlers:
         except TelegramError as exc:
             log.info("chat %s: could not update the list: %s", press.chat.id, exc)
             return
-        await self._store.drop_keyboard(
-            press.chat.id, press.message.message_id, press.keyboard.kind
-        )
+        await self._keyboards.drop(press.chat.id, press.message.message_id, press.keyboard.kind)
 
     async def error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         where = ""

@@ -1,0 +1,106 @@
+"""What storage keeps besides what the core owns: the chats' choices and the bot's
+keyboards, as protocols each backend implements (the core's own, the ledger and the kept
+transcripts, are :mod:`bot.core.ports`'); and the ledger as the app uses it, which also
+answers the menus' question about re-runs."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.core.ports import Ledger
+
+
+class JobLedger(Ledger, Protocol):
+    """The core's ledger, plus what the /settings and export menus ask of it."""
+
+    async def reruns(self, chat_id: int, origin_message_id: int) -> list[str | None]:
+        """The tags the note was transcribed again in (None: the chat's at the time)."""
+
+
+class ChatOptions(Protocol):
+    """What each chat has chosen, by name (``bot.chat_settings`` gives the names their
+    meaning and defaults)."""
+
+    async def get(self, chat_id: int) -> dict[str, str]:
+        """What the chat has chosen (nothing: the defaults apply)."""
+
+    async def set(self, chat_id: int, name: str, value: str | None) -> None:
+        """Set one choice; None goes back to the default."""
+
+
+class KeyboardKind(enum.StrEnum):
+    """What a keyboard the bot sent is: a press is taken only with data of its kind."""
+
+    TRANSCRIPT = "transcript"  # under a final transcript: subtitles, another language
+    LANGUAGES = "languages"  # the languages to transcribe a note again in (an offer)
+    AGAIN = "again"  # transcribe a note again, its transcript no longer kept (an offer)
+    SETTINGS = "settings"  # /settings
+    LANG = "lang"  # /lang's list
+    MODE = "mode"  # /mode's list
+
+
+OFFERS = frozenset({KeyboardKind.LANGUAGES, KeyboardKind.AGAIN})
+"""Kinds a note has at most one of that is not used yet: pressed again, the button that
+offers it points at the one there is instead of sending another."""
+
+
+@dataclass(frozen=True, slots=True)
+class Keyboard:
+    """A keyboard the bot sent, known by the message that carries it: a press is checked
+    against this, never against what its callback data says."""
+
+    chat_id: int
+    message_id: int | None  # None: an offer reserved, on its way to Telegram
+    kind: KeyboardKind
+    note_id: int | None = None  # the note it is about (its message id in the chat)
+    owner_id: int | None = None  # who may press it besides admins: a user, or a chat's id
+    used: bool = False  # a transcript's: its subtitles were sent
+
+
+class Keyboards(Protocol):
+    """The keyboards of the bot's messages, so that a press is checked against what the
+    bot sent there."""
+
+    async def add(self, keyboard: Keyboard) -> None:
+        """Remember a keyboard Telegram accepted (its message id set; not an offer: those
+        come through :meth:`reserve_offer`), replacing what that message had."""
+
+    async def get(self, chat_id: int, message_id: int) -> Keyboard | None:
+        """The keyboard on this message, None if the bot knows none there."""
+
+    async def drop(self, chat_id: int, message_id: int, kind: KeyboardKind) -> None:
+        """Forget the keyboard of ``kind`` on this message (it was used, or taken off);
+        one of another kind that has replaced it stays."""
+
+    async def use(self, chat_id: int, message_id: int) -> bool:
+        """Mark the keyboard on this message used; whether this call did (once only)."""
+
+    async def reserve_offer(self, offer: Keyboard, stale_after_s: float) -> Keyboard | None:
+        """Reserve ``offer`` (one of :data:`OFFERS`, no message id yet) unless its note
+        has an unused one of its kind: None if the caller holds it now (send it, then
+        :meth:`place_offer`, or :meth:`drop_offer` if it could not be sent), else the one
+        there is (no message id while another press is sending it). A reservation older
+        than ``stale_after_s`` that never got its message (a crash mid-send) is replaced."""
+
+    async def place_offer(
+        self, chat_id: int, kind: KeyboardKind, note_id: int, message_id: int
+    ) -> None:
+        """The reserved offer is out, as this message."""
+
+    async def drop_offer(self, chat_id: int, kind: KeyboardKind, note_id: int) -> None:
+        """Give a reservation up (its message could not be sent)."""
+
+    async def purge(self, older_than_s: float) -> int:
+        """Forget keyboards sent longer than ``older_than_s`` ago (their presses then get
+        "no longer available"); how many went."""
+
+
+class Database(Protocol):
+    """The database the concerns of one backend share."""
+
+    async def ping(self) -> None:
+        """Raise unless the database answers (for the health endpoint)."""
+
+    async def close(self) -> None: ...

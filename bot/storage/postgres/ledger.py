@@ -1,0 +1,226 @@
+"""The job ledger in PostgreSQL, shared by every replica of the bot.
+
+Claims lock the rows they take (``FOR UPDATE SKIP LOCKED``): two replicas scanning at
+once never take the same note. An admission holds advisory locks on the note's chat and
+on its sender until it commits, so what it counts cannot change before it inserts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+import asyncpg
+
+from bot.core.admission import Decide, Load
+from bot.core.note import Note, NoteKey
+from bot.core.outcome import Admission, Outcome
+from bot.core.ports import LedgerEntry
+from bot.storage.postgres.database import LEASE, PostgresDatabase, changed
+from bot.storage.postgres.migrations import RERUN_INDEX
+from bot.storage.rows import FINISHED, JOB_COLUMNS, PENDING, job_values, note_of
+
+CHAT_LOCK = 0x766F6963  # "voic": with the chat id, serialises admissions to one chat
+SENDER_LOCK = 0x736E6472  # "sndr": with the sender's id, serialises their admissions
+
+_N = len(JOB_COLUMNS)
+_INSERT_JOB = (
+    f"INSERT INTO jobs ({', '.join(JOB_COLUMNS)}, owner, lease_until) "
+    f"VALUES ({', '.join(f'${i}' for i in range(1, _N + 1))}, ${_N + 1}, "
+    f"{LEASE.format(f'${_N + 2}')}) ON CONFLICT (chat_id, message_id) DO NOTHING"
+)
+_KEYS = "(chat_id, message_id) IN (SELECT * FROM unnest({}::bigint[], {}::bigint[]))"
+
+
+class PostgresLedger:
+    def __init__(self, database: PostgresDatabase) -> None:
+        self._db = database
+
+    async def admit(self, note: Note, owner: str, lease_s: float, decide: Decide) -> Admission:
+        """Counted and recorded in one transaction holding two advisory locks until it
+        ends: the chat's, which every admission to the chat takes, and the sender's, which
+        every admission of theirs takes, in whichever chat and on whichever replica. So
+        two replicas never both take the chat's, or the sender's, last free place; other
+        chats and senders are not held up. Every admission takes the chat's lock first and
+        the sender's last, so none waits for a chat's lock while holding a sender's, and
+        two cannot deadlock."""
+        chat_id = note.target.chat_id
+        try:
+            async with self._db.pool.acquire() as conn, conn.transaction():
+                await conn.execute(
+                    "SELECT pg_advisory_xact_lock($1, hashint8($2))", CHAT_LOCK, chat_id
+                )
+                if note.user_id is not None:
+                    await conn.execute(
+                        "SELECT pg_advisory_xact_lock($1, hashint8($2))", SENDER_LOCK, note.user_id
+                    )
+                if await conn.fetchval(
+                    "SELECT 1 FROM jobs WHERE chat_id = $1 AND message_id = $2", *note.key
+                ):
+                    return Admission.DUPLICATE
+                rerun_before = note.origin_message_id is not None and bool(
+                    await conn.fetchval(
+                        "SELECT 1 FROM jobs WHERE chat_id = $1 AND origin_message_id = $2 "
+                        "AND asr_tag IS NOT DISTINCT FROM $3::text",
+                        chat_id,
+                        note.origin_message_id,
+                        note.asr_tag,
+                    )
+                )
+                sender = note.user_id
+                admission = decide(
+                    Load(
+                        chat_pending=await _pending(conn, "chat_id", chat_id),
+                        sender_pending=0
+                        if sender is None
+                        else await _pending(conn, "user_id", sender),
+                        rerun_before=rerun_before,
+                    )
+                )
+                if not admission:
+                    return admission
+                status = await conn.execute(_INSERT_JOB, *job_values(note), owner, float(lease_s))
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name != RERUN_INDEX:
+                raise
+            return Admission.ALREADY_RERUN
+        return Admission.ACCEPTED if changed(status) else Admission.DUPLICATE
+
+    async def entry(self, key: NoteKey) -> LedgerEntry | None:
+        row = await self._db.pool.fetchrow(
+            f"SELECT {', '.join(JOB_COLUMNS)}, state, outcome FROM jobs "
+            "WHERE chat_id = $1 AND message_id = $2",
+            *key,
+        )
+        if row is None:
+            return None
+        outcome = row["outcome"]
+        return LedgerEntry(
+            note_of([row[c] for c in JOB_COLUMNS]),
+            row["state"] == FINISHED,
+            None if outcome is None else Outcome(outcome),
+        )
+
+    async def forget_ignored(self, key: NoteKey) -> bool:
+        status = await self._db.pool.execute(
+            "DELETE FROM jobs WHERE chat_id = $1 AND message_id = $2 AND state = $3 "
+            "AND outcome = $4",
+            *key,
+            FINISHED,
+            Outcome.IGNORED.value,
+        )
+        return changed(status) > 0
+
+    async def record_placeholder(self, key: NoteKey, message_id: int) -> None:
+        await self._update(key, "placeholder_id = $3", message_id)
+
+    async def record_inline_answer(self, key: NoteKey, inline_message_id: str) -> None:
+        await self._update(key, "inline_message_id = $3", inline_message_id)
+
+    async def start_attempt(self, key: NoteKey) -> None:
+        await self._update(key, "attempts = attempts + 1")
+
+    async def finish(self, key: NoteKey, outcome: Outcome) -> None:
+        await self._update(key, "state = $3, outcome = $4", FINISHED, outcome.value)
+
+    async def renew(self, owner: str, keys: Iterable[NoteKey], lease_s: float) -> set[NoteKey]:
+        chats, messages = _columns(keys)
+        if not chats:
+            return set()
+        rows = await self._db.pool.fetch(
+            f"""
+            WITH wanted AS (
+                SELECT * FROM unnest($4::bigint[], $5::bigint[]) AS w (chat_id, message_id)
+            ), renewed AS (
+                UPDATE jobs SET lease_until = {LEASE.format("$2")}
+                FROM wanted
+                WHERE jobs.chat_id = wanted.chat_id AND jobs.message_id = wanted.message_id
+                    AND jobs.owner = $1 AND jobs.state = $3
+            )
+            SELECT jobs.chat_id, jobs.message_id FROM jobs JOIN wanted USING (chat_id, message_id)
+            WHERE jobs.state = $3 AND jobs.owner IS DISTINCT FROM $1
+            """,
+            owner,
+            float(lease_s),
+            PENDING,
+            chats,
+            messages,
+        )
+        return {(int(r["chat_id"]), int(r["message_id"])) for r in rows}
+
+    async def release(self, owner: str, keys: Iterable[NoteKey]) -> None:
+        chats, messages = _columns(keys)
+        if chats:
+            await self._db.pool.execute(
+                "UPDATE jobs SET lease_until = '-infinity' "
+                f"WHERE owner = $1 AND {_KEYS.format('$2', '$3')}",
+                owner,
+                chats,
+                messages,
+            )
+
+    async def claim(
+        self, owner: str, lease_s: float, *, at_startup: bool = False, limit: int = 100
+    ) -> list[Note]:
+        rows = await self._db.pool.fetch(
+            f"""
+            WITH free AS (
+                SELECT chat_id, message_id FROM jobs
+                WHERE state = $3 AND (lease_until <= now() OR ($4 AND owner = $1))
+                ORDER BY created_at
+                LIMIT $5
+                FOR UPDATE SKIP LOCKED
+            )
+            UPDATE jobs SET owner = $1, lease_until = {LEASE.format("$2")}, updated_at = now()
+            FROM free
+            WHERE jobs.chat_id = free.chat_id AND jobs.message_id = free.message_id
+            RETURNING {", ".join(f"jobs.{c}" for c in JOB_COLUMNS)}, jobs.created_at
+            """,
+            owner,
+            float(lease_s),
+            PENDING,
+            at_startup,
+            limit,
+        )
+        rows = sorted(rows, key=lambda r: r["created_at"])
+        return [note_of([r[c] for c in JOB_COLUMNS]) for r in rows]
+
+    async def purge(self, older_than_s: float) -> int:
+        """Finished notes whose message is older than that (pending ones stay, whatever
+        their age), no tuple of them left."""
+        return await self._db.purge(
+            "jobs",
+            "DELETE FROM jobs WHERE state = $1 AND sent_at <= $2",
+            FINISHED,
+            time.time() - older_than_s,
+        )
+
+    async def reruns(self, chat_id: int, origin_message_id: int) -> list[str | None]:
+        rows = await self._db.pool.fetch(
+            "SELECT asr_tag FROM jobs WHERE chat_id = $1 AND origin_message_id = $2",
+            chat_id,
+            origin_message_id,
+        )
+        return [None if r["asr_tag"] is None else str(r["asr_tag"]) for r in rows]
+
+    async def _update(self, key: NoteKey, changes: str, *args: object) -> None:
+        await self._db.pool.execute(
+            f"UPDATE jobs SET {changes}, updated_at = now() WHERE chat_id = $1 AND message_id = $2",
+            *key,
+            *args,
+        )
+
+
+async def _pending(
+    conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy, column: str, value: int
+) -> int:
+    return int(
+        await conn.fetchval(
+            f"SELECT count(*) FROM jobs WHERE {column} = $1 AND state = $2", value, PENDING
+        )
+    )
+
+
+def _columns(keys: Iterable[NoteKey]) -> tuple[list[int], list[int]]:
+    pairs = list(keys)
+    return [c for c, _ in pairs], [m for _, m in pairs]

@@ -15,11 +15,12 @@ import signal
 import sys
 import time
 
+from bot.app import serve
 from bot.config import BotSettings, TruebarSettings, load_env_file
+from bot.core.note import Note
+from bot.core.outcome import Outcome
+from bot.core.timing import Trace
 from bot.event_loop import new_event_loop
-from bot.notes.media import Note
-from bot.telegram.app import serve
-from bot.timing import Trace
 
 LAG_PROBE_S = 0.01
 
@@ -29,16 +30,25 @@ def emit(payload: dict[str, object]) -> None:
     sys.stdout.flush()
 
 
-def on_note(note: Note, outcome: str, trace: Trace) -> None:
-    emit(
-        {
-            "event": "note",
-            "chat": note.target.chat_id,
-            "message": note.target.message_id,
-            "outcome": outcome,
-            "marks": trace.marks,
-        }
-    )
+class NoteLines:
+    """One JSON line for each note's end, with its timing marks (the core's observer)."""
+
+    def received(self, note: Note) -> None:
+        """Nothing to say until it ends."""
+
+    def resumed(self, note: Note) -> None:
+        """Nothing to say until it ends."""
+
+    def ended(self, note: Note, outcome: Outcome, trace: Trace) -> None:
+        emit(
+            {
+                "event": "note",
+                "chat": note.target.chat_id,
+                "message": note.target.message_id,
+                "outcome": outcome,
+                "marks": trace.marks,
+            }
+        )
 
 
 async def probe_loop_lag(lags: list[float]) -> None:
@@ -132,7 +142,7 @@ async def main(settings: BotSettings, truebar: TruebarSettings) -> None:
 
     loop.add_signal_handler(signal.SIGTERM, measure_then_stop)
     loop.add_signal_handler(signal.SIGUSR1, force_full_collection)
-    bot = asyncio.create_task(serve(settings, truebar, stop, started=started, observer=on_note))
+    bot = asyncio.create_task(serve(settings, truebar, stop, started=started, observer=NoteLines()))
     await started.wait()
     GC_PAUSES.clear()  # start-up collections are not the bot at work
     ITERATIONS.clear()

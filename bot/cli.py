@@ -11,12 +11,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot import audio, pipeline
+from bot import audio
 from bot.config import ConfigError, DecoderSettings, TruebarSettings, load_env_file
 from bot.logs import setup_logging
 from bot.redaction import redact
-from bot.truebar import AuthError, ConfigRejected, TranscriptUpdate, TruebarError
-from bot.wiring import truebar_client
+from bot.speech import truebar_client
+from bot.truebar import AuthError, ConfigRejected, TruebarError
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -55,8 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _healthcheck()
         if args.command == "mock-truebar":
             return asyncio.run(_mock_truebar(args.auth_port, args.api_port, args.user))
-        from bot.telegram.app import StartupError
-        from bot.telegram.runner import run_bot
+        from bot.app import StartupError, run_bot
 
         try:
             return run_bot()
@@ -84,16 +83,19 @@ def _fail(message: str, code: int = EXIT_FAILURE) -> int:
 
 
 async def _transcribe(path: Path, tag: str | None) -> int:
+    """The file decoded as the bot decodes notes, streamed to one Truebar session, each
+    segment printed as it comes."""
     settings = TruebarSettings.from_env()
-
-    def show(update: TranscriptUpdate) -> None:
-        kind = "FINAL" if update.is_final else "INTERIM"
-        print(f"{kind} - {update.segment_text}", flush=True)
-
     decoder = audio.Decoder((d := DecoderSettings.from_env()).ffmpeg, d.ffprobe, d.limits)
     async with truebar_client(settings) as client:
-        config = settings.session_config(tag or settings.asr_tag)
-        await pipeline.transcribe(client, config, decoder.stream(path), show)
+        stream = await decoder.stream(path)
+        try:
+            async with client.session(settings.session_config(tag or settings.asr_tag)) as session:
+                async for update in session.stream(stream.chunks()):
+                    kind = "FINAL" if update.is_final else "INTERIM"
+                    print(f"{kind} - {update.segment_text}", flush=True)
+        finally:
+            await stream.close()
     return 0
 
 

@@ -10,7 +10,6 @@ masked by :mod:`bot.redaction` when a record is made; tracebacks are masked here
 
 from __future__ import annotations
 
-import contextvars
 import datetime as dtm
 import json
 import logging
@@ -18,6 +17,7 @@ import os
 import sys
 from types import TracebackType
 
+from bot.core.log_context import current_note
 from bot.redaction import redact
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
@@ -25,21 +25,12 @@ ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tupl
 QUIET_AT_DEBUG = ("telegram", "websockets", "httpcore", "httpx", "hpack", "tornado", "asyncio")
 """Libraries whose DEBUG lines can carry message texts or transcripts."""
 
-_note: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar(
-    "log_note", default=None
-)
-
-
-def set_note(chat_id: int, message_id: int) -> None:
-    """Tag what this task logs from now on with the note (tasks it starts inherit it)."""
-    _note.set((chat_id, message_id))
-
 
 class NoteFilter(logging.Filter):
     """Adds ``chat_id``, ``message_id`` and ``job`` (None outside a note) to every record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        note = _note.get()
+        note = current_note.get()
         record.chat_id, record.message_id = note if note else (None, None)
         record.job = f"{note[0]}:{note[1]}" if note else None
         return True

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from bot.app import serve
 from bot.config import (
     BotSettings,
     DecoderSettings,
@@ -21,12 +22,13 @@ from bot.config import (
     PrivateLive,
     TruebarSettings,
 )
+from bot.core.note import Note
+from bot.core.outcome import Outcome
 from bot.core.ports import LedgerEntry
-from bot.notes.media import GUEST_SPACE, Note, guest_job_id
+from bot.core.timing import Trace
 from bot.storage import Storage, open_storage
-from bot.telegram.app import serve
+from bot.telegram.inbound.notes import GUEST_SPACE, guest_note_id
 from bot.testing.mock_truebar import MockTruebar
-from bot.timing import Trace
 from bot.truebar import Credentials, Segment, Timeouts, TokenProvider, TruebarClient, join_tokens
 from tests.fake_telegram import FakeTelegram, FloodLimits, StoredMessage
 
@@ -92,8 +94,14 @@ class NoteTracker:
         self._events: dict[tuple[int, int], asyncio.Event] = {}
         self._changed = asyncio.Condition()
 
-    def __call__(self, note: Note, outcome: str, trace: Trace) -> None:
-        key = (note.target.chat_id, note.target.message_id)
+    def received(self, note: Note) -> None:
+        """A new note: nothing to record until it ends."""
+
+    def resumed(self, note: Note) -> None:
+        """A pending note taken up again: nothing to record until it ends."""
+
+    def ended(self, note: Note, outcome: Outcome, trace: Trace) -> None:
+        key = note.key
         self.outcomes[key] = outcome
         self.reports[key] += 1
         self.history.setdefault(key, []).append(outcome)
@@ -129,7 +137,7 @@ async def running_bot(
     stop, started = asyncio.Event(), asyncio.Event()
     tracker = NoteTracker()
     task = asyncio.create_task(
-        serve(settings, truebar, stop, started=started, observer=tracker, wrap_store=wrap_store)
+        serve(settings, truebar, stop, started=started, observer=tracker, wrap_storage=wrap_store)
     )
     waiter = asyncio.create_task(started.wait())
     await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
@@ -145,7 +153,7 @@ async def running_bot(
 
 def guest_key(mention: dict[str, Any]) -> tuple[int, int]:
     """A guest note's key in the ledger (and the tracker): its query's."""
-    return (GUEST_SPACE + mention["chat"]["id"], guest_job_id(mention["guest_query_id"]))
+    return (GUEST_SPACE + mention["chat"]["id"], guest_note_id(mention["guest_query_id"]))
 
 
 def final_text(fake: FakeTelegram, chat_id: int, note_id: int) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.notes.workflow import BURST_NOTES
+from bot.core.work import BURST_NOTES
 from bot.telegram.texts import texts_for
 from bot.testing.mock_truebar import MockTruebar
 from tests.bot_harness import (

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.chat_settings import Mode
 from bot.core.export import Kept
 from bot.core.note import NoteKey
+from bot.preferences import Mode
 from bot.storage.sqlite import SqliteTranscripts
-from bot.telegram.conversation import tag_key
+from bot.telegram.inbound.conversation import tag_key
 from bot.telegram.texts import texts_for
 from bot.testing.mock_truebar import MockTruebar
 from tests.bot_harness import (

@@ -170,9 +170,9 @@ async def test_a_note_asked_for_shows_its_status_once_and_no_draft_after_its_ans
     """/transcribe on a video the bot never saw: it is looked into first (status shown
     at once, since someone asked), then transcribed. Its status goes out once, and once
     the transcript is there no draft follows, not even a refresh."""
-    from bot.telegram import draft_reply
+    from bot.telegram.outbound import ways
 
-    monkeypatch.setattr(draft_reply, "DRAFT_REFRESH_S", 0.2)  # refreshes within a second
+    monkeypatch.setattr(ways, "DRAFT_REFRESH_S", 0.2)  # refreshes within a second
     clip = (audio_dir / "speech.mp4").read_bytes()
     video = fake.send_voice(PRIVATE, USER, clip, kind="video", duration=10)["message_id"]
     fake.discard_updates()  # sent before the bot was there
@@ -180,8 +180,10 @@ async def test_a_note_asked_for_shows_its_status_once_and_no_draft_after_its_ans
         fake.send_text(PRIVATE, USER, "/transcribe", reply_to=video)
         assert await bot.done(PRIVATE, video) == "transcribed"
         answered_at = fake.calls_to("sendMessage")[-1].at
-        await asyncio.sleep(1.5)  # any refresh timer left behind fires meanwhile
-    drafts = fake.drafts_in(PRIVATE)
+        mock_truebar.pace = 1.0  # the next note takes seconds: refresh periods and more
+        later = fake.send_voice(PRIVATE, USER, clip, duration=10)["message_id"]
+        assert await bot.done(PRIVATE, later) == "transcribed"  # a refresh left would be out
+    drafts = [d for d in fake.drafts_in(PRIVATE) if d.draft_id == video]
     assert [d.text for d in drafts].count(EN.transcribing) == 1
     assert [d.text for d in drafts if d.at > answered_at] == []
 
@@ -195,9 +197,9 @@ async def test_a_waiting_notes_draft_is_refreshed_before_it_expires(
 ) -> None:
     """A draft lasts 30 s: a note waiting for its turn (or a long silence) keeps it alive
     by sending the same words again."""
-    from bot.telegram import draft_reply
+    from bot.telegram.outbound import ways
 
-    monkeypatch.setattr(draft_reply, "DRAFT_REFRESH_S", 0.2)  # refreshed every second
+    monkeypatch.setattr(ways, "DRAFT_REFRESH_S", 0.2)  # refreshed every second
     mock_truebar.pace = 0.5  # the first note holds the one session for seconds
     settings = drafting(fake, tmp_path, max_sessions=1)
     async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
@@ -220,7 +222,7 @@ class Clock:
 
 
 def test_draft_slots_are_shared_in_turn_under_the_global_rate() -> None:
-    from bot.telegram.draft_pacing import DraftPacing
+    from bot.telegram.outbound.draft_pacing import DraftPacing
 
     clock = Clock()
     pacing = DraftPacing(interval_s=0.25, per_second=30, clock=clock)
@@ -235,7 +237,7 @@ def test_draft_slots_are_shared_in_turn_under_the_global_rate() -> None:
 
 
 def test_a_lone_chat_drafts_every_interval() -> None:
-    from bot.telegram.draft_pacing import DraftPacing
+    from bot.telegram.outbound.draft_pacing import DraftPacing
 
     clock = Clock()
     pacing = DraftPacing(interval_s=0.25, per_second=30, clock=clock)
@@ -251,11 +253,13 @@ async def test_a_status_draft_waiting_for_its_slot_goes_out_with_the_newest_word
     (its place in line, its first words) goes out in that one draft, not in a second."""
     from telegram.ext import ExtBot
 
-    from bot.telegram.draft_pacing import DraftPacing
-    from bot.telegram.draft_reply import DraftReply, DraftSupport
-    from bot.telegram.flood import FloodGate
-    from bot.telegram.live_reply import ReplyTarget
-    from bot.telegram.rate_limiter import FloodLimiter
+    from bot.core.note import Target
+    from bot.core.side_by_side import together
+    from bot.telegram.outbound.draft_pacing import DraftPacing
+    from bot.telegram.outbound.flood import FloodGate
+    from bot.telegram.outbound.live_text import LiveText
+    from bot.telegram.outbound.rate_limiter import FloodLimiter
+    from bot.telegram.outbound.ways import Drafts, DraftSupport, EditedReply
     from tests.bot_harness import FAST_FLOOD, FAST_LIMITS
 
     pacing = DraftPacing(per_second=4)  # a slot every quarter second, over all chats
@@ -267,9 +271,13 @@ async def test_a_status_draft_waiting_for_its_slot_goes_out_with_the_newest_word
             rate_limiter=FloodLimiter(FloodGate(FAST_FLOOD), drafts=pacing),
         ) as bot:
             pacing.book(OTHER)  # another chat's draft has the next slot
-            status = DraftReply(bot, ReplyTarget(PRIVATE, message_id=7), DraftSupport(pacing))
-            opening = asyncio.create_task(status.open(EN.queued(5)))
-            status.show(EN.queued(4))
-            await opening
+            reply = EditedReply(bot, Target(PRIVATE, message_id=7), None)
+            live = LiveText(Drafts(bot, reply, DraftSupport(pacing)), EN, bot)
+            async with together() as group:
+                group.create_task(live.run())
+                live.show(EN.queued(5))
+                live.show(EN.queued(4))
+                await live.placed()
+                live.close()
         drafts = [call.params["text"] for call in fake.calls_to("sendMessageDraft")]
     assert drafts == [EN.queued(4)]

@@ -5,7 +5,7 @@ import contextlib
 import pytest
 
 from bot.config import FloodSettings
-from bot.telegram.flood import FloodGate
+from bot.telegram.outbound.flood import FloodGate
 
 
 class Clock:
@@ -103,7 +103,7 @@ async def test_a_cancelled_wait_gives_its_slot_back() -> None:
 
 
 def test_a_burst_is_more_notes_than_the_limit_within_the_window() -> None:
-    from bot.notes.workflow import Bursts
+    from bot.core.work import Bursts
 
     clock = Clock()
     bursts = Bursts(limit=3, window_s=1.0, clock=clock)
@@ -136,7 +136,7 @@ async def test_a_ban_holds_back_sends_that_were_already_waiting() -> None:
 
 
 def test_the_gate_forgets_chats_it_no_longer_needs_to_pace() -> None:
-    from bot.telegram.flood import PRUNE_MIN
+    from bot.telegram.outbound.flood import PRUNE_MIN
 
     clock = Clock()
     gate = FloodGate(FloodSettings(global_per_second=10_000), clock)

@@ -8,7 +8,7 @@ import gc
 from telegram.ext import ExtBot
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot.telegram.http_request import AcyclicHTTPXRequest
+from bot.telegram.outbound.http_request import AcyclicHTTPXRequest
 from tests.fake_telegram import FakeTelegram
 
 CHATS = range(1001, 1006)  # a message each: private chats allow one a second

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.telegram.conversation import tag_key
+from bot.telegram.inbound.conversation import tag_key
 from bot.telegram.texts import texts_for
 from bot.testing.mock_truebar import OFFLINE_ONLY_TAG, MockTruebar
 from tests.bot_harness import (

@@ -8,7 +8,8 @@ import logging
 
 import pytest
 
-from bot.logs import JsonFormatter, NoteFilter, TextFormatter, set_note
+from bot.core.log_context import set_note
+from bot.logs import JsonFormatter, NoteFilter, TextFormatter
 from bot.redaction import add_secrets
 
 SECRET = "7391:AAE-very-secret-bot-token"

@@ -1,6 +1,6 @@
 import pytest
 
-from bot.telegram.message_text import ELLIPSIS, MAX_MESSAGE, split_message, tail, utf16_len
+from bot.telegram.outbound.message_text import ELLIPSIS, MAX_MESSAGE, split_message, tail, utf16_len
 
 
 def test_short_text_is_one_part() -> None:
@@ -45,12 +45,12 @@ def test_tail_keeps_the_end_of_a_long_interim() -> None:
 
 
 def test_a_servers_error_is_shown_short_and_without_links() -> None:
+    from bot.core.say import Notice, NoticeKind
     from bot.telegram.texts import texts_for
-    from bot.truebar import ServerError
 
     huge = "Pipeline stage ASR failed: see https://status.example.com/x?id=1 " + "x" * 5000
-    shown = texts_for("en").describe_failure(
-        ServerError(huge + "\nTraceback: ..."), "KALDI:sl-SI:*:*"
+    shown = texts_for("en").notice(
+        Notice(NoticeKind.SERVICE_ERROR, detail=huge + "\nTraceback: ...")
     )
     assert len(shown) < 200 and "http" not in shown and "\n" not in shown
     assert shown.startswith("⚠️ The speech service reported an error: Pipeline stage ASR failed")

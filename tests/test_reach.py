@@ -9,12 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.chat_settings import Mode
 from bot.config import FairnessSettings
 from bot.core import note as core
+from bot.core import rules
 from bot.core.outcome import Admission
-from bot.notes.media import GUEST_SPACE, Note, guest_job_id
+from bot.preferences import Mode
 from bot.storage import open_storage
+from bot.telegram.inbound.notes import GUEST_SPACE, guest_note_id
 from bot.telegram.texts import texts_for
 from bot.testing.mock_truebar import MockTruebar
 from tests.bot_harness import (
@@ -118,7 +119,7 @@ async def test_guest_mentions_are_told_apart_by_their_query_and_each_answered_on
 
 
 def test_a_guest_querys_key_is_the_same_in_every_process() -> None:
-    script = "from bot.notes.media import guest_job_id; print(guest_job_id('GQ42'))"
+    script = "from bot.telegram.inbound.notes import guest_note_id; print(guest_note_id('GQ42'))"
     runs = {
         subprocess.run(
             [sys.executable, "-c", script],
@@ -129,8 +130,8 @@ def test_a_guest_querys_key_is_the_same_in_every_process() -> None:
         ).stdout.strip()
         for seed in ("1", "2")
     }
-    assert runs == {str(guest_job_id("GQ42"))}
-    keys = {guest_job_id(f"GQ{n}") for n in range(10_000)}
+    assert runs == {str(guest_note_id("GQ42"))}
+    keys = {guest_note_id(f"GQ{n}") for n in range(10_000)}
     assert len(keys) == 10_000 and all(0 <= k < 2**63 for k in keys)
 
 
@@ -186,8 +187,7 @@ async def test_a_guest_job_is_asked_for_even_if_its_ledger_row_does_not_say(
         (resumed,) = await storage.ledger.claim("a", 60, at_startup=True)
     finally:
         await storage.close()
-    note = Note.from_core(resumed)
-    assert note.requested and not note.quiet
+    assert resumed.requested and not rules.quiet(resumed)
 
 
 async def test_a_guest_mention_without_media_gets_a_hint(

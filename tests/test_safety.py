@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from bot.config import FairnessSettings, FloodSettings, WebhookSettings
-from bot.notes.workflow import AUDIO_BEFORE_ANSWER_S
+from bot.core.work import AUDIO_BEFORE_ANSWER_S
 from bot.telegram.texts import texts_for
 from bot.testing.mock_truebar import MockTruebar
 from tests.bot_harness import (

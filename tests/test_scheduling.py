@@ -5,11 +5,29 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.notes.scheduling import FairSlots, Ticket
+from bot.core.scheduling import FairSlots, Ticket
 
 
-def join(slots: FairSlots, chat: int, seen: dict[str, list[int]], name: str) -> Ticket:
-    return slots.join(chat, on_position=lambda position: seen.setdefault(name, []).append(position))
+async def turn(ticket: Ticket) -> None:
+    """Until the ticket's turn comes."""
+    async for _ in ticket.places():
+        pass
+
+
+async def settle_down() -> None:
+    """Let every waiting note's loop see what changed."""
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+def watch(ticket: Ticket, seen: list[int]) -> asyncio.Task[None]:
+    """Collect each place in line the ticket is told, until its turn."""
+
+    async def collect() -> None:
+        async for place in ticket.places():
+            seen.append(place)
+
+    return asyncio.create_task(collect())
 
 
 async def test_free_slots_go_round_the_chats_not_first_come_first_served() -> None:
@@ -21,7 +39,7 @@ async def test_free_slots_go_round_the_chats_not_first_come_first_served() -> No
     }
 
     async def run(name: str) -> None:
-        await tickets[name].wait()
+        await turn(tickets[name])
         order.append(name)
         await asyncio.sleep(0)
         tickets[name].close()
@@ -47,20 +65,25 @@ async def test_a_chat_holds_at_most_its_share_and_others_start_at_once() -> None
 
 async def test_waiting_notes_are_told_their_true_place_as_it_changes() -> None:
     slots = FairSlots(capacity=1, per_chat=1)
-    seen: dict[str, list[int]] = {}
-    first = join(slots, 1, seen, "a1")
-    a2, a3 = join(slots, 1, seen, "a2"), join(slots, 1, seen, "a3")
-    b1 = join(slots, 2, seen, "b1")
+    seen: dict[str, list[int]] = {"a1": [], "a2": [], "a3": [], "b1": []}
+    first, a2, a3 = slots.join(1), slots.join(1), slots.join(1)
+    watchers = [watch(first, seen["a1"]), watch(a2, seen["a2"]), watch(a3, seen["a3"])]
+    await settle_down()
+    b1 = slots.join(2)
+    watchers.append(watch(b1, seen["b1"]))
+    await settle_down()
     # chat 1 has had a turn (a1) and chat 2 none: b1 goes first, then chat 1's notes
     assert (b1.position, a2.position, a3.position) == (0, 1, 2)
     first.close()  # b1 starts
+    await settle_down()
     assert (b1.position, a2.position, a3.position) == (None, 0, 1)
     a2.close()  # a note that gives up leaves the line
+    await settle_down()
     assert a3.position == 0
     b1.close()
+    await asyncio.gather(*watchers, return_exceptions=True)
     a3.close()
-    assert seen == {"a2": [0, 1, 0], "a3": [1, 2, 1, 0], "b1": [0]}
-    assert "a1" not in seen  # started at once: never waited
+    assert seen == {"a1": [], "a2": [0, 1, 0], "a3": [1, 2, 1, 0], "b1": [0]}
     assert slots.running == slots.waiting == 0
 
 
@@ -68,7 +91,7 @@ async def test_closing_is_idempotent_and_a_cancelled_wait_leaves_the_line() -> N
     slots = FairSlots(capacity=1, per_chat=1)
     holder = slots.join(1)
     waiter = slots.join(2)
-    task = asyncio.create_task(waiter.wait())
+    task = asyncio.create_task(turn(waiter))
     await asyncio.sleep(0)
     task.cancel()
     waiter.close()

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.notes import export
+from bot.core import export
+from bot.core.transcript import Segment, text_of
 from bot.telegram.texts import texts_for
 from bot.testing.mock_truebar import MockTruebar
-from bot.truebar import Segment, Token
 from tests.bot_harness import (
     ADMIN,
     EN_TAG,
@@ -138,8 +138,8 @@ def assert_well_timed(cues: list[tuple[int, int, str]]) -> None:
 
 def words(*timed: tuple[str, int, int]) -> Segment:
     """A final segment of words with their times (ms from the start of the audio)."""
-    tokens = tuple(Token(text, start_ms=start, end_ms=end) for text, start, end in timed)
-    return Segment.of(True, tokens, timed[0][1], timed[-1][2])
+    found = tuple((text, False, start, end) for text, start, end in timed)
+    return Segment(found, timed[0][1], timed[-1][2])
 
 
 @pytest.mark.parametrize(
@@ -158,7 +158,7 @@ def words(*timed: tuple[str, int, int]) -> Segment:
 def test_subtitle_cues_never_overlap_and_never_vanish(segments: list[Segment]) -> None:
     cues = parse_srt(export.srt(segments))
     assert_well_timed(cues)
-    assert " ".join(text for _, _, text in cues) == export.text_of(segments)
+    assert " ".join(text for _, _, text in cues) == text_of(segments)
     assert len(cues) == len(segments)  # a sentence each: none merged or lost
 
 

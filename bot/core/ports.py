@@ -50,8 +50,9 @@ class Answer(Protocol):
     def live(self) -> AbstractAsyncContextManager[Live]:
         """Show the note live while the body runs. A refusal for good (the user blocked
         the bot mid-note) raises :class:`~bot.core.errors.AnswerRefused` out of it,
-        cancelling the body: there is nobody left to work for. Nothing live is shown
-        after it ends."""
+        cancelling the body: there is nobody left to work for. If the body fails, what
+        is on its way (the placeholder) still lands first, so that what is said next
+        replaces it. Nothing live is shown after it ends."""
 
     async def finish(self, final: Final) -> None:
         """The transcript, until it lands (split, with a file or buttons as it needs)."""

@@ -31,14 +31,21 @@ def quiet(note: Note) -> bool:
     return note.target.delivery is Delivery.CHANNEL or (note.kind.sniffed and note.target.group)
 
 
+BEFORE_ANY_SOUND = frozenset(
+    {NoticeKind.NO_AUDIO, NoticeKind.DOWNLOAD_FAILED, NoticeKind.DOWNLOAD_TOO_BIG}
+)
+"""What can go wrong with a video or an untyped file before the decoder finds sound in it."""
+
+
 def says(note: Note, notice: Notice | None, *, answered: bool) -> bool:
     """Whether the reader is told ``notice`` (None: that no speech was recognised).
     Always, once they have a message of the bot's for the note (``answered``); else
-    unless the bot keeps quiet about it — and a file with no sound in it that nobody
-    asked for is nobody's business, anywhere."""
+    unless the bot keeps quiet about it — and what goes wrong with a video or a file
+    nobody asked for before any sound is found in it (it may hold none) is nobody's
+    business, anywhere."""
     if answered:
         return True
-    if notice is not None and notice.kind is NoticeKind.NO_AUDIO:
+    if note.kind.sniffed and notice is not None and notice.kind in BEFORE_ANY_SOUND:
         return note.requested
     return not quiet(note)
 

@@ -20,7 +20,7 @@ class JobLedger(Ledger, Protocol):
 
 
 class ChatOptions(Protocol):
-    """What each chat has chosen, by name (``bot.chat_settings`` gives the names their
+    """What each chat has chosen, by name (``bot.preferences`` gives the names their
     meaning and defaults)."""
 
     async def get(self, chat_id: int) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """The buttons under a final transcript and the offers they lead to, and what their
 callback data says: only what to do, never to what. The message pressed says which note
-(its keyboard is known by that message: :mod:`bot.telegram.button_guard`).
+(its keyboard is known by that message: :mod:`bot.telegram.inbound.button_guard`).
 
 ``t:srt`` (subtitles) and ``t:lang`` (another language) under a transcript;
 ``t:re:<tag key>`` on the list of languages to transcribe the note again in; ``t:again``
@@ -15,7 +15,7 @@ import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.telegram.conversation import tag_key
+from bot.telegram.inbound.conversation import tag_key
 from bot.telegram.texts import Texts
 
 SUBTITLES, LANGUAGES = "srt", "lang"

@@ -12,22 +12,10 @@ import functools
 import math
 import re
 
-from telegram.error import TelegramError
-
 from bot import i18n
-from bot.audio import AudioError, AudioTooLong, EmptyAudio
-from bot.chat_settings import Mode
 from bot.core.say import Final, Notice, NoticeKind, Status, StatusKind
 from bot.languages import capitalised, describe_tag, language_name
-from bot.notes.errors import MediaUnavailable
-from bot.truebar import (
-    AuthError,
-    AuthUnavailable,
-    ConfigRejected,
-    ConnectionLost,
-    ServerError,
-    TruebarTimeout,
-)
+from bot.preferences import Mode
 
 
 @functools.cache
@@ -222,40 +210,6 @@ class Texts:
                 return self.service_down_retrying
             case NoticeKind.DOWNLOAD_RETRYING:
                 return self.download_retrying
-        return self._("⚠️ Something went wrong while transcribing. Please try again.")
-
-    def describe_failure(self, exc: BaseException, tag: str) -> str:
-        """A short message for the user; the log line carries the details."""
-        if isinstance(exc, EmptyAudio):
-            return self.empty_file
-        if isinstance(exc, AudioTooLong):
-            return self.too_long(exc.limit_s)
-        if isinstance(exc, AudioError):
-            return self._("⚠️ I couldn't read any audio in this file.")
-        if isinstance(exc, AuthUnavailable):
-            return self._(
-                "⚠️ The speech service can't be reached right now. Please try again later."
-            )
-        if isinstance(exc, AuthError):
-            return self._(
-                "⚠️ The speech service refused my login. The bot's owner needs to fix this."
-            )
-        if isinstance(exc, ConfigRejected):
-            return self._(
-                "⚠️ The speech service doesn't accept the language {tag}. Choose another with /lang."
-            ).format(tag=tag)
-        if isinstance(exc, TruebarTimeout):
-            return self._("⚠️ The speech service took too long to answer. Please try again.")
-        if isinstance(exc, ConnectionLost):
-            return self._("⚠️ I lost the connection to the speech service. Please try again.")
-        if isinstance(exc, ServerError):
-            return self._(
-                "⚠️ The speech service reported an error: {error}. Please try again."
-            ).format(error=_excerpt(str(exc)))
-        if isinstance(exc, MediaUnavailable):
-            return self.download_too_big if exc.too_big else self.download_failed
-        if isinstance(exc, TelegramError):
-            return self.download_failed
         return self._("⚠️ Something went wrong while transcribing. Please try again.")
 
     @property

@@ -108,6 +108,10 @@ class FakeAnswer:
             placing = group.create_task(self._place_when_wanted(live))
             try:
                 yield live
+            except Exception:
+                if live.wanted.is_set():  # a placement on its way lands, as Telegram's does
+                    await asyncio.wait({placing})
+                raise
             finally:
                 if not placing.done():
                     placing.cancel()

@@ -4,6 +4,7 @@ note is worked on (:mod:`bot.telegram.outbound.live_text`), then its final."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -121,7 +122,7 @@ class TelegramAnswer:
             return
         text = LiveText(way, self._texts, self._bot)
         async with together() as group:
-            group.create_task(text.run(), name="live-text")
+            showing = group.create_task(text.run(), name="live-text")
             typing = (
                 group.create_task(text.keep_typing(self._note.target.thread_id), name="typing")
                 if self._typing
@@ -129,6 +130,12 @@ class TelegramAnswer:
             )
             try:
                 yield text
+            except Exception:
+                # The work failed: what is on its way (the placeholder, say) still lands,
+                # so that what is said next edits it rather than comes as another message.
+                text.close()
+                await asyncio.wait({showing})
+                raise
             finally:
                 text.close()
                 if typing is not None:

@@ -27,9 +27,9 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, Tele
 
 from bot.core.errors import AnswerRefused
 from bot.core.say import Status, StatusKind
-from bot.telegram.message_text import tail
+from bot.telegram.outbound.message_text import tail
+from bot.telegram.outbound.rate_limiter import Send
 from bot.telegram.outbound.sending import Bot, in_core_terms, is_not_modified
-from bot.telegram.rate_limiter import Send
 from bot.telegram.texts import Texts
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 A call that must land (a placeholder, a final, an answer to a command) is retried through
 network errors here and through RetryAfter by the rate limiter in the request path
-(:mod:`bot.telegram.rate_limiter`); what Telegram refuses for good becomes the
+(:mod:`bot.telegram.outbound.rate_limiter`); what Telegram refuses for good becomes the
 core's :class:`~bot.core.errors.AnswerRefused`, what will likely pass its
 :class:`~bot.core.errors.AnswerUnreachable`.
 """
@@ -19,7 +19,7 @@ from telegram.ext import ExtBot
 
 from bot.core.errors import AnswerRefused, AnswerUnreachable
 from bot.core.note import Target
-from bot.telegram.rate_limiter import Send
+from bot.telegram.outbound.rate_limiter import Send
 from bot.telegram.retry import is_permanent, with_retries
 
 T = TypeVar("T")

@@ -12,9 +12,10 @@
   until the final, posted as replies.
 
 Each tells the ledger the message that answers the note the moment it exists
-(:class:`Recorder`), so a restart continues that message instead of sending another.
+(:class:`Recorder`; none for an answer that is no note's, such as a refusal), so a
+restart continues that message instead of sending another.
 Pacing is not done here: every call goes through the rate limiter in the request path,
-told which calls are interims (:class:`~bot.telegram.rate_limiter.Send`).
+told which calls are interims (:class:`~bot.telegram.outbound.rate_limiter.Send`).
 """
 
 from __future__ import annotations
@@ -38,15 +39,16 @@ from telegram.error import BadRequest, EndPointNotFound, InvalidToken, TelegramE
 from bot.core.note import NoteKey, Target
 from bot.core.ports import Ledger
 from bot.core.store_retry import retried
-from bot.telegram.draft_pacing import DraftPacing
-from bot.telegram.message_text import MAX_MESSAGE, split_message
+from bot.telegram.outbound.draft_pacing import DraftPacing
+from bot.telegram.outbound.message_text import MAX_MESSAGE, split_message
+from bot.telegram.outbound.rate_limiter import Send
 from bot.telegram.outbound.sending import Bot, is_gone, is_not_modified, reliably, send_reply
-from bot.telegram.rate_limiter import Send
 from bot.telegram.retry import is_permanent
 
 log = logging.getLogger(__name__)
 
 DRAFT_REFRESH_S = 20.0  # a draft lasts 30 s: sent again after this long without a change
+DRAFT_REFRESH_MIN_S = 1.0  # and never more often than this
 REFUSED_CHATS_MAX = 100_000  # chats remembered as refusing drafts (then forgotten)
 
 
@@ -89,7 +91,7 @@ class Recorder:
 
 class EditedReply:
     def __init__(
-        self, bot: Bot, target: Target, recorder: Recorder, message_id: int | None = None
+        self, bot: Bot, target: Target, recorder: Recorder | None, message_id: int | None = None
     ) -> None:
         self._bot = bot
         self.target = target
@@ -114,7 +116,8 @@ class EditedReply:
             lambda: send_reply(self._bot, self.target, text, markup), chat_id=self.chat_id
         )
         self.message_id, self._shown = message.message_id, text
-        await self._recorder.message(message.message_id)
+        if self._recorder is not None:
+            await self._recorder.message(message.message_id)
 
     async def interim(self, text: str) -> None:
         # Interims never use the chat's burst: it stays for the final, which then lands
@@ -186,7 +189,8 @@ class EditedReply:
                 raise
             log.info("placeholder gone in chat %s; sending the text anew", self.chat_id)
             self.message_id = (await send_reply(self._bot, self.target, text, markup)).message_id
-            await self._recorder.message(self.message_id)
+            if self._recorder is not None:
+                await self._recorder.message(self.message_id)
 
 
 class ChannelPost:
@@ -217,7 +221,7 @@ class GuestAnswer:
     refresh_every_s = None
 
     def __init__(
-        self, bot: Bot, target: Target, recorder: Recorder, inline_message_id: str | None
+        self, bot: Bot, target: Target, recorder: Recorder | None, inline_message_id: str | None
     ) -> None:
         self._bot = bot
         self.target = target
@@ -243,7 +247,7 @@ class GuestAnswer:
             lambda: self._bot.answer_guest_query(query, answer), chat_id=self.chat_id
         )
         self.inline_message_id, self._shown = sent.inline_message_id, text
-        if sent.inline_message_id is not None:
+        if sent.inline_message_id is not None and self._recorder is not None:
             await self._recorder.inline(sent.inline_message_id)
 
     async def interim(self, text: str) -> None:
@@ -316,7 +320,7 @@ def _draft_refused(exc: TelegramError) -> bool:
 
 class Drafts:
     """The status and every interim are drafts (the freshest words at most every
-    :data:`~bot.telegram.draft_pacing.DRAFT_INTERVAL_S`, sent again before a draft
+    :data:`~bot.telegram.outbound.draft_pacing.DRAFT_INTERVAL_S`, sent again before a draft
     expires); the final is the first real message, a reply to the note. Where Telegram
     refuses drafts (an older Bot API server, a chat that answers 400), the answer is
     placed at once as an :class:`EditedReply` (recorded, so no note is lost or answered
@@ -335,7 +339,7 @@ class Drafts:
 
     @property
     def refresh_every_s(self) -> float | None:
-        return DRAFT_REFRESH_S if self._edits is None else None
+        return max(DRAFT_REFRESH_MIN_S, DRAFT_REFRESH_S) if self._edits is None else None
 
     async def ready(self) -> None:
         """Book the chat's next draft slot and wait for it here, so that the draft then

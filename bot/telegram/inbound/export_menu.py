@@ -10,7 +10,7 @@ is transcribed again at most once per language, never in the one it was transcri
 (the ledger refuses a second re-run of the original note in a tag, a re-run's re-run
 counting for the original), and each re-run counts against the presser's limits like a
 note of theirs. No press sends more than one message. Which note a press is about comes
-from the keyboard it is on (:mod:`bot.telegram.button_guard`), never from its data.
+from the keyboard it is on (:mod:`bot.telegram.inbound.button_guard`), never from its data.
 """
 
 from __future__ import annotations
@@ -23,17 +23,17 @@ from telegram import InlineKeyboardMarkup
 from telegram.ext import BaseHandler
 
 from bot.core import export as kept_export
+from bot.core.errors import ServiceUnavailable
+from bot.core.jobs import Jobs
 from bot.core.outcome import Admission
-from bot.core.ports import LedgerEntry
+from bot.core.ports import KeptTranscripts, Languages, LedgerEntry
 from bot.languages import language_code
-from bot.notes.jobs import Jobs
-from bot.notes.media import Note
-from bot.storage import Keyboard, KeyboardKind, Storage
+from bot.storage import JobLedger, Keyboard, KeyboardKind, Keyboards
 from bot.telegram import export_buttons as buttons
-from bot.telegram.button_guard import ButtonGuard, Press
-from bot.telegram.conversation import Conversation, tag_for_key
-from bot.telegram.live_reply import LiveReply, ReplyTarget
-from bot.truebar import StagesCache, TruebarError
+from bot.telegram.inbound.button_guard import ButtonGuard, Press
+from bot.telegram.inbound.conversation import Conversation, tag_for_key
+from bot.telegram.inbound.notes import target_of
+from bot.telegram.outbound.ways import EditedReply
 
 log = logging.getLogger(__name__)
 
@@ -46,16 +46,18 @@ class ExportMenu:
         self,
         talk: Conversation,
         jobs: Jobs,
-        storage: Storage,
-        stages: StagesCache,
+        ledger: JobLedger,
+        transcripts: KeptTranscripts,
+        keyboards: Keyboards,
+        languages: Languages,
         guard: ButtonGuard,
     ) -> None:
         self._talk = talk
         self._jobs = jobs
-        self._ledger = storage.ledger
-        self._transcripts = storage.transcripts
-        self._keyboards = storage.keyboards
-        self._stages = stages
+        self._ledger = ledger
+        self._transcripts = transcripts
+        self._keyboards = keyboards
+        self._languages = languages
         self._guard = guard
 
     def handlers(self) -> list[BaseHandler]:  # type: ignore[type-arg]
@@ -88,9 +90,8 @@ class ExportMenu:
             await press.answer(tx.subtitles_above)
             return
         await press.answer()
-        reply = LiveReply(self._talk.bot, ReplyTarget.for_message(press.message))
-        subtitles = kept_export.srt(kept.segments)
-        await reply.send_document(SUBTITLES_FILE, subtitles.encode(), tx.subtitles)
+        reply = EditedReply(self._talk.bot, target_of(press.message), None)
+        await reply.document(SUBTITLES_FILE, kept_export.srt(kept.segments).encode(), tx.subtitles)
 
     async def _ask_language(self, press: Press) -> None:
         """The languages the note has not been transcribed in yet, to choose from."""
@@ -101,8 +102,8 @@ class ExportMenu:
             return
         root = _root(known)
         try:
-            tags = await self._stages.tags()
-        except TruebarError:
+            tags = await self._languages.streaming_tags()
+        except ServiceUnavailable:
             await press.answer(tx.lang_unavailable, alert=True)
             return
         offered = await self._offered(chat_id, root, tags)
@@ -120,8 +121,8 @@ class ExportMenu:
             await press.stale()
             return
         try:
-            tags = await self._stages.tags()
-        except TruebarError:
+            tags = await self._languages.streaming_tags()
+        except ServiceUnavailable:
             await press.answer(tx.lang_unavailable, alert=True)
             return
         tag = tag_for_key(press.data[1], tags)
@@ -170,7 +171,7 @@ class ExportMenu:
         """Transcribe the note's file again (in ``tag``) into the offer pressed: a new job,
         keyed by that message, counted against the presser, naming the original note."""
         message, user, tx = press.message, press.user, press.tx
-        original = Note.from_core(known.note)
+        original = known.note
         note = dataclasses.replace(
             original,
             target=dataclasses.replace(original.target, message_id=message.message_id),

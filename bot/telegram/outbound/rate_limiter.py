@@ -6,7 +6,7 @@ user waits for (placeholders, finals, answers to commands) may use a private cha
 and is retried through RetryAfter; interim edits are best effort (no burst, not retried:
 newer text follows anyway); chat actions are not messages and take no message slot, but
 wait out a chat's ban like everything else; message drafts take no message slot either,
-and are paced on their own (:class:`~bot.telegram.draft_pacing.DraftPacing`). The policy
+and are paced on their own (:class:`~bot.telegram.outbound.draft_pacing.DraftPacing`). The policy
 itself is :class:`FloodGate`.
 """
 
@@ -23,8 +23,8 @@ from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
 from bot.metrics import TELEGRAM_RETRIES
-from bot.telegram.draft_pacing import DraftPacing
-from bot.telegram.flood import FloodGate
+from bot.telegram.outbound.draft_pacing import DraftPacing
+from bot.telegram.outbound.flood import FloodGate
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
-"""LiveReply against the fake Bot API, paced by the bot's rate limiter: which sends may
-use the chat's burst."""
+"""The ways an answer is shown, against the fake Bot API, paced by the bot's rate limiter:
+which sends may use the chat's burst, which message carries the buttons."""
 
 from __future__ import annotations
 
@@ -11,9 +11,13 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import ExtBot
 
 from bot.config import FloodSettings
-from bot.telegram.flood import FloodGate
-from bot.telegram.live_reply import Final, LiveReply, ReplyTarget
-from bot.telegram.rate_limiter import FloodLimiter, Send
+from bot.core.note import Target
+from bot.core.side_by_side import together
+from bot.telegram.outbound.flood import FloodGate
+from bot.telegram.outbound.live_text import LiveText
+from bot.telegram.outbound.rate_limiter import FloodLimiter, Send
+from bot.telegram.outbound.ways import EditedReply, Sent
+from bot.telegram.texts import texts_for
 from tests.bot_harness import FAST_FLOOD, FAST_LIMITS
 from tests.fake_telegram import FakeTelegram
 
@@ -51,15 +55,19 @@ async def test_interims_leave_the_chat_burst_to_the_final(
 ) -> None:
     fake, telegram_bot, gate = bot
     note = fake.send_voice(CHAT, CHAT, b"OggS")
-    reply = LiveReply(telegram_bot, ReplyTarget(CHAT, note["message_id"]))
-
-    await reply.open("Transcribing…")
-    assert reply.message_id is not None
-    shown = fake.messages[(CHAT, reply.message_id)]
-    for text in ["Hello", "Hello world", "Hello world again"]:
-        reply.show(text)
-        await fake.wait_for(functools.partial(lambda wanted: shown.text == wanted, text))
-    await reply.finish("Hello world again.")
+    reply = EditedReply(telegram_bot, Target(CHAT, note["message_id"]), None)
+    live = LiveText(reply, texts_for("en"), telegram_bot)
+    async with together() as group:
+        group.create_task(live.run())
+        live.show("Transcribing…")
+        await live.placed()
+        assert reply.message_id is not None
+        shown = fake.messages[(CHAT, reply.message_id)]
+        for text in ["Hello", "Hello world", "Hello world again"]:
+            live.show(text)
+            await fake.wait_for(functools.partial(lambda wanted: shown.text == wanted, text))
+        live.close()
+    await reply.final("Hello world again.", None)
 
     assert shown.history == [
         "Transcribing…",
@@ -78,14 +86,15 @@ async def test_the_final_says_which_message_carries_the_buttons(
     fake, telegram_bot, _ = bot
     markup = InlineKeyboardMarkup([[InlineKeyboardButton("Subtitles", callback_data="t:srt")]])
     note = fake.send_voice(CHAT, CHAT, b"OggS")
-    short = LiveReply(telegram_bot, ReplyTarget(CHAT, note["message_id"]))
-    await short.open("Transcribing…")
-    assert await short.finish("Hello.", markup) == Final(1, short.message_id)
-    long = LiveReply(telegram_bot, ReplyTarget(CHAT, note["message_id"]))
-    final = await long.finish("word " * 1000, markup)  # over one message: the last has them
+    target = Target(CHAT, note["message_id"])
+    short = EditedReply(telegram_bot, target, None)
+    await short.place("Transcribing…")
+    assert await short.final("Hello.", markup) == Sent(1, short.message_id)
+    long = EditedReply(telegram_bot, target, None)
+    final = await long.final("word " * 1000, markup)  # over one message: the last has them
     assert final.parts == 2 and final.markup_message_id != long.message_id
     assert final.markup_message_id is not None
     assert fake.messages[(CHAT, final.markup_message_id)].reply_markup is not None
     assert fake.messages[(CHAT, long.message_id or 0)].reply_markup is None
-    plain = LiveReply(telegram_bot, ReplyTarget(CHAT, note["message_id"]))
-    assert await plain.finish("No buttons.") == Final(1, None)
+    plain = EditedReply(telegram_bot, target, None)
+    assert await plain.final("No buttons.", None) == Sent(1, None)

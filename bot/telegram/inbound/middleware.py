@@ -14,10 +14,10 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationHandlerStop, ContextTypes, TypeHandler
 
-from bot.logs import set_note
-from bot.notes.media import guest_target
-from bot.telegram.conversation import Conversation
-from bot.telegram.live_reply import GuestReply, LiveReply, ReplyTarget
+from bot.core.log_context import set_note
+from bot.telegram.inbound.conversation import Conversation
+from bot.telegram.inbound.notes import guest_target, target_of
+from bot.telegram.outbound.ways import GuestAnswer
 from bot.telegram.texts import texts_for
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ class Allowlist:
     what the bot would have answered (a command, a note, a button), and nothing else."""
 
     def __init__(self, talk: Conversation) -> None:
+        self._talk = talk
         self._bot = talk.bot
         self._chats = talk.chats
         self._allowed = talk.settings.allowed_ids
@@ -73,10 +74,9 @@ class Allowlist:
             if update.callback_query is not None:
                 await update.callback_query.answer(refusal, show_alert=True)
             elif (mention := update.guest_message) is not None and mention.guest_query_id:
-                await GuestReply(self._bot, guest_target(mention)).finish(refusal)
+                await GuestAnswer(self._bot, guest_target(mention), None, None).final(refusal, None)
             elif (message := update.effective_message) is not None and _handled(update, context):
-                reply = LiveReply(self._bot, ReplyTarget.for_message(message))
-                await reply.open(refusal)
+                await self._talk.send(target_of(message), refusal)
         except TelegramError as exc:
             log.info("could not refuse politely: %s", exc)
         raise ApplicationHandlerStop

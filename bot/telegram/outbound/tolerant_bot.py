@@ -17,7 +17,7 @@ from telegram._utils.defaultvalue import DEFAULT_NONE
 from telegram._utils.types import JSONDict, ODVInput
 from telegram.ext import ExtBot
 
-from bot.telegram.rate_limiter import Send
+from bot.telegram.outbound.rate_limiter import Send
 
 log = logging.getLogger(__name__)
 

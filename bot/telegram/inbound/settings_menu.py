@@ -1,7 +1,7 @@
 """``/settings``: one inline menu for a chat's choices — recognition language, the NLP
-stages Truebar offers for it (punctuation, …), timestamps, the group mode, and the
+stages the speech service offers for it (punctuation, …), timestamps, the group mode, and the
 language the bot speaks. Anyone may open it; its buttons answer the one who opened it and
-admins (in a channel, admins only: :mod:`bot.telegram.button_guard`); changing follows
+admins (in a channel, admins only: :mod:`bot.telegram.inbound.button_guard`); changing follows
 ``/lang``'s rule (admins only in groups, unless the operator allows everyone), and the
 group mode is for admins always.
 
@@ -20,13 +20,14 @@ from telegram.error import TelegramError
 from telegram.ext import BaseHandler, ContextTypes
 
 from bot import i18n
-from bot.chat_settings import ChatOptions, Mode
-from bot.notes.media import sender_id
+from bot.core.errors import ServiceUnavailable
+from bot.core.ports import Languages
+from bot.preferences import ChatOptions, Mode
 from bot.storage import KeyboardKind
-from bot.telegram.button_guard import ButtonGuard, Press
-from bot.telegram.conversation import Conversation, tag_for_key, tag_key
+from bot.telegram.inbound.button_guard import ButtonGuard, Press
+from bot.telegram.inbound.conversation import Conversation, tag_for_key, tag_key
+from bot.telegram.inbound.notes import sender_id
 from bot.telegram.texts import Texts
-from bot.truebar import StagesCache, TruebarError
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +45,10 @@ def _button(text: str, action: str, argument: str = "") -> InlineKeyboardButton:
 
 
 class SettingsMenu:
-    def __init__(self, talk: Conversation, stages: StagesCache, guard: ButtonGuard) -> None:
+    def __init__(self, talk: Conversation, languages: Languages, guard: ButtonGuard) -> None:
         self._talk = talk
         self._chats = talk.chats
-        self._stages = stages
+        self._offered = languages
         self._guard = guard
 
     def handlers(self) -> list[BaseHandler]:  # type: ignore[type-arg]
@@ -102,15 +103,15 @@ class SettingsMenu:
         """Apply one button's change; False if the choice is no longer on offer."""
         if action == "tag":
             try:
-                tag = tag_for_key(argument, await self._stages.tags())
-            except TruebarError:
+                tag = tag_for_key(argument, await self._offered.streaming_tags())
+            except ServiceUnavailable:
                 return False
             if tag is None:
                 return False
             await self._chats.set_tag(chat.id, tag)
         elif action == "stage":
             tag = await self._chats.tag(_language(user), options)
-            if argument not in await self._chats.extra_stages(tag, options):
+            if argument not in await self._chats.extra_stages(tag):
                 return False
             await self._chats.set_stage(chat.id, argument, not options.stage_on(argument))
         elif action == "timestamps":
@@ -131,7 +132,7 @@ class SettingsMenu:
     ) -> tuple[str, InlineKeyboardMarkup]:
         tag = await self._chats.tag(_language(user), options)
         rows = [[_button(tx.recognition_button(tag), "languages")]]
-        for task in await self._chats.extra_stages(tag, options):
+        for task in await self._chats.extra_stages(tag):
             rows.append([_button(tx.stage_button(task, options.stage_on(task)), "stage", task)])
         rows.append([_button(tx.timestamps_button(options.timestamps), "timestamps")])
         if chat.type != ChatType.PRIVATE:
@@ -144,8 +145,8 @@ class SettingsMenu:
     ) -> tuple[str, InlineKeyboardMarkup]:
         current = await self._chats.tag(_language(user), options)
         try:
-            tags = await self._stages.tags()
-        except TruebarError:
+            tags = await self._offered.streaming_tags()
+        except ServiceUnavailable:
             return tx.lang_unavailable, InlineKeyboardMarkup([[_button(tx.back, "menu")]])
         rows = [
             [_button(("✓ " if tag == current else "") + tx.describe_tag(tag), "tag", tag_key(tag))]

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from telegram.constants import ChatMemberStatus
 from telegram.error import TelegramError
 
-from bot.telegram.live_reply import Bot
+from bot.telegram.outbound.sending import Bot
 
 log = logging.getLogger(__name__)
 

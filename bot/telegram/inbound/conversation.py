@@ -11,10 +11,12 @@ from telegram import Chat, InlineKeyboardMarkup, Message, User
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 
-from bot.chat_settings import ChatOptions, ChatSettings
 from bot.config import BotSettings
-from bot.telegram.chat_admins import ChatAdmins
-from bot.telegram.live_reply import Bot, LiveReply, ReplyTarget
+from bot.core.note import Target
+from bot.preferences import ChatOptions, ChatSettings
+from bot.telegram.inbound.chat_admins import ChatAdmins
+from bot.telegram.inbound.notes import target_of
+from bot.telegram.outbound.sending import Bot, reliably, send_reply
 from bot.telegram.texts import Texts, texts_for
 
 log = logging.getLogger(__name__)
@@ -67,15 +69,18 @@ class Conversation:
         self, message: Message, text: str, markup: InlineKeyboardMarkup | None = None
     ) -> int | None:
         """Reply to ``message``; the reply's message id, or None if it could not be sent."""
-        return await self.send(ReplyTarget.for_message(message), text, markup)
+        return await self.send(target_of(message), text, markup)
 
     async def send(
-        self, target: ReplyTarget, text: str, markup: InlineKeyboardMarkup | None = None
+        self, target: Target, text: str, markup: InlineKeyboardMarkup | None = None
     ) -> int | None:
-        reply = LiveReply(self.bot, target)
+        """``text`` in reply to the target's message, until it lands; its id, or None if
+        Telegram refused it."""
         try:
-            await reply.open(text, markup)
+            sent = await reliably(
+                lambda: send_reply(self.bot, target, text, markup), chat_id=target.chat_id
+            )
         except TelegramError as exc:
             log.warning("chat %s: reply failed: %s", target.chat_id, exc)
             return None
-        return reply.message_id
+        return sent.message_id

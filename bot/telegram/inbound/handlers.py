@@ -1,7 +1,7 @@
 """python-telegram-bot handlers: parse the update, hand over the work, reply.
 
 Who may ask, and which note a log line is about, are checked before any of these run
-(:mod:`bot.telegram.middleware`)."""
+(:mod:`bot.telegram.inbound.middleware`)."""
 
 from __future__ import annotations
 
@@ -27,22 +27,28 @@ from telegram.ext import (
     filters,
 )
 
-from bot.chat_settings import Mode
+from bot.core.errors import ServiceUnavailable
+from bot.core.jobs import Jobs
 from bot.core.outcome import Outcome
+from bot.core.ports import KeptTranscripts, Languages
 from bot.languages import find_tag
-from bot.notes.jobs import Jobs
-from bot.notes.media import guest_target, note_from_guest, note_from_message, sender_id
-from bot.notes.store_retry import retried
-from bot.storage import KeyboardKind, Storage
-from bot.telegram.button_guard import ButtonGuard, Press
-from bot.telegram.channel_admin import ChannelAdmin
-from bot.telegram.conversation import Conversation, tag_for_key, tag_key
-from bot.telegram.export_menu import ExportMenu
-from bot.telegram.live_reply import GuestReply, ReplyTarget
-from bot.telegram.middleware import HANDLERS_GROUP
-from bot.telegram.settings_menu import SettingsMenu
+from bot.preferences import Mode
+from bot.storage import JobLedger, KeyboardKind, Keyboards
+from bot.telegram.inbound.button_guard import ButtonGuard, Press
+from bot.telegram.inbound.channel_admin import ChannelAdmin
+from bot.telegram.inbound.conversation import Conversation, tag_for_key, tag_key
+from bot.telegram.inbound.export_menu import ExportMenu
+from bot.telegram.inbound.middleware import HANDLERS_GROUP
+from bot.telegram.inbound.notes import (
+    guest_target,
+    note_from_guest,
+    note_from_message,
+    sender_id,
+    target_of,
+)
+from bot.telegram.inbound.settings_menu import SettingsMenu
+from bot.telegram.outbound.ways import GuestAnswer
 from bot.telegram.texts import texts_for
-from bot.truebar import StagesCache, TruebarError
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +56,7 @@ LANG_PREFIX = "lang:"
 MODE_PREFIX = "mode:"
 LANG_DATA = re.compile(rf"{LANG_PREFIX}([0-9a-f]{{16}})\Z")  # a tag key
 MODE_DATA = re.compile(rf"{MODE_PREFIX}({'|'.join(Mode)})\Z")
-# Media the bot may answer; documents are sorted by type in notes/media.py.
+# Media the bot may answer; documents are sorted by type in inbound/notes.py.
 MEDIA = filters.VOICE | filters.VIDEO_NOTE | filters.AUDIO | filters.VIDEO | filters.Document.ALL
 # Guest mentions match every message filter: they are handled first, and excluded here.
 NOT_GUEST = ~filters.UpdateType.GUEST_MESSAGE
@@ -76,18 +82,22 @@ class Handlers:
         self,
         talk: Conversation,
         jobs: Jobs,
-        storage: Storage,
-        stages: StagesCache,
+        ledger: JobLedger,
+        transcripts: KeptTranscripts,
+        keyboards: Keyboards,
+        languages: Languages,
     ) -> None:
         self._talk = talk
         self._bot = talk.bot
         self._chats = talk.chats
         self._jobs = jobs
-        self._stages = stages
-        self._guard = ButtonGuard(talk, storage.keyboards)
-        self._keyboards = storage.keyboards
-        self._settings_menu = SettingsMenu(talk, stages, self._guard)
-        self._export = ExportMenu(talk, jobs, storage, stages, self._guard)
+        self._languages = languages
+        self._guard = ButtonGuard(talk, keyboards)
+        self._keyboards = keyboards
+        self._settings_menu = SettingsMenu(talk, languages, self._guard)
+        self._export = ExportMenu(
+            talk, jobs, ledger, transcripts, keyboards, languages, self._guard
+        )
         self._channels = ChannelAdmin(talk.bot)
 
     def register(self, app: Application) -> None:  # type: ignore[type-arg]
@@ -119,32 +129,15 @@ class Handlers:
 
     # -- notes -----------------------------------------------------------------------------
     async def media(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Media in a chat or channel: transcribed unless the chat wants it on request, or
-        it is a channel post's copy in its discussion group and the post is answered in
-        the channel."""
+        """Media in a chat or channel: a note for the core (which knows whether the chat
+        wants transcripts only on request), unless it is a channel post's copy in its
+        discussion group and the post is answered in the channel."""
         message = update.effective_message
         if message is None or (note := note_from_message(message)) is None:
-            return
-        if message.chat.type != ChatType.PRIVATE and await self._on_request(message.chat.id):
             return
         if await self._answered_in_channel(message):
             return
         self._jobs.submit(note)
-
-    async def _on_request(self, chat_id: int) -> bool:
-        """Whether the chat wants transcripts only on request. While the store cannot say
-        (an outage), the note is taken up: recording it will meet the same outage, and its
-        sender is told to send it again rather than the note being lost without a word."""
-        try:
-            options = await retried(
-                lambda: self._chats.get(chat_id),
-                what="reading the chat's mode",
-                within_s=self._talk.settings.store_retry_s,
-            )
-        except Exception as exc:
-            log.warning("chat %s: mode unknown: %s: %s", chat_id, type(exc).__name__, exc)
-            return False
-        return options.mode is Mode.ON_REQUEST
 
     async def _answered_in_channel(self, message: Message) -> bool:
         """Whether ``message`` is the automatic copy of a post the bot sees in its channel."""
@@ -178,7 +171,9 @@ class Handlers:
         caller = mention.from_user
         tx = texts_for(self._chats.ui_language_of(caller.language_code if caller else None))
         try:
-            await GuestReply(self._bot, guest_target(mention)).finish(tx.guest_hint)
+            await GuestAnswer(self._bot, guest_target(mention), None, None).final(
+                tx.guest_hint, None
+            )
         except TelegramError as exc:
             log.info("could not answer a guest mention: %s", exc)
 
@@ -220,9 +215,7 @@ class Handlers:
         elif known.note.placeholder_id is None:
             await self._talk.reply(message, tx.already_answered)
         else:  # point at the answer: a reply to it shows it, one tap away
-            answer = dataclasses.replace(
-                ReplyTarget.for_message(message), message_id=known.note.placeholder_id
-            )
+            answer = dataclasses.replace(target_of(message), message_id=known.note.placeholder_id)
             transcribed = known.outcome in (Outcome.TRANSCRIBED, Outcome.EMPTY)
             await self._talk.send(
                 answer, tx.already_transcribed if transcribed else tx.already_answered
@@ -255,8 +248,8 @@ class Handlers:
         user = update.effective_user
         options, tx = await self._talk.context(message.chat, user)
         try:
-            tags = await self._stages.tags()
-        except TruebarError as exc:
+            tags = await self._languages.streaming_tags()
+        except ServiceUnavailable as exc:
             log.warning("chat %s: cannot list stages: %s", message.chat.id, exc)
             await self._talk.reply(message, tx.lang_unavailable)
             return
@@ -293,8 +286,8 @@ class Handlers:
     async def lang_button(self, press: Press) -> None:
         chat, tx = press.chat, press.tx
         try:
-            tags = await self._stages.tags()
-        except TruebarError:
+            tags = await self._languages.streaming_tags()
+        except ServiceUnavailable:
             await press.answer(tx.lang_unavailable, alert=True)
             return
         tag = tag_for_key(press.data[1], tags)

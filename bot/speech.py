@@ -1,5 +1,6 @@
 """The Truebar client as this application builds it: from its settings, with its hooks
-(timing marks for the benchmark and logs, secrets masked in every log line)."""
+(timing marks for the benchmark and logs, secrets masked in every log line). Light on
+purpose: the CLI's ``transcribe`` and ``stages`` need nothing of Telegram."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from bot.config import TruebarSettings
+from bot.core.timing import mark
 from bot.redaction import add_secret
-from bot.timing import mark
 from bot.truebar import Credentials, TruebarClient
 
 

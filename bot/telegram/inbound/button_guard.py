@@ -24,7 +24,7 @@ from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, ContextTypes
 
 from bot.storage import Keyboard, KeyboardKind, Keyboards
-from bot.telegram.conversation import Conversation
+from bot.telegram.inbound.conversation import Conversation
 from bot.telegram.texts import Texts, texts_for
 
 log = logging.getLogger(__name__)

@@ -145,3 +145,22 @@ async def test_timestamps_when_the_chat_wants_them(core: Core) -> None:
     assert await core.work.run(note) == Outcome.TRANSCRIBED
     (final,) = core.answer(note).finals
     assert final.text.startswith("[00:00] word1") and final.transcript == "word1 word2 word3"
+
+
+async def test_files_looked_into_before_their_turn_are_a_sessions_worth_at_once(
+    core: Core,
+) -> None:
+    """Untyped files are downloaded and probed before they take a session (to stay quiet
+    about files with no sound): strangers' files are looked into a few at a time, however
+    many come."""
+    core.looked_into_at_once = 1
+    work = core.work
+    files = [voice(chat, kind=MediaKind.FILE, duration=None) for chat in (1, 2, 3)]
+    outcomes = await asyncio.gather(*(work.run(note) for note in files))
+    assert outcomes == [Outcome.TRANSCRIBED] * 3
+    assert core.media.most_at_once == 1
+    core.looked_into_at_once = 3  # the control: let through at once, they do overlap
+    await asyncio.gather(
+        *(core.work.run(voice(chat, 9, kind=MediaKind.FILE)) for chat in (1, 2, 3))
+    )
+    assert core.media.most_at_once == 3

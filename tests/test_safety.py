@@ -228,9 +228,7 @@ async def test_files_looked_into_before_their_turn_are_only_as_many_as_the_slots
             for chat in senders
         ]
         await fake.wait_for(lambda: bool(fake.calls_to("getFile")))
-        await asyncio.sleep(0.5)  # the others, if they were let through, would be here
-        assert len(fake.calls_to("getFile")) == 1
-        held.set()
+        held.set()  # (how many are looked into at once: tests/test_core_work.py)
         for chat, message in zip(senders, files, strict=True):
             assert await bot.done(chat, message["message_id"]) == "transcribed"
 

@@ -27,6 +27,7 @@ from bot.storage.postgres import MIGRATIONS as POSTGRES_MIGRATIONS
 from bot.storage.postgres import PostgresDatabase, PostgresLedger
 from bot.storage.sqlite import MIGRATIONS as SQLITE_MIGRATIONS
 from bot.storage.sqlite import SqliteDatabase
+from tests.auxil.fakes import until
 
 LONG = 3600.0  # a lease that holds for the whole test
 EXPIRED = 0.0  # a lease that has already run out
@@ -659,11 +660,13 @@ async def test_closing_the_sqlite_store_waits_for_a_query_still_running(tmp_path
     blocker = sqlite3.connect(path, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")  # the store's next write waits (busy_timeout)
     claim = asyncio.create_task(storage.ledger.claim("replica", 60.0))
-    await asyncio.sleep(0.2)  # the claim is waiting inside sqlite, in its thread
+    database = storage.database
+    assert isinstance(database, SqliteDatabase)
+    await until(lambda: database.busy)  # the claim is waiting inside sqlite, in its thread
     claim.cancel()  # its caller gives up; the thread does not
     closing = asyncio.create_task(storage.close())
-    await asyncio.sleep(0.2)
-    assert not closing.done()  # closing waits for the query still in sqlite
+    await until(lambda: claim.done())
+    assert database.busy and not closing.done()  # closing waits for the query still in sqlite
     blocker.execute("ROLLBACK")
     blocker.close()
     await asyncio.wait_for(closing, timeout=10)

@@ -188,16 +188,28 @@ class FakeAnswers:
 
 
 class FakeMedia:
+    """Downloads take a few turns of the loop, so that downloads let run at once overlap
+    (``most_at_once`` tells how many did)."""
+
     def __init__(self, content: bytes = b"audio") -> None:
         self.content = content
         self.downloads = 0
+        self.at_once = 0
+        self.most_at_once = 0
         self.fail: NoteFailure | None = None
 
     async def download(self, note: Note, to: Path) -> None:
         self.downloads += 1
-        if self.fail is not None:
-            raise self.fail
-        to.write_bytes(self.content)
+        self.at_once += 1
+        self.most_at_once = max(self.most_at_once, self.at_once)
+        try:
+            for _ in range(3):
+                await asyncio.sleep(0)
+            if self.fail is not None:
+                raise self.fail
+            to.write_bytes(self.content)
+        finally:
+            self.at_once -= 1
 
 
 @dataclass
@@ -447,6 +459,7 @@ class Core:
     slots: FairSlots = field(default_factory=lambda: FairSlots(8, 2, 2))
     limits: NoteLimits = field(default_factory=lambda: NoteLimits(20 * 2**20, 1800.0))
     retention_s: float = 3600.0
+    looked_into_at_once: int = 8
     store_retry_s: float = 0.5
     max_attempts: int = 5
 
@@ -462,7 +475,9 @@ class Core:
             preferences=self.preferences,
             kept=self.kept,
             slots=self.slots,
-            settings=WorkSettings(self.limits, self.retention_s, self.tmp, 8),
+            settings=WorkSettings(
+                self.limits, self.retention_s, self.tmp, self.looked_into_at_once
+            ),
         )
 
     def jobs(self, limits: Limits | None = None) -> Jobs:

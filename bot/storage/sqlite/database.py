@@ -55,6 +55,11 @@ class SqliteDatabase:
         self._db.execute("PRAGMA secure_delete=ON")
         migrate(self._db)
 
+    @property
+    def busy(self) -> bool:
+        """Whether a query runs now (in its worker thread)."""
+        return self._lock.locked()
+
     async def close(self) -> None:
         """Close the connection once no query uses it: a query still running in a worker
         thread (one whose caller was cancelled, say, at shutdown) must finish first, or

@@ -41,6 +41,40 @@ TELEGRAM_RETRIES = Counter(
     "Bot API calls retried, by reason: retry_after (429) or network (errors, timeouts, 5xx)",
     ["reason"],
 )
+NOTE_SECONDS = Histogram(
+    "voicebot_note_seconds",
+    "Notes answered, from the update's arrival to the final answer sent, by outcome",
+    ["outcome"],
+    buckets=(0.3, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800),
+)
+TRUEBAR_AUDIO_SECONDS = Counter(
+    "voicebot_truebar_audio_seconds",
+    "Audio streamed to Truebar (what the owner pays for), by the kind of chat it was for",
+    ["chat_type"],
+)
+CACHE_LOOKUPS = Counter(
+    "voicebot_cache_lookups",
+    "Transcript cache look-ups for a file transcribed before: hit (answered from the kept "
+    "transcript, no Truebar time) or miss",
+    ["result"],
+)
+CACHE_SAVED_SECONDS = Counter(
+    "voicebot_cache_saved_seconds", "Truebar audio seconds the transcript cache saved"
+)
+BUDGET_REFUSALS = Counter(
+    "voicebot_budget_refusals",
+    "Notes refused because a daily budget would not cover them: sender, chat or bot",
+    ["budget"],
+)
+CHAT_TYPES = ("private", "group", "channel", "guest")
+for _label in CHAT_TYPES:  # every series shows from the start, 0 until it happens
+    TRUEBAR_AUDIO_SECONDS.labels(_label)
+for _label in ("hit", "miss"):
+    CACHE_LOOKUPS.labels(_label)
+for _label in ("sender", "chat", "bot"):
+    BUDGET_REFUSALS.labels(_label)
+for _label in Outcome:
+    NOTES_FINISHED.labels(_label)
 
 
 class NoteMetrics:

@@ -19,6 +19,7 @@ from bot.app import serve
 from bot.config import BotSettings, TruebarSettings, load_env_file
 from bot.core.note import Note
 from bot.core.outcome import Outcome
+from bot.core.ports import Watching
 from bot.core.timing import Trace
 from bot.event_loop import new_event_loop
 
@@ -30,7 +31,7 @@ def emit(payload: dict[str, object]) -> None:
     sys.stdout.flush()
 
 
-class NoteLines:
+class NoteLines(Watching):
     """One JSON line for each note's end, with its timing marks (the core's observer)."""
 
     def received(self, note: Note) -> None:

@@ -18,6 +18,7 @@ import gc
 import logging
 import shutil
 import signal
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -25,11 +26,12 @@ from telegram.error import InvalidToken
 
 from bot.audio import Decoder
 from bot.config import BotSettings, PrivateLive, TruebarSettings
-from bot.core.admission import AdmissionPolicy, Limits
+from bot.core.admission import AdmissionPolicy, Budgets, Limits, utc_day
 from bot.core.jobs import Jobs, JobSettings
 from bot.core.ports import Observer
 from bot.core.rules import NoteLimits
 from bot.core.scheduling import FairSlots
+from bot.core.spending import Spending
 from bot.core.work import NoteWork, WorkSettings
 from bot.event_loop import new_event_loop
 from bot.logs import keep_payloads_out_of_logs
@@ -56,6 +58,7 @@ from bot.telegram.application import (
     telegram_bot,
     webhook_server,
 )
+from bot.telegram.inbound.spending_commands import Books
 from bot.telegram.outbound.answers import TelegramAnswers
 from bot.telegram.outbound.media import TelegramMedia
 from bot.telegram.outbound.ways import DraftSupport
@@ -64,6 +67,7 @@ from bot.truebar import StagesCache
 log = logging.getLogger(__name__)
 
 PURGE_EVERY_S = 600.0  # kept transcripts outlive their window by at most this
+USAGE_KEPT_DAYS = 31  # the owners' view shows 30 days
 
 
 def run_bot() -> int:
@@ -194,17 +198,10 @@ async def _start(
         TranscriptKeyboards(storage.keyboards),
         settings.store_retry_s,
     )
-    jobs = _core(settings, storage, answers, TelegramMedia(bot), transcriber, chats, observer)
-    app = application(
-        bot,
-        settings,
-        chats,
-        jobs,
-        storage.ledger,
-        storage.transcripts,
-        storage.keyboards,
-        languages,
+    jobs, spending, slots = _core(
+        settings, storage, answers, TelegramMedia(bot), transcriber, chats, observer
     )
+    app = application(bot, settings, chats, jobs, Books(spending, slots), storage, languages)
     with _starting(_telegram_failure):
         await stack.enter_async_context(app)
     await set_commands(app, settings.language)
@@ -215,12 +212,17 @@ async def _start(
         )
     await app.start()
     stack.push_async_callback(app.stop)
+    # At a stop, nothing more is taken over, the notes here drain with their leases
+    # renewed (else another replica could take one over and answer it twice), then the
+    # renewals stop.
+    renewing = asyncio.create_task(jobs.renew_leases(), name="lease-renewal")
+    stack.push_async_callback(settle, renewing)
     stack.push_async_callback(jobs.drain, settings.shutdown_grace_s)
+    taking_over = asyncio.create_task(jobs.take_over(), name="lease-takeover")
+    stack.push_async_callback(settle, taking_over)
     resumed = await jobs.resume_pending()
     if resumed:
         log.info("resuming %d unfinished notes", resumed)
-    upkeep = asyncio.create_task(jobs.maintain_leases(), name="ledger-upkeep")
-    stack.push_async_callback(settle, upkeep)
     purge = asyncio.create_task(
         purge_expired(storage, settings.transcript_retention_s, settings.job_retention_s),
         name="retention-purge",
@@ -253,8 +255,8 @@ def _core(
     transcriber: TruebarTranscriber,
     chats: ChatSettings,
     observer: Observer | None,
-) -> Jobs:
-    """The note core on its adapters."""
+) -> tuple[Jobs, Spending, FairSlots]:
+    """The note core on its adapters (and what the owners' commands show of it)."""
     fair = settings.fairness
     slots = FairSlots(
         settings.max_sessions,
@@ -264,6 +266,18 @@ def _core(
     )
     QUEUE_LENGTH.set_function(lambda: slots.waiting)
     TRUEBAR_SESSIONS_ACTIVE.set_function(lambda: slots.running)
+    observers = Observers(NoteMetrics(), *([observer] if observer is not None else []))
+    budget = settings.budgets
+    policy = AdmissionPolicy(
+        Limits(fair.chat_pending, fair.user_pending),
+        Budgets(
+            per_sender_s=budget.per_sender_min * 60,
+            per_chat_s=budget.per_chat_min * 60,
+            bot_s=budget.bot_min * 60,
+            owners=budget.owner_ids,
+        ),
+    )
+    spending = Spending(storage.ledger, storage.usage, policy, observers)
     work = NoteWork(
         answers=answers,
         media=media,
@@ -271,20 +285,23 @@ def _core(
         preferences=chats,
         kept=storage.transcripts,
         slots=slots,
+        spending=spending,
+        observer=observers,
         settings=WorkSettings(
             NoteLimits(settings.max_file_bytes, settings.max_duration_s),
             settings.transcript_retention_s,
             settings.downloads_dir,
             looked_into_at_once=settings.max_sessions,
+            cache=budget.cache,
         ),
     )
-    observers = Observers(NoteMetrics(), *([observer] if observer is not None else []))
-    return Jobs(
+    jobs = Jobs(
         ledger=storage.ledger,
         work=work,
         answers=answers,
         preferences=chats,
-        admission=AdmissionPolicy(Limits(fair.chat_pending, fair.user_pending)),
+        admission=policy,
+        spending=spending,
         observer=observers,
         settings=JobSettings(
             owner=settings.replica_id,
@@ -294,6 +311,7 @@ def _core(
             store_retry_s=settings.store_retry_s,
         ),
     )
+    return jobs, spending, slots
 
 
 async def purge_expired(storage: Storage, transcripts_s: float, jobs_s: float) -> None:
@@ -306,6 +324,7 @@ async def purge_expired(storage: Storage, transcripts_s: float, jobs_s: float) -
             transcripts = await storage.transcripts.purge(transcripts_s)
             jobs = await storage.ledger.purge(jobs_s)
             keyboards = await storage.keyboards.purge(jobs_s)  # the buttons of those jobs
+            await storage.usage.purge(utc_day(time.time()) - USAGE_KEPT_DAYS)
             if transcripts or jobs or keyboards:
                 log.info(
                     "purged %d transcripts, %d finished jobs and %d keyboards",

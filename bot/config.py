@@ -218,6 +218,18 @@ class FairnessSettings:
 
 
 @dataclass(frozen=True)
+class BudgetSettings:
+    """Truebar minutes a UTC day may take (0: no such limit), and who is exempt: the
+    owners, who also see the bot's spending (/stats) and block strangers (/block)."""
+
+    per_sender_min: float = 30.0  # one sender, in all chats together
+    per_chat_min: float = 180.0  # one chat, all its senders together
+    bot_min: float = 0.0  # the whole bot
+    owner_ids: frozenset[int] = frozenset()
+    cache: bool = True  # a file transcribed before (same recognition) is answered again free
+
+
+@dataclass(frozen=True)
 class WebhookSettings:
     url: str
     secret_token: str = field(repr=False)
@@ -260,6 +272,7 @@ class BotSettings:
     transcript_retention_s: float = 24 * 3600.0  # kept segments (subtitles, re-runs)
     job_retention_s: float = 30 * 86400.0  # finished ledger rows
     fairness: FairnessSettings = field(default_factory=FairnessSettings)
+    budgets: BudgetSettings = field(default_factory=BudgetSettings)
     decoder: DecoderSettings = field(default_factory=DecoderSettings)
     flood: FloodSettings = field(default_factory=FloodSettings)
     webhook: WebhookSettings | None = None
@@ -329,6 +342,13 @@ class BotSettings:
                 chat_pending=e.integer("BOT_CHAT_MAX_PENDING", 20, minimum=1),
                 user_pending=e.integer("BOT_USER_MAX_PENDING", 10, minimum=1),
                 anonymous_running=(e.integer("BOT_ANONYMOUS_MAX_RUNNING", 0, minimum=0) or None),
+            ),
+            budgets=BudgetSettings(
+                per_sender_min=e.number("BOT_USER_DAILY_MINUTES", 30.0),
+                per_chat_min=e.number("BOT_CHAT_DAILY_MINUTES", 180.0),
+                bot_min=e.number("BOT_DAILY_MINUTES", 0.0),
+                owner_ids=e.ids("BOT_OWNER_IDS"),
+                cache=e.flag("BOT_CACHE", True),
             ),
             flood=FloodSettings(
                 chat_interval_s=e.number("BOT_CHAT_INTERVAL", 1.0, minimum=0.0),

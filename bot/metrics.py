@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from bot.core.note import Note
+from bot.core.admission import Shortfall
+from bot.core.note import Note, chat_type
 from bot.core.outcome import Outcome
 from bot.core.ports import Observer
 from bot.core.timing import Trace
@@ -79,7 +80,8 @@ for _label in Outcome:
 
 class NoteMetrics:
     """The core's :class:`~bot.core.ports.Observer` that counts: notes received, resumed,
-    and how each attempt ended."""
+    how each attempt ended and how long its answer took, what went to Truebar, what the
+    transcript cache and the budgets did."""
 
     def received(self, note: Note) -> None:
         NOTES_RECEIVED.inc()
@@ -89,6 +91,20 @@ class NoteMetrics:
 
     def ended(self, note: Note, outcome: Outcome, trace: Trace) -> None:
         NOTES_FINISHED.labels(outcome).inc()
+        start, sent = trace.marks.get("received"), trace.marks.get("final_sent")
+        if start is not None and sent is not None:
+            NOTE_SECONDS.labels(outcome).observe(sent - start)
+
+    def streamed(self, note: Note, seconds: float) -> None:
+        TRUEBAR_AUDIO_SECONDS.labels(chat_type(note)).inc(seconds)
+
+    def looked_up(self, note: Note, hit: bool, saved_s: float) -> None:
+        CACHE_LOOKUPS.labels("hit" if hit else "miss").inc()
+        if hit:
+            CACHE_SAVED_SECONDS.inc(saved_s)
+
+    def over_budget(self, note: Note, shortfall: Shortfall) -> None:
+        BUDGET_REFUSALS.labels(shortfall.budget.value).inc()
 
 
 class Observers:
@@ -108,6 +124,18 @@ class Observers:
     def ended(self, note: Note, outcome: Outcome, trace: Trace) -> None:
         for observer in self._observers:
             observer.ended(note, outcome, trace)
+
+    def streamed(self, note: Note, seconds: float) -> None:
+        for observer in self._observers:
+            observer.streamed(note, seconds)
+
+    def looked_up(self, note: Note, hit: bool, saved_s: float) -> None:
+        for observer in self._observers:
+            observer.looked_up(note, hit, saved_s)
+
+    def over_budget(self, note: Note, shortfall: Shortfall) -> None:
+        for observer in self._observers:
+            observer.over_budget(note, shortfall)
 
 
 def session_ended(result: str, seconds: float) -> None:

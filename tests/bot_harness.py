@@ -24,7 +24,7 @@ from bot.config import (
 )
 from bot.core.note import Note
 from bot.core.outcome import Outcome
-from bot.core.ports import LedgerEntry
+from bot.core.ports import LedgerEntry, Watching
 from bot.core.timing import Trace
 from bot.storage import Storage, open_storage
 from bot.telegram.inbound.notes import GUEST_SPACE, guest_note_id
@@ -84,7 +84,7 @@ def truebar_settings(mock: MockTruebar, **overrides: Any) -> TruebarSettings:
     )
 
 
-class NoteTracker:
+class NoteTracker(Watching):
     """Records each note's outcome as the bot reports it; tests wait on it, not on time."""
 
     def __init__(self) -> None:

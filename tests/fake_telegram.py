@@ -458,6 +458,19 @@ class FakeTelegram:
             **content,
         )
 
+    def forward_media(self, chat_id: int, user_id: int, message: dict[str, Any]) -> dict[str, Any]:
+        """``message`` (one with media) forwarded by ``user_id`` into ``chat_id``: the same
+        file, as Telegram keeps it (the same ``file_id`` for this bot and the same
+        ``file_unique_id`` for everyone)."""
+        media_keys = ("voice", "audio", "video_note", "video", "document")
+        content: dict[str, Any] = {k: message[k] for k in media_keys if k in message}
+        content["forward_origin"] = {
+            "type": "user",
+            "sender_user": message.get("from", {"id": user_id, "is_bot": False, "first_name": "A"}),
+            "date": message["date"],
+        }
+        return self.user_message(chat_id, user_id, **content)
+
     def _media_content(
         self,
         audio: bytes,
@@ -746,6 +759,8 @@ class FakeTelegram:
         return True
 
     async def _api_answerCallbackQuery(self, p: dict[str, Any]) -> Any:
+        if len(str(p.get("text", ""))) > 200:  # "0-200 characters"
+            raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
         self.answered_callbacks.append(p)
         return True
 

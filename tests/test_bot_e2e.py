@@ -322,6 +322,6 @@ async def test_start_and_help_explain_groups_and_language(
     text = reply(fake, PRIVATE, start["message_id"]).text or ""
     assert "privacy mode" in text and "/transcribe" in text and "/lang" in text
     assert "English (United States)" in text and EN_TAG in text
-    commands = {"start", "help", "lang", "settings", "transcribe", "mode", "privacy"}
+    commands = {"start", "help", "lang", "settings", "transcribe", "mode", "usage", "privacy"}
     assert {c["command"] for c in fake.commands} == commands
     assert BOT_ID

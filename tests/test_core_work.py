@@ -31,7 +31,7 @@ def core(tmp_path: Path) -> Core:
 
 async def test_a_voice_note_is_transcribed_live_and_kept_for_its_buttons(core: Core) -> None:
     note = voice()
-    assert await core.work.run(note) == Outcome.TRANSCRIBED
+    assert await core.work().run(note) == Outcome.TRANSCRIBED
     answer = core.answer(note)
     assert answer.shown[0] == Status.transcribing() and "word1 word2" in answer.shown
     (final,) = answer.finals
@@ -42,25 +42,26 @@ async def test_a_voice_note_is_transcribed_live_and_kept_for_its_buttons(core: C
 
 async def test_a_file_too_big_is_said_before_anything_is_fetched(core: Core) -> None:
     note = voice(file_size=21 * 2**20)
-    assert await core.work.run(note) == Outcome.REJECTED
+    assert await core.work().run(note) == Outcome.REJECTED
     assert core.answer(note).notices == [Notice(NoticeKind.TOO_BIG, 20 * 2**20)]
     assert core.media.downloads == 0 and core.transcriber.sessions == 0
 
 
 async def test_what_goes_wrong_with_a_channel_post_is_only_logged(core: Core) -> None:
     note = voice(-100, delivery=Delivery.CHANNEL, duration=99999)
-    assert await core.work.run(note) == Outcome.IGNORED
+    assert await core.work().run(note) == Outcome.IGNORED
     assert core.answer(note).notices == []
 
 
 async def test_an_untyped_file_without_sound_gets_no_answer_unless_asked(core: Core) -> None:
     core.transcriber.probe_found = Probe(None, has_audio=False)
     assert (
-        await core.work.run(silent := voice(kind=MediaKind.FILE, duration=None)) == Outcome.IGNORED
+        await core.work().run(silent := voice(kind=MediaKind.FILE, duration=None))
+        == Outcome.IGNORED
     )
     assert core.answer(silent).shown == [] and core.transcriber.sessions == 0
     asked = voice(message=2, kind=MediaKind.FILE, duration=None, requested=True)
-    assert await core.work.run(asked) == Outcome.REJECTED
+    assert await core.work().run(asked) == Outcome.REJECTED
     assert core.answer(asked).shown == [Status.transcribing()]
     assert core.answer(asked).notices == [Notice(NoticeKind.NO_AUDIO)]
 
@@ -68,26 +69,26 @@ async def test_an_untyped_file_without_sound_gets_no_answer_unless_asked(core: C
 async def test_a_document_longer_than_allowed_opens_no_session(core: Core) -> None:
     core.transcriber.probe_found = Probe(4000.0, has_audio=True)
     note = voice(kind=MediaKind.DOCUMENT, duration=None)
-    assert await core.work.run(note) == Outcome.REJECTED
+    assert await core.work().run(note) == Outcome.REJECTED
     assert core.answer(note).notices == [Notice(NoticeKind.TOO_LONG, 1800.0)]
     assert core.transcriber.sessions == 0
 
 
 async def test_a_dropped_connection_gets_one_more_try_with_the_same_download(core: Core) -> None:
     core.transcriber.stream_failures = [(6400, ConnectionDropped("gone"))]
-    assert await core.work.run(note := voice()) == Outcome.TRANSCRIBED
+    assert await core.work().run(note := voice()) == Outcome.TRANSCRIBED
     assert (core.transcriber.sessions, core.media.downloads) == (2, 1)
     core.transcriber.stream_failures = [(6400, ConnectionDropped("gone"))] * 2
-    assert await core.work.run(voice(message=2)) == Outcome.FAILED
+    assert await core.work().run(voice(message=2)) == Outcome.FAILED
     assert core.answer(voice(message=2)).notices == [Notice(NoticeKind.CONNECTION_LOST)]
     assert core.answer(note).finals
 
 
 async def test_the_speech_service_failing_is_said_and_a_bad_file_rejected(core: Core) -> None:
     core.transcriber.open_failures = [ServiceFailed("no", Notice(NoticeKind.LANGUAGE_REFUSED))]
-    assert await core.work.run(voice()) == Outcome.FAILED
+    assert await core.work().run(voice()) == Outcome.FAILED
     core.media.fail = MediaUnavailable("gone", too_big=True)
-    assert await core.work.run(note := voice(message=2)) == Outcome.REJECTED
+    assert await core.work().run(note := voice(message=2)) == Outcome.REJECTED
     assert core.answer(note).notices == [Notice(NoticeKind.DOWNLOAD_TOO_BIG)]
     assert core.transcriber.open_sessions == 0
 
@@ -95,7 +96,7 @@ async def test_the_speech_service_failing_is_said_and_a_bad_file_rejected(core: 
 async def test_a_download_that_fails_for_now_leaves_the_note_pending(core: Core) -> None:
     core.media.fail = MediaUnreachable("network")
     with pytest.raises(MediaUnreachable):
-        await core.work.run(voice())
+        await core.work().run(voice())
 
 
 async def test_a_refused_answer_ends_the_work_after_seconds_of_audio(core: Core) -> None:
@@ -103,7 +104,7 @@ async def test_a_refused_answer_ends_the_work_after_seconds_of_audio(core: Core)
     core.answers.refuse = AnswerRefused("bot was blocked by the user")
     note = voice(duration=600)
     with pytest.raises(AnswerRefused):
-        await core.work.run(note)
+        await core.work().run(note)
     assert core.transcriber.audio_bytes <= AUDIO_BEFORE_ANSWER_S * PCM_BYTES_PER_S
     assert core.transcriber.open_sessions == 0
 
@@ -111,7 +112,7 @@ async def test_a_refused_answer_ends_the_work_after_seconds_of_audio(core: Core)
 async def test_audio_waits_for_the_answer_to_be_placed(core: Core) -> None:
     core.transcriber.seconds = 60.0
     core.answers.hold_placing = slow_chat = asyncio.Event()  # slow to take the placeholder
-    running = asyncio.create_task(core.work.run(voice(duration=60, file_size=500_000)))
+    running = asyncio.create_task(core.work().run(voice(duration=60, file_size=500_000)))
     await until(lambda: any(a.waiting_for_placement for a in core.answers.by_note.values()))
     assert core.transcriber.audio_bytes == AUDIO_BEFORE_ANSWER_S * PCM_BYTES_PER_S
     slow_chat.set()
@@ -122,7 +123,7 @@ async def test_audio_waits_for_the_answer_to_be_placed(core: Core) -> None:
 async def test_a_waiting_note_shows_its_place_then_its_turn(core: Core) -> None:
     core.slots = type(core.slots)(1, 1)
     busy = core.slots.join(-5, 5)  # the only session is taken
-    work = core.work
+    work = core.work()
     waiting = asyncio.create_task(work.run(note := voice()))
     await until(lambda: note.key in core.answers.by_note and core.answer(note).shown)
     assert core.answer(note).shown == [Status.queued(0)]
@@ -133,7 +134,7 @@ async def test_a_waiting_note_shows_its_place_then_its_turn(core: Core) -> None:
 
 async def test_audio_rejected_by_the_decoder_is_said(core: Core) -> None:
     core.transcriber.open_failures = [AudioRejected("empty", Notice(NoticeKind.EMPTY_FILE))]
-    assert await core.work.run(note := voice()) == Outcome.REJECTED
+    assert await core.work().run(note := voice()) == Outcome.REJECTED
     assert core.answer(note).notices == [Notice(NoticeKind.EMPTY_FILE)]
 
 
@@ -142,7 +143,7 @@ async def test_timestamps_when_the_chat_wants_them(core: Core) -> None:
         core.preferences.choices_.recognition, True, "en", False
     )
     note = voice()
-    assert await core.work.run(note) == Outcome.TRANSCRIBED
+    assert await core.work().run(note) == Outcome.TRANSCRIBED
     (final,) = core.answer(note).finals
     assert final.text.startswith("[00:00] word1") and final.transcript == "word1 word2 word3"
 
@@ -154,13 +155,13 @@ async def test_files_looked_into_before_their_turn_are_a_sessions_worth_at_once(
     about files with no sound): strangers' files are looked into a few at a time, however
     many come."""
     core.looked_into_at_once = 1
-    work = core.work
+    work = core.work()
     files = [voice(chat, kind=MediaKind.FILE, duration=None) for chat in (1, 2, 3)]
     outcomes = await asyncio.gather(*(work.run(note) for note in files))
     assert outcomes == [Outcome.TRANSCRIBED] * 3
     assert core.media.most_at_once == 1
     core.looked_into_at_once = 3  # the control: let through at once, they do overlap
     await asyncio.gather(
-        *(core.work.run(voice(chat, 9, kind=MediaKind.FILE)) for chat in (1, 2, 3))
+        *(core.work().run(voice(chat, 9, kind=MediaKind.FILE)) for chat in (1, 2, 3))
     )
     assert core.media.most_at_once == 3

@@ -97,3 +97,22 @@ def test_every_setting_is_documented_in_the_example_env() -> None:
     read = set(re.findall(r'"((?:BOT|TRUEBAR|TELEGRAM)_[A-Z_]+)"', source))
     example = (root / "config" / "example.env").read_text()
     assert read and read <= set(re.findall(r"\b([A-Z][A-Z_]+)\b", example))
+
+
+def test_budget_settings() -> None:
+    defaults = BotSettings.from_env({"TELEGRAM_BOT_TOKEN": "1:abc"}).budgets
+    assert (defaults.per_sender_min, defaults.per_chat_min, defaults.bot_min) == (30, 180, 0)
+    assert defaults.cache and defaults.owner_ids == frozenset()
+    budgets = BotSettings.from_env(
+        {
+            "TELEGRAM_BOT_TOKEN": "1:abc",
+            "BOT_USER_DAILY_MINUTES": "0",
+            "BOT_DAILY_MINUTES": "600",
+            "BOT_OWNER_IDS": "42 43",
+            "BOT_CACHE": "false",
+        }
+    ).budgets
+    assert (budgets.per_sender_min, budgets.bot_min, budgets.cache) == (0, 600, False)
+    assert budgets.owner_ids == {42, 43}
+    with pytest.raises(ConfigError, match="BOT_CHAT_DAILY_MINUTES"):
+        BotSettings.from_env({"TELEGRAM_BOT_TOKEN": "1:abc", "BOT_CHAT_DAILY_MINUTES": "-1"})

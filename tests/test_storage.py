@@ -17,12 +17,22 @@ from typing import Any
 import asyncpg
 import pytest
 
-from bot.core.admission import AdmissionPolicy, Limits, Load
+from bot.core.admission import (
+    AdmissionPolicy,
+    BudgetKind,
+    Budgets,
+    Decision,
+    Limits,
+    Load,
+    Shortfall,
+    Spent,
+)
 from bot.core.export import Kept
 from bot.core.note import Delivery, MediaKind, Note, Target
 from bot.core.outcome import Admission, Outcome
 from bot.core.transcript import Segment
 from bot.storage import JobLedger, Keyboard, KeyboardKind, Storage, open_storage
+from bot.storage.concerns import Spending as UsageSpending
 from bot.storage.postgres import MIGRATIONS as POSTGRES_MIGRATIONS
 from bot.storage.postgres import PostgresDatabase, PostgresLedger
 from bot.storage.sqlite import MIGRATIONS as SQLITE_MIGRATIONS
@@ -771,3 +781,127 @@ async def test_offers_reserved_at_once_go_to_one_press(opener: Opener) -> None:
     finally:
         for s in stores:
             await s.close()
+
+
+# -- what is spent: budgets, the cache, the owners' view, the blocklist --------------------------
+
+DAY = 20_000
+
+
+def budgeted(note: Note, budgets: Budgets, cost_s: float | None) -> tuple[Decision, dict[str, Any]]:
+    """The decision for ``note`` under ``budgets``, and the admission's keywords."""
+    policy = AdmissionPolicy(Limits(per_chat=10**6, per_user=10**6), budgets)
+    return policy.for_note(note, cost_s), {
+        "cost_s": cost_s,
+        "day": DAY,
+        "bot_wide": policy.bot_wide,
+    }
+
+
+async def test_what_a_note_declares_is_held_until_streamed_then_spent(storage: Storage) -> None:
+    first = note(1, chat_id=1, user_id=7)
+    decision, how = budgeted(first, Budgets(per_sender_s=60.0), 5.0)
+    assert await storage.ledger.admit(first, "a", LONG, decision, **how) == Admission.ACCEPTED
+    assert await storage.usage.today(DAY, 7, 1) == Spent(5.0, 5.0, 5.0)  # held
+    await storage.usage.spend(first, DAY, 3.0)
+    assert await storage.usage.today(DAY, 7, 1) == Spent(5.0, 5.0, 5.0)  # 3 spent, 2 held
+    await storage.ledger.finish(first.key, Outcome.TRANSCRIBED, day=DAY)
+    assert await storage.usage.today(DAY, 7, 1) == Spent(3.0, 3.0, 3.0)
+    assert await storage.usage.today(DAY, 7, 2) == Spent(3.0, 0.0, 3.0)  # the sender elsewhere
+    assert await storage.usage.today(DAY + 1, 7, 1) == Spent()  # a new day
+
+
+async def test_a_document_holds_its_length_once_known_if_the_budget_covers_it(
+    storage: Storage,
+) -> None:
+    document = note(1, chat_id=1, user_id=7)
+    budgets = Budgets(per_sender_s=12.0)
+    await storage.usage.spend(note(9, chat_id=2, user_id=7), DAY, 5.0)  # earlier today
+    decision, how = budgeted(document, budgets, None)
+    assert await storage.ledger.admit(document, "a", LONG, decision, **how) == Admission.ACCEPTED
+    longer, _ = budgeted(document, budgets, 10.0)
+    assert await storage.ledger.reserve(document.key, 10.0, longer, day=DAY) == (
+        Admission.OVER_BUDGET
+    )
+    assert longer.shortfall == Shortfall(BudgetKind.SENDER, 7.0, 12.0)
+    fits, _ = budgeted(document, budgets, 7.0)
+    assert await storage.ledger.reserve(document.key, 7.0, fits, day=DAY) == Admission.ACCEPTED
+    again, _ = budgeted(document, budgets, 7.0)  # its own hold is not counted against it
+    assert await storage.ledger.reserve(document.key, 7.0, again, day=DAY) == Admission.ACCEPTED
+    assert await storage.usage.today(DAY, 7, 1) == Spent(12.0, 7.0, 12.0)
+
+
+async def test_replicas_admitting_at_once_never_overspend_a_budget(opener: Opener) -> None:
+    """A sender's 20 notes of 5 s in 20 chats, and 20 senders' notes under the bot's own
+    budget, admitted at once through four connections (four pools for PostgreSQL, as four
+    replicas): each budget of 12 s takes exactly two."""
+    stores = [await opener() for _ in range(4)]
+    try:
+
+        async def admit_with(i: int, sent: Note, budgets: Budgets) -> Admission:
+            decision, how = budgeted(sent, budgets, 5.0)
+            return await stores[i % 4].ledger.admit(sent, f"r{i}", LONG, decision, **how)
+
+        one_sender = await asyncio.gather(
+            *(
+                admit_with(i, note(1, 100 + i, user_id=7), Budgets(per_sender_s=12.0))
+                for i in range(20)
+            )
+        )
+        assert one_sender.count(Admission.ACCEPTED) == 2
+        assert one_sender.count(Admission.OVER_BUDGET) == 18
+        whole_bot = await asyncio.gather(
+            *(
+                admit_with(i, note(2, 200 + i, user_id=300 + i), Budgets(bot_s=22.0))
+                for i in range(20)
+            )
+        )
+        assert whole_bot.count(Admission.ACCEPTED) == 2  # 10 s held already, 12 s left
+    finally:
+        for s in stores:
+            await s.close()
+
+
+async def test_a_transcript_is_found_again_by_its_source_until_purged(storage: Storage) -> None:
+    transcripts = storage.transcripts
+    hello = Kept((Segment((("Hello", False, 0, 400),), 0, 500),), TAG, 4.5)
+    await transcripts.keep((1, 7), hello, source="AgADBQ#" + TAG)
+    await transcripts.keep((2, 3), hello)  # kept for its buttons alone
+    assert await transcripts.cached("AgADBQ#" + TAG) == hello
+    assert await transcripts.cached("AgADBQ#KALDI:sl-SI:*:*") is None
+    await transcripts.purge(older_than_s=0)
+    assert await transcripts.cached("AgADBQ#" + TAG) is None
+
+
+async def test_the_owners_view_counts_each_outcome_once_and_who_spends_most(
+    storage: Storage,
+) -> None:
+    for message, (chat, user, seconds) in enumerate([(1, 7, 30.0), (2, 8, 90.0), (1, 7, 10.0)]):
+        sent = note(message + 1, chat_id=chat, user_id=user)
+        decision, how = budgeted(sent, Budgets(), 0.0)
+        await storage.ledger.admit(sent, "a", LONG, decision, **how)
+        await storage.usage.spend(sent, DAY, seconds)
+        await storage.ledger.finish(sent.key, Outcome.TRANSCRIBED, day=DAY)
+        await storage.ledger.finish(sent.key, Outcome.TRANSCRIBED, day=DAY)  # retried
+    await storage.usage.saved(note(9, chat_id=3, user_id=9), DAY, 60.0)
+    await storage.usage.spend(note(10, chat_id=4, user_id=10), DAY - 10, 600.0)
+    standing = await storage.usage.standing(DAY)
+    assert standing.spending == UsageSpending(130.0, 130.0, 730.0)
+    assert standing.outcomes == {"transcribed": 3}
+    assert (standing.cache_hits, standing.saved_s) == (1, 60.0)
+    assert standing.top_chats == [(4, 600.0), (2, 90.0), (1, 40.0)]
+    assert standing.top_senders[:2] == [(10, 600.0), (8, 90.0)]
+    assert await storage.usage.purge(before_day=DAY - 5) >= 1
+    assert (await storage.usage.standing(DAY)).spending.month_s == 130.0
+
+
+async def test_the_blocklist_tells_each_blocked_one_once_a_day(storage: Storage) -> None:
+    blocklist = storage.blocklist
+    await blocklist.block(7)
+    await blocklist.block(-100)
+    await blocklist.block(7)  # twice: still once
+    assert await blocklist.blocked() == {7, -100}
+    assert await blocklist.tell_once(7, DAY) and not await blocklist.tell_once(7, DAY)
+    assert await blocklist.tell_once(7, DAY + 1)
+    assert await blocklist.unblock(7) and not await blocklist.unblock(7)
+    assert await blocklist.blocked() == {-100}

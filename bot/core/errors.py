@@ -8,7 +8,8 @@ ffmpeg's or Truebar's exceptions::
     ├── AnswerRefused        Telegram refuses the answer for good: finish, say nothing
     ├── Unusable             the file cannot be transcribed: say why, finish (REJECTED)
     │   ├── MediaUnavailable     Telegram will not hand the file out
-    │   └── AudioRejected        the decoder found no usable audio, or too much
+    │   ├── AudioRejected        the decoder found no usable audio, or too much
+    │   └── OverBudget           a document longer than today's budget leaves
     ├── ServiceFailed        the speech service failed the note: say why, finish (FAILED)
     │   └── ConnectionDropped    …by dropping the connection: one fresh try first
     └── Passing              will likely pass: leave the note pending, tried again later
@@ -52,6 +53,10 @@ class MediaUnavailable(Unusable):
 
 class AudioRejected(Unusable):
     """The decoder found no audio it can use, or more than the bot takes."""
+
+
+class OverBudget(Unusable):
+    """A document turned out longer than today's budget left."""
 
 
 class ServiceFailed(NoteFailure):

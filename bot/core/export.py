@@ -33,14 +33,17 @@ class Kept:
 
     segments: tuple[Segment, ...]
     tag: str
+    audio_s: float = 0.0  # the audio it was made from (what the cache saves when reused)
 
 
-def to_json(segments: Sequence[Segment], tag: str) -> str:
-    """What the store keeps of a transcript: the final segments and the tag."""
+def to_json(segments: Sequence[Segment], tag: str, audio_s: float = 0.0) -> str:
+    """What the store keeps of a transcript: the final segments, the tag, the audio's
+    length."""
     return json.dumps(
         {
             "version": KEPT_VERSION,
             "tag": tag,
+            "audio_s": audio_s,
             "segments": [
                 {"start": s.start_ms, "end": s.end_ms, "words": [list(w) for w in s.words]}
                 for s in segments
@@ -67,7 +70,7 @@ def from_json(content: str) -> Kept:
                     previous_right_handed = bool(right)
             words = tuple(found)
         segments.append(Segment(words, raw["start"], raw["end"]))
-    return Kept(tuple(segments), str(data["tag"]))
+    return Kept(tuple(segments), str(data["tag"]), float(data.get("audio_s", 0.0)))
 
 
 def with_timestamps(segments: Iterable[Segment]) -> str:

@@ -24,13 +24,14 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from bot.core import rules
-from bot.core.admission import AdmissionPolicy, RefusalPacing
+from bot.core.admission import AdmissionPolicy, Decision, RefusalPacing, Shortfall
 from bot.core.errors import AnswerRefused, Passing
 from bot.core.log_context import set_note
 from bot.core.note import Delivery, Note, NoteKey
 from bot.core.outcome import Admission, Outcome
 from bot.core.ports import Answers, Ledger, LedgerEntry, Observer, Preferences
-from bot.core.say import Notice, NoticeKind
+from bot.core.say import Notice, NoticeKind, over_budget
+from bot.core.spending import Spending
 from bot.core.store_retry import retried
 from bot.core.timing import Trace, start_trace
 from bot.core.work import NoteWork
@@ -39,6 +40,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 RESTARTING_TOLD_WITHIN_S = 3.0
+BUDGET_TOLD_EVERY_S = 3600.0
+"""A sender over a budget in a group, whose notes nobody asked for, is told at most this
+often: their voice notes go on, the group does not need to read about it each time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +63,7 @@ class Jobs:
         answers: Answers,
         preferences: Preferences,
         admission: AdmissionPolicy,
+        spending: Spending,
         observer: Observer,
         settings: JobSettings,
         clock: Callable[[], float] = time.time,
@@ -69,10 +74,12 @@ class Jobs:
         self._answers = answers
         self._preferences = preferences
         self._admission = admission
+        self._spending = spending
         self._observer = observer
         self._settings = settings
         self._clock = clock
         self._refusals = RefusalPacing(monotonic)
+        self._budget_refusals = RefusalPacing(monotonic, BUDGET_TOLD_EVERY_S)
         self._tasks: dict[asyncio.Task[None], Note] = {}
         self._taken_over: set[NoteKey] = set()  # notes another replica owns now
 
@@ -100,17 +107,41 @@ class Jobs:
             self.submit(note)
         return known
 
-    async def accept_rerun(self, note: Note) -> Admission:
+    async def accept_rerun(self, note: Note) -> Admission | Shortfall:
         """A note asked for again (another language, say) with a button: recorded before
         this returns, so that the press is answered with what the ledger said (a refusal
-        is the presser's alone, not a message in the chat); worked on once admitted."""
-        admission = await self._ledger.admit(
-            note, self._settings.owner, self._settings.lease_s, self._admission.for_note(note)
-        )
+        is the presser's alone, not a message in the chat: the budget that fell short,
+        if one did); worked on once admitted."""
+        admission, decision = await self._record(note)
         if admission:
             self._observer.received(note)
             self._spawn(note, self._work_on(note))
+        if admission is Admission.OVER_BUDGET and decision.shortfall is not None:
+            self._observer.over_budget(note, decision.shortfall)
+            return decision.shortfall
         return admission
+
+    async def _record(self, note: Note) -> tuple[Admission, Decision]:
+        """Admit ``note`` in the ledger, weighing the audio it declares against today's
+        budgets; one they do not cover is taken all the same if its transcript is kept
+        from before (it costs nothing)."""
+        admission, decision = await self._admit_costing(note, self._work.declared_cost(note))
+        if admission is Admission.OVER_BUDGET and await self._work.kept_from_before(note):
+            admission, decision = await self._admit_costing(note, 0.0)
+        return admission, decision
+
+    async def _admit_costing(self, note: Note, cost_s: float | None) -> tuple[Admission, Decision]:
+        decision = self._admission.for_note(note, cost_s)
+        admission = await self._ledger.admit(
+            note,
+            self._settings.owner,
+            self._settings.lease_s,
+            decision,
+            cost_s=cost_s,
+            day=self._spending.day(),
+            bot_wide=self._admission.bot_wide,
+        )
+        return admission, decision
 
     async def resume_pending(self) -> int:
         """Take up the notes a previous run of this bot left unanswered."""
@@ -120,17 +151,26 @@ class Jobs:
         self._resume(notes)
         return len(notes)
 
-    async def maintain_leases(self) -> None:
-        """For the bot's lifetime: renew the leases of the notes in progress (a note
-        another replica has taken over is stopped here) and take over the pending notes
-        whose lease ran out (a replica died, or an answer could not be given)."""
+    async def renew_leases(self) -> None:
+        """Until cancelled (after the last note here has drained at a stop): renew the
+        leases of the notes in progress; a note another replica has taken over is
+        stopped here."""
         while True:
             await asyncio.sleep(self._settings.lease_s / 3)
             try:
                 await self._renew_leases()
+            except Exception as exc:  # the database is away; try again next round
+                log.warning("renewing the leases failed: %s: %s", type(exc).__name__, exc)
+
+    async def take_over(self) -> None:
+        """Until cancelled (before a stop drains the notes here): take up the pending
+        notes whose lease ran out (a replica died, or an answer could not be given)."""
+        while True:
+            await asyncio.sleep(self._settings.lease_s / 3)
+            try:
                 self._resume(await self._ledger.claim(self._settings.owner, self._settings.lease_s))
             except Exception as exc:  # the database is away; try again next round
-                log.warning("job ledger upkeep failed: %s: %s", type(exc).__name__, exc)
+                log.warning("taking over notes failed: %s: %s", type(exc).__name__, exc)
 
     async def _renew_leases(self) -> None:
         running = {note.key: task for task, note in self._tasks.items()}
@@ -164,14 +204,8 @@ class Jobs:
         if not asked_for and (await self._preferences.choices(note)).on_request:
             return  # this group (or channel) wants transcripts only when asked
         try:
-            admission = await self._retried(
-                lambda: self._ledger.admit(
-                    note,
-                    self._settings.owner,
-                    self._settings.lease_s,
-                    self._admission.for_note(note),
-                ),
-                "recording the note",
+            admission, decision = await self._retried(
+                lambda: self._record(note), "recording the note"
             )
         except Exception as exc:  # the ledger stays away: say so rather than lose it unsaid
             log.error("cannot record the note: %s: %s", type(exc).__name__, exc)
@@ -183,28 +217,40 @@ class Jobs:
             log.info("chat %s message %s: already accepted; not doing it twice", *note.key)
             return
         if not admission:
-            await self._refuse(note, admission)
+            await self._refuse(note, admission, decision.shortfall)
             return
         self._observer.received(note)
         await self._work_on(note)
 
-    async def _refuse(self, note: Note, admission: Admission) -> None:
+    async def _refuse(self, note: Note, admission: Admission, shortfall: Shortfall | None) -> None:
         """A chat or sender over its limit is told so, at most once a minute per chat (a
         flood of notes must not become a flood of answers); the note is not recorded. A
         guest query is always answered: its caller asked, and is answered alone. What
-        the bot keeps quiet about is not."""
+        the bot keeps quiet about is not; and a sender over a budget in a group, whose
+        note nobody asked for, is told once an hour."""
         log.info("chat %s message %s: not accepted (%s)", *note.key, admission)
-        guest = note.target.delivery is Delivery.GUEST
-        if rules.quiet(note) or not (guest or self._refusals.may_tell(note.target.chat_id)):
+        if shortfall is not None:
+            self._observer.over_budget(note, shortfall)
+        if not self._tells_refusal(note, shortfall):
             self._observer.ended(note, Outcome.REJECTED, Trace())
             return
         limits = self._admission.limits
-        notice = (
-            Notice(NoticeKind.CHAT_BUSY, limits.per_chat)
-            if admission is Admission.CHAT_BUSY
-            else Notice(NoticeKind.USER_BUSY, limits.per_user)
-        )
+        if shortfall is not None:
+            notice = over_budget(shortfall)
+        elif admission is Admission.CHAT_BUSY:
+            notice = Notice(NoticeKind.CHAT_BUSY, limits.per_chat)
+        else:
+            notice = Notice(NoticeKind.USER_BUSY, limits.per_user)
         await self._answer_once(note, notice, Outcome.REJECTED, record=False)
+
+    def _tells_refusal(self, note: Note, shortfall: Shortfall | None) -> bool:
+        if rules.quiet(note):
+            return False
+        if note.target.delivery is Delivery.GUEST:
+            return True
+        if shortfall is not None and note.target.group and not note.requested:
+            return self._budget_refusals.may_tell(note.user_id or note.target.chat_id)
+        return self._refusals.may_tell(note.target.chat_id)
 
     async def _resume_note(self, note: Note) -> None:
         if note.attempts >= self._settings.max_attempts:
@@ -305,7 +351,7 @@ class Jobs:
         """Record how the note ended, until the store takes it: meanwhile this task keeps
         the note's lease renewed and the note busy here, so it is never taken up again."""
         await retried(
-            lambda: self._ledger.finish(note.key, outcome),
+            lambda: self._ledger.finish(note.key, outcome, day=self._spending.day()),
             what=f"recording that the note ended {outcome}",
             within_s=None,
         )

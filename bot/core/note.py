@@ -69,6 +69,7 @@ class Note:
     asr_tag: str | None = None  # a recognition language asked for this note alone
     requested: bool = False  # asked for (a command, a mention, a button), not just sent
     origin_message_id: int | None = None  # a re-run's original note, in the same chat
+    file_unique_id: str | None = None  # the same for a file however it is forwarded
 
     @property
     def key(self) -> NoteKey:
@@ -90,3 +91,12 @@ class Note:
     def answered_before(self) -> bool:
         """Whether an earlier attempt left a message the reader has seen."""
         return self.placeholder_id is not None or self.inline_message_id is not None
+
+
+def chat_type(note: Note) -> str:
+    """The kind of chat a note's audio is spent for (the metrics' and the owner's view)."""
+    if note.target.delivery is Delivery.GUEST:
+        return "guest"
+    if note.target.delivery is Delivery.CHANNEL:
+        return "channel"
+    return "group" if note.target.group else "private"

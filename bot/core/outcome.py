@@ -19,6 +19,7 @@ class Outcome(enum.StrEnum):
     DEFERRED = "deferred"  # a passing failure: left pending, tried again once its lease ends
     INTERRUPTED = "interrupted"  # shutdown: left pending for the next start
     TAKEN_OVER = "taken_over"  # another replica owns it now
+    STOPPED = "stopped"  # stopped by its sender (or an admin): what was heard is its answer
 
     @property
     def final(self) -> bool:
@@ -33,6 +34,7 @@ class Admission(enum.Enum):
     CHAT_BUSY = "chat_busy"  # the chat has as many unfinished notes as it may
     USER_BUSY = "user_busy"  # the sender has as many unfinished notes as they may
     ALREADY_RERUN = "already_rerun"  # its original was transcribed again in this tag before
+    OVER_BUDGET = "over_budget"  # a daily budget of Truebar time would not cover it
 
     def __bool__(self) -> bool:
         return self is Admission.ACCEPTED

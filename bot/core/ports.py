@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from bot.core.admission import Decide
+from bot.core.admission import Decide, Shortfall, Spent
 from bot.core.export import Kept
 from bot.core.note import Note, NoteKey
 from bot.core.outcome import Admission, Outcome
@@ -108,6 +108,10 @@ class Pcm(Protocol):
 class SpeechSession(Protocol):
     """A speech service session, configured and ready for audio."""
 
+    @property
+    def streamed_s(self) -> float:
+        """Audio sent to the service so far: what this session costs."""
+
     def stream(self, audio: AsyncIterable[bytes]) -> AsyncGenerator[Heard, None]:
         """Send the audio, yield what is recognised as it comes, until the end."""
 
@@ -128,6 +132,20 @@ class Recognition:
 
     tag: str
     stages: tuple[Stage, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """The same for the same request, whatever the order of its stages."""
+        stages = sorted(f"{s.task}={s.tag}{dict(s.parameters)}" for s in self.stages)
+        return "|".join([self.tag, *stages])
+
+
+def cache_key(note: Note, recognition: Recognition) -> str | None:
+    """Where a transcript of this note's file, made with ``recognition``, is kept for the
+    next time (None: the file has no lasting identity)."""
+    if not note.file_unique_id:
+        return None
+    return f"{note.file_unique_id}#{recognition.key}"
 
 
 class Transcriber(Protocol):
@@ -172,9 +190,27 @@ class Ledger(Protocol):
     finished only once its reader has an answer; each pending note is leased to the
     replica working on it."""
 
-    async def admit(self, note: Note, owner: str, lease_s: float, decide: Decide) -> Admission:
+    async def admit(
+        self,
+        note: Note,
+        owner: str,
+        lease_s: float,
+        decide: Decide,
+        *,
+        cost_s: float | None = None,
+        day: int = 0,
+        bot_wide: bool = False,
+    ) -> Admission:
         """Record ``note`` leased to ``owner`` if it is new and ``decide`` admits it,
-        atomically with the counts ``decide`` weighs."""
+        atomically with the counts ``decide`` weighs (``day``'s spending among them; with
+        ``bot_wide``, one admission at a time over the whole bot). The audio it declares
+        (``cost_s``) counts as spent until it finishes."""
+
+    async def reserve(
+        self, key: NoteKey, cost_s: float, decide: Decide, *, day: int, bot_wide: bool = False
+    ) -> Admission:
+        """A note that declared no audio (a document) holds ``cost_s`` now that it is
+        known, if ``decide`` admits it with ``day``'s spending (its own hold aside)."""
 
     async def entry(self, key: NoteKey) -> LedgerEntry | None: ...
 
@@ -188,7 +224,8 @@ class Ledger(Protocol):
 
     async def start_attempt(self, key: NoteKey) -> None: ...
 
-    async def finish(self, key: NoteKey, outcome: Outcome) -> None: ...
+    async def finish(self, key: NoteKey, outcome: Outcome, *, day: int = 0) -> None:
+        """The note ended so (counted among ``day``'s outcomes)."""
 
     async def renew(self, owner: str, keys: Iterable[NoteKey], lease_s: float) -> set[NoteKey]:
         """Extend ``owner``'s leases; returns the notes another replica took over."""
@@ -207,13 +244,33 @@ class Ledger(Protocol):
 
 
 class KeptTranscripts(Protocol):
-    """Transcripts kept for a while after their answer, for the buttons under them."""
+    """Transcripts kept for a while after their answer, for the buttons under them, and
+    for the next time the same file comes with the same recognition asked for."""
 
-    async def keep(self, key: NoteKey, kept: Kept) -> None: ...
+    async def keep(self, key: NoteKey, kept: Kept, *, source: str | None = None) -> None:
+        """Keep ``kept`` as ``key``'s transcript; ``source`` (see :func:`cache_key`) finds
+        it again for the same file."""
 
     async def kept(self, key: NoteKey) -> Kept | None: ...
 
+    async def cached(self, source: str) -> Kept | None:
+        """A transcript kept from this ``source``, if one still is."""
+
     async def purge(self, older_than_s: float) -> int: ...
+
+
+class Usage(Protocol):
+    """What was spent of the speech service, by day: each sender's and each chat's."""
+
+    async def spend(self, note: Note, day: int, seconds: float) -> None:
+        """``seconds`` of the note's audio went to the speech service."""
+
+    async def saved(self, note: Note, day: int, seconds: float) -> None:
+        """The note was answered from a kept transcript: ``seconds`` not spent."""
+
+    async def today(self, day: int, user_id: int | None, chat_id: int) -> Spent:
+        """What the sender, the chat and the bot have taken on ``day``, notes in progress
+        counted by what they declared."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,3 +304,35 @@ class Observer(Protocol):
 
     def ended(self, note: Note, outcome: Outcome, trace: Trace) -> None:
         """An attempt at the note ended so, with its timing marks."""
+
+    def streamed(self, note: Note, seconds: float) -> None:
+        """``seconds`` of the note's audio went to the speech service."""
+
+    def looked_up(self, note: Note, hit: bool, saved_s: float) -> None:
+        """The transcript cache was asked for the note's file: found (``saved_s`` not
+        spent) or not."""
+
+    def over_budget(self, note: Note, shortfall: Shortfall) -> None:
+        """A budget did not cover the note."""
+
+
+class Watching:
+    """An observer that sees nothing: the ones that want some of it override that."""
+
+    def received(self, note: Note) -> None:
+        pass
+
+    def resumed(self, note: Note) -> None:
+        pass
+
+    def ended(self, note: Note, outcome: Outcome, trace: Trace) -> None:
+        pass
+
+    def streamed(self, note: Note, seconds: float) -> None:
+        pass
+
+    def looked_up(self, note: Note, hit: bool, saved_s: float) -> None:
+        pass
+
+    def over_budget(self, note: Note, shortfall: Shortfall) -> None:
+        pass

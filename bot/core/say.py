@@ -7,6 +7,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from bot.core.admission import Shortfall
+
 
 class StatusKind(enum.Enum):
     TRANSCRIBING = "transcribing"
@@ -60,6 +62,7 @@ class NoticeKind(enum.Enum):
     RESTARTING = "restarting"
     SERVICE_DOWN_RETRYING = "service_down_retrying"
     DOWNLOAD_RETRYING = "download_retrying"
+    OVER_BUDGET = "over_budget"  # limit: the day's budget; left: what remains; detail: whose
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,14 @@ class Notice:
     kind: NoticeKind
     limit: float | None = None
     detail: str | None = None
+    left: float | None = None
+
+
+def over_budget(shortfall: Shortfall) -> Notice:
+    """A daily budget does not cover the note: whose, of how much, what it leaves."""
+    return Notice(
+        NoticeKind.OVER_BUDGET, shortfall.limit_s, shortfall.budget.value, shortfall.left_s
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,7 @@ from bot.core.errors import (
     AudioRejected,
     ConnectionDropped,
     NoteFailure,
+    OverBudget,
     Passing,
     ServiceFailed,
     Unusable,
@@ -53,17 +54,20 @@ from bot.core.ports import (
     KeptTranscripts,
     Live,
     MediaSource,
+    Observer,
     Pcm,
     Preferences,
     Probe,
     Recognition,
     Transcriber,
+    cache_key,
 )
-from bot.core.say import Final, Notice, NoticeKind, Status
+from bot.core.say import Final, Notice, NoticeKind, Status, over_budget
 from bot.core.scheduling import FairSlots
 from bot.core.side_by_side import enter_together
+from bot.core.spending import Spending
 from bot.core.timing import mark
-from bot.core.transcript import Segment, Transcribed
+from bot.core.transcript import Segment, Transcribed, text_of
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +88,7 @@ class WorkSettings:
     transcript_retention_s: float  # 0: transcripts are not kept for the buttons
     downloads: Path  # where files wait while they are decoded
     looked_into_at_once: int  # files looked into before their turn, at most at once
+    cache: bool = True  # a file transcribed before, with the same recognition, is not again
 
 
 class NoteWork:
@@ -96,6 +101,8 @@ class NoteWork:
         preferences: Preferences,
         kept: KeptTranscripts,
         slots: FairSlots,
+        spending: Spending,
+        observer: Observer,
         settings: WorkSettings,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -105,6 +112,8 @@ class NoteWork:
         self._preferences = preferences
         self._kept = kept
         self._slots = slots
+        self._spending = spending
+        self._observer = observer
         self._settings = settings
         self._limits = settings.limits
         self._clock = clock
@@ -125,10 +134,30 @@ class NoteWork:
                     await answer.tell(failure.status)
             raise
 
+    def declared_cost(self, note: Note) -> float | None:
+        """The speech service time ``note`` says it will take (None: it does not say, a
+        document); none if it is refused before any is spent (too long, too big: told
+        so rather than that a budget is short)."""
+        return 0.0 if rules.precheck(note, self._limits) is not None else note.duration
+
+    async def kept_from_before(self, note: Note) -> bool:
+        """Whether ``note``'s transcript is kept from before: it costs no speech service
+        time (asked only of a note a budget would refuse: a look-up for every note would
+        make the store's first call a read of the chat's choices)."""
+        choices = await self._preferences.choices(note)
+        return await self._cached(note, choices.recognition) is not None
+
     async def _answer(self, note: Note, answer: Answer, choices: Choices) -> Outcome:
         if (problem := rules.precheck(note, self._limits)) is not None:
             log.info("chat %s message %s: %s", *note.key, problem.kind.value)
             return await self._say(note, answer, problem, Outcome.REJECTED)
+        if (kept := await self._cached(note, choices.recognition)) is not None:
+            self._observer.looked_up(note, True, kept.audio_s)
+            await self._spending.saved(note, kept.audio_s)
+            transcribed = Transcribed(text_of(kept.segments), kept.segments, kept.audio_s, False)
+            return await self._final(note, answer, transcribed, choices, cached=True)
+        if self._cache_key(note, choices.recognition) is not None:
+            self._observer.looked_up(note, False, 0.0)
         try:
             async with self._fetched(note) as file, answer.live() as live:
                 transcribed = await self._work(note, live, file, choices, answer)
@@ -183,6 +212,8 @@ class NoteWork:
     ) -> Transcribed:
         """The file to text; a dropped connection gets one fresh try (the file is not
         fetched again)."""
+        if note.duration is None:  # a document: how long it is is known by now
+            await self._hold(note, await file.probe())
         for attempt in range(1, SPEECH_ATTEMPTS + 1):
             try:
                 return await self._stream(note, live, file, recognition)
@@ -206,63 +237,102 @@ class NoteWork:
                 session, pcm = await enter_together(stack, opening, audio)
             final, segments = "", list[Segment]()
             chunks = _held(pcm.chunks(), live.placed, int(AUDIO_BEFORE_ANSWER_S * PCM_BYTES_PER_S))
-            async with contextlib.aclosing(session.stream(chunks)) as heard:
-                async for update in heard:
-                    live.show(update.shown)
-                    final = update.final
-                    if update.segment is not None:
-                        segments.append(update.segment)
+            try:
+                async with contextlib.aclosing(session.stream(chunks)) as heard:
+                    async for update in heard:
+                        live.show(update.shown)
+                        final = update.final
+                        if update.segment is not None:
+                            segments.append(update.segment)
+            finally:  # what went is spent, whatever happened to the rest
+                await self._spending.spend(note, session.streamed_s)
             return Transcribed(final, tuple(segments), pcm.duration_s, pcm.truncated)
+
+    async def _hold(self, note: Note, probe: Probe) -> None:
+        """A document's length, once known, counts against today's budgets: one longer
+        than the bot takes, or than a budget leaves, is refused whole before any audio
+        goes."""
+        limit_s = self._limits.max_duration_s
+        if probe.duration_s is not None and probe.duration_s > limit_s:
+            raise AudioRejected("longer than the bot takes", Notice(NoticeKind.TOO_LONG, limit_s))
+        cost_s = min(probe.duration_s or limit_s, limit_s)
+        if (shortfall := await self._spending.hold(note, cost_s)) is not None:
+            raise OverBudget(f"over the {shortfall.budget} budget", over_budget(shortfall))
 
     @contextlib.asynccontextmanager
     async def _audio(self, note: Note, file: FetchedFile) -> AsyncIterator[Pcm]:
         """The file's audio, decoded as it comes, at most what the file declares (its
         budget; a document's duration comes from its header)."""
         path = await file.path()
-        limit_s = self._limits.max_duration_s
         declared: float | None = note.duration
-        if declared is None:
+        if declared is None:  # checked against the limits before a session (_hold)
             declared = (await file.probe()).duration_s
-            if declared is not None and declared > limit_s:
-                raise AudioRejected(
-                    "longer than the bot takes", Notice(NoticeKind.TOO_LONG, limit_s)
-                )
-        budget = rules.duration_budget(declared, limit_s, note.file_size)
+        budget = rules.duration_budget(declared, self._limits.max_duration_s, note.file_size)
         async with self._transcriber.decode(path, budget) as pcm:
             mark("first_pcm")
             yield pcm
 
     async def _final(
-        self, note: Note, answer: Answer, transcribed: Transcribed, choices: Choices
+        self,
+        note: Note,
+        answer: Answer,
+        transcribed: Transcribed,
+        choices: Choices,
+        *,
+        cached: bool = False,
     ) -> Outcome:
         """The transcript (with timestamps, if the chat wants them), kept for the buttons
-        under it."""
+        under it and, made from the whole file here (not ``cached``), for the next time
+        the file comes."""
         text = transcribed.text.strip()
         if not text and not rules.says(note, None, answered=answer.placed):
             log.info("chat %s message %s: no speech, not said (nobody asked)", *note.key)
             return Outcome.IGNORED
         shown = export.with_timestamps(transcribed.segments) if choices.timestamps else text
         buttons = bool(text) and note.target.delivery is Delivery.CHAT
-        if buttons and self._settings.transcript_retention_s > 0:
-            await self._keep(note, transcribed, choices.recognition.tag)
+        whole = not (cached or transcribed.truncated)
+        source = self._cache_key(note, choices.recognition) if whole else None
+        if text and (buttons or source) and self._settings.transcript_retention_s > 0:
+            await self._keep(note, transcribed, choices.recognition.tag, source)
         await answer.finish(Final(shown, text, transcribed.audio_s, transcribed.truncated, buttons))
         mark("final_sent")
         log.info(
-            "chat %s message %s: transcribed (%d chars from %.1f s of audio%s, tag %s)",
+            "chat %s message %s: transcribed (%d chars from %.1f s of audio%s%s, tag %s)",
             *note.key,
             len(text),
             transcribed.audio_s,
             ", cut at its budget" if transcribed.truncated else "",
+            ", kept from before" if cached else "",
             choices.recognition.tag,
         )
         return Outcome.TRANSCRIBED if text else Outcome.EMPTY
 
-    async def _keep(self, note: Note, transcribed: Transcribed, tag: str) -> None:
-        """Keep the segments for the retention window (subtitles, another language)."""
+    async def _keep(
+        self, note: Note, transcribed: Transcribed, tag: str, source: str | None
+    ) -> None:
+        """Keep the segments for the retention window (subtitles, another language, the
+        same file again)."""
+        kept = export.Kept(transcribed.segments, tag, transcribed.audio_s)
         try:
-            await self._kept.keep(note.key, export.Kept(transcribed.segments, tag))
+            await self._kept.keep(note.key, kept, source=source)
         except Exception as exc:  # the buttons will say it is not kept: not worth failing
             log.warning("could not keep the transcript: %s: %s", type(exc).__name__, exc)
+
+    def _cache_key(self, note: Note, recognition: Recognition) -> str | None:
+        if not self._settings.cache or self._settings.transcript_retention_s <= 0:
+            return None
+        return cache_key(note, recognition)
+
+    async def _cached(self, note: Note, recognition: Recognition) -> export.Kept | None:
+        """This file's transcript with this recognition, if one is kept from before (the
+        store away: there is none)."""
+        if (source := self._cache_key(note, recognition)) is None:
+            return None
+        try:
+            return await self._kept.cached(source)
+        except Exception as exc:
+            log.warning("transcript cache unreachable: %s: %s", type(exc).__name__, exc)
+            return None
 
     async def _say(self, note: Note, answer: Answer, notice: Notice, outcome: Outcome) -> Outcome:
         """Tell the reader why there is no transcript, unless the bot keeps quiet about

@@ -12,23 +12,31 @@ from pathlib import Path
 from bot.storage.bundle import Storage
 from bot.storage.concerns import (
     OFFERS,
+    Blocklist,
     ChatOptions,
     Database,
     JobLedger,
     Keyboard,
     KeyboardKind,
     Keyboards,
+    Spending,
+    Standing,
+    UsageRecords,
 )
 
 __all__ = [
     "OFFERS",
+    "Blocklist",
     "ChatOptions",
     "Database",
     "JobLedger",
     "Keyboard",
     "KeyboardKind",
     "Keyboards",
+    "Spending",
+    "Standing",
     "Storage",
+    "UsageRecords",
     "open_storage",
 ]
 

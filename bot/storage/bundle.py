@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.core.ports import KeptTranscripts
-from bot.storage.concerns import ChatOptions, Database, JobLedger, Keyboards
+from bot.storage.concerns import (
+    Blocklist,
+    ChatOptions,
+    Database,
+    JobLedger,
+    Keyboards,
+    UsageRecords,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +23,8 @@ class Storage:
     transcripts: KeptTranscripts
     chat_options: ChatOptions
     keyboards: Keyboards
+    usage: UsageRecords
+    blocklist: Blocklist
     database: Database
 
     async def ping(self) -> None:

@@ -9,7 +9,7 @@ import enum
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.core.ports import Ledger
+from bot.core.ports import Ledger, Usage
 
 
 class JobLedger(Ledger, Protocol):
@@ -104,3 +104,48 @@ class Database(Protocol):
         """Raise unless the database answers (for the health endpoint)."""
 
     async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Spending:
+    """Audio seconds streamed to the speech service: today, the last 7 days, 30 days."""
+
+    today_s: float
+    week_s: float
+    month_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """What the owner's view shows: spending, notes by how they ended, what the cache
+    saved, and who spends most (chat and sender ids with their seconds), over 30 days."""
+
+    spending: Spending
+    outcomes: dict[str, int]
+    cache_hits: int
+    saved_s: float
+    top_chats: list[tuple[int, float]]
+    top_senders: list[tuple[int, float]]
+
+
+class UsageRecords(Usage, Protocol):
+    """The core's usage, plus the owner's view of it, and its purge."""
+
+    async def standing(self, day: int, days: int = 30, top: int = 10) -> Standing: ...
+
+    async def purge(self, before_day: int) -> int:
+        """Forget the days before ``before_day``; how many rows went."""
+
+
+class Blocklist(Protocol):
+    """Users and chats the owners blocked: nothing of theirs is transcribed."""
+
+    async def block(self, target_id: int) -> None: ...
+
+    async def unblock(self, target_id: int) -> bool:
+        """Whether it was blocked."""
+
+    async def blocked(self) -> frozenset[int]: ...
+
+    async def tell_once(self, target_id: int, day: int) -> bool:
+        """Whether the blocked one may be told so on ``day`` (once a day; counted)."""

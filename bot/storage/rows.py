@@ -32,6 +32,7 @@ JOB_COLUMNS = (
     "asr_tag",
     "requested",
     "origin_message_id",
+    "file_unique_id",
 )
 """The columns that hold a note, in the order of :func:`job_values` and :func:`note_of`."""
 
@@ -61,6 +62,7 @@ def job_values(note: Note) -> tuple[object, ...]:
         note.asr_tag,
         note.requested,
         note.origin_message_id,
+        note.file_unique_id,
     )
 
 
@@ -86,6 +88,7 @@ def note_of(row: Sequence[Any]) -> Note:
         asr_tag,
         requested,
         origin_message_id,
+        file_unique_id,
     ) = row
     delivery = Delivery(view)
     return Note(
@@ -104,6 +107,7 @@ def note_of(row: Sequence[Any]) -> Note:
         # a guest mention always asks (rows from before the ledger kept it say no)
         bool(requested) or delivery is Delivery.GUEST,
         origin_message_id,
+        file_unique_id,
     )
 
 

@@ -20,6 +20,7 @@ from bot.core.ports import Pcm, Probe, Recognition
 from bot.core.say import Notice, NoticeKind
 from bot.core.transcript import Heard, Segment, Word
 from bot.truebar import (
+    BYTES_PER_MS,
     AuthError,
     AuthUnavailable,
     ConfigRejected,
@@ -87,6 +88,10 @@ class _Speech:
     def __init__(self, session: TruebarSession, tag: str) -> None:
         self._session = session
         self._tag = tag
+
+    @property
+    def streamed_s(self) -> float:
+        return self._session.audio_bytes_sent / (BYTES_PER_MS * 1000)
 
     async def stream(self, audio: AsyncIterable[bytes]) -> AsyncGenerator[Heard, None]:
         glue = _Glue()

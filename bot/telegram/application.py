@@ -17,13 +17,15 @@ from telegram.ext import Application, ApplicationBuilder
 from bot import i18n
 from bot.config import BotSettings
 from bot.core.jobs import Jobs
-from bot.core.ports import KeptTranscripts, Languages
+from bot.core.ports import Languages
 from bot.preferences import ChatSettings
-from bot.storage import JobLedger, Keyboard, KeyboardKind, Keyboards
+from bot.storage import Keyboard, KeyboardKind, Keyboards, Storage
 from bot.telegram.inbound import middleware
+from bot.telegram.inbound.blocking import BlockedIds
 from bot.telegram.inbound.button_guard import remember
 from bot.telegram.inbound.conversation import Conversation
 from bot.telegram.inbound.handlers import Handlers
+from bot.telegram.inbound.spending_commands import Books, SpendingCommands
 from bot.telegram.inbound.webhook import WebhookServer
 from bot.telegram.outbound.flood import FloodGate
 from bot.telegram.outbound.http_request import AcyclicHTTPXRequest
@@ -70,16 +72,20 @@ def application(
     settings: BotSettings,
     chats: ChatSettings,
     jobs: Jobs,
-    ledger: JobLedger,
-    transcripts: KeptTranscripts,
-    keyboards: Keyboards,
+    books: Books,
+    storage: Storage,
     languages: Languages,
 ) -> TelegramApp:
     """The Application with the checks every update passes first, then the handlers."""
     app = ApplicationBuilder().bot(bot).concurrent_updates(True).build()
     talk = Conversation(bot, settings, chats)
-    middleware.install(app, talk)
-    Handlers(talk, jobs, ledger, transcripts, keyboards, languages).register(app)
+    blocked = BlockedIds(storage.blocklist, settings.budgets.owner_ids)
+    middleware.install(app, talk, blocked)
+    spending_commands = SpendingCommands(talk, books, storage.usage, blocked, settings.budgets)
+    handlers = Handlers(
+        talk, jobs, storage.ledger, storage.transcripts, storage.keyboards, languages
+    )
+    handlers.register(app, spending_commands)
     return app
 
 

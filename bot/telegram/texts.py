@@ -11,8 +11,12 @@ from __future__ import annotations
 import functools
 import math
 import re
+import time
+
+from babel.numbers import format_decimal
 
 from bot import i18n
+from bot.core.admission import DAY_S
 from bot.core.say import Final, Notice, NoticeKind, Status, StatusKind
 from bot.languages import capitalised, describe_tag, language_name
 from bot.preferences import Mode
@@ -122,6 +126,58 @@ class Texts:
             limit,
         ).format(n=limit)
 
+    def over_budget(self, budget: str, limit_s: float, left_s: float) -> str:
+        """A daily budget of transcription does not cover a note: whose, what it leaves,
+        and when it is whole again (budgets are per UTC day)."""
+        limit = self.minutes(limit_s)
+        if left_s >= 1:
+            left = self.minutes(left_s)
+            match budget:
+                case "sender":
+                    said = self._(
+                        "⌛️ This recording is longer than what's left of your daily "
+                        "transcription limit: {left} of {limit}."
+                    )
+                case "chat":
+                    said = self._(
+                        "⌛️ This recording is longer than what's left of this chat's daily "
+                        "transcription limit: {left} of {limit}."
+                    )
+                case _:
+                    said = self._(
+                        "⌛️ This recording is longer than what's left of my daily "
+                        "transcription limit for everyone: {left} of {limit}."
+                    )
+            used = said.format(left=left, limit=limit)
+        else:
+            match budget:
+                case "sender":
+                    said = self._("⌛️ You've used your daily transcription limit of {limit}.")
+                case "chat":
+                    said = self._("⌛️ This chat has used its daily transcription limit of {limit}.")
+                case _:
+                    said = self._(
+                        "⌛️ I've used my daily transcription limit of {limit} for everyone."
+                    )
+            used = said.format(limit=limit)
+        renews = self._("It renews at midnight UTC (in {time}).")
+        return f"{used} {renews.format(time=self.until_midnight())}"
+
+    def minutes(self, seconds: float) -> str:
+        """A length of audio in whole minutes (rounded down), or seconds under one."""
+        if seconds < 60:
+            return self.duration(math.floor(seconds))
+        minutes = int(seconds // 60)
+        return self.ngettext("{n} minute", "{n} minutes", minutes).format(n=minutes)
+
+    def until_midnight(self, now: float | None = None) -> str:
+        """How long until the next midnight UTC, in hours and minutes."""
+        left = DAY_S - int((time.time() if now is None else now) % DAY_S)
+        hours, minutes = divmod(math.ceil(left / 60), 60)
+        if hours == 0:
+            return self.ngettext("{n} minute", "{n} minutes", minutes).format(n=minutes)
+        return self._("{hours} h {minutes} min").format(hours=hours, minutes=minutes)
+
     def too_big(self, limit_bytes: int) -> str:
         return self._("⚠️ This file is too big: bots can download files up to {mb} MB.").format(
             mb=limit_bytes // (1024 * 1024)
@@ -210,6 +266,8 @@ class Texts:
                 return self.service_down_retrying
             case NoticeKind.DOWNLOAD_RETRYING:
                 return self.download_retrying
+            case NoticeKind.OVER_BUDGET:
+                return self.over_budget(notice.detail or "", limit, notice.left or 0.0)
         return self._("⚠️ Something went wrong while transcribing. Please try again.")
 
     @property
@@ -430,6 +488,105 @@ class Texts:
     def already_rerun(self) -> str:
         return self._("I've already transcribed this message in that language.")
 
+    # -- /usage, and the owners' /stats, /block -----------------------------------------------
+    def spent_of(self, spent_s: float, limit_s: float) -> str:
+        """``spent_s`` of a ``limit_s`` budget (0: none), in minutes."""
+        spent = self.decimal(spent_s / 60)
+        if limit_s <= 0:
+            return self._("{spent} min (no limit)").format(spent=spent)
+        return self._("{spent} of {limit} min").format(
+            spent=spent, limit=self.decimal(limit_s / 60)
+        )
+
+    def decimal(self, value: float) -> str:
+        """A number with at most one decimal, as this language writes it."""
+        return format_decimal(round(value, 1), format="#,##0.#", locale=self.language)
+
+    def usage(
+        self,
+        you: str | None,
+        chat: str | None,
+        everyone: str | None,
+        *,
+        owner: bool,
+    ) -> str:
+        """Today's use of transcription: the sender's, the chat's (in a group), the whole
+        bot's (where it has a budget); each already put by :meth:`spent_of`."""
+        lines = [
+            self._("📊 Transcription used today (it renews at midnight UTC, in {time}):").format(
+                time=self.until_midnight()
+            )
+        ]
+        if you is not None:
+            lines.append(self._("• you: {used}").format(used=you))
+        if chat is not None:
+            lines.append(self._("• this chat: {used}").format(used=chat))
+        if everyone is not None:
+            lines.append(self._("• everyone together: {used}").format(used=everyone))
+        if owner:
+            lines.append(self._("As an owner of this bot, you have no limit."))
+        return "\n".join(lines)
+
+    def stats(
+        self,
+        spent: tuple[float, float, float],
+        outcomes: dict[str, int],
+        cache: tuple[int, float],
+        top_chats: list[tuple[int, float]],
+        top_senders: list[tuple[int, float]],
+        now: tuple[int, int],
+    ) -> str:
+        """The owners' view: Truebar time today, this week and this month, notes by how
+        they ended, what the transcript cache saved, who spends most (30 days), and the
+        sessions running and notes waiting for one now."""
+        today, week, month = (self.decimal(s / 60) for s in spent)
+        hits, saved_s = cache
+        lines = [
+            self._(
+                "📈 Truebar time: today {today} min, 7 days {week} min, 30 days {month} min."
+            ).format(today=today, week=week, month=month),
+            self._("Answered from kept transcripts (30 days): {hits}, saving {saved} min.").format(
+                hits=hits, saved=self.decimal(saved_s / 60)
+            ),
+        ]
+        if outcomes:
+            shown = ", ".join(f"{name} {count}" for name, count in outcomes.items())
+            lines.append(self._("Notes by outcome (30 days): {outcomes}.").format(outcomes=shown))
+        for title, top in (
+            (self._("Chats spending most (30 days):"), top_chats),
+            (self._("Senders spending most (30 days):"), top_senders),
+        ):
+            if top:
+                lines.append(title)
+                lines.extend(f"• {who}: {self.decimal(s / 60)} min" for who, s in top)
+        running, waiting = now
+        lines.append(
+            self._("Now: {running} Truebar sessions running, {waiting} notes waiting.").format(
+                running=running, waiting=waiting
+            )
+        )
+        return "\n".join(lines)
+
+    @property
+    def block_usage(self) -> str:
+        return self._("Send /block or /unblock with a user's or chat's numeric id.")
+
+    def blocked_now(self, target_id: int) -> str:
+        return self._("🚫 Blocked {id}: nothing of theirs is transcribed now.").format(id=target_id)
+
+    def unblocked_now(self, target_id: int, was_blocked: bool) -> str:
+        if not was_blocked:
+            return self._("{id} was not blocked.").format(id=target_id)
+        return self._("✅ Unblocked {id}.").format(id=target_id)
+
+    @property
+    def cannot_block_owner(self) -> str:
+        return self._("The bot's owners can't be blocked.")
+
+    @property
+    def blocked(self) -> str:
+        return self._("Sorry, the owner of this bot has turned it off for you.")
+
     # -- /start, /help, /privacy -------------------------------------------------------------
     def help_text(self, current_tag: str, mode: Mode | None = None) -> str:
         """``mode``: the chat's, in a group or channel (None in a private chat)."""
@@ -468,7 +625,7 @@ class Texts:
         return self.ngettext("for {n} second", "for {n} seconds", whole).format(n=whole)
 
     def privacy(self, transcript_retention_s: float, job_retention_s: float) -> str:
-        lines = [
+        lines: list[str | None] = [
             self._("What I keep:"),
             self._("• this chat's settings (language, punctuation, …), until you change them;"),
             self._(
@@ -488,6 +645,17 @@ class Texts:
             ).format(period=self.kept_for(transcript_retention_s))
             if transcript_retention_s > 0
             else self._("• no transcripts: they are not kept once sent."),
+            self._(
+                "• while a transcript is kept, the same file sent or forwarded again (Telegram "
+                "tells me it is the same) gets that transcript again, in any chat, instead of "
+                "being sent to the speech service once more;"
+            )
+            if transcript_retention_s > 0
+            else None,
+            self._(
+                "• how many seconds of audio each chat and sender had transcribed each day, "
+                "for the daily limits and the owner's accounts, for 31 days."
+            ),
             "",
             self._(
                 "The audio is sent to the Truebar speech service of this bot's operator, which "
@@ -495,7 +663,7 @@ class Texts:
                 "account."
             ),
         ]
-        return "\n".join(lines)
+        return "\n".join(line for line in lines if line is not None)
 
     def commands(self) -> list[tuple[str, str]]:
         """The command menu, as Telegram shows it."""
@@ -506,6 +674,7 @@ class Texts:
             ("settings", self._("Language, punctuation, timestamps and more")),
             ("transcribe", self._("Reply to a voice message with this to transcribe it")),
             ("mode", self._("Groups and channels: every voice message, or only on request")),
+            ("usage", self._("How much transcription you have left today")),
             ("privacy", self._("What the bot keeps, and for how long")),
         ]
 

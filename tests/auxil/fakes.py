@@ -12,17 +12,27 @@ from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callab
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.core.admission import AdmissionPolicy, Decide, Limits, Load
+from bot.core.admission import (
+    AdmissionPolicy,
+    Budgets,
+    Decide,
+    Limits,
+    Load,
+    Shortfall,
+    Spent,
+    utc_day,
+)
 from bot.core.errors import AnswerRefused, NoteFailure
 from bot.core.export import Kept
 from bot.core.jobs import Jobs, JobSettings
 from bot.core.note import Delivery, MediaKind, Note, NoteKey, Target
 from bot.core.outcome import Admission, Outcome
-from bot.core.ports import Choices, LedgerEntry, Probe, Recognition
+from bot.core.ports import Choices, LedgerEntry, Probe, Recognition, Watching
 from bot.core.rules import NoteLimits
 from bot.core.say import Final, Notice, Status
 from bot.core.scheduling import FairSlots
 from bot.core.side_by_side import together
+from bot.core.spending import Spending
 from bot.core.timing import Trace
 from bot.core.transcript import Heard, Segment
 from bot.core.work import NoteWork, WorkSettings
@@ -234,6 +244,10 @@ class FakeSession:
     failure: tuple[int, NoteFailure] | None = None
     sent: int = 0
 
+    @property
+    def streamed_s(self) -> float:
+        return self.sent / (10 * PCM_CHUNK)
+
     async def stream(self, audio: AsyncIterable[bytes]) -> AsyncGenerator[Heard, None]:
         words: list[str] = []
         async for chunk in audio:
@@ -295,14 +309,27 @@ class _Row:
     owner: str
     finished: bool = False
     outcome: Outcome | None = None
+    held_s: float = 0.0  # what it declared and has not streamed yet
+
+
+@dataclass(frozen=True, slots=True)
+class Spend:
+    day: int
+    chat_id: int
+    user_id: int | None
+    seconds: float
+    saved: bool = False  # answered from the cache: seconds not spent
 
 
 class FakeLedger:
-    """The ledger in a dict; ``fail`` makes every call raise it (a store that is down),
-    or only the calls named in ``failing``."""
+    """The store in dicts: the ledger, and what was spent (the core's ``Usage``, which
+    the real stores keep beside the ledger, in the same transactions). ``fail`` makes
+    every call raise it (a store that is down), or only the calls named in ``failing``."""
 
     def __init__(self) -> None:
         self.rows: dict[NoteKey, _Row] = {}
+        self.spends: list[Spend] = []
+        self.finished_on: dict[NoteKey, int] = {}
         self.fail: Exception | None = None
         self.failing: set[str] = set()
         self.calls: list[str] = []
@@ -316,7 +343,17 @@ class FakeLedger:
         """A note an earlier run left pending."""
         self.rows[note.key] = _Row(note, "replica")
 
-    async def admit(self, note: Note, owner: str, lease_s: float, decide: Decide) -> Admission:
+    async def admit(
+        self,
+        note: Note,
+        owner: str,
+        lease_s: float,
+        decide: Decide,
+        *,
+        cost_s: float | None = None,
+        day: int = 0,
+        bot_wide: bool = False,
+    ) -> Admission:
         self._call("admit")
         if note.key in self.rows:
             return Admission.DUPLICATE
@@ -331,11 +368,64 @@ class FakeLedger:
                 for r in self.rows.values()
                 if note.origin_message_id is not None
             ),
+            spent=self.spent(day, note.user_id, note.target.chat_id),
         )
         admission = decide(load)
         if admission:
-            self.rows[note.key] = _Row(note, owner)
+            self.rows[note.key] = _Row(note, owner, held_s=cost_s or 0.0)
         return admission
+
+    async def reserve(
+        self, key: NoteKey, cost_s: float, decide: Decide, *, day: int, bot_wide: bool = False
+    ) -> Admission:
+        self._call("reserve")
+        row = self.rows[key]
+        own = row.held_s
+        spent = self.spent(day, row.note.user_id, key[0])
+        admission = decide(
+            Load(0, 0, False, Spent(spent.sender_s - own, spent.chat_s - own, spent.bot_s - own))
+        )
+        if admission:
+            row.held_s = cost_s
+        return admission
+
+    def spent(self, day: int, user_id: int | None, chat_id: int) -> Spent:
+        def taken(chat: int | None, user: int | None) -> float:
+            streamed = sum(
+                s.seconds
+                for s in self.spends
+                if s.day == day
+                and not s.saved
+                and chat in (None, s.chat_id)
+                and user in (None, s.user_id)
+            )
+            held = sum(
+                r.held_s
+                for r in self.rows.values()
+                if not r.finished
+                and chat in (None, r.note.target.chat_id)
+                and user in (None, r.note.user_id)
+            )
+            return streamed + held
+
+        return Spent(
+            0.0 if user_id is None else taken(None, user_id),
+            taken(chat_id, None),
+            taken(None, None),
+        )
+
+    async def spend(self, note: Note, day: int, seconds: float) -> None:
+        self._call("spend")
+        self.spends.append(Spend(day, note.target.chat_id, note.user_id, seconds))
+        if (row := self.rows.get(note.key)) is not None:
+            row.held_s = max(0.0, row.held_s - seconds)
+
+    async def saved(self, note: Note, day: int, seconds: float) -> None:
+        self._call("saved")
+        self.spends.append(Spend(day, note.target.chat_id, note.user_id, seconds, saved=True))
+
+    async def today(self, day: int, user_id: int | None, chat_id: int) -> Spent:
+        return self.spent(day, user_id, chat_id)
 
     async def entry(self, key: NoteKey) -> LedgerEntry | None:
         self._call("entry")
@@ -365,10 +455,11 @@ class FakeLedger:
         row = self.rows[key]
         row.note = dataclasses.replace(row.note, attempts=row.note.attempts + 1)
 
-    async def finish(self, key: NoteKey, outcome: Outcome) -> None:
+    async def finish(self, key: NoteKey, outcome: Outcome, *, day: int = 0) -> None:
         self._call("finish")
         row = self.rows[key]
         row.finished, row.outcome = True, outcome
+        self.finished_on[key] = day
 
     async def renew(self, owner: str, keys: Iterable[NoteKey], lease_s: float) -> set[NoteKey]:
         self._call("renew")
@@ -392,12 +483,18 @@ class FakeLedger:
 class FakeKept:
     def __init__(self) -> None:
         self.store: dict[NoteKey, Kept] = {}
+        self.sources: dict[str, Kept] = {}
 
-    async def keep(self, key: NoteKey, kept: Kept) -> None:
+    async def keep(self, key: NoteKey, kept: Kept, *, source: str | None = None) -> None:
         self.store[key] = kept
+        if source is not None:
+            self.sources[source] = kept
 
     async def kept(self, key: NoteKey) -> Kept | None:
         return self.store.get(key)
+
+    async def cached(self, source: str) -> Kept | None:
+        return self.sources.get(source)
 
     async def purge(self, older_than_s: float) -> int:
         return 0
@@ -413,12 +510,24 @@ class FakePreferences:
         return self.choices_
 
 
-class RecordingObserver:
+class RecordingObserver(Watching):
     def __init__(self) -> None:
         self.received_notes: list[Note] = []
         self.resumed_notes: list[Note] = []
         self.outcomes: dict[NoteKey, list[Outcome]] = {}
+        self.streamed_s = 0.0
+        self.lookups: list[bool] = []
+        self.shortfalls: list[Shortfall] = []
         self._ended = asyncio.Condition()
+
+    def streamed(self, note: Note, seconds: float) -> None:
+        self.streamed_s += seconds
+
+    def looked_up(self, note: Note, hit: bool, saved_s: float) -> None:
+        self.lookups.append(hit)
+
+    def over_budget(self, note: Note, shortfall: Shortfall) -> None:
+        self.shortfalls.append(shortfall)
 
     def received(self, note: Note) -> None:
         self.received_notes.append(note)
@@ -462,12 +571,24 @@ class Core:
     looked_into_at_once: int = 8
     store_retry_s: float = 0.5
     max_attempts: int = 5
+    budgets: Budgets = field(default_factory=Budgets)
+    cache: bool = True
+    now: float = 1.0e9  # the wall clock the budgets' day is read from
 
     def __post_init__(self) -> None:
         self.answers = FakeAnswers(self.ledger)
 
     @property
-    def work(self) -> NoteWork:
+    def day(self) -> int:
+        return utc_day(self.now)
+
+    def policy(self, limits: Limits | None = None) -> AdmissionPolicy:
+        return AdmissionPolicy(limits or Limits(20, 10), self.budgets)
+
+    def spending(self, policy: AdmissionPolicy) -> Spending:
+        return Spending(self.ledger, self.ledger, policy, self.observer, clock=lambda: self.now)
+
+    def work(self, policy: AdmissionPolicy | None = None) -> NoteWork:
         return NoteWork(
             answers=self.answers,
             media=self.media,
@@ -475,18 +596,22 @@ class Core:
             preferences=self.preferences,
             kept=self.kept,
             slots=self.slots,
+            spending=self.spending(policy or self.policy()),
+            observer=self.observer,
             settings=WorkSettings(
-                self.limits, self.retention_s, self.tmp, self.looked_into_at_once
+                self.limits, self.retention_s, self.tmp, self.looked_into_at_once, self.cache
             ),
         )
 
     def jobs(self, limits: Limits | None = None) -> Jobs:
+        policy = self.policy(limits)
         return Jobs(
             ledger=self.ledger,
-            work=self.work,
+            work=self.work(policy),
             answers=self.answers,
             preferences=self.preferences,
-            admission=AdmissionPolicy(limits or Limits(20, 10)),
+            admission=policy,
+            spending=self.spending(policy),
             observer=self.observer,
             settings=JobSettings("replica", 60.0, self.max_attempts, 3600.0, self.store_retry_s),
         )

@@ -1,7 +1,8 @@
 """Real storage (SQLite or PostgreSQL) behind a switch that makes it fail, as a full disk
 or a database that is down does: tests flip ``writes_fail`` (and ``reads_fail``) and the
 bot meets its backend's own error on every call of that kind, whichever concern it asks
-(the ledger, kept transcripts, chat options, keyboards), until they flip it back."""
+(the ledger, kept transcripts, chat options, keyboards, usage, the blocklist), until they
+flip it back."""
 
 from __future__ import annotations
 
@@ -15,10 +16,20 @@ from typing import Any, cast
 import asyncpg
 
 from bot.core.ports import KeptTranscripts
-from bot.storage import ChatOptions, Database, JobLedger, Keyboards, Storage
+from bot.storage import (
+    Blocklist,
+    ChatOptions,
+    Database,
+    JobLedger,
+    Keyboards,
+    Storage,
+    UsageRecords,
+)
 from bot.storage.sqlite import SqliteDatabase
 
-READS = frozenset({"entry", "reruns", "kept", "get", "ping"})
+READS = frozenset(
+    {"entry", "reruns", "kept", "cached", "get", "ping", "today", "standing", "blocked"}
+)
 """What a read-only outage still refuses (the rest of every concern's calls write)."""
 NEVER_REFUSED = frozenset({"close"})
 
@@ -50,6 +61,8 @@ class FlakyStore:
             transcripts=cast(KeptTranscripts, _Flaky("transcripts", inner.transcripts, self)),
             chat_options=cast(ChatOptions, _Flaky("chat_options", inner.chat_options, self)),
             keyboards=cast(Keyboards, _Flaky("keyboards", inner.keyboards, self)),
+            usage=cast(UsageRecords, _Flaky("usage", inner.usage, self)),
+            blocklist=cast(Blocklist, _Flaky("blocklist", inner.blocklist, self)),
             database=cast(Database, _Flaky("database", inner.database, self)),
         )
 

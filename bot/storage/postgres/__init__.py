@@ -4,12 +4,14 @@ they share one connection pool (:mod:`.database`)."""
 from __future__ import annotations
 
 from bot.storage.bundle import Storage
+from bot.storage.postgres.blocklist import PostgresBlocklist
 from bot.storage.postgres.chat_options import PostgresChatOptions
 from bot.storage.postgres.database import PostgresDatabase
 from bot.storage.postgres.keyboards import PostgresKeyboards
 from bot.storage.postgres.ledger import PostgresLedger
 from bot.storage.postgres.migrations import MIGRATIONS
 from bot.storage.postgres.transcripts import PostgresTranscripts
+from bot.storage.postgres.usage import PostgresUsage
 
 __all__ = [
     "MIGRATIONS",
@@ -18,6 +20,7 @@ __all__ = [
     "PostgresKeyboards",
     "PostgresLedger",
     "PostgresTranscripts",
+    "PostgresUsage",
     "open_postgres",
 ]
 
@@ -30,5 +33,7 @@ async def open_postgres(dsn: str, *, max_connections: int = 10) -> Storage:
         transcripts=PostgresTranscripts(database),
         chat_options=PostgresChatOptions(database),
         keyboards=PostgresKeyboards(database),
+        usage=PostgresUsage(database),
+        blocklist=PostgresBlocklist(database),
         database=database,
     )

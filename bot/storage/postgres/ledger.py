@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import asyncpg
 
-from bot.core.admission import Decide, Load
+from bot.core.admission import Decide, Load, Spent
 from bot.core.note import Note, NoteKey
 from bot.core.outcome import Admission, Outcome
 from bot.core.ports import LedgerEntry
@@ -22,12 +22,13 @@ from bot.storage.rows import FINISHED, JOB_COLUMNS, PENDING, job_values, note_of
 
 CHAT_LOCK = 0x766F6963  # "voic": with the chat id, serialises admissions to one chat
 SENDER_LOCK = 0x736E6472  # "sndr": with the sender's id, serialises their admissions
+BOT_LOCK = 0x766F6963626F74  # "voicbot": serialises every admission, for the bot's budget
 
 _N = len(JOB_COLUMNS)
 _INSERT_JOB = (
-    f"INSERT INTO jobs ({', '.join(JOB_COLUMNS)}, owner, lease_until) "
+    f"INSERT INTO jobs ({', '.join(JOB_COLUMNS)}, owner, lease_until, cost_s) "
     f"VALUES ({', '.join(f'${i}' for i in range(1, _N + 1))}, ${_N + 1}, "
-    f"{LEASE.format(f'${_N + 2}')}) ON CONFLICT (chat_id, message_id) DO NOTHING"
+    f"{LEASE.format(f'${_N + 2}')}, ${_N + 3}) ON CONFLICT (chat_id, message_id) DO NOTHING"
 )
 _KEYS = "(chat_id, message_id) IN (SELECT * FROM unnest({}::bigint[], {}::bigint[]))"
 
@@ -36,17 +37,30 @@ class PostgresLedger:
     def __init__(self, database: PostgresDatabase) -> None:
         self._db = database
 
-    async def admit(self, note: Note, owner: str, lease_s: float, decide: Decide) -> Admission:
+    async def admit(
+        self,
+        note: Note,
+        owner: str,
+        lease_s: float,
+        decide: Decide,
+        *,
+        cost_s: float | None = None,
+        day: int = 0,
+        bot_wide: bool = False,
+    ) -> Admission:
         """Counted and recorded in one transaction holding two advisory locks until it
         ends: the chat's, which every admission to the chat takes, and the sender's, which
         every admission of theirs takes, in whichever chat and on whichever replica. So
         two replicas never both take the chat's, or the sender's, last free place; other
         chats and senders are not held up. Every admission takes the chat's lock first and
         the sender's last, so none waits for a chat's lock while holding a sender's, and
-        two cannot deadlock."""
+        two cannot deadlock. Where the bot has a daily budget of its own (``bot_wide``),
+        every admission first takes the bot's lock: one at a time, on every replica."""
         chat_id = note.target.chat_id
         try:
             async with self._db.pool.acquire() as conn, conn.transaction():
+                if bot_wide:
+                    await conn.execute("SELECT pg_advisory_xact_lock($1)", BOT_LOCK)
                 await conn.execute(
                     "SELECT pg_advisory_xact_lock($1, hashint8($2))", CHAT_LOCK, chat_id
                 )
@@ -75,16 +89,48 @@ class PostgresLedger:
                         if sender is None
                         else await _pending(conn, "user_id", sender),
                         rerun_before=rerun_before,
+                        spent=await spent_today(conn, day, sender, chat_id),
                     )
                 )
                 if not admission:
                     return admission
-                status = await conn.execute(_INSERT_JOB, *job_values(note), owner, float(lease_s))
+                status = await conn.execute(
+                    _INSERT_JOB, *job_values(note), owner, float(lease_s), float(cost_s or 0)
+                )
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name != RERUN_INDEX:
                 raise
             return Admission.ALREADY_RERUN
         return Admission.ACCEPTED if changed(status) else Admission.DUPLICATE
+
+    async def reserve(
+        self, key: NoteKey, cost_s: float, decide: Decide, *, day: int, bot_wide: bool = False
+    ) -> Admission:
+        """Under the same locks as an admission, in the same order."""
+        async with self._db.pool.acquire() as conn, conn.transaction():
+            if bot_wide:
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", BOT_LOCK)
+            await conn.execute("SELECT pg_advisory_xact_lock($1, hashint8($2))", CHAT_LOCK, key[0])
+            row = await conn.fetchrow(
+                "SELECT user_id, cost_s FROM jobs WHERE chat_id = $1 AND message_id = $2", *key
+            )
+            if row is None:
+                return Admission.DUPLICATE  # nothing to hold for: it is gone
+            user_id, own = row["user_id"], float(row["cost_s"])
+            if user_id is not None:
+                await conn.execute(
+                    "SELECT pg_advisory_xact_lock($1, hashint8($2))", SENDER_LOCK, user_id
+                )
+            spent = await spent_today(conn, day, user_id, key[0])
+            spent = Spent(spent.sender_s - own, spent.chat_s - own, spent.bot_s - own)
+            admission = decide(Load(0, 0, False, spent))
+            if admission:
+                await conn.execute(
+                    "UPDATE jobs SET cost_s = $3 WHERE chat_id = $1 AND message_id = $2",
+                    *key,
+                    float(cost_s),
+                )
+            return admission
 
     async def entry(self, key: NoteKey) -> LedgerEntry | None:
         row = await self._db.pool.fetchrow(
@@ -120,8 +166,26 @@ class PostgresLedger:
     async def start_attempt(self, key: NoteKey) -> None:
         await self._update(key, "attempts = attempts + 1")
 
-    async def finish(self, key: NoteKey, outcome: Outcome) -> None:
-        await self._update(key, "state = $3, outcome = $4", FINISHED, outcome.value)
+    async def finish(self, key: NoteKey, outcome: Outcome, *, day: int = 0) -> None:
+        """The outcome is counted once, however often the record is tried."""
+        async with self._db.pool.acquire() as conn, conn.transaction():
+            was = await conn.fetchval(
+                "SELECT state FROM jobs WHERE chat_id = $1 AND message_id = $2 FOR UPDATE", *key
+            )
+            await conn.execute(
+                "UPDATE jobs SET state = $3, outcome = $4, updated_at = now() "
+                "WHERE chat_id = $1 AND message_id = $2",
+                *key,
+                FINISHED,
+                outcome.value,
+            )
+            if was == PENDING:
+                await conn.execute(
+                    "INSERT INTO outcomes (day, outcome, notes) VALUES ($1, $2, 1) "
+                    "ON CONFLICT (day, outcome) DO UPDATE SET notes = outcomes.notes + 1",
+                    day,
+                    outcome.value,
+                )
 
     async def renew(self, owner: str, keys: Iterable[NoteKey], lease_s: float) -> set[NoteKey]:
         chats, messages = _columns(keys)
@@ -224,3 +288,30 @@ async def _pending(
 def _columns(keys: Iterable[NoteKey]) -> tuple[list[int], list[int]]:
     pairs = list(keys)
     return [c for c, _ in pairs], [m for _, m in pairs]
+
+
+async def spent_today(
+    conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy,
+    day: int,
+    user_id: int | None,
+    chat_id: int,
+) -> Spent:
+    """What the sender, the chat and the bot have taken on ``day``: streamed, and held by
+    the notes not finished yet."""
+
+    async def taken(where: str, *args: object) -> float:
+        streamed = await conn.fetchval(
+            f"SELECT coalesce(sum(seconds), 0) FROM usage WHERE day = $1{where}", day, *args
+        )
+        held = await conn.fetchval(
+            "SELECT coalesce(sum(cost_s), 0) FROM jobs WHERE state = $1" + where,
+            PENDING,
+            *args,
+        )
+        return float(streamed) + float(held)
+
+    return Spent(
+        sender_s=0.0 if user_id is None else await taken(" AND user_id = $2", user_id),
+        chat_s=await taken(" AND chat_id = $2", chat_id),
+        bot_s=await taken(""),
+    )

@@ -11,14 +11,22 @@ class PostgresTranscripts:
     def __init__(self, database: PostgresDatabase) -> None:
         self._db = database
 
-    async def keep(self, key: NoteKey, kept: Kept) -> None:
+    async def keep(self, key: NoteKey, kept: Kept, *, source: str | None = None) -> None:
         await self._db.pool.execute(
-            "INSERT INTO transcripts (chat_id, message_id, content) VALUES ($1, $2, $3) "
-            "ON CONFLICT (chat_id, message_id) DO UPDATE SET content = excluded.content, "
-            "created_at = now()",
+            "INSERT INTO transcripts (chat_id, message_id, content, source) "
+            "VALUES ($1, $2, $3, $4) ON CONFLICT (chat_id, message_id) DO UPDATE SET "
+            "content = excluded.content, created_at = now(), source = excluded.source",
             *key,
-            to_json(kept.segments, kept.tag),
+            to_json(kept.segments, kept.tag, kept.audio_s),
+            source,
         )
+
+    async def cached(self, source: str) -> Kept | None:
+        content = await self._db.pool.fetchval(
+            "SELECT content FROM transcripts WHERE source = $1 ORDER BY created_at DESC LIMIT 1",
+            source,
+        )
+        return None if content is None else from_json(str(content))
 
     async def kept(self, key: NoteKey) -> Kept | None:
         content = await self._db.pool.fetchval(

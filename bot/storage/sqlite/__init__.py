@@ -6,12 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.storage.bundle import Storage
+from bot.storage.sqlite.blocklist import SqliteBlocklist
 from bot.storage.sqlite.chat_options import SqliteChatOptions
 from bot.storage.sqlite.database import SqliteDatabase
 from bot.storage.sqlite.keyboards import SqliteKeyboards
 from bot.storage.sqlite.ledger import SqliteLedger
 from bot.storage.sqlite.migrations import MIGRATIONS
 from bot.storage.sqlite.transcripts import SqliteTranscripts
+from bot.storage.sqlite.usage import SqliteUsage
 
 __all__ = [
     "MIGRATIONS",
@@ -20,6 +22,7 @@ __all__ = [
     "SqliteKeyboards",
     "SqliteLedger",
     "SqliteTranscripts",
+    "SqliteUsage",
     "open_sqlite",
 ]
 
@@ -32,5 +35,7 @@ async def open_sqlite(path: Path) -> Storage:
         transcripts=SqliteTranscripts(database),
         chat_options=SqliteChatOptions(database),
         keyboards=SqliteKeyboards(database),
+        usage=SqliteUsage(database),
+        blocklist=SqliteBlocklist(database),
         database=database,
     )

@@ -7,7 +7,7 @@ import sqlite3
 import time
 from collections.abc import Iterable
 
-from bot.core.admission import Decide, Load
+from bot.core.admission import Decide, Load, Spent
 from bot.core.note import Note, NoteKey
 from bot.core.outcome import Admission, Outcome
 from bot.core.ports import LedgerEntry
@@ -17,8 +17,8 @@ from bot.storage.sqlite.migrations import RERUN_INDEX
 
 _SELECT_JOB = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs"
 _INSERT_JOB = (
-    f"INSERT INTO jobs ({', '.join(JOB_COLUMNS)}, owner, lease_until, created_at, updated_at) "
-    f"VALUES ({', '.join('?' for _ in JOB_COLUMNS)}, ?, ?, ?, ?)"
+    f"INSERT INTO jobs ({', '.join(JOB_COLUMNS)}, owner, lease_until, created_at, updated_at, "
+    f"cost_s) VALUES ({', '.join('?' for _ in JOB_COLUMNS)}, ?, ?, ?, ?, ?)"
 )
 
 
@@ -26,10 +26,21 @@ class SqliteLedger:
     def __init__(self, database: SqliteDatabase) -> None:
         self._db = database
 
-    async def admit(self, note: Note, owner: str, lease_s: float, decide: Decide) -> Admission:
+    async def admit(
+        self,
+        note: Note,
+        owner: str,
+        lease_s: float,
+        decide: Decide,
+        *,
+        cost_s: float | None = None,
+        day: int = 0,
+        bot_wide: bool = False,
+    ) -> Admission:
         """Counted and recorded in one transaction, which holds the file's write lock
         throughout: no other admission, here or in another process, comes between
-        (``decide``, a plain function, runs in the worker thread, inside it)."""
+        (``decide``, a plain function, runs in the worker thread, inside it; one writer
+        at a time makes every admission ``bot_wide``)."""
         chat_id = note.target.chat_id
 
         def admit(db: sqlite3.Connection) -> Admission:
@@ -51,13 +62,16 @@ class SqliteLedger:
                     chat_pending=_pending(db, "chat_id", chat_id),
                     sender_pending=0 if sender is None else _pending(db, "user_id", sender),
                     rerun_before=rerun_before,
+                    spent=spent_today(db, day, note.user_id, chat_id),
                 )
             )
             if not admission:
                 return admission
             now = time.time()
             try:
-                db.execute(_INSERT_JOB, (*job_values(note), owner, now + lease_s, now, now))
+                db.execute(
+                    _INSERT_JOB, (*job_values(note), owner, now + lease_s, now, now, cost_s or 0.0)
+                )
             except sqlite3.IntegrityError as exc:
                 if RERUN_INDEX not in str(exc):
                     raise
@@ -65,6 +79,29 @@ class SqliteLedger:
             return Admission.ACCEPTED
 
         return await self._db.transaction(admit)
+
+    async def reserve(
+        self, key: NoteKey, cost_s: float, decide: Decide, *, day: int, bot_wide: bool = False
+    ) -> Admission:
+        def reserve(db: sqlite3.Connection) -> Admission:
+            row = db.execute(
+                "SELECT user_id, cost_s FROM jobs WHERE chat_id = ? AND message_id = ?", key
+            ).fetchone()
+            if row is None:
+                return Admission.DUPLICATE  # nothing to hold for: it is gone
+            user_id, held = row
+            spent = spent_today(db, day, user_id, key[0])
+            own = float(held)  # its own hold is not spending of others
+            spent = Spent(spent.sender_s - own, spent.chat_s - own, spent.bot_s - own)
+            admission = decide(Load(0, 0, False, spent))
+            if admission:
+                db.execute(
+                    "UPDATE jobs SET cost_s = ? WHERE chat_id = ? AND message_id = ?",
+                    (cost_s, *key),
+                )
+            return admission
+
+        return await self._db.transaction(reserve)
 
     async def entry(self, key: NoteKey) -> LedgerEntry | None:
         rows = await self._db.query(
@@ -97,8 +134,24 @@ class SqliteLedger:
     async def start_attempt(self, key: NoteKey) -> None:
         await self._update(key, "attempts = attempts + 1")
 
-    async def finish(self, key: NoteKey, outcome: Outcome) -> None:
-        await self._update(key, "state = ?, outcome = ?", FINISHED, outcome.value)
+    async def finish(self, key: NoteKey, outcome: Outcome, *, day: int = 0) -> None:
+        def finish(db: sqlite3.Connection) -> None:
+            was = db.execute(
+                "SELECT state FROM jobs WHERE chat_id = ? AND message_id = ?", key
+            ).fetchone()
+            db.execute(
+                "UPDATE jobs SET state = ?, outcome = ?, updated_at = ? "
+                "WHERE chat_id = ? AND message_id = ?",
+                (FINISHED, outcome.value, time.time(), *key),
+            )
+            if was is not None and was[0] == PENDING:  # counted once, however often tried
+                db.execute(
+                    "INSERT INTO outcomes (day, outcome, notes) VALUES (?, ?, 1) "
+                    "ON CONFLICT (day, outcome) DO UPDATE SET notes = notes + 1",
+                    (day, outcome.value),
+                )
+
+        await self._db.transaction(finish)
 
     async def renew(self, owner: str, keys: Iterable[NoteKey], lease_s: float) -> set[NoteKey]:
         wanted = list(keys)
@@ -188,4 +241,24 @@ def _pending(db: sqlite3.Connection, column: str, value: int) -> int:
         db.execute(
             f"SELECT count(*) FROM jobs WHERE {column} = ? AND state = ?", (value, PENDING)
         ).fetchone()[0]
+    )
+
+
+def spent_today(db: sqlite3.Connection, day: int, user_id: int | None, chat_id: int) -> Spent:
+    """What the sender, the chat and the bot have taken on ``day``: streamed, and held by
+    the notes not finished yet."""
+
+    def taken(where: str, *args: object) -> float:
+        streamed = db.execute(
+            f"SELECT coalesce(sum(seconds), 0) FROM usage WHERE day = ?{where}", (day, *args)
+        ).fetchone()[0]
+        held = db.execute(
+            f"SELECT coalesce(sum(cost_s), 0) FROM jobs WHERE state = ?{where}", (PENDING, *args)
+        ).fetchone()[0]
+        return float(streamed) + float(held)
+
+    return Spent(
+        sender_s=0.0 if user_id is None else taken(" AND user_id = ?", user_id),
+        chat_s=taken(" AND chat_id = ?", chat_id),
+        bot_s=taken(""),
     )

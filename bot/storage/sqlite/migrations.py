@@ -102,6 +102,35 @@ MIGRATIONS = (
         ON jobs (chat_id, origin_message_id, coalesce(asr_tag, ''))
         WHERE origin_message_id IS NOT NULL;
     """,
+    """
+    ALTER TABLE jobs ADD COLUMN file_unique_id TEXT;
+    ALTER TABLE jobs ADD COLUMN cost_s REAL NOT NULL DEFAULT 0;
+    CREATE TABLE usage (
+        day INTEGER NOT NULL,
+        chat_id INTEGER NOT NULL,
+        user_id INTEGER NOT NULL,
+        chat_type TEXT NOT NULL,
+        seconds REAL NOT NULL DEFAULT 0,
+        notes INTEGER NOT NULL DEFAULT 0,
+        cache_hits INTEGER NOT NULL DEFAULT 0,
+        saved_s REAL NOT NULL DEFAULT 0,
+        PRIMARY KEY (day, chat_id, user_id)
+    );
+    CREATE INDEX usage_by_sender ON usage (day, user_id);
+    CREATE TABLE outcomes (
+        day INTEGER NOT NULL,
+        outcome TEXT NOT NULL,
+        notes INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (day, outcome)
+    );
+    ALTER TABLE transcripts ADD COLUMN source TEXT;
+    CREATE INDEX transcripts_by_source ON transcripts (source) WHERE source IS NOT NULL;
+    CREATE TABLE blocked (
+        id INTEGER PRIMARY KEY,
+        added_at REAL NOT NULL,
+        told_day INTEGER NOT NULL DEFAULT -1
+    );
+    """,
 )
 
 

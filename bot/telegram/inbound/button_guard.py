@@ -29,6 +29,8 @@ from bot.telegram.texts import Texts, texts_for
 
 log = logging.getLogger(__name__)
 
+ANSWER_MAX_CHARS = 200  # Telegram's limit for a callback query's notice or alert
+
 
 class Answer:
     """Answers one callback query, once: the first answer stops the client's spinner,
@@ -42,6 +44,8 @@ class Answer:
         if self.given:
             return
         self.given = True
+        if text is not None and len(text) > ANSWER_MAX_CHARS:
+            text = text[: ANSWER_MAX_CHARS - 1].rstrip() + "…"
         await self._query.answer(text, show_alert=alert)
 
 

@@ -23,6 +23,7 @@ from telegram import InlineKeyboardMarkup
 from telegram.ext import BaseHandler
 
 from bot.core import export as kept_export
+from bot.core.admission import Shortfall
 from bot.core.errors import ServiceUnavailable
 from bot.core.jobs import Jobs
 from bot.core.outcome import Admission
@@ -187,7 +188,10 @@ class ExportMenu:
         )
         admission = await self._jobs.accept_rerun(note)
         fairness = self._talk.settings.fairness
-        if admission:
+        if isinstance(admission, Shortfall):
+            left, limit = admission.left_s, admission.limit_s
+            await press.answer(tx.over_budget(admission.budget, limit, left), alert=True)
+        elif admission:
             # the offer is used: the transcript's own buttons come with its final
             await self._keyboards.drop(message.chat.id, message.message_id, press.keyboard.kind)
             await press.answer()

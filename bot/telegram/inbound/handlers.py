@@ -47,6 +47,7 @@ from bot.telegram.inbound.notes import (
     target_of,
 )
 from bot.telegram.inbound.settings_menu import SettingsMenu
+from bot.telegram.inbound.spending_commands import SpendingCommands
 from bot.telegram.outbound.ways import GuestAnswer
 from bot.telegram.texts import texts_for
 
@@ -100,7 +101,7 @@ class Handlers:
         )
         self._channels = ChannelAdmin(talk.bot)
 
-    def register(self, app: Application) -> None:  # type: ignore[type-arg]
+    def register(self, app: Application, spending: SpendingCommands) -> None:  # type: ignore[type-arg]
         for handler in [
             MessageHandler(filters.UpdateType.GUEST_MESSAGE, self.guest),
             CommandHandler(["start", "help"], self.help, filters=COMMAND_UPDATES),
@@ -109,6 +110,7 @@ class Handlers:
             CommandHandler("settings", self._settings_menu.command, filters=COMMAND_UPDATES),
             CommandHandler("transcribe", self.transcribe_reply, filters=COMMAND_UPDATES),
             CommandHandler("mode", self.mode, filters=COMMAND_UPDATES),
+            *spending.handlers(COMMAND_UPDATES),
             MessageHandler(MEDIA & NOT_GUEST & ~filters.UpdateType.EDITED, self.media),
             MessageHandler(
                 filters.REPLY

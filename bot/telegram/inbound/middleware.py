@@ -1,5 +1,6 @@
 """Checks that apply to every update, run before the handlers (python-telegram-bot's
-handler groups): log lines tagged with the note they are about, and the allowlist.
+handler groups): log lines tagged with the note they are about, the owners' blocklist
+(:mod:`bot.telegram.inbound.blocking`), and the allowlist.
 
 A refused update stops here (``ApplicationHandlerStop``): no handler has to remember to
 check, and a stranger costs no download, decoder or Truebar time.
@@ -15,6 +16,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationHandlerStop, ContextTypes, TypeHandler
 
 from bot.core.log_context import set_note
+from bot.telegram.inbound.blocking import Blocked, BlockedIds
 from bot.telegram.inbound.conversation import Conversation
 from bot.telegram.inbound.notes import guest_target, target_of
 from bot.telegram.outbound.ways import GuestAnswer
@@ -22,13 +24,17 @@ from bot.telegram.texts import texts_for
 
 log = logging.getLogger(__name__)
 
-LOG_CONTEXT_GROUP = -2
+LOG_CONTEXT_GROUP = -3
+BLOCKLIST_GROUP = -2
 ALLOWLIST_GROUP = -1
 HANDLERS_GROUP = 0
 
 
-def install(app: Application[Any, Any, Any, Any, Any, Any], talk: Conversation) -> None:
+def install(
+    app: Application[Any, Any, Any, Any, Any, Any], talk: Conversation, blocked: BlockedIds
+) -> None:
     app.add_handler(TypeHandler(Update, tag_log_lines), group=LOG_CONTEXT_GROUP)
+    app.add_handler(TypeHandler(Update, Blocked(talk, blocked)), group=BLOCKLIST_GROUP)
     if talk.settings.allowed_ids:
         app.add_handler(TypeHandler(Update, Allowlist(talk)), group=ALLOWLIST_GROUP)
 

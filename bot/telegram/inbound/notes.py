@@ -125,6 +125,7 @@ def _note(message: Message, target: Target) -> Note | None:
         sent_at=message.date.timestamp(),
         user_id=sender,
         user_language=language,
+        file_unique_id=media.file_unique_id,
     )
 
 

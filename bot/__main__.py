@@ -1,4 +1,4 @@
-"""``python -m bot``: run | transcribe FILE | stages | mock-truebar."""
+"""``python -m bot``: run | transcribe FILE | stages | healthcheck | mock-truebar."""
 
 from bot.cli import main
 

@@ -6,8 +6,10 @@ the tests start the bot here, and only here.
     speech service + decoder ──────┼─→ core: NoteWork, Jobs ←─ Telegram inbound (updates)
     Telegram outbound (answers) ───┘                              ↑ long polling | webhook
 
-At a stop, in order: no new updates, notes in progress drain (the rest are told the bot
-is restarting), the upkeep ends, the speech service's client closes, the store last.
+At a stop, in order: no new updates, the upkeep ends (lease renewals, takeovers, purges),
+notes in progress drain (the rest are told the bot is restarting and released to other
+replicas), Telegram's application stops, the speech service's client closes, the store
+last.
 """
 
 from __future__ import annotations

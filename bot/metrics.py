@@ -23,8 +23,10 @@ NOTES_RESUMED = Counter(
 )
 NOTES_FINISHED = Counter(
     "voicebot_notes_finished",
-    "Notes that ended, by outcome: transcribed, empty, rejected, failed, expired, "
-    "interrupted (left for the next start), error (left pending: Telegram unreachable)",
+    "Attempts at notes, by how they ended (a note left pending counts again when it is "
+    "taken up): transcribed, empty, rejected, failed, expired, undeliverable, ignored, "
+    "deferred (left pending: a passing failure), interrupted (left for the next start), "
+    "taken_over (another replica has it)",
     ["outcome"],
 )
 TRUEBAR_SESSION_SECONDS = Histogram(

@@ -206,7 +206,7 @@ class Sandbox:
 
 class Child:
     """One running decoder child. Reaped by :meth:`wait` (after :meth:`kill`, or once its
-    output has ended), which reports its exit and peak memory."""
+    output has ended), which reports how it exited."""
 
     def __init__(
         self,

@@ -348,8 +348,9 @@ class Jobs:
         self._observer.ended(note, outcome, Trace())
 
     async def _finish(self, note: Note, outcome: Outcome) -> Outcome:
-        """Record how the note ended, until the store takes it: meanwhile this task keeps
-        the note's lease renewed and the note busy here, so it is never taken up again."""
+        """Record how the note ended, until the store takes it: meanwhile the note stays
+        busy here, among the notes whose leases the upkeep renews, so it is not taken up
+        again (while the upkeep runs: at a stop it ends before the drain)."""
         await retried(
             lambda: self._ledger.finish(note.key, outcome, day=self._spending.day()),
             what=f"recording that the note ended {outcome}",

@@ -1,4 +1,5 @@
-"""The Telegram side: python-telegram-bot handlers and the live-edited reply."""
+"""The Telegram side of the note core: inbound (updates to notes, handlers, menus, the
+button guard, the webhook) and outbound (the answers, the download, the request path)."""
 
 import os
 

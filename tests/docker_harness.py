@@ -11,7 +11,8 @@ override file (docker-compose.test.yml) only adds what a test needs around it:
   tests/docker_relay.py serves each double's port in the container and forwards it over a
   Unix socket, in a bind-mounted folder, to the test process (:class:`UnixBridge`), which
   connects to the double on loopback. Nothing crosses a network beyond the engine's own;
-- the proxy's HTTPS port published on an ephemeral 127.0.0.1 port instead of 80 and 443;
+- the proxy's HTTPS port, and Prometheus's, published on ephemeral 127.0.0.1 ports instead
+  of 80, 443 and 9090;
 - shorter intervals for Docker's health checks (the commands stay the image's).
 
 Every project has its own name; `docker compose down --volumes` removes its containers,
@@ -33,6 +34,8 @@ import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from tests.docker_relay import pipe
 
@@ -126,6 +129,9 @@ services:
   proxy:
     ports: !override ["127.0.0.1::443"]
     healthcheck: {{interval: 2s}}
+  prometheus:
+    ports: !override ["127.0.0.1::9090"]
+    healthcheck: {{interval: 2s}}
   doubles:
     image: {image}
     pull_policy: never
@@ -138,6 +144,22 @@ services:
       interval: 1s
       retries: 60
 """
+
+
+def compose_file() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return data
+
+
+def ensure_stand_in(tag: str, context: Path) -> bool:
+    """Where ``tag`` (an image the Compose file names) is missing, builds the local
+    stand-in in ``context`` under that name, as ../shared/docker-local/engine.sh does for
+    PostgreSQL and Caddy (no container registry is reachable here), and leaves it for the
+    next run, like those. True when it built it."""
+    if docker("image", "inspect", tag, check=False, timeout=60).returncode == 0:
+        return False
+    docker("build", "--quiet", "--network", "host", "--tag", tag, str(context), timeout=900)
+    return True
 
 
 def build_image(tag: str) -> float:

@@ -136,11 +136,16 @@ def test_image_runs_the_bot_unprivileged_with_health_and_data_volume() -> None:
 HADOLINT = shutil.which("hadolint", path=f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin")
 
 
+# the bot's image, and the tests' stand-ins for images no registry serves here
+DOCKERFILES = [ROOT / "Dockerfile", *sorted((ROOT / "tests" / "docker").glob("*/Dockerfile"))]
+
+
 @pytest.mark.skipif(HADOLINT is None, reason="hadolint is not installed")
-def test_hadolint_passes() -> None:
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_hadolint_passes(dockerfile: Path) -> None:
     assert HADOLINT is not None
     result = subprocess.run(
-        [HADOLINT, str(ROOT / "Dockerfile")], capture_output=True, text=True, check=False
+        [HADOLINT, str(dockerfile)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -229,6 +234,23 @@ def test_scaled_profile_is_webhook_replicas_on_postgres_behind_the_proxy() -> No
     assert f"dynamic a replica {env['BOT_WEBHOOK_PORT']}" in caddyfile
     assert "./config/Caddyfile:/etc/caddy/Caddyfile:ro" in proxy["volumes"]
     assert proxy["healthcheck"]["test"] and postgres["healthcheck"]["test"]
+
+
+def test_scaled_profile_has_prometheus_scraping_the_replicas() -> None:
+    """The real image by name (tests/docker/prometheus builds a stand-in where it cannot be
+    pulled); its configuration read-only where its command reads it; its data in a volume;
+    published on the host's loopback only (it has no authentication), after the replicas."""
+    prometheus = services("scaled")["prometheus"]
+    assert re.fullmatch(r"prom/prometheus:v\d+\.\d+\.\d+", prometheus["image"])
+    assert "build" not in prometheus
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
+    assert "./config/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in prometheus["volumes"]
+    assert "--storage.tsdb.path=/prometheus" in prometheus["command"]
+    assert "prometheus-data:/prometheus" in prometheus["volumes"]
+    assert all(str(port).startswith("127.0.0.1:") for port in prometheus["ports"])
+    assert "replica" in prometheus["depends_on"]
+    assert "/-/ready" in " ".join(prometheus["healthcheck"]["test"])
+    assert (ROOT / "tests" / "docker" / "prometheus" / "Dockerfile").is_file()
 
 
 def test_proxy_forwards_only_telegrams_small_requests() -> None:

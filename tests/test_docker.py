@@ -14,16 +14,28 @@ import json
 import secrets
 import ssl
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import yaml
 
 from bot.testing.mock_truebar import MockTruebar
+from tests import dashboard as dash
 from tests.bot_harness import EN_TAG
-from tests.docker_harness import ROOT, Deployment, build_image, deployment, docker, engine_problem
+from tests.docker_harness import (
+    ROOT,
+    Deployment,
+    build_image,
+    compose_file,
+    deployment,
+    docker,
+    engine_problem,
+    ensure_stand_in,
+)
 from tests.fake_telegram import FakeTelegram
 from tests.proxy_checks import assert_refused_after_the_body, curl_refusals, curl_supports_http2
 
@@ -61,6 +73,16 @@ def image() -> Iterator[str]:
         yield tag
     finally:
         docker("rmi", "--force", tag, check=False)
+
+
+@pytest.fixture(scope="module")
+def prometheus_image(image: str) -> str:
+    """The Prometheus image the Compose file names; where it is missing (no registry is
+    reachable here), the stand-in built from Debian's package (tests/docker/prometheus)."""
+    tag: str = compose_file()["services"]["prometheus"]["image"]
+    if ensure_stand_in(tag, ROOT / "tests" / "docker" / "prometheus"):
+        print(f"built the local stand-in for {tag}")
+    return tag
 
 
 def in_network(url: str) -> str:
@@ -186,9 +208,11 @@ async def test_single_profile_transcribes_is_healthy_and_stops_cleanly(
             assert ledger == "[('finished', 'transcribed')]"
 
 
-async def test_scaled_profile_answers_a_note_once_and_its_proxy_lets_only_telegram_in(
-    image: str, voice_note: Path, tmp_path: Path
+async def test_scaled_profile_answers_once_lets_only_telegram_in_and_prometheus_scrapes_each(
+    image: str, prometheus_image: str, voice_note: Path, tmp_path: Path
 ) -> None:
+    """Also: Prometheus scrapes both replicas, each its own series, and every panel of the
+    dashboard is a query Prometheus answers, summed over the replicas."""
     secret = secrets.token_urlsafe(24)
     async with FakeTelegram() as fake, MockTruebar() as truebar:
         fake.add_chat(CHAT, "private")
@@ -198,11 +222,12 @@ async def test_scaled_profile_answers_a_note_once_and_its_proxy_lets_only_telegr
             "POSTGRES_PASSWORD": secrets.token_urlsafe(16),
         }
         async with deployment(image, "scaled", env, double_ports(fake, truebar)) as deployed:
-            # everything healthy: PostgreSQL, both replicas, Caddy
+            # everything healthy: PostgreSQL, both replicas, Caddy, Prometheus
             await deployed.compose("up", "--detach", "--wait", "--wait-timeout", "120")
             replicas = await deployed.containers("replica")
             assert len(replicas) == 2
-            for container in [*replicas, *await deployed.containers("proxy")]:
+            others = [await deployed.containers(name) for name in ("proxy", "prometheus")]
+            for container in [*replicas, *others[0], *others[1]]:
                 assert await deployed.inspect(container, "{{.State.Health.Status}}") == "healthy"
             await fake.wait_for(lambda: len(fake.calls_to("setWebhook")) >= 2)
             assert len(fake.calls_to("setWebhook")) == 2
@@ -228,6 +253,12 @@ async def test_scaled_profile_answers_a_note_once_and_its_proxy_lets_only_telegr
                 for log in logs
             )
             assert did == [(False, True), (True, False)], did
+            worker = next(
+                c for c, log in zip(replicas, logs, strict=True) if "transcribed (" in log
+            )
+            async with await prometheus_client(deployed) as prometheus:
+                await assert_prometheus_scrapes_each_replica(deployed, prometheus, replicas, worker)
+                await assert_every_panel_is_summed_over_replicas(prometheus)
             ledger = await deployed.compose(
                 *("exec", "-T", "postgres", "psql", "-U", "voicebot", "-d", "voicebot", "-Atc"),
                 "SELECT state, outcome, count(*) FROM jobs GROUP BY 1, 2",
@@ -309,3 +340,72 @@ async def assert_only_telegram_gets_through(
         base_url = str(http.base_url).rstrip("/")
         ca_file = workdir / "caddy-root.crt"
         assert await asyncio.to_thread(curl_refusals, base_url, ca_file, secret, workdir) == []
+
+
+PROMETHEUS_WAIT_S = 60  # a few scrape intervals (config/prometheus.yml) and DNS refreshes
+
+
+async def prometheus_client(deployed: Deployment) -> httpx.AsyncClient:
+    """Prometheus's HTTP API on its published (test: ephemeral, loopback) port."""
+    published = (await deployed.compose("port", "prometheus", "9090")).stdout.strip()
+    port = published.rsplit(":", 1)[1]
+    return httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10)
+
+
+async def query(prometheus: httpx.AsyncClient, expr: str) -> list[dict[str, Any]]:
+    """An instant query's result; Prometheus must accept the query."""
+    answer = await prometheus.get("/api/v1/query", params={"query": expr})
+    body = answer.json()
+    assert answer.status_code == 200 and body["status"] == "success", (expr, body)
+    result: list[dict[str, Any]] = body["data"]["result"]
+    return result
+
+
+async def query_until(
+    prometheus: httpx.AsyncClient, expr: str, holds: Callable[[list[dict[str, Any]]], bool]
+) -> list[dict[str, Any]]:
+    """Asks ``expr`` until its result ``holds`` (bounded): scrapes come every few seconds."""
+    deadline = asyncio.get_running_loop().time() + PROMETHEUS_WAIT_S
+    while True:
+        result = await query(prometheus, expr)
+        if holds(result):
+            return result
+        assert asyncio.get_running_loop().time() < deadline, f"{expr}: {result}"
+        await asyncio.sleep(0.5)
+
+
+def scrape_job() -> str:
+    config = yaml.safe_load(dash.PROMETHEUS_CONFIG.read_text())
+    (job,) = config["scrape_configs"]
+    name: str = job["job_name"]
+    return name
+
+
+async def assert_prometheus_scrapes_each_replica(
+    deployed: Deployment, prometheus: httpx.AsyncClient, replicas: list[str], worker: str
+) -> None:
+    """Both replicas are up, found by DNS, and each has its own series: the note counted
+    once, by the replica that did it (``worker``)."""
+    job = scrape_job()
+    await query_until(
+        prometheus, f'count(up{{job="{job}"}} == 1) == 2', lambda result: len(result) == 1
+    )
+    template = "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}"
+    address = {f"{await deployed.inspect(c, template)}:8080": c for c in replicas}
+    received = await query_until(
+        prometheus,
+        f'voicebot_notes_received_total{{job="{job}"}}',
+        lambda result: sorted(float(r["value"][1]) for r in result) == [0, 1],
+    )
+    counted = {address[r["metric"]["instance"]]: float(r["value"][1]) for r in received}
+    assert counted == {c: float(c == worker) for c in replicas}
+
+
+async def assert_every_panel_is_summed_over_replicas(prometheus: httpx.AsyncClient) -> None:
+    """Prometheus answers each of the dashboard's queries (PromQL it accepts), and no
+    answer is per replica (no ``instance`` label): the panels show the bot as a whole."""
+    queries = dash.queries(dash.load())
+    assert queries
+    for panel_query in queries:
+        for series in await query(prometheus, dash.resolve(panel_query.expr)):
+            assert "instance" not in series["metric"], (panel_query, series)

@@ -34,6 +34,7 @@ from bot.core.ports import Observer
 from bot.core.rules import NoteLimits
 from bot.core.scheduling import FairSlots
 from bot.core.spending import Spending
+from bot.core.stopping import Stops
 from bot.core.work import NoteWork, WorkSettings
 from bot.event_loop import new_event_loop
 from bot.logs import keep_payloads_out_of_logs
@@ -222,6 +223,8 @@ async def _start(
     stack.push_async_callback(jobs.drain, settings.shutdown_grace_s)
     taking_over = asyncio.create_task(jobs.take_over(), name="lease-takeover")
     stack.push_async_callback(settle, taking_over)
+    stops = asyncio.create_task(jobs.look_for_stops(), name="stops")
+    stack.push_async_callback(settle, stops)
     resumed = await jobs.resume_pending()
     if resumed:
         log.info("resuming %d unfinished notes", resumed)
@@ -280,6 +283,7 @@ def _core(
         ),
     )
     spending = Spending(storage.ledger, storage.usage, policy, observers)
+    stops = Stops()
     work = NoteWork(
         answers=answers,
         media=media,
@@ -289,6 +293,7 @@ def _core(
         slots=slots,
         spending=spending,
         observer=observers,
+        stops=stops,
         settings=WorkSettings(
             NoteLimits(settings.max_file_bytes, settings.max_duration_s),
             settings.transcript_retention_s,
@@ -304,6 +309,7 @@ def _core(
         preferences=chats,
         admission=policy,
         spending=spending,
+        stops=stops,
         observer=observers,
         settings=JobSettings(
             owner=settings.replica_id,

@@ -35,6 +35,11 @@ MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_UPLOAD = 50 * 1024 * 1024  # what bots may upload
 MAX_DOWNLOAD = 20 * 1024 * 1024
+ASKED_FOR_ONLY = frozenset(
+    {"chat_member", "message_reaction", "message_reaction_count", "stopped_message_generation"}
+)
+"""Update types sent only to a bot that lists them in ``allowed_updates`` (the Bot API
+names the first three; a draft's stop is taken to be one, as it is new)."""
 BOT_ID = 7000000001
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup "
@@ -179,6 +184,7 @@ class Draft:
     text: str
     at: float
     thread_id: int | None = None
+    can_stop: bool = False  # the user sees a button to stop it (Bot API 10.3)
 
 
 @dataclass
@@ -226,6 +232,7 @@ class FakeTelegram:
         self.commands_by_language: dict[str, list[dict[str, Any]]] = {}
         self.answered_callbacks: list[dict[str, Any]] = []
         self.webhook_url = ""
+        self.allowed_updates: list[str] | None = None  # as the bot's getUpdates last said
         self.webhook_secret = ""
         self.flood_429s = 0
         self.flood_reasons: Counter[str] = Counter()
@@ -719,12 +726,23 @@ class FakeTelegram:
                         await self._changed.wait_for(lambda: bool(self._updates))
                 except TimeoutError:
                     pass
+        if (allowed := p.get("allowed_updates")) is not None:
+            self.allowed_updates = list(allowed)
+        wanted = [u for u in self._updates if self._wanted(u)]
         limit = int(p.get("limit", 100) or 100)
-        batch = self._updates[:limit]
+        batch = wanted[:limit]
         now = self.clock()
         for update in batch:
             self.delivered_at.setdefault(update["update_id"], now)
         return batch
+
+    def _wanted(self, update: dict[str, Any]) -> bool:
+        """Whether the bot asked for updates of this type (``allowed_updates``, kept from
+        its last request; unset: all but those Telegram sends only when asked for)."""
+        kind = next(k for k in update if k != "update_id")
+        if self.allowed_updates is None:
+            return kind not in ASKED_FOR_ONLY
+        return kind in self.allowed_updates
 
     async def _api_deleteWebhook(self, p: dict[str, Any]) -> Any:
         self.webhook_url = ""
@@ -899,8 +917,23 @@ class FakeTelegram:
         thread_id = p.get("message_thread_id")
         if thread_id is not None and not chat.is_forum:
             raise ApiError(400, "Bad Request: message thread not found")
-        self.drafts.append(Draft(chat.id, draft_id, text, self.clock(), thread_id))
+        for flag in ("can_stop", "keep_on_stop"):  # Bot API 10.3
+            if not isinstance(p.get(flag, False), bool):
+                raise ApiError(400, f"Bad Request: {flag} must be a boolean")
+        can_stop = bool(p.get("can_stop", False))
+        self.drafts.append(Draft(chat.id, draft_id, text, self.clock(), thread_id, can_stop))
         return True
+
+    def stop_draft(self, chat_id: int, draft_id: int) -> int:
+        """The user presses the stop button of the draft shown last with ``draft_id``:
+        only a draft sent with ``can_stop`` has one. The update's id."""
+        shown = [d for d in self.drafts if (d.chat_id, d.draft_id) == (chat_id, draft_id)]
+        if not shown or not shown[-1].can_stop:
+            raise ValueError(f"draft {draft_id} in chat {chat_id} shows no stop button")
+        generation: dict[str, Any] = {"chat": self.chats[chat_id].to_json(), "draft_id": draft_id}
+        if shown[-1].thread_id is not None:
+            generation["message_thread_id"] = shown[-1].thread_id
+        return self.push_update({"stopped_message_generation": generation})
 
     async def _api_answerGuestQuery(self, p: dict[str, Any]) -> Any:
         query_id = str(p.get("guest_query_id", ""))

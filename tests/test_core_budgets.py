@@ -12,8 +12,9 @@ from bot.core.admission import DAY_S, BudgetKind, Budgets, Shortfall
 from bot.core.note import MediaKind
 from bot.core.outcome import Outcome
 from bot.core.ports import Choices, Probe, Recognition
-from bot.core.say import Notice, NoticeKind
-from tests.auxil.fakes import Core, Spend, until, voice
+from bot.core.say import Notice, NoticeKind, Status
+from bot.core.scheduling import FairSlots
+from tests.auxil.fakes import PCM_CHUNK, Core, Spend, until, voice
 
 SENDER = 1
 
@@ -187,3 +188,61 @@ async def test_a_cache_the_store_cannot_reach_is_a_miss_not_a_failure(core: Core
     core.jobs().submit(note := voice(file_unique_id="AgADBQ"))
     assert await core.observer.ended_with(note.key) == Outcome.TRANSCRIBED
     assert core.transcriber.sessions == 1
+
+
+# -- stop ----------------------------------------------------------------------------------------
+
+
+async def test_a_note_stopped_mid_stream_answers_with_the_words_so_far_and_spends_no_more(
+    tmp_path: Path,
+) -> None:
+    core = Core(tmp_path)
+    core.transcriber.seconds = 60.0
+    jobs = core.jobs()
+    jobs.submit(note := voice(duration=60))
+    await until(lambda: core.transcriber.audio_bytes >= 2 * 10 * PCM_CHUNK)  # 2 s went
+    assert await jobs.stop(note.key)
+    assert await core.observer.ended_with(note.key) == Outcome.STOPPED
+    (final,) = core.answer(note).finals
+    assert final.stopped and final.text.startswith("word1 word2")
+    streamed = core.transcriber.audio_bytes / (10 * PCM_CHUNK)
+    assert 2 <= streamed < 10  # not the minute
+    assert [s.seconds for s in core.ledger.spends] == [streamed] and final.audio_s == streamed
+    assert core.transcriber.open_sessions == 0
+    assert not await jobs.stop(note.key)  # done: nothing to stop
+
+
+async def test_a_note_stopped_while_it_waits_leaves_the_line_with_no_session(
+    tmp_path: Path,
+) -> None:
+    core = Core(tmp_path, slots=FairSlots(1, 1, 1))
+    core.transcriber.seconds = 60.0
+    jobs = core.jobs()
+    jobs.submit(first := voice(chat=1, duration=60))
+    await until(lambda: core.transcriber.audio_bytes > 0)
+    jobs.submit(waiting := voice(chat=2, duration=60))
+    await until(lambda: waiting.key in core.answers.by_note)
+    await until(lambda: Status.queued(0) in core.answer(waiting).shown)
+    assert await jobs.stop(waiting.key)
+    assert await core.observer.ended_with(waiting.key) == Outcome.STOPPED
+    assert core.answer(waiting).finals[0].stopped and core.answer(waiting).finals[0].text == ""
+    assert core.transcriber.sessions == 1  # the first note's alone
+    assert await jobs.stop(first.key)
+    assert await core.observer.ended_with(first.key) == Outcome.STOPPED
+
+
+async def test_a_stop_asked_on_another_replica_reaches_the_note_through_the_ledger(
+    tmp_path: Path,
+) -> None:
+    core = Core(tmp_path)
+    core.transcriber.seconds = 60.0
+    core.transcriber.chunk_every_s = 0.01  # the minute takes 6 s: stopped long before
+    jobs = core.jobs()
+    other_replica = Core(core.tmp, ledger=core.ledger).jobs()  # shares the ledger alone
+    jobs.submit(note := voice(duration=60))
+    await until(lambda: core.transcriber.audio_bytes > 0)
+    assert await other_replica.stop(note.key)
+    async with asyncio.TaskGroup() as group:
+        looking = group.create_task(jobs.look_for_stops())
+        assert await core.observer.ended_with(note.key) == Outcome.STOPPED
+        looking.cancel()

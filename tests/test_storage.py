@@ -905,3 +905,16 @@ async def test_the_blocklist_tells_each_blocked_one_once_a_day(storage: Storage)
     assert await blocklist.tell_once(7, DAY + 1)
     assert await blocklist.unblock(7) and not await blocklist.unblock(7)
     assert await blocklist.blocked() == {-100}
+
+
+async def test_a_stop_is_asked_of_the_replica_working_on_the_note(storage: Storage) -> None:
+    ledger = storage.ledger
+    await admit(ledger, note(1), owner="a")
+    await admit(ledger, note(2), owner="b")
+    assert await ledger.stops_asked("a") == set()
+    assert await ledger.ask_stop((1, 1)) and await ledger.ask_stop((1, 2))
+    assert await ledger.stops_asked("a") == {(1, 1)}
+    await ledger.finish((1, 1), Outcome.STOPPED)
+    assert await ledger.stops_asked("a") == set()
+    assert not await ledger.ask_stop((1, 1))  # finished: nothing to stop
+    assert not await ledger.ask_stop((1, 99))  # never seen

@@ -32,6 +32,7 @@ from bot.core.outcome import Admission, Outcome
 from bot.core.ports import Answers, Ledger, LedgerEntry, Observer, Preferences
 from bot.core.say import Notice, NoticeKind, over_budget
 from bot.core.spending import Spending
+from bot.core.stopping import STOPS_LOOKED_FOR_EVERY_S, Stops
 from bot.core.store_retry import retried
 from bot.core.timing import Trace, start_trace
 from bot.core.work import NoteWork
@@ -64,6 +65,7 @@ class Jobs:
         preferences: Preferences,
         admission: AdmissionPolicy,
         spending: Spending,
+        stops: Stops,
         observer: Observer,
         settings: JobSettings,
         clock: Callable[[], float] = time.time,
@@ -75,6 +77,7 @@ class Jobs:
         self._preferences = preferences
         self._admission = admission
         self._spending = spending
+        self._stops = stops
         self._observer = observer
         self._settings = settings
         self._clock = clock
@@ -142,6 +145,31 @@ class Jobs:
             bot_wide=self._admission.bot_wide,
         )
         return admission, decision
+
+    async def stop(self, key: NoteKey) -> bool:
+        """Stop the note ``key`` (its sender or an admin asked): at once if it is worked on
+        here, else through the ledger for the replica that works on it. Whether it was
+        still in progress."""
+        if self._stops.ask(key):
+            log.info("chat %s message %s: stopping, as asked", *key)
+            return True
+        asked = await self._ledger.ask_stop(key)
+        if asked:
+            log.info("chat %s message %s: stop asked of the replica working on it", *key)
+        return asked
+
+    async def look_for_stops(self) -> None:
+        """For the bot's lifetime: stops asked through the ledger (on another replica) of
+        the notes worked on here, taken up within ``STOPS_LOOKED_FOR_EVERY_S``."""
+        while True:
+            await asyncio.sleep(STOPS_LOOKED_FOR_EVERY_S)
+            if not self._stops.running:
+                continue
+            try:
+                for key in await self._ledger.stops_asked(self._settings.owner):
+                    self._stops.ask(key)
+            except Exception as exc:  # the database is away; try again next round
+                log.warning("looking for stops failed: %s: %s", type(exc).__name__, exc)
 
     async def resume_pending(self) -> int:
         """Take up the notes a previous run of this bot left unanswered."""

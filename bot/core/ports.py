@@ -227,6 +227,12 @@ class Ledger(Protocol):
     async def finish(self, key: NoteKey, outcome: Outcome, *, day: int = 0) -> None:
         """The note ended so (counted among ``day``'s outcomes)."""
 
+    async def ask_stop(self, key: NoteKey) -> bool:
+        """Mark the note to be stopped by whoever works on it; whether it is pending."""
+
+    async def stops_asked(self, owner: str) -> set[NoteKey]:
+        """``owner``'s pending notes marked to be stopped."""
+
     async def renew(self, owner: str, keys: Iterable[NoteKey], lease_s: float) -> set[NoteKey]:
         """Extend ``owner``'s leases; returns the notes another replica took over."""
 

@@ -96,3 +96,4 @@ class Final:
     audio_s: float
     truncated: bool
     buttons: bool
+    stopped: bool = False  # its sender stopped it: the words recognised until then

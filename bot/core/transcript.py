@@ -55,9 +55,11 @@ class Heard:
 @dataclass(frozen=True, slots=True)
 class Transcribed:
     """A finished transcription: its text and segments, how much audio it came from,
-    and whether the audio was cut at its budget (the file went on longer than it said)."""
+    whether the audio was cut at its budget (the file went on longer than it said), and
+    whether it was stopped."""
 
     text: str
     segments: tuple[Segment, ...]
     audio_s: float
     truncated: bool
+    stopped: bool = False  # its sender stopped it: the words until then

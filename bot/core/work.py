@@ -66,8 +66,9 @@ from bot.core.say import Final, Notice, NoticeKind, Status, over_budget
 from bot.core.scheduling import FairSlots
 from bot.core.side_by_side import enter_together
 from bot.core.spending import Spending
+from bot.core.stopping import Stop, Stops, run_unless_stopped, unless_stopped
 from bot.core.timing import mark
-from bot.core.transcript import Segment, Transcribed, text_of
+from bot.core.transcript import Heard, Segment, Transcribed, text_of
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,7 @@ class NoteWork:
         slots: FairSlots,
         spending: Spending,
         observer: Observer,
+        stops: Stops,
         settings: WorkSettings,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -114,6 +116,7 @@ class NoteWork:
         self._slots = slots
         self._spending = spending
         self._observer = observer
+        self._stops = stops
         self._settings = settings
         self._limits = settings.limits
         self._clock = clock
@@ -127,7 +130,8 @@ class NoteWork:
         choices = await self._preferences.choices(note)
         answer = self._answers.answer(note, choices.language)
         try:
-            return await self._answer(note, answer, choices)
+            with self._stops.watching(note.key) as stop:
+                return await self._answer(note, answer, choices, stop)
         except Passing as failure:
             if failure.status is not None and answer.placed:
                 with contextlib.suppress(NoteFailure):  # best effort: it is tried again
@@ -147,7 +151,7 @@ class NoteWork:
         choices = await self._preferences.choices(note)
         return await self._cached(note, choices.recognition) is not None
 
-    async def _answer(self, note: Note, answer: Answer, choices: Choices) -> Outcome:
+    async def _answer(self, note: Note, answer: Answer, choices: Choices, stop: Stop) -> Outcome:
         if (problem := rules.precheck(note, self._limits)) is not None:
             log.info("chat %s message %s: %s", *note.key, problem.kind.value)
             return await self._say(note, answer, problem, Outcome.REJECTED)
@@ -160,7 +164,7 @@ class NoteWork:
             self._observer.looked_up(note, False, 0.0)
         try:
             async with self._fetched(note) as file, answer.live() as live:
-                transcribed = await self._work(note, live, file, choices, answer)
+                transcribed = await self._work(note, live, file, choices, answer, stop)
         except Unusable as failure:
             log.info("chat %s message %s: %s", *note.key, failure)
             return await self._say(note, answer, failure.notice, Outcome.REJECTED)
@@ -175,7 +179,13 @@ class NoteWork:
         return await self._final(note, answer, transcribed, choices)
 
     async def _work(
-        self, note: Note, live: Live, file: FetchedFile, choices: Choices, answer: Answer
+        self,
+        note: Note,
+        live: Live,
+        file: FetchedFile,
+        choices: Choices,
+        answer: Answer,
+        stop: Stop,
     ) -> Transcribed:
         status = Status.transcribing(note.asr_tag)
         if note.kind.sniffed:
@@ -195,10 +205,11 @@ class NoteWork:
                 await live.placed()
             if waiting:
                 queue = _QueueDisplay(live, self._clock)
-                async for place in ticket.places():
+                async for place in unless_stopped(ticket.places(), stop):
                     queue.show(place)
-                live.show(status)
-            return await self._transcribe(note, live, file, choices.recognition, status)
+                if not stop.asked:
+                    live.show(status)
+            return await self._transcribe(note, live, file, choices.recognition, status, stop)
         finally:
             ticket.close()
 
@@ -209,23 +220,26 @@ class NoteWork:
         file: FetchedFile,
         recognition: Recognition,
         status: Status,
+        stop: Stop,
     ) -> Transcribed:
         """The file to text; a dropped connection gets one fresh try (the file is not
-        fetched again)."""
+        fetched again). Stopped before any audio went: nothing."""
+        if stop.asked:
+            return Transcribed("", (), 0.0, False, stopped=True)
         if note.duration is None:  # a document: how long it is is known by now
             await self._hold(note, await file.probe())
         for attempt in range(1, SPEECH_ATTEMPTS + 1):
             try:
-                return await self._stream(note, live, file, recognition)
+                return await self._stream(note, live, file, recognition, stop)
             except ConnectionDropped as dropped:
-                if attempt == SPEECH_ATTEMPTS:
+                if attempt == SPEECH_ATTEMPTS or stop.asked:
                     raise
                 log.warning("chat %s message %s: %s; trying once more", *note.key, dropped)
                 live.show(status)
         raise AssertionError("unreachable")
 
     async def _stream(
-        self, note: Note, live: Live, file: FetchedFile, recognition: Recognition
+        self, note: Note, live: Live, file: FetchedFile, recognition: Recognition, stop: Stop
     ) -> Transcribed:
         async with AsyncExitStack() as stack:
             audio = self._audio(note, file)
@@ -235,18 +249,22 @@ class NoteWork:
                 session = await stack.enter_async_context(opening)
             else:
                 session, pcm = await enter_together(stack, opening, audio)
-            final, segments = "", list[Segment]()
             chunks = _held(pcm.chunks(), live.placed, int(AUDIO_BEFORE_ANSWER_S * PCM_BYTES_PER_S))
-            try:
-                async with contextlib.aclosing(session.stream(chunks)) as heard:
-                    async for update in heard:
+            heard = _HeardSoFar()
+
+            async def listen() -> None:
+                async with contextlib.aclosing(session.stream(chunks)) as updates:
+                    async for update in updates:
                         live.show(update.shown)
-                        final = update.final
-                        if update.segment is not None:
-                            segments.append(update.segment)
+                        heard.take(update)
+
+            try:
+                await run_unless_stopped(listen(), stop)
             finally:  # what went is spent, whatever happened to the rest
                 await self._spending.spend(note, session.streamed_s)
-            return Transcribed(final, tuple(segments), pcm.duration_s, pcm.truncated)
+            if stop.asked:  # what the reader saw, the latest guess included
+                return Transcribed(heard.shown, heard.segments, session.streamed_s, False, True)
+            return Transcribed(heard.final, heard.segments, pcm.duration_s, pcm.truncated)
 
     async def _hold(self, note: Note, probe: Probe) -> None:
         """A document's length, once known, counts against today's budgets: one longer
@@ -285,16 +303,26 @@ class NoteWork:
         under it and, made from the whole file here (not ``cached``), for the next time
         the file comes."""
         text = transcribed.text.strip()
-        if not text and not rules.says(note, None, answered=answer.placed):
+        asked = answer.placed or transcribed.stopped  # someone pressed stop: told, always
+        if not text and not rules.says(note, None, answered=asked):
             log.info("chat %s message %s: no speech, not said (nobody asked)", *note.key)
             return Outcome.IGNORED
         shown = export.with_timestamps(transcribed.segments) if choices.timestamps else text
         buttons = bool(text) and note.target.delivery is Delivery.CHAT
-        whole = not (cached or transcribed.truncated)
+        whole = not (cached or transcribed.truncated or transcribed.stopped)
         source = self._cache_key(note, choices.recognition) if whole else None
         if text and (buttons or source) and self._settings.transcript_retention_s > 0:
             await self._keep(note, transcribed, choices.recognition.tag, source)
-        await answer.finish(Final(shown, text, transcribed.audio_s, transcribed.truncated, buttons))
+        await answer.finish(
+            Final(
+                shown,
+                text,
+                transcribed.audio_s,
+                transcribed.truncated,
+                buttons,
+                stopped=transcribed.stopped,
+            )
+        )
         mark("final_sent")
         log.info(
             "chat %s message %s: transcribed (%d chars from %.1f s of audio%s%s, tag %s)",
@@ -305,6 +333,8 @@ class NoteWork:
             ", kept from before" if cached else "",
             choices.recognition.tag,
         )
+        if transcribed.stopped:
+            return Outcome.STOPPED
         return Outcome.TRANSCRIBED if text else Outcome.EMPTY
 
     async def _keep(
@@ -355,6 +385,24 @@ class NoteWork:
             yield file
         finally:
             file.path_on_disk.unlink(missing_ok=True)
+
+
+class _HeardSoFar:
+    """What a speech session has recognised so far."""
+
+    def __init__(self) -> None:
+        self.final = ""
+        self.shown = ""
+        self._segments: list[Segment] = []
+
+    def take(self, update: Heard) -> None:
+        self.final, self.shown = update.final, update.shown
+        if update.segment is not None:
+            self._segments.append(update.segment)
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        return tuple(self._segments)
 
 
 class FetchedFile:

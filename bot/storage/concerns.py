@@ -39,6 +39,7 @@ class KeyboardKind(enum.StrEnum):
     SETTINGS = "settings"  # /settings
     LANG = "lang"  # /lang's list
     MODE = "mode"  # /mode's list
+    STOP = "stop"  # under a live answer: stop its note
 
 
 OFFERS = frozenset({KeyboardKind.LANGUAGES, KeyboardKind.AGAIN})

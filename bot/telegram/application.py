@@ -26,6 +26,7 @@ from bot.telegram.inbound.button_guard import remember
 from bot.telegram.inbound.conversation import Conversation
 from bot.telegram.inbound.handlers import Handlers
 from bot.telegram.inbound.spending_commands import Books, SpendingCommands
+from bot.telegram.inbound.stopping import STOPPED_GENERATION
 from bot.telegram.inbound.webhook import WebhookServer
 from bot.telegram.outbound.flood import FloodGate
 from bot.telegram.outbound.http_request import AcyclicHTTPXRequest
@@ -39,7 +40,13 @@ log = logging.getLogger(__name__)
 TelegramApp = Application[Any, Any, Any, Any, Any, Any]
 
 # Said explicitly: without a list Telegram keeps whatever a previous run asked for.
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CHANNEL_POST, Update.GUEST_MESSAGE, Update.CALLBACK_QUERY]
+ALLOWED_UPDATES = [
+    Update.MESSAGE,
+    Update.CHANNEL_POST,
+    Update.GUEST_MESSAGE,
+    Update.CALLBACK_QUERY,
+    STOPPED_GENERATION,
+]
 POLL_TIMEOUT_S = 30
 API_CONNECTIONS = 256  # requests to Telegram at once, at most
 API_LIMITS = httpx.Limits(max_connections=API_CONNECTIONS, max_keepalive_connections=16)
@@ -90,7 +97,8 @@ def application(
 
 
 class TranscriptKeyboards:
-    """The buttons under a transcript, remembered by the message they are on."""
+    """The buttons under a live answer and a transcript, remembered by the message they
+    are on."""
 
     def __init__(self, keyboards: Keyboards) -> None:
         self._keyboards = keyboards
@@ -99,6 +107,12 @@ class TranscriptKeyboards:
         self, chat_id: int, message_id: int, note_id: int, owner_id: int | None
     ) -> None:
         keyboard = Keyboard(chat_id, message_id, KeyboardKind.TRANSCRIPT, note_id, owner_id)
+        await remember(self._keyboards, keyboard)
+
+    async def remember_stop(
+        self, chat_id: int, message_id: int, note_id: int, owner_id: int | None
+    ) -> None:
+        keyboard = Keyboard(chat_id, message_id, KeyboardKind.STOP, note_id, owner_id)
         await remember(self._keyboards, keyboard)
 
 

@@ -2,7 +2,8 @@
 callback data says: only what to do, never to what. The message pressed says which note
 (its keyboard is known by that message: :mod:`bot.telegram.inbound.button_guard`).
 
-``t:srt`` (subtitles) and ``t:lang`` (another language) under a transcript;
+``t:stop`` under a live answer; ``t:srt`` (subtitles) and ``t:lang`` (another language)
+under a transcript;
 ``t:re:<tag key>`` on the list of languages to transcribe the note again in; ``t:again``
 on the offer to transcribe it again once its transcript is no longer kept. The format of
 before (``x:<action>:<message id>…``) matches none of these: such a button, under a
@@ -22,6 +23,7 @@ SUBTITLES, LANGUAGES = "srt", "lang"
 UNDER_TRANSCRIPT = re.compile(rf"t:({SUBTITLES}|{LANGUAGES})\Z")
 CHOICE = re.compile(r"t:re:([0-9a-f]{16})\Z")  # a tag key (conversation.tag_key)
 AGAIN = re.compile(r"t:again\Z")
+STOP = re.compile(r"t:stop\Z")  # under a live answer: stop transcribing its note
 
 
 def under_transcript(tx: Texts) -> InlineKeyboardMarkup:
@@ -34,6 +36,10 @@ def under_transcript(tx: Texts) -> InlineKeyboardMarkup:
             ]
         ]
     )
+
+
+def stop_button(tx: Texts) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[InlineKeyboardButton(tx.stop_button, callback_data="t:stop")]])
 
 
 def transcribe_again(tx: Texts) -> InlineKeyboardMarkup:

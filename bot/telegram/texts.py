@@ -205,11 +205,32 @@ class Texts:
         return self.transcribing
 
     def final(self, final: Final) -> str:
-        """A note's transcript as its answer shows it (what no speech and a cut file say)."""
+        """A note's transcript as its answer shows it (what no speech, a cut file and a
+        stop say)."""
+        if final.stopped:
+            if not final.text:
+                return self._("⏹ Stopped before any words were recognized.")
+            return f"{final.text}\n\n{self.final_stopped_marker}"
         shown = final.text or self.no_speech
         if final.truncated:
             shown = f"{shown}\n\n{self.cut_at(final.audio_s)}"
         return shown
+
+    @property
+    def final_stopped_marker(self) -> str:
+        return self._("⏹ Stopped: this is what I heard until then.")
+
+    @property
+    def stop_button(self) -> str:
+        return self._("⏹ Stop")
+
+    @property
+    def stopping(self) -> str:
+        return self._("Stopping…")
+
+    @property
+    def nothing_to_stop(self) -> str:
+        return self._("This one is done already.")
 
     def notice(self, notice: Notice) -> str:
         """Why a note has no transcript, or not yet."""

@@ -33,6 +33,7 @@ from bot.core.say import Final, Notice, Status
 from bot.core.scheduling import FairSlots
 from bot.core.side_by_side import together
 from bot.core.spending import Spending
+from bot.core.stopping import Stops
 from bot.core.timing import Trace
 from bot.core.transcript import Heard, Segment
 from bot.core.work import NoteWork, WorkSettings
@@ -227,12 +228,13 @@ class FakePcm:
     seconds: float
     truncated: bool = False
     duration_s: float = 0.0
+    chunk_every_s: float = 0.0  # 0: as fast as the loop turns
 
     async def chunks(self) -> AsyncGenerator[bytes, None]:
         for _ in range(int(self.seconds * 10)):
             self.duration_s += 0.1
             yield bytes(PCM_CHUNK)
-            await asyncio.sleep(0)
+            await asyncio.sleep(self.chunk_every_s)
 
 
 @dataclass
@@ -266,6 +268,7 @@ class FakeSession:
 class FakeTranscriber:
     probe_found: Probe = field(default_factory=lambda: Probe(5.0, True))
     seconds: float = 3.0  # audio every file decodes to
+    chunk_every_s: float = 0.0  # how fast it decodes: a tenth of a second of audio each
     open_failures: list[NoteFailure] = field(default_factory=list)  # the next sessions'
     # (bytes, failure): the next sessions fail so once that much audio has arrived
     stream_failures: list[tuple[int, NoteFailure]] = field(default_factory=list)
@@ -297,7 +300,11 @@ class FakeTranscriber:
     async def decode(self, file: Path, budget_s: float) -> AsyncIterator[FakePcm]:
         assert file.exists()
         self.budgets.append(budget_s)
-        yield FakePcm(min(self.seconds, budget_s), truncated=self.seconds > budget_s)
+        yield FakePcm(
+            min(self.seconds, budget_s),
+            truncated=self.seconds > budget_s,
+            chunk_every_s=self.chunk_every_s,
+        )
 
 
 # -- what is kept -----------------------------------------------------------------------------
@@ -310,6 +317,7 @@ class _Row:
     finished: bool = False
     outcome: Outcome | None = None
     held_s: float = 0.0  # what it declared and has not streamed yet
+    stop_asked: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,6 +469,20 @@ class FakeLedger:
         row.finished, row.outcome = True, outcome
         self.finished_on[key] = day
 
+    async def ask_stop(self, key: NoteKey) -> bool:
+        self._call("ask_stop")
+        row = self.rows.get(key)
+        if row is None or row.finished:
+            return False
+        row.stop_asked = True
+        return True
+
+    async def stops_asked(self, owner: str) -> set[NoteKey]:
+        self._call("stops_asked")
+        return {
+            k for k, r in self.rows.items() if r.owner == owner and r.stop_asked and not r.finished
+        }
+
     async def renew(self, owner: str, keys: Iterable[NoteKey], lease_s: float) -> set[NoteKey]:
         self._call("renew")
         return {k for k in keys if k in self.rows and self.rows[k].owner != owner}
@@ -574,6 +596,7 @@ class Core:
     budgets: Budgets = field(default_factory=Budgets)
     cache: bool = True
     now: float = 1.0e9  # the wall clock the budgets' day is read from
+    stops: Stops = field(default_factory=Stops)
 
     def __post_init__(self) -> None:
         self.answers = FakeAnswers(self.ledger)
@@ -598,6 +621,7 @@ class Core:
             slots=self.slots,
             spending=self.spending(policy or self.policy()),
             observer=self.observer,
+            stops=self.stops,
             settings=WorkSettings(
                 self.limits, self.retention_s, self.tmp, self.looked_into_at_once, self.cache
             ),
@@ -612,6 +636,7 @@ class Core:
             preferences=self.preferences,
             admission=policy,
             spending=self.spending(policy),
+            stops=self.stops,
             observer=self.observer,
             settings=JobSettings("replica", 60.0, self.max_attempts, 3600.0, self.store_retry_s),
         )

@@ -187,6 +187,23 @@ class PostgresLedger:
                     outcome.value,
                 )
 
+    async def ask_stop(self, key: NoteKey) -> bool:
+        status = await self._db.pool.execute(
+            "UPDATE jobs SET stop_asked = true "
+            "WHERE chat_id = $1 AND message_id = $2 AND state = $3",
+            *key,
+            PENDING,
+        )
+        return changed(status) > 0
+
+    async def stops_asked(self, owner: str) -> set[NoteKey]:
+        rows = await self._db.pool.fetch(
+            "SELECT chat_id, message_id FROM jobs WHERE owner = $1 AND stop_asked AND state = $2",
+            owner,
+            PENDING,
+        )
+        return {(int(row["chat_id"]), int(row["message_id"])) for row in rows}
+
     async def renew(self, owner: str, keys: Iterable[NoteKey], lease_s: float) -> set[NoteKey]:
         chats, messages = _columns(keys)
         if not chats:

@@ -129,6 +129,10 @@ MIGRATIONS = (
         told_day INTEGER NOT NULL DEFAULT -1
     );
     """,
+    """
+    ALTER TABLE jobs ADD COLUMN stop_asked BOOLEAN NOT NULL DEFAULT false;
+    CREATE INDEX jobs_stop_asked ON jobs (owner) WHERE stop_asked;
+    """,
 )
 
 

@@ -153,6 +153,22 @@ class SqliteLedger:
 
         await self._db.transaction(finish)
 
+    async def ask_stop(self, key: NoteKey) -> bool:
+        changed = await self._db.execute(
+            "UPDATE jobs SET stop_asked = 1 WHERE chat_id = ? AND message_id = ? AND state = ?",
+            *key,
+            PENDING,
+        )
+        return changed > 0
+
+    async def stops_asked(self, owner: str) -> set[NoteKey]:
+        rows = await self._db.query(
+            "SELECT chat_id, message_id FROM jobs WHERE owner = ? AND stop_asked = 1 AND state = ?",
+            owner,
+            PENDING,
+        )
+        return {(int(str(chat)), int(str(message))) for chat, message in rows}
+
     async def renew(self, owner: str, keys: Iterable[NoteKey], lease_s: float) -> set[NoteKey]:
         wanted = list(keys)
         if not wanted:

@@ -131,6 +131,10 @@ MIGRATIONS = (
         told_day INTEGER NOT NULL DEFAULT -1
     );
     """,
+    """
+    ALTER TABLE jobs ADD COLUMN stop_asked INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX jobs_stop_asked ON jobs (owner) WHERE stop_asked = 1;
+    """,
 )
 
 

@@ -48,6 +48,7 @@ from bot.telegram.inbound.notes import (
 )
 from bot.telegram.inbound.settings_menu import SettingsMenu
 from bot.telegram.inbound.spending_commands import SpendingCommands
+from bot.telegram.inbound.stopping import Stopping
 from bot.telegram.outbound.ways import GuestAnswer
 from bot.telegram.texts import texts_for
 
@@ -100,6 +101,7 @@ class Handlers:
             talk, jobs, ledger, transcripts, keyboards, languages, self._guard
         )
         self._channels = ChannelAdmin(talk.bot)
+        self._stopping = Stopping(jobs, self._guard)
 
     def register(self, app: Application, spending: SpendingCommands) -> None:  # type: ignore[type-arg]
         for handler in [
@@ -124,6 +126,7 @@ class Handlers:
             self._guard.handler(MODE_DATA, KeyboardKind.MODE, self.mode_button),
             *self._settings_menu.handlers(),
             *self._export.handlers(),
+            *self._stopping.handlers(),
             self._guard.catch_all(),  # last: any other data is answered, and only that
         ]:
             app.add_handler(handler, group=HANDLERS_GROUP)

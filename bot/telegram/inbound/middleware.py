@@ -19,6 +19,7 @@ from bot.core.log_context import set_note
 from bot.telegram.inbound.blocking import Blocked, BlockedIds
 from bot.telegram.inbound.conversation import Conversation
 from bot.telegram.inbound.notes import guest_target, target_of
+from bot.telegram.inbound.stopping import stopped_draft
 from bot.telegram.outbound.ways import GuestAnswer
 from bot.telegram.texts import texts_for
 
@@ -58,6 +59,8 @@ class Allowlist:
         self._allowed = talk.settings.allowed_ids
 
     def allows(self, update: Update) -> bool:
+        if (stopped := stopped_draft(update)) is not None:  # a private chat's: its user's
+            return stopped[0] in self._allowed
         user, chat = update.effective_user, update.effective_chat
         if update.guest_message is not None:  # its chat is not one of ours: only the caller
             return bool(user and user.id in self._allowed)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from typing import Protocol
@@ -16,7 +17,7 @@ from bot.core.note import Delivery, Note
 from bot.core.ports import Ledger, Live
 from bot.core.say import Final, Notice, Status
 from bot.core.side_by_side import together
-from bot.telegram.export_buttons import under_transcript
+from bot.telegram.export_buttons import stop_button, under_transcript
 from bot.telegram.outbound.live_text import LiveText
 from bot.telegram.outbound.sending import Bot, in_core_terms
 from bot.telegram.outbound.ways import (
@@ -27,6 +28,7 @@ from bot.telegram.outbound.ways import (
     GuestAnswer,
     Recorder,
     Sent,
+    StopButton,
 )
 from bot.telegram.texts import Texts, texts_for
 
@@ -55,6 +57,11 @@ class TranscriptKeyboards(Protocol):
         """The buttons under a note's transcript are on this message (a press there is
         about that note)."""
 
+    async def remember_stop(
+        self, chat_id: int, message_id: int, note_id: int, owner_id: int | None
+    ) -> None:
+        """The stop button of a note's live answer is on this message."""
+
 
 class TelegramAnswers:
     def __init__(
@@ -76,19 +83,27 @@ class TelegramAnswers:
         drafts (where they work and no message exists yet), else a reply edited live;
         each continuing what an earlier attempt placed."""
         target = note.target
+        texts = texts_for(language)
         recorder = Recorder(self._ledger, note.key, self._store_retry_s)
-        reply = EditedReply(self._bot, target, recorder, note.placeholder_id)
         way: FinalWay
         if target.delivery is Delivery.CHANNEL:
-            way = ChannelPost(reply)
+            way = ChannelPost(EditedReply(self._bot, target, recorder, note.placeholder_id))
         elif target.delivery is Delivery.GUEST:
             way = GuestAnswer(self._bot, target, recorder, note.inline_message_id)
-        elif not target.group and not reply.placed and self._drafts.usable(target.chat_id):
-            way = Drafts(self._bot, reply, self._drafts)
-        else:
-            way = reply
+        else:  # a chat's: stoppable by its sender (or an admin) while it is worked on
+            stop = StopButton(stop_button(texts), functools.partial(self._stop_on, note))
+            reply = EditedReply(self._bot, target, recorder, note.placeholder_id, stop)
+            if not target.group and not reply.placed and self._drafts.usable(target.chat_id):
+                way = Drafts(self._bot, reply, self._drafts, stoppable=True)
+            else:
+                way = reply
         typing = isinstance(way, EditedReply)  # the others' views say the bot is at work
-        return TelegramAnswer(note, way, texts_for(language), self._bot, self._keyboards, typing)
+        return TelegramAnswer(note, way, texts, self._bot, self._keyboards, typing)
+
+    async def _stop_on(self, note: Note, message_id: int) -> None:
+        await self._keyboards.remember_stop(
+            note.target.chat_id, message_id, note.target.message_id, note.user_id
+        )
 
 
 class TelegramAnswer:

@@ -89,15 +89,31 @@ class Recorder:
             log.warning("chat %s message %s: %s not recorded: %s", *self._key, what, exc)
 
 
+@dataclass(frozen=True, slots=True)
+class StopButton:
+    """The stop button a live answer carries until its final (every edit must send it
+    again: an edit without a keyboard removes it), and what learns where it went (a press
+    on that message is then about this note)."""
+
+    markup: InlineKeyboardMarkup
+    remember: Callable[[int], Awaitable[None]]
+
+
 class EditedReply:
     def __init__(
-        self, bot: Bot, target: Target, recorder: Recorder | None, message_id: int | None = None
+        self,
+        bot: Bot,
+        target: Target,
+        recorder: Recorder | None,
+        message_id: int | None = None,
+        stop: StopButton | None = None,
     ) -> None:
         self._bot = bot
         self.target = target
         self.chat_id = target.chat_id
         self._recorder = recorder
         self.message_id = message_id
+        self._stop = stop
         self._shown: str | None = None  # what the reply shows, as far as this run knows
 
     @property
@@ -111,7 +127,13 @@ class EditedReply:
     async def ready(self) -> None:
         """Edits are paced in the request path: newer text waits here meanwhile."""
 
-    async def place(self, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    async def place(self, text: str) -> None:
+        """The live answer's first text, with the stop button if it has one."""
+        await self._send_first(text, self._live_markup)
+        if self._stop is not None and self.message_id is not None:
+            await self._stop.remember(self.message_id)
+
+    async def _send_first(self, text: str, markup: InlineKeyboardMarkup | None) -> None:
         message = await reliably(
             lambda: send_reply(self._bot, self.target, text, markup), chat_id=self.chat_id
         )
@@ -122,8 +144,12 @@ class EditedReply:
     async def interim(self, text: str) -> None:
         # Interims never use the chat's burst: it stays for the final, which then lands
         # the moment it is known instead of a second after the last interim.
-        await self._edit(text, Send.INTERIM)
+        await self._edit(text, Send.INTERIM, self._live_markup)
         self._shown = text
+
+    @property
+    def _live_markup(self) -> InlineKeyboardMarkup | None:
+        return None if self._stop is None else self._stop.markup
 
     async def final(self, text: str, markup: InlineKeyboardMarkup | None) -> Sent:
         """The final text (not blank), split over several replies if long, ``markup``
@@ -134,8 +160,8 @@ class EditedReply:
         first, rest = parts[0], parts[1:]
         first_markup = None if rest else markup
         if not self.placed:
-            await self.place(first, first_markup)
-        elif first != self._shown or first_markup is not None:
+            await self._send_first(first, first_markup)
+        elif first != self._shown or first_markup is not None or self._stop is not None:
             await reliably(lambda: self._edit_or_resend(first, first_markup), chat_id=self.chat_id)
         self._shown = first
         marked = self.message_id if first_markup is not None else None
@@ -326,10 +352,14 @@ class Drafts:
     placed at once as an :class:`EditedReply` (recorded, so no note is lost or answered
     twice by the switch) and goes on with edits."""
 
-    def __init__(self, bot: Bot, messages: EditedReply, support: DraftSupport) -> None:
+    def __init__(
+        self, bot: Bot, messages: EditedReply, support: DraftSupport, stoppable: bool = False
+    ) -> None:
         self._bot = bot
         self._messages = messages  # the final's replies, or the reply edited after a refusal
         self._support = support
+        # the draft's own stop (Bot API 10.3; python-telegram-bot does not know it yet)
+        self._stop_kwargs = {"can_stop": True} if stoppable else None
         self.chat_id = messages.chat_id
         self._edits: EditedReply | None = None  # drafts were refused: edits from now on
 
@@ -394,4 +424,5 @@ class Drafts:
             text,
             message_thread_id=self._messages.target.thread_id,
             rate_limit_args=Send.DRAFT,
+            api_kwargs=self._stop_kwargs,
         )

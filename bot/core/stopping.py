@@ -1,0 +1,97 @@
+"""Stopping a note while it is transcribed: its sender (or a group's admin) asks, its
+speech session is closed at once, and what was recognised until then is the note's
+answer, marked as stopped; only what was streamed is spent.
+
+A stop is asked of whichever replica the press reaches: the note's own (:class:`Stops`,
+at once) or, through the ledger, another's, which looks for stops asked of its notes
+every ``STOPS_LOOKED_FOR_EVERY_S`` (:meth:`bot.core.jobs.Jobs.look_for_stops`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Iterator
+from typing import Any
+
+from bot.core.note import NoteKey
+from bot.core.side_by_side import together
+
+STOPS_LOOKED_FOR_EVERY_S = 1.0
+
+
+class Stop:
+    """One note's stop, asked for or not yet."""
+
+    def __init__(self) -> None:
+        self._asked = asyncio.Event()
+
+    @property
+    def asked(self) -> bool:
+        return self._asked.is_set()
+
+    def ask(self) -> None:
+        self._asked.set()
+
+    async def wait(self) -> None:
+        await self._asked.wait()
+
+
+class Stops:
+    """The notes worked on here, by key, and their stops."""
+
+    def __init__(self) -> None:
+        self._running: dict[NoteKey, Stop] = {}
+
+    @contextlib.contextmanager
+    def watching(self, key: NoteKey) -> Iterator[Stop]:
+        """``key``'s stop while it is worked on here."""
+        stop = self._running[key] = Stop()
+        try:
+            yield stop
+        finally:
+            if self._running.get(key) is stop:
+                del self._running[key]
+
+    def ask(self, key: NoteKey) -> bool:
+        """Stop ``key`` if it is worked on here; whether it is."""
+        stop = self._running.get(key)
+        if stop is not None:
+            stop.ask()
+        return stop is not None
+
+    @property
+    def running(self) -> frozenset[NoteKey]:
+        return frozenset(self._running)
+
+
+async def unless_stopped(items: AsyncIterator[int], stop: Stop) -> AsyncGenerator[int, None]:
+    """``items`` until they end or ``stop`` is asked (a waiting note leaves the line at
+    once, not when its turn comes)."""
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        while not stop.asked:
+            step = asyncio.ensure_future(anext(items))
+            done, _ = await asyncio.wait({step, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if step not in done:
+                step.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                    await step
+                return
+            try:
+                item = step.result()
+            except StopAsyncIteration:
+                return
+            yield item
+    finally:
+        stopped.cancel()
+
+
+async def run_unless_stopped(work: Coroutine[Any, Any, None], stop: Stop) -> None:
+    """Run ``work`` until it ends, or until ``stop`` is asked: it is then cancelled (a
+    speech session closes at once, whatever audio it still had to recognise)."""
+    async with together() as group:
+        working = group.create_task(work)
+        asked = group.create_task(stop.wait())
+        await asyncio.wait({working, asked}, return_when=asyncio.FIRST_COMPLETED)
+        (working if asked.done() else asked).cancel()

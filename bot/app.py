@@ -202,7 +202,7 @@ async def _start(
         settings.store_retry_s,
     )
     jobs, spending, slots = _core(
-        settings, storage, answers, TelegramMedia(bot), transcriber, chats, observer
+        settings, storage, answers, TelegramMedia(bot), transcriber, languages, chats, observer
     )
     app = application(bot, settings, chats, jobs, Books(spending, slots), storage, languages)
     with _starting(_telegram_failure):
@@ -258,6 +258,7 @@ def _core(
     answers: TelegramAnswers,
     media: TelegramMedia,
     transcriber: TruebarTranscriber,
+    languages: TruebarLanguages,
     chats: ChatSettings,
     observer: Observer | None,
 ) -> tuple[Jobs, Spending, FairSlots]:
@@ -289,6 +290,7 @@ def _core(
         media=media,
         transcriber=transcriber,
         preferences=chats,
+        languages=languages,
         kept=storage.transcripts,
         slots=slots,
         spending=spending,

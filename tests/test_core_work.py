@@ -18,8 +18,8 @@ from bot.core.errors import (
 )
 from bot.core.note import Delivery, MediaKind
 from bot.core.outcome import Outcome
-from bot.core.ports import Probe
-from bot.core.say import Notice, NoticeKind, Status
+from bot.core.ports import Probe, Stage
+from bot.core.say import Notice, NoticeKind, Status, StatusKind
 from bot.core.work import AUDIO_BEFORE_ANSWER_S, PCM_BYTES_PER_S
 from tests.auxil.fakes import Core, until, voice
 
@@ -165,3 +165,34 @@ async def test_files_looked_into_before_their_turn_are_a_sessions_worth_at_once(
         *(core.work().run(voice(chat, 9, kind=MediaKind.FILE)) for chat in (1, 2, 3))
     )
     assert core.media.most_at_once == 3
+
+
+# -- translation -----------------------------------------------------------------------------
+
+EN_TAG = "KALDI:en-US:*:*"
+TO_GERMAN = Stage("NLP_nmt", "NMT:en-US:de-DE:*", required=True)
+
+
+async def test_a_translation_asks_for_its_stage_last_and_says_what_it_does(core: Core) -> None:
+    core.languages.translations_[EN_TAG] = {"de-DE": TO_GERMAN}
+    note = voice(translate_to="de-DE", origin_message_id=7, requested=True)
+    assert await core.work().run(note) == Outcome.TRANSCRIBED
+    assert core.transcriber.recognitions[-1].stages[-1] == TO_GERMAN
+    answer = core.answer(note)
+    assert answer.shown[0] == Status(StatusKind.TRANSLATING, tag="de-DE")
+    assert not answer.finals[0].buttons  # a translation has no buttons of its own
+
+
+async def test_a_translation_no_longer_offered_is_said_and_costs_no_session(core: Core) -> None:
+    note = voice(translate_to="de-DE", origin_message_id=7, requested=True)
+    assert await core.work().run(note) == Outcome.FAILED
+    assert core.answer(note).notices == [Notice(NoticeKind.NO_TRANSLATION, detail="de-DE")]
+    assert core.transcriber.sessions == 0 and core.media.downloads == 0
+
+
+async def test_a_transcript_offers_translation_only_where_the_service_has_it(core: Core) -> None:
+    assert await core.work().run(plain := voice(message=1)) == Outcome.TRANSCRIBED
+    core.languages.translations_[EN_TAG] = {"de-DE": TO_GERMAN}
+    assert await core.work().run(offered := voice(message=2)) == Outcome.TRANSCRIBED
+    assert not core.answer(plain).finals[0].translatable
+    assert core.answer(offered).finals[0].translatable

@@ -4,7 +4,15 @@ import json
 
 import pytest
 
-from bot.truebar import ConfigRejected, ProtocolViolation, ServerError, SessionConfig
+from bot.truebar import (
+    ConfigRejected,
+    ProtocolViolation,
+    ServerError,
+    SessionConfig,
+    extra_stages_for,
+    parse_stages,
+    translations_for,
+)
 from bot.truebar.protocol import (
     ClientMisuse,
     Configured,
@@ -153,3 +161,29 @@ def test_numbers_json_does_not_have_are_violations(number: str) -> None:
     with pytest.raises(ProtocolViolation, match="not JSON"):
         protocol.receive(frame)
     assert protocol.state is State.FAILED
+
+
+def test_translations_are_found_by_the_language_they_take() -> None:
+    options = parse_stages(
+        [
+            {"task": "NLP_pc", "configOptions": [{"tag": "PUNCT:en-US:*:*"}]},
+            {
+                "task": "NLP_nmt",
+                "configOptions": [
+                    {"tag": "NMT:en-US:de-DE:*"},
+                    {"tag": "NMT:*:sl-SI:*"},  # any language: the worst match
+                    {"tag": "NMT:en:sl-SI:*"},  # English of any region: a better one
+                    {"tag": "NMT:sl-SI:en-US:*"},  # takes Slovenian: not for English
+                    {"tag": "NMT:en-US:en-US:*"},  # into itself: nothing
+                    {"tag": "NMT:en-US:*:*"},  # into no language in particular: nothing
+                ],
+            },
+        ]
+    )
+    assert translations_for("KALDI:en-US:*:*", options) == {
+        "de-DE": "NMT:en-US:de-DE:*",
+        "sl-SI": "NMT:en:sl-SI:*",
+    }
+    assert extra_stages_for("KALDI:en-US:*:*", options) == {"NLP_pc": "PUNCT:en-US:*:*"}
+    assert translations_for("KALDI:hr-HR:*:*", options) == {"sl-SI": "NMT:*:sl-SI:*"}
+    assert translations_for("KALDI:sl-SI:*:*", options) == {"en-US": "NMT:sl-SI:en-US:*"}

@@ -55,7 +55,11 @@ async def test_a_slovenian_user_is_answered_in_slovenian(
     assert reply(fake, PRIVATE, empty["message_id"]).text == SL.empty_file
     _, final = await transcribed(fake, bot, PRIVATE, voice_note, language_code="sl-SI")
     assert mock_truebar.stats.sessions[-1].tag == SL_TAG
-    assert set(buttons(final)) == {SL.subtitles_button, SL.another_language_button}
+    assert set(buttons(final)) == {
+        SL.subtitles_button,
+        SL.another_language_button,
+        SL.translate_button,  # the mock translates Slovenian into English
+    }
     # the command menu in each language, the operator's for everyone else
     menus = {"sl": fake.commands_by_language["sl"], None: fake.commands}
     assert [(c["command"], c["description"]) for c in menus["sl"]] == SL.commands()

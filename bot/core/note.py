@@ -70,6 +70,7 @@ class Note:
     requested: bool = False  # asked for (a command, a mention, a button), not just sent
     origin_message_id: int | None = None  # a re-run's original note, in the same chat
     file_unique_id: str | None = None  # the same for a file however it is forwarded
+    translate_to: str | None = None  # a translation of the note: the language it gives
 
     @property
     def key(self) -> NoteKey:

@@ -124,6 +124,7 @@ class Stage:
     task: str
     tag: str
     parameters: tuple[tuple[str, bool | int | float | str], ...] = ()
+    required: bool = False  # a failure fails the session (a translation: nothing without it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +172,11 @@ class Languages(Protocol):
 
     async def stages_for(self, tag: str) -> dict[str, str]:
         """The extra stages offered for ``tag``'s language: task → the stage's tag."""
+
+    async def translations(self, tag: str) -> dict[str, Stage]:
+        """The languages ``tag``'s transcripts can be translated into: each language
+        (``en-US``) → the stage that translates into it (required: a translation is
+        nothing without it)."""
 
 
 # -- what is kept -------------------------------------------------------------------------

@@ -8,12 +8,14 @@ import enum
 from dataclasses import dataclass
 
 from bot.core.admission import Shortfall
+from bot.core.note import Note
 
 
 class StatusKind(enum.Enum):
     TRANSCRIBING = "transcribing"
     TRANSCRIBING_AGAIN = "transcribing_again"  # in the language asked for this note alone
     QUEUED = "queued"  # waiting for a Truebar session
+    TRANSLATING = "translating"  # a translation: tag is the language it gives
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +32,14 @@ class Status:
         if tag:
             return cls(StatusKind.TRANSCRIBING_AGAIN, tag=tag)
         return cls(StatusKind.TRANSCRIBING)
+
+    @classmethod
+    def for_note(cls, note: Note) -> Status:
+        """What a note shows while it is worked on: "Translating into …" for a
+        translation, else as :meth:`transcribing`."""
+        if note.translate_to:
+            return cls(StatusKind.TRANSLATING, tag=note.translate_to)
+        return cls.transcribing(note.asr_tag)
 
     @classmethod
     def queued(cls, ahead: int) -> Status:
@@ -63,6 +73,7 @@ class NoticeKind(enum.Enum):
     SERVICE_DOWN_RETRYING = "service_down_retrying"
     DOWNLOAD_RETRYING = "download_retrying"
     OVER_BUDGET = "over_budget"  # limit: the day's budget; left: what remains; detail: whose
+    NO_TRANSLATION = "no_translation"  # detail: the language no longer offered
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,3 +108,4 @@ class Final:
     truncated: bool
     buttons: bool
     stopped: bool = False  # its sender stopped it: the words recognised until then
+    translatable: bool = False  # the speech service can translate it: a button offers it

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import secrets
 import time
@@ -52,6 +53,7 @@ from bot.core.ports import (
     Answers,
     Choices,
     KeptTranscripts,
+    Languages,
     Live,
     MediaSource,
     Observer,
@@ -100,6 +102,7 @@ class NoteWork:
         media: MediaSource,
         transcriber: Transcriber,
         preferences: Preferences,
+        languages: Languages,
         kept: KeptTranscripts,
         slots: FairSlots,
         spending: Spending,
@@ -112,6 +115,7 @@ class NoteWork:
         self._media = media
         self._transcriber = transcriber
         self._preferences = preferences
+        self._languages = languages
         self._kept = kept
         self._slots = slots
         self._spending = spending
@@ -148,6 +152,8 @@ class NoteWork:
         """Whether ``note``'s transcript is kept from before: it costs no speech service
         time (asked only of a note a budget would refuse: a look-up for every note would
         make the store's first call a read of the chat's choices)."""
+        if note.translate_to:  # its stage is looked up when it runs: not worth it here
+            return False
         choices = await self._preferences.choices(note)
         return await self._cached(note, choices.recognition) is not None
 
@@ -155,6 +161,12 @@ class NoteWork:
         if (problem := rules.precheck(note, self._limits)) is not None:
             log.info("chat %s message %s: %s", *note.key, problem.kind.value)
             return await self._say(note, answer, problem, Outcome.REJECTED)
+        if note.translate_to:
+            try:
+                choices = await self._translating(note, choices)
+            except ServiceFailed as failure:
+                log.warning("chat %s message %s: %s", *note.key, failure)
+                return await self._say(note, answer, failure.notice, Outcome.FAILED)
         if (kept := await self._cached(note, choices.recognition)) is not None:
             self._observer.looked_up(note, True, kept.audio_s)
             await self._spending.saved(note, kept.audio_s)
@@ -178,6 +190,19 @@ class NoteWork:
             return await self._say(note, answer, Notice(NoticeKind.SOMETHING_WRONG), Outcome.FAILED)
         return await self._final(note, answer, transcribed, choices)
 
+    async def _translating(self, note: Note, choices: Choices) -> Choices:
+        """A translation's choices: its recognition, then the stage that translates into
+        the language asked for (last: the text comes out translated)."""
+        tag = choices.recognition.tag
+        stage = (await self._languages.translations(tag)).get(note.translate_to or "")
+        if stage is None:
+            raise ServiceFailed(
+                "translation no longer offered",
+                Notice(NoticeKind.NO_TRANSLATION, detail=note.translate_to),
+            )
+        stages = (*choices.recognition.stages, stage)
+        return dataclasses.replace(choices, recognition=Recognition(tag, stages))
+
     async def _work(
         self,
         note: Note,
@@ -187,7 +212,7 @@ class NoteWork:
         answer: Answer,
         stop: Stop,
     ) -> Transcribed:
-        status = Status.transcribing(note.asr_tag)
+        status = Status.for_note(note)
         if note.kind.sniffed:
             if note.requested or answer.placed:
                 live.show(status)  # asked for: answered at once all the same
@@ -308,7 +333,7 @@ class NoteWork:
             log.info("chat %s message %s: no speech, not said (nobody asked)", *note.key)
             return Outcome.IGNORED
         shown = export.with_timestamps(transcribed.segments) if choices.timestamps else text
-        buttons = bool(text) and note.target.delivery is Delivery.CHAT
+        buttons = bool(text) and note.target.delivery is Delivery.CHAT and not note.translate_to
         whole = not (cached or transcribed.truncated or transcribed.stopped)
         source = self._cache_key(note, choices.recognition) if whole else None
         if text and (buttons or source) and self._settings.transcript_retention_s > 0:
@@ -321,6 +346,7 @@ class NoteWork:
                 transcribed.truncated,
                 buttons,
                 stopped=transcribed.stopped,
+                translatable=buttons and await self._translatable(choices.recognition.tag),
             )
         )
         mark("final_sent")
@@ -347,6 +373,15 @@ class NoteWork:
             await self._kept.keep(note.key, kept, source=source)
         except Exception as exc:  # the buttons will say it is not kept: not worth failing
             log.warning("could not keep the transcript: %s: %s", type(exc).__name__, exc)
+
+    async def _translatable(self, tag: str) -> bool:
+        """Whether the speech service offers to translate ``tag``'s transcripts (it cannot
+        say: no)."""
+        try:
+            return bool(await self._languages.translations(tag))
+        except Exception as exc:
+            log.info("no translations known: %s: %s", type(exc).__name__, exc)
+            return False
 
     def _cache_key(self, note: Note, recognition: Recognition) -> str | None:
         if not self._settings.cache or self._settings.transcript_retention_s <= 0:

@@ -18,6 +18,9 @@ class JobLedger(Ledger, Protocol):
     async def reruns(self, chat_id: int, origin_message_id: int) -> list[str | None]:
         """The tags the note was transcribed again in (None: the chat's at the time)."""
 
+    async def translations(self, chat_id: int, origin_message_id: int) -> list[str]:
+        """The languages the note was translated into."""
+
 
 class ChatOptions(Protocol):
     """What each chat has chosen, by name (``bot.preferences`` gives the names their
@@ -40,9 +43,10 @@ class KeyboardKind(enum.StrEnum):
     LANG = "lang"  # /lang's list
     MODE = "mode"  # /mode's list
     STOP = "stop"  # under a live answer: stop its note
+    TRANSLATIONS = "translations"  # the languages to translate a note into (an offer)
 
 
-OFFERS = frozenset({KeyboardKind.LANGUAGES, KeyboardKind.AGAIN})
+OFFERS = frozenset({KeyboardKind.LANGUAGES, KeyboardKind.AGAIN, KeyboardKind.TRANSLATIONS})
 """Kinds a note has at most one of that is not used yet: pressed again, the button that
 offers it points at the one there is instead of sending another."""
 

@@ -33,6 +33,7 @@ JOB_COLUMNS = (
     "requested",
     "origin_message_id",
     "file_unique_id",
+    "translate_to",
 )
 """The columns that hold a note, in the order of :func:`job_values` and :func:`note_of`."""
 
@@ -63,6 +64,7 @@ def job_values(note: Note) -> tuple[object, ...]:
         note.requested,
         note.origin_message_id,
         note.file_unique_id,
+        note.translate_to,
     )
 
 
@@ -89,6 +91,7 @@ def note_of(row: Sequence[Any]) -> Note:
         requested,
         origin_message_id,
         file_unique_id,
+        translate_to,
     ) = row
     delivery = Delivery(view)
     return Note(
@@ -108,6 +111,7 @@ def note_of(row: Sequence[Any]) -> Note:
         bool(requested) or delivery is Delivery.GUEST,
         origin_message_id,
         file_unique_id,
+        translate_to,
     )
 
 

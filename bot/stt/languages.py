@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from bot.core.errors import ServiceUnavailable
-from bot.truebar import StagesCache, TruebarError
+from bot.core.ports import Stage
+from bot.truebar import TRANSLATION_TASK, StagesCache, TruebarError
 
 
 class TruebarLanguages:
@@ -22,3 +23,13 @@ class TruebarLanguages:
             return await self._stages.extra_stages(tag)
         except TruebarError as exc:
             raise ServiceUnavailable(f"no stages list: {exc}") from exc
+
+    async def translations(self, tag: str) -> dict[str, Stage]:
+        try:
+            offered = await self._stages.translations(tag)
+        except TruebarError as exc:
+            raise ServiceUnavailable(f"no stages list: {exc}") from exc
+        return {
+            target: Stage(TRANSLATION_TASK, stage_tag, required=True)
+            for target, stage_tag in offered.items()
+        }

@@ -52,7 +52,8 @@ class TruebarTranscriber:
         config = SessionConfig(
             recognition.tag,
             extra_stages=[
-                extra_stage(s.task, s.tag, dict(s.parameters) or None) for s in recognition.stages
+                extra_stage(s.task, s.tag, dict(s.parameters) or None, required=s.required)
+                for s in recognition.stages
             ],
         )
         started, result = time.monotonic(), "finished"

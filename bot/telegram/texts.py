@@ -202,6 +202,8 @@ class Texts:
             return self.queued(status.ahead)
         if status.kind is StatusKind.TRANSCRIBING_AGAIN and status.tag:
             return self.transcribing_again(status.tag)
+        if status.kind is StatusKind.TRANSLATING and status.tag:
+            return self.translating_into(status.tag)
         return self.transcribing
 
     def final(self, final: Final) -> str:
@@ -287,6 +289,10 @@ class Texts:
                 return self.service_down_retrying
             case NoticeKind.DOWNLOAD_RETRYING:
                 return self.download_retrying
+            case NoticeKind.NO_TRANSLATION:
+                return self._("⚠️ Translation into {language} is no longer offered.").format(
+                    language=self.language_name(notice.detail or "")
+                )
             case NoticeKind.OVER_BUDGET:
                 return self.over_budget(notice.detail or "", limit, notice.left or 0.0)
         return self._("⚠️ Something went wrong while transcribing. Please try again.")
@@ -504,6 +510,25 @@ class Texts:
     @property
     def every_language_used(self) -> str:
         return self._("I've already transcribed this message in every language I offer.")
+
+    @property
+    def translate_button(self) -> str:
+        return self._("🌐 Translate")
+
+    @property
+    def translate_prompt(self) -> str:
+        return self._("Translate it into:")
+
+    @property
+    def every_translation_done(self) -> str:
+        return self._("I've already translated this message into every language I offer.")
+
+    @property
+    def already_translated(self) -> str:
+        return self._("I've already translated this message into that language.")
+
+    def translating_into(self, target: str) -> str:
+        return self._("🌐 Translating into {language}…").format(language=self.language_name(target))
 
     @property
     def already_rerun(self) -> str:

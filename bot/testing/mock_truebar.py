@@ -45,6 +45,12 @@ DEFAULT_TAGS = (
     "KALDI:hr-HR:COL:20230301-0000",
 )
 OFFLINE_ONLY_TAG = "KALDI:de-DE:OFF:20230101-0000"
+DEFAULT_TRANSLATIONS = (
+    "MOCK_NMT:sl-SI:en-US:*",
+    "MOCK_NMT:en-US:sl-SI:*",
+    "MOCK_NMT:en-US:de-DE:*",
+)
+"""Machine translation options the mock offers (the NLP_nmt tag format the bot assumes)."""
 
 
 @dataclass
@@ -120,6 +126,7 @@ class MockTruebar:
         access_ttl_s: float = 900.0,
         refresh_ttl_s: float = 1800.0,
         tags: tuple[str, ...] = DEFAULT_TAGS,
+        translations: tuple[str, ...] = DEFAULT_TRANSLATIONS,
         pace: float | None = None,
         vocabulary: tuple[str, ...] | None = None,
         punctuate: bool = True,
@@ -134,6 +141,7 @@ class MockTruebar:
         self.access_ttl_s = access_ttl_s
         self.refresh_ttl_s = refresh_ttl_s
         self.tags = tags
+        self.translations = translations  # NLP_nmt options: MOCK_NMT:<from>:<into>:*
         self.pace = pace  # results no faster than `pace` × real time (None: at once)
         self.vocabulary = vocabulary
         self.punctuate = punctuate
@@ -310,6 +318,10 @@ class MockTruebar:
                 "task": "NLP_pc",
                 "configOptions": [{"tag": "NEMO_PUNCTUATOR:sl-SI:*:*", "features": []}],
             },
+            {
+                "task": "NLP_nmt",
+                "configOptions": [{"tag": t, "features": []} for t in self.translations],
+            },
         ]
 
     def _tag_known(self, tag: str) -> bool:
@@ -351,6 +363,7 @@ class _Session:
         )
         self.started = 0.0
         self.digest = hashlib.sha256()
+        self.translate_to: str | None = None  # the session translates into this language
 
     async def run(self) -> None:
         if self.faults.handshake_delay_s:
@@ -368,6 +381,13 @@ class _Session:
             return await self.error("CONFIG has no ASR stage with a tag")
         if not self.mock._tag_known(tag):
             return await self.error(f"Unknown or forbidden ASR tag: {tag}")
+        translation = _stage_tag(config, "NLP_nmt")
+        if translation is not None:
+            if translation not in self.mock.translations:
+                return await self.error(f"Unknown NLP_nmt tag: {translation}")
+            source, self.translate_to = translation.split(":")[1:3]
+            if source.lower() != tag.split(":")[1].lower():
+                return await self.error(f"NLP_nmt {translation} does not take {tag}")
         await self.send(
             {
                 "type": "STATUS",
@@ -432,6 +452,8 @@ class _Session:
                 await asyncio.sleep(delay)
 
     async def segment(self, segment: dict[str, Any]) -> None:
+        if self.translate_to is not None:
+            segment = translated(segment, self.translate_to)
         self.record.segments.append(segment)
         await self.send({"type": "TEXT_SEGMENT", "textSegment": segment})
         now = time.monotonic()  # sent: the benchmark times what users see from here
@@ -494,6 +516,27 @@ def _asr_tag(config: dict[str, Any]) -> str | None:
             tag = (stage.get("config") or {}).get("tag")
             return str(tag) if tag else None
     return None
+
+
+def _stage_tag(config: dict[str, Any], task: str) -> str | None:
+    """The tag of the pipeline's ``task`` stage, if it has one."""
+    pipeline = config.get("pipeline")
+    for stage in pipeline if isinstance(pipeline, list) else []:
+        if isinstance(stage, dict) and stage.get("task") == task:
+            tag = (stage.get("config") or {}).get("tag")
+            return str(tag) if tag else None
+    return None
+
+
+def translated(segment: dict[str, Any], language: str) -> dict[str, Any]:
+    """The mock's machine translation: each word marked with the language it was
+    "translated" into (``hello`` → ``hello[de]``), timings and handedness kept."""
+    suffix = f"[{language.split('-')[0].lower()}]"
+    tokens = [
+        {**t, "text": f"{t['text']}{suffix}"} if str(t.get("text", "")).isalnum() else t
+        for t in segment.get("tokens", [])
+    ]
+    return {**segment, "tokens": tokens}
 
 
 def _json_response(conn: ServerConnection, status: int, payload: Any) -> WsResponse:

@@ -24,6 +24,7 @@ from bot.truebar.protocol import (
     CHUNK_BYTES,
     SAMPLE_RATE,
     SAMPLE_WIDTH,
+    TRANSLATION_TASK,
     ProtocolViolation,
     SessionConfig,
     StageOption,
@@ -32,6 +33,7 @@ from bot.truebar.protocol import (
     online_asr_tags,
     parse_stages,
     stages_url_for,
+    translations_for,
 )
 from bot.truebar.stages_cache import StagesCache, StagesSource
 from bot.truebar.transcript import Segment, Token, TranscriptUpdate, join_tokens
@@ -41,6 +43,7 @@ __all__ = [
     "CHUNK_BYTES",
     "SAMPLE_RATE",
     "SAMPLE_WIDTH",
+    "TRANSLATION_TASK",
     "AuthError",
     "AuthUnavailable",
     "ConfigRejected",
@@ -67,4 +70,5 @@ __all__ = [
     "online_asr_tags",
     "parse_stages",
     "stages_url_for",
+    "translations_for",
 ]

@@ -153,22 +153,64 @@ def online_asr_tags(stages: Any) -> list[str]:
     )
 
 
+TRANSLATION_TASK = "NLP_nmt"
+"""Machine translation, a stage after ASR where the account has it. How it is configured
+is not in the public docs: its options are taken to be named like every stage's, by the
+language they take (the tag's second field), with the language they give in the third
+(``FRAMEWORK:sl-SI:en-US:version``); the session's text segments then carry the
+translation."""
+
+
 def extra_stages_for(asr_tag: str, options: list[StageOption]) -> dict[str, str]:
-    """The stages after ASR (``NLP_*``) offered for ``asr_tag``'s language: task → tag
-    (an option for the exact language, ``sl-SI``, wins over one for ``sl`` or any)."""
-    language = asr_tag.split(":")[1] if ":" in asr_tag else asr_tag
-    base = language.split("-")[0].lower()
-    rank = {language.lower(): 0, base: 1, "*": 2}
+    """The stages after ASR (``NLP_*``, translation aside) offered for ``asr_tag``'s
+    language: task → tag (an option for the exact language, ``sl-SI``, wins over one for
+    ``sl`` or any)."""
     best: dict[str, tuple[int, str]] = {}
     for option in options:
-        if not option.task.upper().startswith("NLP"):
+        if not option.task.upper().startswith("NLP") or _translation(option):
             continue
-        score = rank.get(option.language.lower(), rank.get(option.language.split("-")[0].lower()))
+        score = _language_rank(asr_tag, option.language)
         if score is None:
             continue
         if option.task not in best or score < best[option.task][0]:
             best[option.task] = (score, option.tag)
     return {task: tag for task, (_, tag) in best.items()}
+
+
+def translations_for(asr_tag: str, options: list[StageOption]) -> dict[str, str]:
+    """The languages ``asr_tag``'s transcripts can be translated into: target language
+    (``en-US``) → the translation stage's tag (see :data:`TRANSLATION_TASK`); the source
+    language matched as for :func:`extra_stages_for`, a target the same as the source
+    left out."""
+    best: dict[str, tuple[int, str]] = {}
+    source = _tag_language(asr_tag).lower()
+    for option in options:
+        parts = option.tag.split(":")
+        if not _translation(option) or len(parts) < 3 or parts[2] in ("", "*"):
+            continue
+        score = _language_rank(asr_tag, option.language)
+        target = parts[2]
+        if score is None or target.lower() == source:
+            continue
+        if target not in best or score < best[target][0]:
+            best[target] = (score, option.tag)
+    return {target: tag for target, (_, tag) in sorted(best.items())}
+
+
+def _translation(option: StageOption) -> bool:
+    return option.task.upper() == TRANSLATION_TASK.upper()
+
+
+def _tag_language(tag: str) -> str:
+    return tag.split(":")[1] if ":" in tag else tag
+
+
+def _language_rank(asr_tag: str, offered: str) -> int | None:
+    """How well a stage for language ``offered`` fits ``asr_tag``: 0 exactly, 1 the same
+    language in another region, 2 any language; None not at all."""
+    language = _tag_language(asr_tag)
+    rank = {language.lower(): 0, language.split("-")[0].lower(): 1, "*": 2}
+    return rank.get(offered.lower(), rank.get(offered.split("-")[0].lower()))
 
 
 def _parsed(stages: Any) -> bool:

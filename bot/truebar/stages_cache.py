@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from bot.truebar._tasks import settle
-from bot.truebar.protocol import StageOption, extra_stages_for, online_asr_tags
+from bot.truebar.protocol import StageOption, extra_stages_for, online_asr_tags, translations_for
 
 
 class StagesSource(Protocol):
@@ -89,3 +89,7 @@ class StagesCache:
     async def extra_stages(self, asr_tag: str) -> dict[str, str]:
         """The NLP stages offered for ``asr_tag``'s language: task → tag."""
         return extra_stages_for(asr_tag, await self.options())
+
+    async def translations(self, asr_tag: str) -> dict[str, str]:
+        """The languages ``asr_tag``'s transcripts can be translated into: target → tag."""
+        return translations_for(asr_tag, await self.options())

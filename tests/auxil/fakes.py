@@ -27,7 +27,7 @@ from bot.core.export import Kept
 from bot.core.jobs import Jobs, JobSettings
 from bot.core.note import Delivery, MediaKind, Note, NoteKey, Target
 from bot.core.outcome import Admission, Outcome
-from bot.core.ports import Choices, LedgerEntry, Probe, Recognition, Watching
+from bot.core.ports import Choices, LedgerEntry, Probe, Recognition, Stage, Watching
 from bot.core.rules import NoteLimits
 from bot.core.say import Final, Notice, Status
 from bot.core.scheduling import FairSlots
@@ -372,6 +372,7 @@ class FakeLedger:
             rerun_before=any(
                 r.note.origin_message_id == note.origin_message_id
                 and r.note.asr_tag == note.asr_tag
+                and r.note.translate_to == note.translate_to
                 and r.note.target.chat_id == note.target.chat_id
                 for r in self.rows.values()
                 if note.origin_message_id is not None
@@ -523,6 +524,23 @@ class FakeKept:
 
 
 @dataclass
+class FakeLanguages:
+    """What the speech service offers: ``translations`` by recognition tag."""
+
+    tags: list[str] = field(default_factory=lambda: ["KALDI:en-US:*:*", "KALDI:sl-SI:*:*"])
+    translations_: dict[str, dict[str, Stage]] = field(default_factory=dict)
+
+    async def streaming_tags(self) -> list[str]:
+        return self.tags
+
+    async def stages_for(self, tag: str) -> dict[str, str]:
+        return {}
+
+    async def translations(self, tag: str) -> dict[str, Stage]:
+        return self.translations_.get(tag, {})
+
+
+@dataclass
 class FakePreferences:
     choices_: Choices = field(
         default_factory=lambda: Choices(Recognition("KALDI:en-US:*:*"), False, "en", False)
@@ -585,6 +603,7 @@ class Core:
     media: FakeMedia = field(default_factory=FakeMedia)
     transcriber: FakeTranscriber = field(default_factory=FakeTranscriber)
     preferences: FakePreferences = field(default_factory=FakePreferences)
+    languages: FakeLanguages = field(default_factory=FakeLanguages)
     kept: FakeKept = field(default_factory=FakeKept)
     observer: RecordingObserver = field(default_factory=RecordingObserver)
     slots: FairSlots = field(default_factory=lambda: FairSlots(8, 2, 2))
@@ -617,6 +636,7 @@ class Core:
             media=self.media,
             transcriber=self.transcriber,
             preferences=self.preferences,
+            languages=self.languages,
             kept=self.kept,
             slots=self.slots,
             spending=self.spending(policy or self.policy()),

@@ -75,10 +75,12 @@ class PostgresLedger:
                 rerun_before = note.origin_message_id is not None and bool(
                     await conn.fetchval(
                         "SELECT 1 FROM jobs WHERE chat_id = $1 AND origin_message_id = $2 "
-                        "AND asr_tag IS NOT DISTINCT FROM $3::text",
+                        "AND asr_tag IS NOT DISTINCT FROM $3::text "
+                        "AND translate_to IS NOT DISTINCT FROM $4::text",
                         chat_id,
                         note.origin_message_id,
                         note.asr_tag,
+                        note.translate_to,
                     )
                 )
                 sender = note.user_id
@@ -278,11 +280,21 @@ class PostgresLedger:
 
     async def reruns(self, chat_id: int, origin_message_id: int) -> list[str | None]:
         rows = await self._db.pool.fetch(
-            "SELECT asr_tag FROM jobs WHERE chat_id = $1 AND origin_message_id = $2",
+            "SELECT asr_tag FROM jobs WHERE chat_id = $1 AND origin_message_id = $2 "
+            "AND translate_to IS NULL",
             chat_id,
             origin_message_id,
         )
         return [None if r["asr_tag"] is None else str(r["asr_tag"]) for r in rows]
+
+    async def translations(self, chat_id: int, origin_message_id: int) -> list[str]:
+        rows = await self._db.pool.fetch(
+            "SELECT translate_to FROM jobs WHERE chat_id = $1 AND origin_message_id = $2 "
+            "AND translate_to IS NOT NULL",
+            chat_id,
+            origin_message_id,
+        )
+        return [str(r["translate_to"]) for r in rows]
 
     async def _update(self, key: NoteKey, changes: str, *args: object) -> None:
         await self._db.pool.execute(

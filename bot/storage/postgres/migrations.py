@@ -133,6 +133,13 @@ MIGRATIONS = (
     ALTER TABLE jobs ADD COLUMN stop_asked BOOLEAN NOT NULL DEFAULT false;
     CREATE INDEX jobs_stop_asked ON jobs (owner) WHERE stop_asked;
     """,
+    """
+    ALTER TABLE jobs ADD COLUMN translate_to TEXT;
+    DROP INDEX jobs_one_rerun_per_tag;
+    CREATE UNIQUE INDEX jobs_one_rerun_per_tag
+        ON jobs (chat_id, origin_message_id, coalesce(asr_tag, ''), coalesce(translate_to, ''))
+        WHERE origin_message_id IS NOT NULL;
+    """,
 )
 
 

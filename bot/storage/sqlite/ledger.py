@@ -50,9 +50,9 @@ class SqliteLedger:
                 return Admission.DUPLICATE
             rerun_before = note.origin_message_id is not None and (
                 db.execute(
-                    "SELECT 1 FROM jobs "
-                    "WHERE chat_id = ? AND origin_message_id = ? AND asr_tag IS ?",
-                    (chat_id, note.origin_message_id, note.asr_tag),
+                    "SELECT 1 FROM jobs WHERE chat_id = ? AND origin_message_id = ? "
+                    "AND asr_tag IS ? AND translate_to IS ?",
+                    (chat_id, note.origin_message_id, note.asr_tag, note.translate_to),
                 ).fetchone()
                 is not None
             )
@@ -237,11 +237,21 @@ class SqliteLedger:
 
     async def reruns(self, chat_id: int, origin_message_id: int) -> list[str | None]:
         rows = await self._db.query(
-            "SELECT asr_tag FROM jobs WHERE chat_id = ? AND origin_message_id = ?",
+            "SELECT asr_tag FROM jobs WHERE chat_id = ? AND origin_message_id = ? "
+            "AND translate_to IS NULL",
             chat_id,
             origin_message_id,
         )
         return [None if tag is None else str(tag) for (tag,) in rows]
+
+    async def translations(self, chat_id: int, origin_message_id: int) -> list[str]:
+        rows = await self._db.query(
+            "SELECT translate_to FROM jobs WHERE chat_id = ? AND origin_message_id = ? "
+            "AND translate_to IS NOT NULL",
+            chat_id,
+            origin_message_id,
+        )
+        return [str(target) for (target,) in rows]
 
     async def _update(self, key: NoteKey, changes: str, *args: object) -> None:
         await self._db.execute(

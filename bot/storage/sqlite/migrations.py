@@ -135,6 +135,13 @@ MIGRATIONS = (
     ALTER TABLE jobs ADD COLUMN stop_asked INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX jobs_stop_asked ON jobs (owner) WHERE stop_asked = 1;
     """,
+    """
+    ALTER TABLE jobs ADD COLUMN translate_to TEXT;
+    DROP INDEX jobs_one_rerun_per_tag;
+    CREATE UNIQUE INDEX jobs_one_rerun_per_tag
+        ON jobs (chat_id, origin_message_id, coalesce(asr_tag, ''), coalesce(translate_to, ''))
+        WHERE origin_message_id IS NOT NULL;
+    """,
 )
 
 

@@ -67,11 +67,14 @@ class ExportMenu:
             guard.handler(buttons.UNDER_TRANSCRIPT, KeyboardKind.TRANSCRIPT, self._transcript),
             guard.handler(buttons.CHOICE, KeyboardKind.LANGUAGES, self._choice),
             guard.handler(buttons.AGAIN, KeyboardKind.AGAIN, self._again),
+            guard.handler(buttons.TRANSLATION, KeyboardKind.TRANSLATIONS, self._translation),
         ]
 
     async def _transcript(self, press: Press) -> None:
         if press.data[1] == buttons.SUBTITLES:
             await self._subtitles(press)
+        elif press.data[1] == buttons.TRANSLATE:
+            await self._ask_translation(press)
         else:
             await self._ask_language(press)
 
@@ -134,6 +137,60 @@ class ExportMenu:
         else:
             await self._rerun(press, known, tag)
 
+    async def _ask_translation(self, press: Press) -> None:
+        """The languages the speech service translates the note's language into, less
+        those it was translated into already, to choose from."""
+        chat_id, tx = press.chat.id, press.tx
+        known = await self._job(chat_id, press.keyboard.note_id)
+        if known is None:
+            await press.stale()
+            return
+        root = _root(known)
+        found = await self._translations(chat_id, root, known)
+        if found is None:
+            await press.answer(tx.lang_unavailable, alert=True)
+            return
+        _, targets = found
+        if not targets:
+            await press.answer(tx.every_translation_done)
+            return
+        prompt, choices = tx.translate_prompt, buttons.translations(targets, tx)
+        await self._offer(press, KeyboardKind.TRANSLATIONS, root, prompt, choices, tx.choose_above)
+
+    async def _translation(self, press: Press) -> None:
+        """A language chosen to translate into: the original note again, translated."""
+        chat_id, tx = press.chat.id, press.tx
+        known = await self._job(chat_id, press.keyboard.note_id)
+        if known is None:
+            await press.stale()
+            return
+        found = await self._translations(chat_id, _root(known), known)
+        if found is None:
+            await press.answer(tx.lang_unavailable, alert=True)
+            return
+        tag, targets = found
+        target = tag_for_key(press.data[1], targets)
+        if target is None:
+            await press.answer(tx.already_translated, alert=True)
+            return
+        await self._rerun(press, known, tag, translate_to=target)
+
+    async def _translations(
+        self, chat_id: int, root: int, known: LedgerEntry
+    ) -> tuple[str | None, list[str]] | None:
+        """The tag the note was transcribed in, and the languages it can still be
+        translated into (None: the speech service cannot say)."""
+        kept = await self._transcripts.kept((chat_id, root))
+        tag = kept.tag if kept is not None else known.note.asr_tag
+        if tag is None:
+            return tag, []
+        try:
+            offered = await self._languages.translations(tag)
+        except ServiceUnavailable:
+            return None
+        done = set(await self._ledger.translations(chat_id, root))
+        return tag, [target for target in offered if target not in done]
+
     async def _again(self, press: Press) -> None:
         """The note again, as it was transcribed (its transcript is no longer kept)."""
         known = await self._job(press.chat.id, press.keyboard.note_id)
@@ -168,9 +225,17 @@ class ExportMenu:
             else:
                 await self._keyboards.place_offer(chat_id, kind, note_id, sent)
 
-    async def _rerun(self, press: Press, known: LedgerEntry, tag: str | None) -> None:
-        """Transcribe the note's file again (in ``tag``) into the offer pressed: a new job,
-        keyed by that message, counted against the presser, naming the original note."""
+    async def _rerun(
+        self,
+        press: Press,
+        known: LedgerEntry,
+        tag: str | None,
+        *,
+        translate_to: str | None = None,
+    ) -> None:
+        """Transcribe the note's file again (in ``tag``; translated, if asked) into the
+        offer pressed: a new job, keyed by that message, counted against the presser,
+        naming the original note."""
         message, user, tx = press.message, press.user, press.tx
         original = known.note
         note = dataclasses.replace(
@@ -185,6 +250,7 @@ class ExportMenu:
             inline_message_id=None,
             requested=True,
             origin_message_id=_root(known),
+            translate_to=translate_to,
         )
         admission = await self._jobs.accept_rerun(note)
         fairness = self._talk.settings.fairness
@@ -204,7 +270,8 @@ class ExportMenu:
         elif admission is Admission.DUPLICATE:  # this offer was taken up already
             await press.stale()
         elif admission is Admission.ALREADY_RERUN:
-            await press.answer(tx.already_rerun, alert=True)
+            done = tx.already_translated if translate_to else tx.already_rerun
+            await press.answer(done, alert=True)
         elif admission is Admission.CHAT_BUSY:
             await press.answer(tx.chat_busy(fairness.chat_pending), alert=True)
         else:

@@ -157,7 +157,8 @@ class TelegramAnswer:
                     typing.cancel()
 
     async def finish(self, final: Final) -> None:
-        markup = under_transcript(self._texts) if final.buttons else None
+        translate = final.translatable
+        markup = under_transcript(self._texts, translate=translate) if final.buttons else None
         async with in_core_terms():
             sent = await self._way.final(self._texts.final(final), markup)
         if markup is not None and sent.markup_message_id is not None:

@@ -69,7 +69,7 @@ BUDGET_REFUSALS = Counter(
     "Notes refused because a daily budget would not cover them: sender, chat or bot",
     ["budget"],
 )
-CHAT_TYPES = ("private", "group", "channel", "guest")
+CHAT_TYPES = ("private", "group", "channel", "guest", "business")
 for _label in CHAT_TYPES:  # every series shows from the start, 0 until it happens
     TRUEBAR_AUDIO_SECONDS.labels(_label)
 for _label in ("hit", "miss"):

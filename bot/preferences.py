@@ -28,6 +28,7 @@ TAG = "asr_tag"
 MODE = "mode"
 UI_LANGUAGE = "ui_language"
 TIMESTAMPS = "timestamps"
+BUSINESS_IN_CHAT = "business_in_chat"  # a business account's transcripts in its chats
 STAGE = "stage:"  # + task, e.g. stage:NLP_pc
 ON, OFF = "on", "off"
 
@@ -53,6 +54,7 @@ class ChatOptions:
     ui_language: str | None = None
     timestamps: bool = False
     stages: dict[str, bool] = field(default_factory=dict)  # task → chosen on or off
+    business_in_chat: bool = False  # an owner's: answer contacts in their chats, as the account
 
     def stage_on(self, task: str) -> bool:
         return self.stages.get(task, task in ON_BY_DEFAULT)
@@ -100,6 +102,7 @@ class ChatSettings:
             ui_language=chosen.get(UI_LANGUAGE),
             timestamps=chosen.get(TIMESTAMPS) == ON,
             stages=stages,
+            business_in_chat=chosen.get(BUSINESS_IN_CHAT) == ON,
         )
 
     # -- the core's port -------------------------------------------------------------------
@@ -108,7 +111,7 @@ class ChatSettings:
         cannot say: the note may still be answered, or told the store is down)."""
         try:
             options = await retried(
-                lambda: self.get(note.target.chat_id),
+                lambda: self.get(note.target.settings_chat_id),
                 what="reading the chat's settings",
                 within_s=self._store_retry_s,
             )
@@ -190,6 +193,9 @@ class ChatSettings:
 
     async def set_timestamps(self, chat_id: int, on: bool) -> None:
         await self._store.set(chat_id, TIMESTAMPS, ON if on else None)
+
+    async def set_business_in_chat(self, chat_id: int, on: bool) -> None:
+        await self._store.set(chat_id, BUSINESS_IN_CHAT, ON if on else None)
 
     async def set_stage(self, chat_id: int, task: str, on: bool) -> None:
         await self._store.set(chat_id, STAGE + task, ON if on else OFF)

@@ -154,6 +154,27 @@ class StoredMessage:
     sender_chat: int | None = None  # sent as this chat: the group (anonymous admin), a channel
 
 
+@dataclass
+class BusinessAccount:
+    """A user's business account connected to the bot (Bot API: BusinessConnection)."""
+
+    id: str
+    owner: dict[str, Any]  # the account's User
+    can_reply: bool
+    enabled: bool = True
+    date: int = field(default_factory=lambda: int(time.time()))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "user": self.owner,
+            "user_chat_id": self.owner["id"],  # the owner's private chat with the bot
+            "date": self.date,
+            "rights": {"can_reply": self.can_reply, "can_read_messages": True},
+            "is_enabled": self.enabled,
+        }
+
+
 @dataclass(frozen=True)
 class Upload:
     """A file sent to the Bot API in a multipart request."""
@@ -241,6 +262,12 @@ class FakeTelegram:
         self.delivered_at: dict[int, float] = {}  # update id → first handed to the bot
         self.inline_messages: dict[str, InlineMessage] = {}
         self.drafts: list[Draft] = []
+        self.connections: dict[str, BusinessAccount] = {}
+        # a business account's chats: (connection, chat, message) → the message
+        self.business_messages: dict[tuple[str, int, int], StoredMessage] = {}
+        self._business_ids: dict[tuple[str, int], itertools.count[int]] = defaultdict(
+            lambda: itertools.count(1)
+        )
         self._guest_queries: dict[str, bool] = {}  # query id → answered yet
         self._update_ids = itertools.count(1)
         self._message_ids: dict[int, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
@@ -773,6 +800,9 @@ class FakeTelegram:
         return True
 
     async def _api_sendChatAction(self, p: dict[str, Any]) -> Any:
+        if p.get("business_connection_id") is not None:
+            self._replying_as(p)
+            return True
         self._chat(p)
         return True
 
@@ -827,6 +857,8 @@ class FakeTelegram:
         return Response(200, self.files[file_id], "application/octet-stream")
 
     async def _api_sendMessage(self, p: dict[str, Any]) -> Any:
+        if p.get("business_connection_id") is not None:
+            return self._business_send(p)
         chat = self._chat(p)
         if not chat.can_post:
             raise ApiError(400, "Bad Request: not enough rights to send text messages to the chat")
@@ -859,6 +891,8 @@ class FakeTelegram:
         return self._message_json(stored)
 
     async def _api_sendDocument(self, p: dict[str, Any]) -> Any:
+        if p.get("business_connection_id") is not None:
+            return self._business_send(p)
         chat = self._chat(p)
         if not chat.can_post:
             raise ApiError(400, "Bad Request: not enough rights to send documents to the chat")
@@ -953,6 +987,8 @@ class FakeTelegram:
     async def _api_editMessageText(self, p: dict[str, Any]) -> Any:
         if "inline_message_id" in p:
             return self._edit_inline(p)
+        if p.get("business_connection_id") is not None:
+            return self._business_edit(p)
         chat = self._chat(p)
         stored = self.messages.get((chat.id, int(p.get("message_id", 0))))
         if stored is None or stored.deleted:
@@ -979,6 +1015,155 @@ class FakeTelegram:
         inline.text, inline.reply_markup = text, markup
         inline.history.append(text)
         return True
+
+    # -- Telegram Business ----------------------------------------------------------------
+    def connect_business(self, owner_id: int, *, can_reply: bool = True) -> str:
+        """The user connects the bot to their business account (and can reply as it if
+        ``can_reply``); the connection's id. Their private chat with the bot must exist."""
+        if owner_id not in self.chats or self.chats[owner_id].type != "private":
+            raise ValueError(f"user {owner_id} has no private chat with the bot")
+        connection_id = f"BC{owner_id}-{len(self.connections) + 1}"
+        owner = {"id": owner_id, "is_bot": False, "first_name": f"User{owner_id}"}
+        account = BusinessAccount(connection_id, owner, can_reply)
+        self.connections[connection_id] = account
+        self.push_update({"business_connection": account.to_json()})
+        return connection_id
+
+    def disconnect_business(self, connection_id: str) -> None:
+        account = self.connections[connection_id]
+        account.enabled = False
+        self.push_update({"business_connection": account.to_json()})
+
+    def business_voice(
+        self,
+        connection_id: str,
+        contact_id: int,
+        audio: bytes,
+        *,
+        duration: int = 5,
+        kind: str = "voice",
+        from_owner: bool = False,
+    ) -> dict[str, Any]:
+        """A contact (or, ``from_owner``, the account's owner) sends a voice message in
+        their private chat with the business account: delivered to the bot only while
+        the connection is enabled. The message's JSON."""
+        account = self.connections[connection_id]
+        message_id = next(self._business_ids[(connection_id, contact_id)])
+        content = self._media_content(audio, duration=duration, kind=kind)
+        stored = StoredMessage(
+            contact_id,
+            message_id,
+            False,
+            None,
+            user_id=account.owner["id"] if from_owner else contact_id,
+            content=content,
+        )
+        self.business_messages[(connection_id, contact_id, message_id)] = stored
+        message = self._business_json(account, stored)
+        if account.enabled:
+            self.push_update({"business_message": message})
+        return message
+
+    def business_replies_to(
+        self, connection_id: str, contact_id: int, message_id: int
+    ) -> list[StoredMessage]:
+        return [
+            m
+            for (conn, chat, _), m in sorted(self.business_messages.items())
+            if conn == connection_id
+            and chat == contact_id
+            and m.from_bot
+            and m.reply_to == message_id
+        ]
+
+    async def _api_getBusinessConnection(self, p: dict[str, Any]) -> Any:
+        account = self.connections.get(str(p.get("business_connection_id", "")))
+        if account is None:
+            raise ApiError(400, "Bad Request: BUSINESS_CONNECTION_INVALID")
+        return account.to_json()
+
+    def _replying_as(self, p: dict[str, Any]) -> tuple[BusinessAccount, int]:
+        """The account a call on a business chat acts as, and the chat: the connection
+        must be enabled and let the bot reply; the chat one of the account's."""
+        account = self.connections.get(str(p.get("business_connection_id", "")))
+        if account is None:
+            raise ApiError(400, "Bad Request: BUSINESS_CONNECTION_INVALID")
+        if not account.enabled:
+            raise ApiError(403, "Forbidden: BUSINESS_CONNECTION_NOT_ALLOWED")
+        if not account.can_reply:
+            raise ApiError(403, "Forbidden: BOT_BUSINESS_MISSING")
+        chat_id = int(p.get("chat_id", 0))
+        if not any(c == account.id and chat == chat_id for c, chat, _ in self.business_messages):
+            raise ApiError(400, "Bad Request: chat not found")
+        return account, chat_id
+
+    def _business_send(self, p: dict[str, Any]) -> Any:
+        account, chat_id = self._replying_as(p)
+        if p.get("message_thread_id") is not None:
+            raise ApiError(400, "Bad Request: message thread not found")
+        reply = p.get("reply_parameters") or {}
+        reply_to = reply.get("message_id") if isinstance(reply, dict) else None
+        if reply_to is not None and (account.id, chat_id, int(reply_to)) not in (
+            self.business_messages
+        ):
+            if not reply.get("allow_sending_without_reply"):
+                raise ApiError(400, "Bad Request: message to be replied not found")
+            reply_to = None
+        text = self._text(p) if "document" not in p else None
+        document = p.get("document")
+        message_id = next(self._business_ids[(account.id, chat_id)])
+        stored = StoredMessage(
+            chat_id,
+            message_id,
+            True,
+            text,
+            reply_to=reply_to,
+            reply_markup=p.get("reply_markup"),
+            history=[] if text is None else [text],
+            document=document if isinstance(document, Upload) else None,
+            caption=p.get("caption"),
+        )
+        self.business_messages[(account.id, chat_id, message_id)] = stored
+        return self._business_json(account, stored)
+
+    def _business_edit(self, p: dict[str, Any]) -> Any:
+        account, chat_id = self._replying_as(p)
+        stored = self.business_messages.get((account.id, chat_id, int(p.get("message_id", 0))))
+        if stored is None or stored.deleted:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        if not stored.from_bot:
+            raise ApiError(400, "Bad Request: message can't be edited")
+        text = self._text(p)
+        markup = p.get("reply_markup")
+        if text == stored.text and markup == stored.reply_markup:
+            raise ApiError(400, NOT_MODIFIED)
+        stored.text, stored.reply_markup = text, markup
+        stored.edits += 1
+        stored.history.append(text)
+        return self._business_json(account, stored)
+
+    def _business_json(self, account: BusinessAccount, m: StoredMessage) -> dict[str, Any]:
+        """A message of a business account's chat, as the bot sees it: the chat is the
+        contact's, as the account sees it; the bot's own are sent as the account."""
+        contact = {"id": m.chat_id, "type": "private", "first_name": f"Client{m.chat_id}"}
+        data: dict[str, Any] = {
+            "message_id": m.message_id,
+            "date": int(time.time()),
+            "chat": contact,
+            "business_connection_id": account.id,
+        }
+        if m.from_bot:
+            data["from"] = account.owner
+            data["sender_business_bot"] = self._bot_user()
+        elif m.user_id == account.owner["id"]:
+            data["from"] = account.owner
+        else:
+            data["from"] = {"id": m.user_id, "is_bot": False, "first_name": f"Client{m.user_id}"}
+        if m.text is not None:
+            data["text"] = m.text
+        if m.reply_markup:
+            data["reply_markup"] = m.reply_markup
+        return data | m.content
 
     # -- helpers ---------------------------------------------------------------------------
     def _chat(self, p: dict[str, Any]) -> Chat:
@@ -1067,6 +1252,7 @@ STRING_PARAMS = frozenset(
         "caption",
         "guest_query_id",
         "inline_message_id",
+        "business_connection_id",
     }
 )
 

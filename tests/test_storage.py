@@ -28,10 +28,17 @@ from bot.core.admission import (
     Spent,
 )
 from bot.core.export import Kept
-from bot.core.note import Delivery, MediaKind, Note, Target
+from bot.core.note import BusinessChat, Delivery, MediaKind, Note, Target
 from bot.core.outcome import Admission, Outcome
 from bot.core.transcript import Segment
-from bot.storage import JobLedger, Keyboard, KeyboardKind, Storage, open_storage
+from bot.storage import (
+    BusinessConnection,
+    JobLedger,
+    Keyboard,
+    KeyboardKind,
+    Storage,
+    open_storage,
+)
 from bot.storage.concerns import Spending as UsageSpending
 from bot.storage.postgres import MIGRATIONS as POSTGRES_MIGRATIONS
 from bot.storage.postgres import PostgresDatabase, PostgresLedger
@@ -918,3 +925,21 @@ async def test_a_stop_is_asked_of_the_replica_working_on_the_note(storage: Stora
     assert await ledger.stops_asked("a") == set()
     assert not await ledger.ask_stop((1, 1))  # finished: nothing to stop
     assert not await ledger.ask_stop((1, 99))  # never seen
+
+
+async def test_business_connections_and_their_notes_are_kept(storage: Storage) -> None:
+    connections = storage.business
+    first = BusinessConnection("BC1", 42, 42, "sl", can_reply=False, enabled=True)
+    await connections.save(first)
+    assert await connections.get("BC1") == first and await connections.of_owner(42) == first
+    await connections.save(dataclasses.replace(first, can_reply=True, enabled=False))
+    assert await connections.get("BC1") == dataclasses.replace(first, can_reply=True, enabled=False)
+    assert await connections.of_owner(42) is None and await connections.get("BC2") is None
+    chat = BusinessChat("BC1", 7007, 12, 42, "Ana (@ana)", in_chat=True)
+    business_note = dataclasses.replace(
+        note(5, chat_id=-(2**61) + 42),
+        target=Target(-(2**61) + 42, 5, delivery=Delivery.BUSINESS, business=chat),
+    )
+    await admit(storage.ledger, business_note)
+    entry = await storage.ledger.entry(business_note.key)
+    assert entry is not None and entry.note == business_note

@@ -21,6 +21,7 @@ class Delivery(enum.StrEnum):
     CHAT = "chat"  # a reply in the chat, shown live
     CHANNEL = "channel"  # a reply post once the text is final: every edit shows to everyone
     GUEST = "guest"  # the answer to a guest query, in a chat the bot is not in, shown live
+    BUSINESS = "business"  # a business account's chat: to its owner (or there, as them)
 
 
 class MediaKind(enum.StrEnum):
@@ -41,6 +42,20 @@ class MediaKind(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class BusinessChat:
+    """A message a contact sent to a business account the bot is connected to (Telegram
+    Business): its answer goes to the account's owner, in their own chat with the bot, or
+    into the contact's chat as the account, if the owner wants that and may."""
+
+    connection_id: str
+    chat_id: int  # the contact's chat, as the account sees it
+    message_id: int
+    owner_chat_id: int  # the owner's own chat with the bot
+    contact: str  # the contact's name, for the owner
+    in_chat: bool = False  # answered in the contact's chat, as the account
+
+
+@dataclass(frozen=True, slots=True)
 class Target:
     """Where the note is, and so where its answer goes: the message, in its chat and forum
     topic (for a guest mention: the query to answer)."""
@@ -51,6 +66,13 @@ class Target:
     group: bool = False  # a group or channel: said to many, not one person
     delivery: Delivery = Delivery.CHAT
     guest_query_id: str | None = None
+    business: BusinessChat | None = None
+
+    @property
+    def settings_chat_id(self) -> int:
+        """The chat whose settings apply: a business account's note, its owner's chat
+        with the bot."""
+        return self.chat_id if self.business is None else self.business.owner_chat_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,4 +122,6 @@ def chat_type(note: Note) -> str:
         return "guest"
     if note.target.delivery is Delivery.CHANNEL:
         return "channel"
+    if note.target.delivery is Delivery.BUSINESS:
+        return "business"
     return "group" if note.target.group else "private"

@@ -13,6 +13,8 @@ from bot.storage.bundle import Storage
 from bot.storage.concerns import (
     OFFERS,
     Blocklist,
+    BusinessConnection,
+    BusinessConnections,
     ChatOptions,
     Database,
     JobLedger,
@@ -27,6 +29,8 @@ from bot.storage.concerns import (
 __all__ = [
     "OFFERS",
     "Blocklist",
+    "BusinessConnection",
+    "BusinessConnections",
     "ChatOptions",
     "Database",
     "JobLedger",

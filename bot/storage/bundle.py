@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from bot.core.ports import KeptTranscripts
 from bot.storage.concerns import (
     Blocklist,
+    BusinessConnections,
     ChatOptions,
     Database,
     JobLedger,
@@ -25,6 +26,7 @@ class Storage:
     keyboards: Keyboards
     usage: UsageRecords
     blocklist: Blocklist
+    business: BusinessConnections
     database: Database
 
     async def ping(self) -> None:

@@ -142,6 +142,28 @@ class UsageRecords(Usage, Protocol):
         """Forget the days before ``before_day``; how many rows went."""
 
 
+@dataclass(frozen=True, slots=True)
+class BusinessConnection:
+    """A business account connected to the bot (Telegram Business), as last told."""
+
+    id: str
+    owner_id: int  # the account's user
+    owner_chat_id: int  # their own chat with the bot: where transcripts go
+    owner_language: str | None
+    can_reply: bool  # the account lets the bot reply in its chats
+    enabled: bool
+
+
+class BusinessConnections(Protocol):
+    async def save(self, connection: BusinessConnection) -> None:
+        """Remember ``connection`` as Telegram last described it."""
+
+    async def get(self, connection_id: str) -> BusinessConnection | None: ...
+
+    async def of_owner(self, owner_id: int) -> BusinessConnection | None:
+        """The user's enabled connection, if they have one."""
+
+
 class Blocklist(Protocol):
     """Users and chats the owners blocked: nothing of theirs is transcribed."""
 

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Sequence
 from typing import Any
 
-from bot.core.note import Delivery, MediaKind, Note, Target
+from bot.core.note import BusinessChat, Delivery, MediaKind, Note, Target
 from bot.storage.concerns import Keyboard, KeyboardKind
 
 PENDING = "pending"
@@ -34,6 +36,7 @@ JOB_COLUMNS = (
     "origin_message_id",
     "file_unique_id",
     "translate_to",
+    "business",
 )
 """The columns that hold a note, in the order of :func:`job_values` and :func:`note_of`."""
 
@@ -65,6 +68,7 @@ def job_values(note: Note) -> tuple[object, ...]:
         note.origin_message_id,
         note.file_unique_id,
         note.translate_to,
+        None if target.business is None else json.dumps(dataclasses.asdict(target.business)),
     )
 
 
@@ -92,10 +96,12 @@ def note_of(row: Sequence[Any]) -> Note:
         origin_message_id,
         file_unique_id,
         translate_to,
+        business,
     ) = row
     delivery = Delivery(view)
+    chat = None if business is None else BusinessChat(**json.loads(str(business)))
     return Note(
-        Target(chat_id, message_id, thread_id, bool(is_group), delivery, guest_query_id),
+        Target(chat_id, message_id, thread_id, bool(is_group), delivery, guest_query_id, chat),
         file_id,
         file_size,
         duration,

@@ -22,6 +22,7 @@ from bot.preferences import ChatSettings
 from bot.storage import Keyboard, KeyboardKind, Keyboards, Storage
 from bot.telegram.inbound import middleware
 from bot.telegram.inbound.blocking import BlockedIds
+from bot.telegram.inbound.business import Business
 from bot.telegram.inbound.button_guard import remember
 from bot.telegram.inbound.conversation import Conversation
 from bot.telegram.inbound.handlers import Handlers
@@ -45,6 +46,8 @@ ALLOWED_UPDATES = [
     Update.CHANNEL_POST,
     Update.GUEST_MESSAGE,
     Update.CALLBACK_QUERY,
+    Update.BUSINESS_CONNECTION,
+    Update.BUSINESS_MESSAGE,
     STOPPED_GENERATION,
 ]
 POLL_TIMEOUT_S = 30
@@ -90,9 +93,16 @@ def application(
     middleware.install(app, talk, blocked)
     spending_commands = SpendingCommands(talk, books, storage.usage, blocked, settings.budgets)
     handlers = Handlers(
-        talk, jobs, storage.ledger, storage.transcripts, storage.keyboards, languages
+        talk,
+        jobs,
+        storage.ledger,
+        storage.transcripts,
+        storage.keyboards,
+        languages,
+        storage.business,
     )
-    handlers.register(app, spending_commands)
+    business = Business(talk, jobs, storage.business, blocked)
+    handlers.register(app, spending_commands, business)
     return app
 
 

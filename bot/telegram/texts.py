@@ -8,11 +8,13 @@ Slovenian translation. Get the texts for a language with :func:`texts_for`.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import math
 import re
 import time
 
+from babel.dates import format_datetime
 from babel.numbers import format_decimal
 
 from bot import i18n
@@ -435,6 +437,15 @@ class Texts:
         }
         return names.get(task, task)
 
+    def business_button(self, in_chat: bool, can_reply: bool) -> str:
+        """Where a business account's transcripts go: to its owner (here), or into the
+        contact's chat (which the connection must allow)."""
+        if not in_chat:
+            return self._("💼 Business transcripts: here")
+        if not can_reply:
+            return self._("💼 Business transcripts: in the client's chat (not allowed: here)")
+        return self._("💼 Business transcripts: in the client's chat")
+
     def timestamps_button(self, on: bool) -> str:
         return self._("⏱ Timestamps: on") if on else self._("⏱ Timestamps: off")
 
@@ -533,6 +544,26 @@ class Texts:
     @property
     def already_rerun(self) -> str:
         return self._("I've already transcribed this message in that language.")
+
+    # -- business accounts ------------------------------------------------------------------
+    def from_contact(self, contact: str, sent_at: float) -> str:
+        """The head of a business account's transcript in its owner's chat: who sent the
+        voice message, and when (UTC)."""
+        when = datetime.datetime.fromtimestamp(sent_at, datetime.UTC)
+        shown = format_datetime(when, "d MMM, HH:mm", tzinfo=datetime.UTC, locale=self.language)
+        return self._("🎙 From {contact}, {time} UTC:").format(contact=contact, time=shown)
+
+    @property
+    def business_connected(self) -> str:
+        return self._(
+            "✅ Connected to your business account. I'll transcribe the voice messages, "
+            "video notes and audio your contacts send you, here in this chat; to have "
+            "transcripts answered in their chats instead, see /settings."
+        )
+
+    @property
+    def business_disconnected(self) -> str:
+        return self._("Disconnected from your business account: I no longer see its chats.")
 
     # -- /usage, and the owners' /stats, /block -----------------------------------------------
     def spent_of(self, spent_s: float, limit_s: float) -> str:

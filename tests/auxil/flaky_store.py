@@ -18,6 +18,7 @@ import asyncpg
 from bot.core.ports import KeptTranscripts
 from bot.storage import (
     Blocklist,
+    BusinessConnections,
     ChatOptions,
     Database,
     JobLedger,
@@ -28,7 +29,7 @@ from bot.storage import (
 from bot.storage.sqlite import SqliteDatabase
 
 READS = frozenset(
-    {"entry", "reruns", "kept", "cached", "get", "ping", "today", "standing", "blocked"}
+    {"entry", "reruns", "kept", "cached", "get", "of_owner", "ping", "today", "standing", "blocked"}
 )
 """What a read-only outage still refuses (the rest of every concern's calls write)."""
 NEVER_REFUSED = frozenset({"close"})
@@ -63,6 +64,7 @@ class FlakyStore:
             keyboards=cast(Keyboards, _Flaky("keyboards", inner.keyboards, self)),
             usage=cast(UsageRecords, _Flaky("usage", inner.usage, self)),
             blocklist=cast(Blocklist, _Flaky("blocklist", inner.blocklist, self)),
+            business=cast(BusinessConnections, _Flaky("business", inner.business, self)),
             database=cast(Database, _Flaky("database", inner.database, self)),
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.storage.bundle import Storage
 from bot.storage.postgres.blocklist import PostgresBlocklist
+from bot.storage.postgres.business import PostgresBusinessConnections
 from bot.storage.postgres.chat_options import PostgresChatOptions
 from bot.storage.postgres.database import PostgresDatabase
 from bot.storage.postgres.keyboards import PostgresKeyboards
@@ -35,5 +36,6 @@ async def open_postgres(dsn: str, *, max_connections: int = 10) -> Storage:
         keyboards=PostgresKeyboards(database),
         usage=PostgresUsage(database),
         blocklist=PostgresBlocklist(database),
+        business=PostgresBusinessConnections(database),
         database=database,
     )

@@ -140,6 +140,19 @@ MIGRATIONS = (
         ON jobs (chat_id, origin_message_id, coalesce(asr_tag, ''), coalesce(translate_to, ''))
         WHERE origin_message_id IS NOT NULL;
     """,
+    """
+    ALTER TABLE jobs ADD COLUMN business TEXT;
+    CREATE TABLE business_connections (
+        id TEXT PRIMARY KEY,
+        owner_id BIGINT NOT NULL,
+        owner_chat_id BIGINT NOT NULL,
+        owner_language TEXT,
+        can_reply BOOLEAN NOT NULL DEFAULT false,
+        enabled BOOLEAN NOT NULL DEFAULT false,
+        updated_at DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX business_connections_by_owner ON business_connections (owner_id);
+    """,
 )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bot.storage.bundle import Storage
 from bot.storage.sqlite.blocklist import SqliteBlocklist
+from bot.storage.sqlite.business import SqliteBusinessConnections
 from bot.storage.sqlite.chat_options import SqliteChatOptions
 from bot.storage.sqlite.database import SqliteDatabase
 from bot.storage.sqlite.keyboards import SqliteKeyboards
@@ -37,5 +38,6 @@ async def open_sqlite(path: Path) -> Storage:
         keyboards=SqliteKeyboards(database),
         usage=SqliteUsage(database),
         blocklist=SqliteBlocklist(database),
+        business=SqliteBusinessConnections(database),
         database=database,
     )

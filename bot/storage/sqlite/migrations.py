@@ -142,6 +142,19 @@ MIGRATIONS = (
         ON jobs (chat_id, origin_message_id, coalesce(asr_tag, ''), coalesce(translate_to, ''))
         WHERE origin_message_id IS NOT NULL;
     """,
+    """
+    ALTER TABLE jobs ADD COLUMN business TEXT;
+    CREATE TABLE business_connections (
+        id TEXT PRIMARY KEY,
+        owner_id INTEGER NOT NULL,
+        owner_chat_id INTEGER NOT NULL,
+        owner_language TEXT,
+        can_reply INTEGER NOT NULL DEFAULT 0,
+        enabled INTEGER NOT NULL DEFAULT 0,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX business_connections_by_owner ON business_connections (owner_id);
+    """,
 )
 
 

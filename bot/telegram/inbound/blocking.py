@@ -110,6 +110,7 @@ class Blocked:
                 await update.callback_query.answer(tx.blocked, show_alert=True)
             elif (
                 message is not None
+                and message.business_connection_id is None  # an account's chat: not ours
                 and chat is not None
                 and chat.type == ChatType.PRIVATE
                 and await self._ids.tell_once(found)

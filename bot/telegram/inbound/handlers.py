@@ -33,7 +33,8 @@ from bot.core.outcome import Outcome
 from bot.core.ports import KeptTranscripts, Languages
 from bot.languages import find_tag
 from bot.preferences import Mode
-from bot.storage import JobLedger, KeyboardKind, Keyboards
+from bot.storage import BusinessConnections, JobLedger, KeyboardKind, Keyboards
+from bot.telegram.inbound.business import Business
 from bot.telegram.inbound.button_guard import ButtonGuard, Press
 from bot.telegram.inbound.channel_admin import ChannelAdmin
 from bot.telegram.inbound.conversation import Conversation, tag_for_key, tag_key
@@ -88,6 +89,7 @@ class Handlers:
         transcripts: KeptTranscripts,
         keyboards: Keyboards,
         languages: Languages,
+        business: BusinessConnections,
     ) -> None:
         self._talk = talk
         self._bot = talk.bot
@@ -96,15 +98,21 @@ class Handlers:
         self._languages = languages
         self._guard = ButtonGuard(talk, keyboards)
         self._keyboards = keyboards
-        self._settings_menu = SettingsMenu(talk, languages, self._guard)
+        self._settings_menu = SettingsMenu(talk, languages, self._guard, business)
         self._export = ExportMenu(
             talk, jobs, ledger, transcripts, keyboards, languages, self._guard
         )
         self._channels = ChannelAdmin(talk.bot)
         self._stopping = Stopping(jobs, self._guard)
 
-    def register(self, app: Application, spending: SpendingCommands) -> None:  # type: ignore[type-arg]
+    def register(
+        self,
+        app: Application,  # type: ignore[type-arg]
+        spending: SpendingCommands,
+        business: Business,
+    ) -> None:
         for handler in [
+            *business.handlers(),
             MessageHandler(filters.UpdateType.GUEST_MESSAGE, self.guest),
             CommandHandler(["start", "help"], self.help, filters=COMMAND_UPDATES),
             CommandHandler("privacy", self.privacy, filters=COMMAND_UPDATES),

@@ -61,6 +61,10 @@ class Allowlist:
     def allows(self, update: Update) -> bool:
         if (stopped := stopped_draft(update)) is not None:  # a private chat's: its user's
             return stopped[0] in self._allowed
+        if update.business_message is not None or update.edited_business_message is not None:
+            return True  # a contact's, in an account's chat: the account's owner is checked
+        if update.business_connection is not None:
+            return update.business_connection.user.id in self._allowed
         user, chat = update.effective_user, update.effective_chat
         if update.guest_message is not None:  # its chat is not one of ours: only the caller
             return bool(user and user.id in self._allowed)

@@ -14,11 +14,19 @@ import hashlib
 from telegram import Audio, Document, Message, Video, VideoNote, Voice
 from telegram.constants import ChatType
 
-from bot.core.note import Delivery, MediaKind, Note, Target
+from bot.core.note import BusinessChat, Delivery, MediaKind, Note, Target
 
 GUEST_SPACE = -(2**62)
 """Guest notes are filed in the ledger under their chat id moved here: a guest chat is
 not one of the bot's, and its id may be the same number as one that is."""
+
+BUSINESS_SPACE = -(2**61)
+"""Business notes are filed in the ledger under their owner's chat id moved here (one
+"chat" per account, for its limits), each keyed by its connection, chat and message: two
+accounts' chats with one contact share that contact's id, and message ids count per
+account."""
+BUSINESS_KINDS = frozenset({MediaKind.VOICE, MediaKind.VIDEO_NOTE, MediaKind.AUDIO})
+"""What of a business chat is transcribed: the voice in it, not every file and video."""
 
 GENERIC_TYPES = frozenset({"application/octet-stream", "binary/octet-stream", "application/ogg"})
 """Document types that say nothing of what is inside: the content decides."""
@@ -83,6 +91,39 @@ def note_from_guest(mention: Message) -> Note | None:
         sent_at=mention.date.timestamp(),
         requested=True,
     )
+
+
+def note_from_business(
+    message: Message,
+    *,
+    connection_id: str,
+    owner_id: int,
+    owner_chat_id: int,
+    owner_language: str | None,
+    in_chat: bool,
+) -> Note | None:
+    """A contact's voice message in a business account's chat, as its owner's note
+    (their budgets, their language, always answered); None if it holds no voice."""
+    contact = message.from_user
+    name = contact.full_name if contact else message.chat.full_name or str(message.chat.id)
+    if contact is not None and contact.username:
+        name = f"{name} (@{contact.username})"
+    chat = BusinessChat(
+        connection_id, message.chat.id, message.message_id, owner_chat_id, name, in_chat
+    )
+    key = hashlib.blake2b(
+        f"{connection_id}:{message.chat.id}:{message.message_id}".encode(), digest_size=8
+    ).digest()
+    target = Target(
+        chat_id=BUSINESS_SPACE + owner_chat_id,
+        message_id=int.from_bytes(key, "big") >> 1,
+        delivery=Delivery.BUSINESS,
+        business=chat,
+    )
+    note = _note(message, target)
+    if note is None or note.kind not in BUSINESS_KINDS:
+        return None
+    return dataclasses.replace(note, user_id=owner_id, user_language=owner_language, requested=True)
 
 
 def sender_id(message: Message) -> int | None:

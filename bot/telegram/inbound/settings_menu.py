@@ -1,9 +1,9 @@
 """``/settings``: one inline menu for a chat's choices — recognition language, the NLP
-stages the speech service offers for it (punctuation, …), timestamps, the group mode, and the
-language the bot speaks. Anyone may open it; its buttons answer the one who opened it and
-admins (in a channel, admins only: :mod:`bot.telegram.inbound.button_guard`); changing follows
-``/lang``'s rule (admins only in groups, unless the operator allows everyone), and the
-group mode is for admins always.
+stages the speech service offers for it (punctuation, …), timestamps, the group mode, where
+a connected business account's transcripts go, and the language the bot speaks. Anyone may
+open it; its buttons answer the one who opened it and admins (in a channel, admins only:
+:mod:`bot.telegram.inbound.button_guard`); changing follows ``/lang``'s rule (admins only in
+groups, unless the operator allows everyone), and the group mode is for admins always.
 
 The menu is one message, edited in place as buttons are pressed; its callback data is
 ``s:<action>[:<argument>]``.
@@ -23,7 +23,7 @@ from bot import i18n
 from bot.core.errors import ServiceUnavailable
 from bot.core.ports import Languages
 from bot.preferences import ChatOptions, Mode
-from bot.storage import KeyboardKind
+from bot.storage import BusinessConnection, BusinessConnections, KeyboardKind
 from bot.telegram.inbound.button_guard import ButtonGuard, Press
 from bot.telegram.inbound.conversation import Conversation, tag_for_key, tag_key
 from bot.telegram.inbound.notes import sender_id
@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 PREFIX = "s:"
 AUTOMATIC = "auto"
 DATA = re.compile(
-    r"s:(languages|interfaces|menu|tag|stage|timestamps|mode|interface)(?::([\w-]{1,32}))?\Z",
+    r"s:(languages|interfaces|menu|tag|stage|timestamps|mode|interface|business)"
+    r"(?::([\w-]{1,32}))?\Z",
     re.ASCII,
 )
 
@@ -45,11 +46,18 @@ def _button(text: str, action: str, argument: str = "") -> InlineKeyboardButton:
 
 
 class SettingsMenu:
-    def __init__(self, talk: Conversation, languages: Languages, guard: ButtonGuard) -> None:
+    def __init__(
+        self,
+        talk: Conversation,
+        languages: Languages,
+        guard: ButtonGuard,
+        business: BusinessConnections,
+    ) -> None:
         self._talk = talk
         self._chats = talk.chats
         self._offered = languages
         self._guard = guard
+        self._business = business
 
     def handlers(self) -> list[BaseHandler]:  # type: ignore[type-arg]
         return [self._guard.handler(DATA, KeyboardKind.SETTINGS, self.button)]
@@ -70,7 +78,7 @@ class SettingsMenu:
         chat, user = press.chat, press.user
         action, argument = press.data[1], press.data[2] or ""
         options, tx = await self._talk.context(chat, user)
-        if action in ("tag", "stage", "timestamps", "mode", "interface"):
+        if action in ("tag", "stage", "timestamps", "mode", "interface", "business"):
             admins_only = action == "mode"
             if not await self._talk.may_change(chat, user, None, admins_only=admins_only):
                 denied = tx.mode_admins_only if admins_only else tx.settings_admins_only
@@ -116,6 +124,10 @@ class SettingsMenu:
             await self._chats.set_stage(chat.id, argument, not options.stage_on(argument))
         elif action == "timestamps":
             await self._chats.set_timestamps(chat.id, not options.timestamps)
+        elif action == "business":
+            if await self._business_account(chat) is None:
+                return False
+            await self._chats.set_business_in_chat(chat.id, not options.business_in_chat)
         elif action == "mode":
             if chat.type == ChatType.PRIVATE:
                 return False
@@ -137,8 +149,21 @@ class SettingsMenu:
         rows.append([_button(tx.timestamps_button(options.timestamps), "timestamps")])
         if chat.type != ChatType.PRIVATE:
             rows.append([_button(tx.mode_button(options.mode), "mode")])
+        if (account := await self._business_account(chat)) is not None:
+            in_chat = options.business_in_chat
+            rows.append([_button(tx.business_button(in_chat, account.can_reply), "business")])
         rows.append([_button(tx.interface_button(options.ui_language), "interfaces")])
         return tx.settings_title(tag), InlineKeyboardMarkup(rows)
+
+    async def _business_account(self, chat: Chat) -> BusinessConnection | None:
+        """The business account connected by the user of this private chat, if any."""
+        if chat.type != ChatType.PRIVATE:
+            return None
+        try:
+            return await self._business.of_owner(chat.id)
+        except Exception as exc:  # the store is away: no such row in the menu now
+            log.info("no business connections: %s: %s", type(exc).__name__, exc)
+            return None
 
     async def _languages(
         self, chat: Chat, user: User | None, options: ChatOptions, tx: Texts

@@ -18,6 +18,7 @@ from bot.core.ports import Ledger, Live
 from bot.core.say import Final, Notice, Status
 from bot.core.side_by_side import together
 from bot.telegram.export_buttons import stop_button, under_transcript
+from bot.telegram.outbound.business import OwnerCopy
 from bot.telegram.outbound.live_text import LiveText
 from bot.telegram.outbound.sending import Bot, in_core_terms
 from bot.telegram.outbound.ways import (
@@ -90,6 +91,13 @@ class TelegramAnswers:
             way = ChannelPost(EditedReply(self._bot, target, recorder, note.placeholder_id))
         elif target.delivery is Delivery.GUEST:
             way = GuestAnswer(self._bot, target, recorder, note.inline_message_id)
+        elif target.business is not None:  # to its owner, or as them in the contact's chat
+            business = target.business
+            if business.in_chat:
+                way = EditedReply(self._bot, target, recorder, note.placeholder_id)
+            else:
+                header = texts.from_contact(business.contact, note.sent_at)
+                way = OwnerCopy(self._bot, target, recorder, note.placeholder_id, header)
         else:  # a chat's: stoppable by its sender (or an admin) while it is worked on
             stop = StopButton(stop_button(texts), functools.partial(self._stop_on, note))
             reply = EditedReply(self._bot, target, recorder, note.placeholder_id, stop)
@@ -97,7 +105,8 @@ class TelegramAnswers:
                 way = Drafts(self._bot, reply, self._drafts, stoppable=True)
             else:
                 way = reply
-        typing = isinstance(way, EditedReply)  # the others' views say the bot is at work
+        # the others' views say the bot is at work; a business chat is the account's
+        typing = isinstance(way, EditedReply) and target.business is None
         return TelegramAnswer(note, way, texts, self._bot, self._keyboards, typing)
 
     async def _stop_on(self, note: Note, message_id: int) -> None:

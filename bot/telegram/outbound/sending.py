@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from telegram import InlineKeyboardMarkup, Message, ReplyParameters
@@ -53,17 +54,44 @@ def is_gone(exc: BadRequest) -> bool:
     return "not found" in exc.message.lower()
 
 
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where the bot's messages about a note go: a chat, in reply to a message of it, in
+    its forum topic; in a business account's chat, through the account's connection."""
+
+    chat_id: int
+    reply_to: int | None = None
+    thread_id: int | None = None
+    business_connection_id: str | None = None
+
+    def reply_parameters(self) -> ReplyParameters | None:
+        """In reply to the note's message (sent without the reply if it is gone)."""
+        if self.reply_to is None:
+            return None
+        return ReplyParameters(message_id=self.reply_to, allow_sending_without_reply=True)
+
+
+def place_of(target: Target) -> Place:
+    """A reply to the note in its chat; a business account's note: its owner's own chat
+    with the bot, or (when the owner wants it there) the contact's chat, as the account."""
+    business = target.business
+    if business is None:
+        return Place(target.chat_id, target.message_id, target.thread_id)
+    if business.in_chat:
+        return Place(business.chat_id, business.message_id, None, business.connection_id)
+    return Place(business.owner_chat_id)
+
+
 async def send_reply(
     bot: Bot, target: Target, text: str, markup: InlineKeyboardMarkup | None = None
 ) -> Message:
-    """``text`` as a reply to the target's message, in its forum topic (sent without the
-    reply if that message is gone)."""
+    """``text`` where the target's answers go (:func:`place_of`)."""
+    place = place_of(target)
     return await bot.send_message(
-        target.chat_id,
+        place.chat_id,
         text,
-        message_thread_id=target.thread_id,
+        message_thread_id=place.thread_id,
         reply_markup=markup,
-        reply_parameters=ReplyParameters(
-            message_id=target.message_id, allow_sending_without_reply=True
-        ),
+        reply_parameters=place.reply_parameters(),
+        business_connection_id=place.business_connection_id,
     )

@@ -32,7 +32,6 @@ from telegram import (
     InlineQueryResultArticle,
     InputFile,
     InputTextMessageContent,
-    ReplyParameters,
 )
 from telegram.error import BadRequest, EndPointNotFound, InvalidToken, TelegramError
 
@@ -42,7 +41,14 @@ from bot.core.store_retry import retried
 from bot.telegram.outbound.draft_pacing import DraftPacing
 from bot.telegram.outbound.message_text import MAX_MESSAGE, split_message
 from bot.telegram.outbound.rate_limiter import Send
-from bot.telegram.outbound.sending import Bot, is_gone, is_not_modified, reliably, send_reply
+from bot.telegram.outbound.sending import (
+    Bot,
+    is_gone,
+    is_not_modified,
+    place_of,
+    reliably,
+    send_reply,
+)
 from bot.telegram.retry import is_permanent
 
 log = logging.getLogger(__name__)
@@ -110,7 +116,8 @@ class EditedReply:
     ) -> None:
         self._bot = bot
         self.target = target
-        self.chat_id = target.chat_id
+        self._place = place_of(target)
+        self.chat_id = self._place.chat_id
         self._recorder = recorder
         self.message_id = message_id
         self._stop = stop
@@ -177,15 +184,15 @@ class EditedReply:
 
     async def document(self, filename: str, data: bytes, caption: str) -> None:
         """A file in reply to the note (the whole transcript), sent until it lands."""
+        place = self._place
         await reliably(
             lambda: self._bot.send_document(
-                self.chat_id,
+                place.chat_id,
                 InputFile(data, filename=filename),
                 caption=caption,
-                message_thread_id=self.target.thread_id,
-                reply_parameters=ReplyParameters(
-                    message_id=self.target.message_id, allow_sending_without_reply=True
-                ),
+                message_thread_id=place.thread_id,
+                reply_parameters=place.reply_parameters(),
+                business_connection_id=place.business_connection_id,
             ),
             chat_id=self.chat_id,
         )
@@ -202,6 +209,7 @@ class EditedReply:
             chat_id=self.chat_id,
             message_id=self.message_id,
             reply_markup=markup,
+            business_connection_id=self._place.business_connection_id,
             rate_limit_args=how,
         )
 

@@ -1004,6 +1004,26 @@ class FakeTelegram:
         stored.history.append(text)
         return self._message_json(stored)
 
+    async def _api_editMessageReplyMarkup(self, p: dict[str, Any]) -> Any:
+        """The keyboard alone (none: removed); the text stays."""
+        if p.get("business_connection_id") is not None:
+            account, chat_id = self._replying_as(p)
+            key = (account.id, chat_id, int(p.get("message_id", 0)))
+            stored = self.business_messages.get(key)
+        else:
+            chat = self._chat(p)
+            stored = self.messages.get((chat.id, int(p.get("message_id", 0))))
+        if stored is None or stored.deleted:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        if not stored.from_bot:
+            raise ApiError(400, "Bad Request: message can't be edited")
+        markup = p.get("reply_markup")
+        if markup == stored.reply_markup:
+            raise ApiError(400, NOT_MODIFIED)
+        stored.reply_markup = markup
+        stored.edits += 1
+        return True
+
     def _edit_inline(self, p: dict[str, Any]) -> Any:
         inline = self.inline_messages.get(str(p["inline_message_id"]))
         if inline is None:

@@ -168,8 +168,10 @@ class EditedReply:
         first_markup = None if rest else markup
         if not self.placed:
             await self._send_first(first, first_markup)
-        elif first != self._shown or first_markup is not None or self._stop is not None:
+        elif first != self._shown or first_markup is not None:
             await reliably(lambda: self._edit_or_resend(first, first_markup), chat_id=self.chat_id)
+        elif self._stop is not None:  # the live text was the final one: the button goes
+            await reliably(self._unmark, chat_id=self.chat_id)
         self._shown = first
         marked = self.message_id if first_markup is not None else None
         for index, part in enumerate(rest, start=2):
@@ -212,6 +214,20 @@ class EditedReply:
             business_connection_id=self._place.business_connection_id,
             rate_limit_args=how,
         )
+
+    async def _unmark(self) -> None:
+        """The live answer's keyboard removed, its text kept."""
+        try:
+            await self._bot.edit_message_reply_markup(
+                chat_id=self.chat_id,
+                message_id=self.message_id,
+                reply_markup=None,
+                business_connection_id=self._place.business_connection_id,
+                rate_limit_args=Send.ANSWER,
+            )
+        except BadRequest as exc:
+            if not (is_not_modified(exc) or is_gone(exc)):
+                raise
 
     async def _edit_or_resend(self, text: str, markup: InlineKeyboardMarkup | None) -> None:
         try:

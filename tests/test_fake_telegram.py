@@ -224,3 +224,62 @@ async def test_inline_edits_are_held_to_a_groups_flood_limit(
     await call(http, fake, "editMessageText", inline_message_id=inline[1], text="two")
     fast = await answer(http, fake, "editMessageText", inline_message_id=inline[1], text="three")
     assert fast["error_code"] == 429  # and to a chat's pace within a second
+
+
+# -- Telegram Business, drafts' stop, updates asked for -------------------------------------------
+
+
+async def test_a_business_chat_is_written_to_only_through_an_enabled_connection_that_may_reply(
+    fake: FakeTelegram, http: httpx.AsyncClient
+) -> None:
+    fake.limits = FloodLimits(chat_per_second=100, group_per_minute=100, global_per_second=100)
+    fake.add_chat(USER, "private")
+    quiet = fake.connect_business(USER, can_reply=False)
+    talking = fake.connect_business(USER, can_reply=True)
+    voice = fake.business_voice(talking, 7007, b"OggS")
+    fake.business_voice(quiet, 7007, b"OggS")
+    kinds = [next(k for k in u if k != "update_id") for u in await updates(http, fake)]
+    assert kinds == ["business_connection"] * 2 + ["business_message"] * 2
+    sent = {"chat_id": 7007, "text": "hi"}
+    refused = await answer(http, fake, "sendMessage", business_connection_id=quiet, **sent)
+    assert (refused["error_code"], refused["ok"]) == (403, False)
+    unknown = await answer(http, fake, "sendMessage", business_connection_id="BC0", **sent)
+    assert unknown["error_code"] == 400
+    elsewhere = {"chat_id": 8008, "text": "hi"}  # no chat of the account's
+    assert (await answer(http, fake, "sendMessage", business_connection_id=talking, **elsewhere))[
+        "error_code"
+    ] == 400
+    reply = {"message_id": voice["message_id"]}
+    message = await call(
+        http, fake, "sendMessage", business_connection_id=talking, reply_parameters=reply, **sent
+    )
+    assert message["business_connection_id"] == talking and message["chat"]["id"] == 7007
+    assert fake.messages.get((7007, message["message_id"])) is None  # not the bot's own chat
+    fake.disconnect_business(talking)
+    after = await answer(http, fake, "sendMessage", business_connection_id=talking, **sent)
+    assert after["error_code"] == 403
+    connection = await call(http, fake, "getBusinessConnection", business_connection_id=talking)
+    assert connection["is_enabled"] is False and connection["user_chat_id"] == USER
+
+
+async def test_only_a_draft_sent_with_can_stop_can_be_stopped_and_only_if_asked_for(
+    fake: FakeTelegram, http: httpx.AsyncClient
+) -> None:
+    fake.add_chat(USER, "private")
+    await call(http, fake, "sendMessageDraft", chat_id=USER, draft_id=5, text="a")
+    with pytest.raises(ValueError, match="no stop button"):
+        fake.stop_draft(USER, 5)
+    not_a_flag = await answer(
+        http, fake, "sendMessageDraft", chat_id=USER, draft_id=5, text="a", can_stop="yes"
+    )
+    assert not_a_flag["error_code"] == 400
+    await call(http, fake, "sendMessageDraft", chat_id=USER, draft_id=5, text="b", can_stop=True)
+    fake.stop_draft(USER, 5)
+    assert await updates(http, fake) == []  # not asked for: Telegram sends it only if it is
+    asked = await call(
+        http, fake, "getUpdates", timeout=0, allowed_updates=["stopped_message_generation"]
+    )
+    assert asked[0]["stopped_message_generation"] == {
+        "chat": fake.chats[USER].to_json(),
+        "draft_id": 5,
+    }

@@ -310,7 +310,9 @@ async def visible(d: Doubles, note: Path, seconds: int, cap: int) -> dict[str, A
     """Section 1b: what users see, for a note recognized at real time (the mock paced
     1×): from Truebar sending the first words to the first Bot API call showing them
     (a draft or an edit), the interval between updates while words arrive, and update →
-    final shown; in a private chat (drafts by default) and in a group (edits)."""
+    final shown; in a private chat (drafts by default) and in a group (edits). Then the
+    private note forwarded to another chat, answered from the transcript cache: update →
+    final shown, and the Truebar sessions it took (none)."""
     bot = BotProcess(d.fake, d.mock, d.workdir / "visible.db", cap)
     await bot.start()
     results: dict[str, Any] = {}
@@ -319,9 +321,11 @@ async def visible(d: Doubles, note: Path, seconds: int, cap: int) -> dict[str, A
         first = d.fake.send_voice(warm, warm, note.read_bytes(), duration=seconds)
         await bot.done([(warm, first["message_id"])])
         d.mock.pace = 1.0
+        sent: dict[str, dict[str, Any]] = {}
         for kind in ("private", "group"):
             chat = d.new_chat() if kind == "private" else d.new_group()
             message = d.fake.send_voice(chat, 1, note.read_bytes(), duration=seconds)
+            sent[kind] = message
             (done,) = await bot.done([(chat, message["message_id"])])
             session = d.mock.stats.sessions[-1]
             assert session.first_words_at is not None and session.finished_at is not None
@@ -354,6 +358,17 @@ async def visible(d: Doubles, note: Path, seconds: int, cap: int) -> dict[str, A
                 ),
                 "outcome": done["outcome"],
             }
+        sessions = len(d.mock.stats.sessions)
+        chat = d.new_chat()
+        forwarded = d.fake.forward_media(chat, chat, sent["private"])
+        (done,) = await bot.done([(chat, forwarded["message_id"])])
+        delivered = d.fake.delivered_at[d.fake.update_of_message[(chat, forwarded["message_id"])]]
+        shown = showing_calls(d.fake, chat, delivered)
+        results["forwarded (cache)"] = {
+            "update_to_final_visible_ms": ms(shown[-1][0] - delivered if shown else None),
+            "truebar_sessions": len(d.mock.stats.sessions) - sessions,
+            "outcome": done["outcome"],
+        }
     finally:
         d.mock.pace = None
         await bot.stop()
@@ -589,6 +604,7 @@ def report(result: dict[str, Any]) -> str:
                 "refresh_max_ms",
                 "updates_shown",
                 "update_to_final_visible_ms",
+                "truebar_sessions",
             ],
         )
     )

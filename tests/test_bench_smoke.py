@@ -31,6 +31,8 @@ async def test_bench_quick_mode(tmp_path: Path) -> None:
     assert result["token_requests"]["bot"] == 1
     assert result["token_requests"]["reference"] == result["token_requests"]["notes"]
     assert 0 < result["first_audio_ratio_30s"] < 1, json.dumps(result, indent=1)
+    cached = result["visible"]["forwarded (cache)"]
+    assert (cached["outcome"], cached["truebar_sessions"]) == ("transcribed", 0)
     for level in result["concurrency"]:
         assert level["transcribed"] == level["notes"]
         assert level["peak_rss_mb"] > 0 and level["loop_lag_p99_ms"] >= 0

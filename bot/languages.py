@@ -48,6 +48,13 @@ def capitalised(name: str) -> str:
     return name[:1].upper() + name[1:]
 
 
+def uncapitalised(name: str) -> str:
+    """A name inside a sentence: only its first letter lowered ("Every voice message" →
+    "every voice message"), as German nouns keep theirs ("Jede Sprachnachricht" →
+    "jede Sprachnachricht")."""
+    return name[:1].lower() + name[1:]
+
+
 def find_tag(wanted: str, tags: list[str]) -> str | None:
     """An exact tag from ``tags``, or the first tag for a language code like ``en-US``
     (or just ``en``)."""

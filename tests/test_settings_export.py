@@ -12,6 +12,7 @@ import pytest
 
 from bot.core import export
 from bot.core.transcript import Segment, text_of
+from bot.preferences import Mode
 from bot.telegram.texts import texts_for
 from bot.testing.mock_truebar import MockTruebar
 from tests.bot_harness import (
@@ -65,6 +66,46 @@ async def test_a_slovenian_user_is_answered_in_slovenian(
     assert [(c["command"], c["description"]) for c in menus["sl"]] == SL.commands()
     assert [(c["command"], c["description"]) for c in menus[None]] == EN.commands()
     assert SL.commands() != EN.commands()
+
+
+async def test_the_command_menu_is_set_in_every_language_under_its_telegram_code(
+    fake: FakeTelegram, bot: NoteTracker
+) -> None:
+    codes = ["de", "en", "es", "hr", "it", "ru", "sl", "sr", "uk"]  # Latin Serbian is "sr"
+    await fake.wait_for(lambda: sorted(fake.commands_by_language) == codes)
+    for code, menu in fake.commands_by_language.items():
+        said = [(c["command"], c["description"]) for c in menu]
+        assert said == texts_for(code).commands(), code
+        assert code == "en" or said != EN.commands(), code
+    serbian = [c["description"] for c in fake.commands_by_language["sr"]]
+    assert serbian == [d for _, d in texts_for("sr_Latn").commands()]
+
+
+async def test_a_serbian_user_reads_latin_serbian_and_a_chat_may_choose_any_language(
+    fake: FakeTelegram, bot: NoteTracker
+) -> None:
+    sr, uk = texts_for("sr_Latn"), texts_for("uk")
+    assert (await command(fake, PRIVATE, USER, "/help", language_code="sr")).text == (
+        sr.help_text(EN_TAG)
+    )
+    menu = await command(fake, GROUP, ADMIN, "/settings")
+    await press(fake, GROUP, menu, ADMIN, buttons(menu)[EN.interface_button(None)])
+    natives = [
+        "English", "Deutsch", "Español", "Hrvatski", "Italiano", "Русский", "Slovenščina",
+        "Srpski", "Українська",
+    ]  # fmt: skip
+    await fake.wait_for(lambda: EN.interface_name("sr_Latn") in buttons(menu))
+    assert list(buttons(menu))[1:-1] == natives  # between "automatic" and "back"
+    assert (await press(fake, GROUP, menu, ADMIN, buttons(menu)["Srpski"]))["text"] == sr.saved
+    await fake.wait_for(lambda: menu.text == sr.settings_title(EN_TAG))
+    assert sr.interface_button("sr_Latn") in buttons(menu)
+    await press(fake, GROUP, menu, ADMIN, buttons(menu)[sr.interface_button("sr_Latn")])
+    await fake.wait_for(lambda: "✓ Srpski" in buttons(menu))
+    assert (await press(fake, GROUP, menu, ADMIN, buttons(menu)["Українська"]))["text"] == (
+        uk.saved
+    )
+    help_reply = await command(fake, GROUP, MEMBER, "/help", language_code="sr")
+    assert help_reply.text == uk.help_text(EN_TAG, Mode.EVERY)
 
 
 async def test_a_group_speaks_its_own_choice_whatever_its_members_speak(

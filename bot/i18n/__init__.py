@@ -4,10 +4,14 @@ Messages are written in English in the code (``bot/telegram/texts.py``) and tran
 gettext catalogues, one per language: ``locales/<lang>/LC_MESSAGES/bot.po``, kept with
 Babel (``./dev i18n`` extracts new messages and updates every catalogue). A catalogue is
 compiled in memory when first used, so nothing binary is kept in the repository; plural
-forms follow each language's own rules (Slovenian has four: one, two, three-four, more).
+forms follow each language's own rules, as each catalogue's ``Plural-Forms`` header says
+(Slovenian has four: one, two, three-four, more; Croatian, Serbian, Russian and Ukrainian
+three).
 
-Adding a language: ``./dev i18n sl`` → copy the new ``.po`` to ``locales/<xx>/…`` (or run
-``pybabel init``), translate, and the bot offers it.
+A catalogue is named by its Babel locale (``sr_Latn``: Serbian in Latin script), and Telegram
+knows its language by the two-letter code before any script or region (``sr``): users'
+``language_code`` and the command menus. Adding a language: ``./dev i18n <locale>`` starts
+its catalogue; translate, and the bot offers it.
 """
 
 from __future__ import annotations
@@ -32,15 +36,35 @@ def languages() -> list[str]:
 
 
 def pick(*wishes: str | None) -> str:
-    """The first wished-for language the bot speaks (Telegram's ``pt-br`` counts as
-    ``pt``), else English."""
+    """The first wished-for language the bot speaks, else English. A wish is a catalogue's
+    name or a Telegram (IETF) tag: the longest catalogue it names wins (``sr-Latn-RS`` →
+    ``sr_Latn``), else any catalogue of its language (``sr`` → ``sr_Latn``); ``pt-br`` is
+    not spoken while there is no Portuguese."""
     spoken = languages()
+    by_name = {lang.lower(): lang for lang in spoken}
     for wish in wishes:
-        if wish:
-            base = wish.replace("_", "-").split("-")[0].lower()
-            if base in spoken:
-                return base
+        if not wish:
+            continue
+        parts = wish.replace("-", "_").lower().split("_")
+        for length in range(len(parts), 0, -1):
+            found = by_name.get("_".join(parts[:length]))
+            if found:
+                return found
+        for lang in spoken:
+            if telegram_code(lang) == parts[0]:
+                return lang
     return SOURCE_LANGUAGE
+
+
+def telegram_code(language: str) -> str:
+    """The two-letter code Telegram knows a catalogue's language by (``sr_Latn`` → ``sr``):
+    what ``setMyCommands`` takes as ``language_code``."""
+    return language.split("_")[0].lower()
+
+
+def telegram_codes() -> list[str]:
+    """The Telegram codes of the languages the bot speaks, each once."""
+    return list(dict.fromkeys(telegram_code(lang) for lang in languages()))
 
 
 @functools.cache

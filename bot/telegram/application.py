@@ -128,9 +128,11 @@ class TranscriptKeyboards:
 
 async def set_commands(app: TelegramApp, default_language: str) -> None:
     """The command menu in every language the bot speaks (Telegram shows each user the
-    one for their language), and in the operator's language for everyone else."""
+    one for their language), and in the operator's language for everyone else. Each menu
+    is set under the language's two-letter Telegram code (``sr`` for ``sr_Latn``), in the
+    language the bot speaks to a user whose Telegram sends that code."""
     menus: list[tuple[str | None, str]] = [(None, default_language)]
-    menus += [(language, language) for language in i18n.languages()]
+    menus += [(code, code) for code in i18n.telegram_codes()]
     for language_code, language in menus:
         commands = [BotCommand(c, d) for c, d in texts_for(language).commands()]
         try:

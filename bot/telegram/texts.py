@@ -2,8 +2,8 @@
 human messages.
 
 Messages are written in English here and translated in the catalogues of
-:mod:`bot.i18n` (``./dev i18n`` collects new ones); a test fails when one has no
-Slovenian translation. Get the texts for a language with :func:`texts_for`.
+:mod:`bot.i18n` (``./dev i18n`` collects new ones); a test fails when any catalogue
+lacks one. Get the texts for a language with :func:`texts_for`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from babel.numbers import format_decimal
 from bot import i18n
 from bot.core.admission import DAY_S
 from bot.core.say import Final, Notice, NoticeKind, Status, StatusKind
-from bot.languages import capitalised, describe_tag, language_name
+from bot.languages import capitalised, describe_tag, language_name, uncapitalised
 from bot.preferences import Mode
 
 
@@ -400,7 +400,7 @@ class Texts:
 
     def mode_prompt(self, current: Mode) -> str:
         return self._("I transcribe here: {mode}. Choose:").format(
-            mode=self.mode_name(current).lower()
+            mode=uncapitalised(self.mode_name(current))
         )
 
     def mode_set(self, mode: Mode) -> str:
@@ -683,7 +683,7 @@ class Texts:
         if mode is not None:
             text += "\n\n" + self._(
                 "Here I transcribe: {mode}. Admins change this with /mode."
-            ).format(mode=self.mode_name(mode).lower())
+            ).format(mode=uncapitalised(self.mode_name(mode)))
         return text
 
     def kept_for(self, seconds: float, *, days: bool = False) -> str:

@@ -635,7 +635,12 @@ class Texts:
         ):
             if top:
                 lines.append(title)
-                lines.extend(f"• {who}: {self.decimal(s / 60)} min" for who, s in top)
+                lines.extend(
+                    self._("• {who}: {minutes} min").format(
+                        who=who, minutes=self.decimal(s / 60)
+                    )
+                    for who, s in top
+                )
         running, waiting = now
         lines.append(
             self._("Now: {running} Truebar sessions running, {waiting} notes waiting.").format(

@@ -20,7 +20,7 @@ from bot.core.note import Delivery, MediaKind
 from bot.core.outcome import Outcome
 from bot.core.ports import Probe
 from bot.core.say import Notice, NoticeKind, Status
-from bot.core.work import AUDIO_BEFORE_ANSWER_S, PCM_BYTES_PER_S
+from bot.core.work import AUDIO_BEFORE_ANSWER_S, BURST_NOTES, PCM_BYTES_PER_S
 from tests.auxil.fakes import Core, until, voice
 
 
@@ -127,9 +127,24 @@ async def test_a_waiting_note_shows_its_place_then_its_turn(core: Core) -> None:
     waiting = asyncio.create_task(work.run(note := voice()))
     await until(lambda: note.key in core.answers.by_note and core.answer(note).shown)
     assert core.answer(note).shown == [Status.queued(0)]
+    assert core.answer(note).placed_at_once == 1  # no words can come: it goes at once
     busy.close()
     assert await waiting == Outcome.TRANSCRIBED
     assert core.answer(note).shown[1] == Status.transcribing()
+
+
+async def test_in_a_burst_each_answer_goes_first_without_waiting_for_words(
+    core: Core,
+) -> None:
+    """Notes one by one let their answer wait for the first words (a group's does);
+    past ``BURST_NOTES`` starting at once, each answer is placed before its work goes on."""
+    core.monotonic = lambda: 100.0  # all start in the same instant
+    work = core.work()
+    notes = [voice(chat) for chat in range(1, BURST_NOTES + 3)]
+    outcomes = await asyncio.gather(*(work.run(note) for note in notes))
+    assert outcomes == [Outcome.TRANSCRIBED] * len(notes)
+    at_once = [core.answer(note).placed_at_once for note in notes]
+    assert at_once == [0] * BURST_NOTES + [1, 1]
 
 
 async def test_audio_rejected_by_the_decoder_is_said(core: Core) -> None:

@@ -202,7 +202,7 @@ class NoteWork:
             if waiting or self._bursts.arrive():
                 # A waiting note shows its place first; in a burst each answer goes first
                 # and its round trip spaces the rest out (all at once held the loop).
-                await live.placed()
+                await live.placed(at_once=True)
             if waiting:
                 queue = _QueueDisplay(live, self._clock)
                 async for place in unless_stopped(ticket.places(), stop):

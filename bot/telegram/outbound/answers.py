@@ -71,17 +71,20 @@ class TelegramAnswers:
         ledger: Ledger,
         keyboards: TranscriptKeyboards,
         store_retry_s: float,
+        group_words_wait_s: float = 0.0,
     ) -> None:
         self._bot = bot
         self._drafts = drafts
         self._ledger = ledger
         self._keyboards = keyboards
         self._store_retry_s = store_retry_s
+        self._group_words_wait_s = group_words_wait_s
 
     def answer(self, note: Note, language: str) -> TelegramAnswer:
         """The note's answer: a channel's post, a guest's inline answer, a private chat's
         drafts (where they work and no message exists yet), else a reply edited live;
-        each continuing what an earlier attempt placed."""
+        each continuing what an earlier attempt placed. A group's reply waits a moment
+        for the first words (:mod:`~bot.telegram.outbound.live_text`)."""
         target = note.target
         texts = texts_for(language)
         recorder = Recorder(self._ledger, note.key, self._store_retry_s)
@@ -92,7 +95,8 @@ class TelegramAnswers:
             way = GuestAnswer(self._bot, target, recorder, note.inline_message_id)
         else:  # a chat's: stoppable by its sender (or an admin) while it is worked on
             stop = StopButton(stop_button(texts), functools.partial(self._stop_on, note))
-            reply = EditedReply(self._bot, target, recorder, note.placeholder_id, stop)
+            wait_s = self._group_words_wait_s if target.group else 0.0
+            reply = EditedReply(self._bot, target, recorder, note.placeholder_id, stop, wait_s)
             if not target.group and not reply.placed and self._drafts.usable(target.chat_id):
                 way = Drafts(self._bot, reply, self._drafts, stoppable=True)
             else:
@@ -189,5 +193,5 @@ class _NothingLive:
     def show(self, what: Status | str) -> None:
         """Nothing to show."""
 
-    async def placed(self) -> None:
+    async def placed(self, *, at_once: bool = False) -> None:
         """Nothing to wait for."""

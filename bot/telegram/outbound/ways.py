@@ -107,6 +107,7 @@ class EditedReply:
         recorder: Recorder | None,
         message_id: int | None = None,
         stop: StopButton | None = None,
+        words_wait_s: float = 0.0,
     ) -> None:
         self._bot = bot
         self.target = target
@@ -114,6 +115,7 @@ class EditedReply:
         self._recorder = recorder
         self.message_id = message_id
         self._stop = stop
+        self.words_wait_s = words_wait_s  # a group's: its first message carries the words
         self._shown: str | None = None  # what the reply shows, as far as this run knows
 
     @property
@@ -245,6 +247,7 @@ class GuestAnswer:
     once (a second answer is refused) and its inline message edited."""
 
     refresh_every_s = None
+    words_wait_s = 0.0  # a guest query must be answered within seconds
 
     def __init__(
         self, bot: Bot, target: Target, recorder: Recorder | None, inline_message_id: str | None
@@ -370,6 +373,11 @@ class Drafts:
     @property
     def refresh_every_s(self) -> float | None:
         return max(DRAFT_REFRESH_MIN_S, DRAFT_REFRESH_S) if self._edits is None else None
+
+    @property
+    def words_wait_s(self) -> float:
+        """A draft takes no message slot: the status shows at once."""
+        return 0.0
 
     async def ready(self) -> None:
         """Book the chat's next draft slot and wait for it here, so that the draft then

@@ -30,7 +30,7 @@ from tests.bot_harness import (
     reply,
     transcribed,
 )
-from tests.fake_telegram import FakeTelegram
+from tests.fake_telegram import FakeTelegram, StoredMessage
 
 EN, SL = texts_for("en"), texts_for("sl")
 SL_TAG = "KALDI:sl-SI:COL:20221208-0800"
@@ -55,7 +55,11 @@ async def test_a_slovenian_user_is_answered_in_slovenian(
     assert reply(fake, PRIVATE, empty["message_id"]).text == SL.empty_file
     _, final = await transcribed(fake, bot, PRIVATE, voice_note, language_code="sl-SI")
     assert mock_truebar.stats.sessions[-1].tag == SL_TAG
-    assert set(buttons(final)) == {SL.subtitles_button, SL.another_language_button}
+    assert set(buttons(final)) == {
+        SL.subtitles_button,
+        SL.vtt_subtitles_button,
+        SL.another_language_button,
+    }
     # the command menu in each language, the operator's for everyone else
     menus = {"sl": fake.commands_by_language["sl"], None: fake.commands}
     assert [(c["command"], c["description"]) for c in menus["sl"]] == SL.commands()
@@ -130,6 +134,31 @@ def parse_srt(text: str) -> list[tuple[int, int, str]]:
     return cues
 
 
+def parse_vtt(text: str) -> list[tuple[int, int, str]]:
+    """WebVTT as a player reads it: the header, then cues of ``hh:mm:ss.mmm`` times and
+    text with ``&amp;``, ``&lt;``, ``&gt;`` for what would be markup."""
+    header, _, body = text.partition("\n")
+    assert header == "WEBVTT" and body[:1] in ("", "\n") and text.endswith("\n")
+    cues = []
+    for block in filter(None, body.strip("\n").split("\n\n")):
+        times, *lines = block.split("\n")
+        assert lines and all(lines) and "-->" not in " ".join(lines)
+        start, end = (
+            sum(
+                int(x) * f
+                for x, f in zip(re.split("[:.]", t), (3_600_000, 60_000, 1000, 1), strict=True)
+            )
+            for t in re.fullmatch(
+                r"(\d\d:\d\d:\d\d\.\d{3}) --> (\d\d:\d\d:\d\d\.\d{3})", times
+            ).groups()  # type: ignore[union-attr]
+        )
+        shown = " ".join(lines)
+        assert "<" not in shown and re.fullmatch(r"([^&]|&(amp|lt|gt);)*", shown), shown
+        unescaped = shown.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+        cues.append((start, end, unescaped))
+    return cues
+
+
 def assert_well_timed(cues: list[tuple[int, int, str]]) -> None:
     """Every cue lasts (end after start), and ends before the next begins."""
     assert all(start < end for start, end, _ in cues), cues
@@ -160,6 +189,14 @@ def test_subtitle_cues_never_overlap_and_never_vanish(segments: list[Segment]) -
     assert_well_timed(cues)
     assert " ".join(text for _, _, text in cues) == text_of(segments)
     assert len(cues) == len(segments)  # a sentence each: none merged or lost
+    assert parse_vtt(export.vtt(segments)) == cues  # the same cues in either format
+
+
+def test_webvtt_cue_text_is_never_markup() -> None:
+    said = [words(("<b>5", 0, 400), ("&", 400, 500), ("-->", 500, 900)), words(("x>y", 1000, 1200))]
+    cues = parse_vtt(export.vtt(said))
+    assert [text for _, _, text in cues] == ["<b>5 & -->", "x>y"]
+    assert parse_vtt(export.vtt([])) == []
 
 
 async def test_subtitles_follow_the_words_timings(
@@ -178,6 +215,31 @@ async def test_subtitles_follow_the_words_timings(
     assert_well_timed(cues)
     assert cues[0][0] >= 0 and cues[-1][1] <= audio_ms + 100
     assert " ".join(text for _, _, text in cues) == transcript
+
+
+async def test_webvtt_subtitles_beside_srt_each_sent_once(
+    fake: FakeTelegram, bot: NoteTracker, mock_truebar: MockTruebar, voice_note: Path
+) -> None:
+    _, final = await transcribed(fake, bot, PRIVATE, voice_note)
+
+    async def sent(button: str) -> list[StoredMessage]:
+        before = len(fake.replies_to(PRIVATE, final.message_id))
+        answer = await press(fake, PRIVATE, final, USER, buttons(final)[button])
+        if answer.get("text") == EN.subtitles_above:
+            return []
+        await fake.wait_for(lambda: len(fake.replies_to(PRIVATE, final.message_id)) > before)
+        return fake.replies_to(PRIVATE, final.message_id)[before:]
+
+    (vtt,) = await sent(EN.vtt_subtitles_button)
+    assert vtt.document is not None and vtt.document.filename == "subtitles.vtt"
+    assert vtt.caption == EN.subtitles
+    cues = parse_vtt(vtt.document.content.decode())
+    assert_well_timed(cues)
+    assert " ".join(text for _, _, text in cues) == expected_transcript(mock_truebar)
+    assert await sent(EN.vtt_subtitles_button) == []  # once: pointed at it
+    (srt,) = await sent(EN.subtitles_button)  # the other format is its own
+    assert srt.document is not None and parse_srt(srt.document.content.decode()) == cues
+    assert await sent(EN.subtitles_button) == []
 
 
 async def test_another_language_is_a_new_job_and_a_new_reply(

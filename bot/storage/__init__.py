@@ -21,6 +21,7 @@ from bot.storage.concerns import (
     Keyboards,
     Spending,
     Standing,
+    Subtitles,
     UsageRecords,
 )
 
@@ -36,6 +37,7 @@ __all__ = [
     "Spending",
     "Standing",
     "Storage",
+    "Subtitles",
     "UsageRecords",
     "open_storage",
 ]

@@ -2,8 +2,8 @@
 callback data says: only what to do, never to what. The message pressed says which note
 (its keyboard is known by that message: :mod:`bot.telegram.inbound.button_guard`).
 
-``t:stop`` under a live answer; ``t:srt`` (subtitles) and ``t:lang`` (another language)
-under a transcript;
+``t:stop`` under a live answer; ``t:srt`` and ``t:vtt`` (subtitles) and ``t:lang``
+(another language) under a transcript;
 ``t:re:<tag key>`` on the list of languages to transcribe the note again in; ``t:again``
 on the offer to transcribe it again once its transcript is no longer kept. The format of
 before (``x:<action>:<message id>…``) matches none of these: such a button, under a
@@ -19,21 +19,22 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.telegram.inbound.conversation import tag_key
 from bot.telegram.texts import Texts
 
-SUBTITLES, LANGUAGES = "srt", "lang"
-UNDER_TRANSCRIPT = re.compile(rf"t:({SUBTITLES}|{LANGUAGES})\Z")
+SRT, VTT, LANGUAGES = "srt", "vtt", "lang"
+UNDER_TRANSCRIPT = re.compile(rf"t:({SRT}|{VTT}|{LANGUAGES})\Z")
 CHOICE = re.compile(r"t:re:([0-9a-f]{16})\Z")  # a tag key (conversation.tag_key)
 AGAIN = re.compile(r"t:again\Z")
 STOP = re.compile(r"t:stop\Z")  # under a live answer: stop transcribing its note
 
 
 def under_transcript(tx: Texts) -> InlineKeyboardMarkup:
-    """Subtitles, and the same file in another language."""
+    """Subtitles in either format, and the same file in another language."""
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(tx.subtitles_button, callback_data=f"t:{SUBTITLES}"),
-                InlineKeyboardButton(tx.another_language_button, callback_data=f"t:{LANGUAGES}"),
-            ]
+                InlineKeyboardButton(tx.subtitles_button, callback_data=f"t:{SRT}"),
+                InlineKeyboardButton(tx.vtt_subtitles_button, callback_data=f"t:{VTT}"),
+            ],
+            [InlineKeyboardButton(tx.another_language_button, callback_data=f"t:{LANGUAGES}")],
         ]
     )
 

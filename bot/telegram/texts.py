@@ -462,6 +462,10 @@ class Texts:
         return self._("🎬 Subtitles (.srt)")
 
     @property
+    def vtt_subtitles_button(self) -> str:
+        return self._("🎬 Subtitles (.vtt)")
+
+    @property
     def another_language_button(self) -> str:
         return self._("🔁 Another language")
 

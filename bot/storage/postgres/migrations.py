@@ -133,6 +133,13 @@ MIGRATIONS = (
     ALTER TABLE jobs ADD COLUMN stop_asked BOOLEAN NOT NULL DEFAULT false;
     CREATE INDEX jobs_stop_asked ON jobs (owner) WHERE stop_asked;
     """,
+    # the subtitle formats sent under a transcript, as bits (SQLite's column was an
+    # integer already): 1 .srt, the only one before, 2 .vtt
+    """
+    ALTER TABLE keyboards ALTER COLUMN used DROP DEFAULT;
+    ALTER TABLE keyboards ALTER COLUMN used TYPE INTEGER USING used::integer;
+    ALTER TABLE keyboards ALTER COLUMN used SET DEFAULT 0;
+    """,
 )
 
 

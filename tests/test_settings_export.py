@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 
 from bot.core import export
+from bot.core.note import Delivery, MediaKind, Note, Target
+from bot.core.say import LongForm
 from bot.core.transcript import Segment, text_of
+from bot.preferences import ChatSettings
 from bot.telegram.texts import texts_for
 from bot.testing.mock_truebar import MockTruebar
 from tests.bot_harness import (
@@ -323,3 +326,132 @@ def test_privacy_names_everything_the_ledger_keeps_and_until_when() -> None:
     assert "until I have answered the message, and then for 30 days" in text
     sl = SL.privacy(DAY, 30 * DAY)
     assert "dokler na sporočilo ne odgovorim, nato pa še 30 dni" in sl
+
+
+# -- long transcripts --------------------------------------------------------------------------
+
+LONG_WORDS = tuple(f"{'🎙' * 30}{'x' * 30}{i}" for i in range(10))
+"""Words of 91 UTF-16 units but 61 characters: a quote measured in characters is caught."""
+
+
+async def long_transcript(
+    fake: FakeTelegram, tmp_path: Path, chat: int, user: int, choose: str | None = None
+) -> tuple[int, str, list[StoredMessage]]:
+    """A note whose transcript takes more than one message (after ``choose``, a button of
+    /settings' long transcripts menu, is pressed); its id, the transcript and the
+    bot's replies to it."""
+    from tests.audio_fixtures import make_tone
+    from tests.bot_harness import bot_settings, running_bot, truebar_settings
+
+    async with MockTruebar(vocabulary=LONG_WORDS) as mock:
+        settings = bot_settings(fake, tmp_path / "bot.db")
+        async with running_bot(settings, truebar_settings(mock)) as bot:
+            if choose is not None:
+                menu = await command(fake, chat, user, "/settings")
+                shown = next(b for b in buttons(menu) if b.startswith("📜"))
+                await press(fake, chat, menu, user, buttons(menu)[shown])
+                await fake.wait_for(lambda: EN.long_form_prompt == menu.text)
+                await press(fake, chat, menu, user, buttons(menu)[choose])
+                await fake.wait_for(lambda: (menu.text or "").startswith("⚙️"))
+            tone = make_tone(tmp_path, 30)  # ~60 words: over 5000 units
+            note = fake.send_voice(chat, user, tone.read_bytes(), duration=30)
+            await bot.done(chat, note["message_id"])
+            expected = expected_transcript(mock)
+    assert utf16(expected) > 4096
+    return note["message_id"], expected, fake.replies_to(chat, note["message_id"])
+
+
+def utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+async def test_a_long_transcript_in_a_group_is_one_collapsed_quote_and_a_file(
+    fake: FakeTelegram, tmp_path: Path
+) -> None:
+    _, expected, replies = await long_transcript(fake, tmp_path, GROUP, MEMBER)
+    quote, document = replies
+    assert quote.text is not None and quote.text.endswith(" …")
+    shown = quote.text.removesuffix(" …")
+    assert expected.startswith(shown) and utf16(quote.text) <= 4096
+    assert quote.entities == [
+        {"type": "expandable_blockquote", "offset": 0, "length": utf16(quote.text)}
+    ]
+    assert set(buttons(quote)) >= {EN.subtitles_button, EN.another_language_button}
+    assert document.document is not None and document.document.filename == "transcript.txt"
+    assert document.document.content.decode() == expected
+    assert document.caption == EN.whole_transcript
+
+
+async def test_a_chat_may_have_long_transcripts_as_a_file_only(
+    fake: FakeTelegram, tmp_path: Path
+) -> None:
+    _, expected, replies = await long_transcript(
+        fake, tmp_path, PRIVATE, USER, choose=EN.long_form_name(LongForm.FILE)
+    )
+    pointer, document = replies
+    assert pointer.text == EN.transcript_in_file and not pointer.entities
+    assert set(buttons(pointer)) >= {EN.subtitles_button}
+    assert document.document is not None and document.document.content.decode() == expected
+
+
+async def test_the_long_transcripts_menu_marks_the_chats_way_and_admins_choose_it(
+    fake: FakeTelegram, bot: NoteTracker
+) -> None:
+    menu = await command(fake, GROUP, ADMIN, "/settings")
+    quote = EN.long_form_button(LongForm.QUOTE)  # a group's, by default
+    await press(fake, GROUP, menu, ADMIN, buttons(menu)[quote])
+    await fake.wait_for(lambda: menu.text == EN.long_form_prompt)
+    options = list(buttons(menu))
+    assert options[:3] == [
+        EN.long_form_name(LongForm.MESSAGES),
+        "✓ " + EN.long_form_name(LongForm.QUOTE),
+        EN.long_form_name(LongForm.FILE),
+    ]
+    refused = await press(fake, GROUP, menu, MEMBER, buttons(menu)[options[0]])
+    assert refused["text"] in (EN.settings_admins_only, EN.not_yours)
+    await press(fake, GROUP, menu, ADMIN, buttons(menu)[options[0]])
+    await fake.wait_for(lambda: EN.long_form_button(LongForm.MESSAGES) in buttons(menu))
+    private = await command(fake, PRIVATE, USER, "/settings")  # a private chat's default
+    assert EN.long_form_button(LongForm.MESSAGES) in buttons(private)
+
+
+class _Options:
+    """The chats' choices in a dict."""
+
+    def __init__(self) -> None:
+        self.chosen: dict[int, dict[str, str]] = {}
+
+    async def get(self, chat_id: int) -> dict[str, str]:
+        return dict(self.chosen.get(chat_id, {}))
+
+    async def set(self, chat_id: int, name: str, value: str | None) -> None:
+        chosen = self.chosen.setdefault(chat_id, {})
+        if value is None:
+            chosen.pop(name, None)
+        else:
+            chosen[name] = value
+
+
+class _NoLanguages:
+    async def streaming_tags(self) -> list[str]:
+        return []
+
+    async def stages_for(self, tag: str) -> dict[str, str]:
+        return {}
+
+
+async def test_long_transcripts_come_as_messages_in_private_and_quoted_elsewhere() -> None:
+    chats = ChatSettings(_Options(), _NoLanguages(), default_tag=EN_TAG)
+
+    async def form(chat: int, delivery: Delivery = Delivery.CHAT) -> LongForm:
+        target = Target(chat, 1, group=chat < 0, delivery=delivery)
+        note = Note(target, "F", 100, 5, MediaKind.VOICE, 1e9, user_id=7)
+        return (await chats.choices(note)).long_form
+
+    assert await form(7) is LongForm.MESSAGES
+    assert await form(-100) is LongForm.QUOTE  # a group
+    assert await form(-200, Delivery.CHANNEL) is LongForm.QUOTE
+    await chats.set_long_form(-100, LongForm.FILE)
+    await chats.set_long_form(-300, LongForm.FILE)
+    assert await form(-100) is LongForm.FILE
+    assert await form(-300, Delivery.GUEST) is LongForm.MESSAGES  # nowhere to send a file

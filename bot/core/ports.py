@@ -19,7 +19,7 @@ from bot.core.admission import Decide, Shortfall, Spent
 from bot.core.export import Kept
 from bot.core.note import Note, NoteKey
 from bot.core.outcome import Admission, Outcome
-from bot.core.say import Final, Notice, Status
+from bot.core.say import Final, LongForm, Notice, Status
 from bot.core.timing import Trace
 from bot.core.transcript import Heard
 
@@ -292,6 +292,7 @@ class Choices:
     timestamps: bool  # each sentence on its own line with its time
     language: str  # the language the bot speaks to the note's reader
     on_request: bool  # a group that wants transcripts only when asked
+    long_form: LongForm = LongForm.MESSAGES  # a transcript too long for one message
 
 
 class Preferences(Protocol):

@@ -82,6 +82,14 @@ def over_budget(shortfall: Shortfall) -> Notice:
     )
 
 
+class LongForm(enum.StrEnum):
+    """How a transcript too long for one message is shown (a chat's choice)."""
+
+    MESSAGES = "messages"  # in as many messages as it takes, and as a file
+    QUOTE = "quote"  # one message, the text in a collapsed quote (cut to fit), and a file
+    FILE = "file"  # a file only, a line in the chat saying so
+
+
 @dataclass(frozen=True, slots=True)
 class Final:
     """A note's transcript as the answer shows it.
@@ -89,7 +97,8 @@ class Final:
     ``text`` is what to show (with timestamps, if the chat wants them; empty: no speech
     was recognised), ``transcript`` the plain text (for a file, when it takes more than
     one message); ``audio_s`` and ``truncated`` say the file went on past what it
-    declared and was cut there; ``buttons``: the export and re-run buttons go under it."""
+    declared and was cut there; ``buttons``: the export and re-run buttons go under it;
+    ``long_form``: how it is shown if it is too long for one message."""
 
     text: str
     transcript: str
@@ -97,3 +106,4 @@ class Final:
     truncated: bool
     buttons: bool
     stopped: bool = False  # its sender stopped it: the words recognised until then
+    long_form: LongForm = LongForm.MESSAGES

@@ -321,6 +321,7 @@ class NoteWork:
                 transcribed.truncated,
                 buttons,
                 stopped=transcribed.stopped,
+                long_form=choices.long_form,
             )
         )
         mark("final_sent")

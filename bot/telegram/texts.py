@@ -17,7 +17,7 @@ from babel.numbers import format_decimal
 
 from bot import i18n
 from bot.core.admission import DAY_S
-from bot.core.say import Final, Notice, NoticeKind, Status, StatusKind
+from bot.core.say import Final, LongForm, Notice, NoticeKind, Status, StatusKind
 from bot.languages import capitalised, describe_tag, language_name
 from bot.preferences import Mode
 
@@ -207,14 +207,25 @@ class Texts:
     def final(self, final: Final) -> str:
         """A note's transcript as its answer shows it (what no speech, a cut file and a
         stop say)."""
+        shown, after = self.final_parts(final)
+        return f"{shown}\n\n{after}" if after else shown
+
+    def final_parts(self, final: Final) -> tuple[str, str]:
+        """The transcript as shown (or what stands for it), and what is said below it
+        (that it was cut, or stopped; empty: nothing)."""
         if final.stopped:
             if not final.text:
-                return self._("⏹ Stopped before any words were recognized.")
-            return f"{final.text}\n\n{self.final_stopped_marker}"
+                return self._("⏹ Stopped before any words were recognized."), ""
+            return final.text, self.final_stopped_marker
         shown = final.text or self.no_speech
         if final.truncated:
-            shown = f"{shown}\n\n{self.cut_at(final.audio_s)}"
-        return shown
+            return shown, self.cut_at(final.audio_s)
+        return shown, ""
+
+    @property
+    def transcript_in_file(self) -> str:
+        """What the chat shows of a long transcript sent only as a file."""
+        return self._("📄 The transcript is long, so it's in the file below.")
 
     @property
     def final_stopped_marker(self) -> str:
@@ -431,6 +442,27 @@ class Texts:
 
     def timestamps_button(self, on: bool) -> str:
         return self._("⏱ Timestamps: on") if on else self._("⏱ Timestamps: off")
+
+    def long_form_button(self, form: LongForm) -> str:
+        match form:
+            case LongForm.QUOTE:
+                return self._("📜 Long transcripts: one collapsed quote")
+            case LongForm.FILE:
+                return self._("📜 Long transcripts: a file only")
+        return self._("📜 Long transcripts: several messages")
+
+    def long_form_name(self, form: LongForm) -> str:
+        """A way to show a long transcript, as the menu offers it."""
+        match form:
+            case LongForm.QUOTE:
+                return self._("One collapsed quote, and the whole text as a file")
+            case LongForm.FILE:
+                return self._("Only a file")
+        return self._("Several messages, and the whole text as a file")
+
+    @property
+    def long_form_prompt(self) -> str:
+        return self._("How I send a transcript too long for one message:")
 
     def mode_button(self, mode: Mode) -> str:
         return self._("👥 {mode}").format(mode=self.mode_name(mode))

@@ -15,10 +15,11 @@ from telegram import InlineKeyboardMarkup
 
 from bot.core.note import Delivery, Note
 from bot.core.ports import Ledger, Live
-from bot.core.say import Final, Notice, Status
+from bot.core.say import Final, LongForm, Notice, Status
 from bot.core.side_by_side import together
 from bot.telegram.export_buttons import stop_button, under_transcript
 from bot.telegram.outbound.live_text import LiveText
+from bot.telegram.outbound.message_text import too_long
 from bot.telegram.outbound.sending import Bot, in_core_terms
 from bot.telegram.outbound.ways import (
     ChannelPost,
@@ -44,6 +45,10 @@ class FinalWay(Protocol):
     def placed(self) -> bool: ...
 
     async def final(self, text: str, markup: InlineKeyboardMarkup | None) -> Sent: ...
+
+    async def final_quoted(
+        self, quote: str, after: str, markup: InlineKeyboardMarkup | None
+    ) -> Sent: ...
 
     async def document(self, filename: str, data: bytes, caption: str) -> None: ...
 
@@ -161,9 +166,20 @@ class TelegramAnswer:
                     typing.cancel()
 
     async def finish(self, final: Final) -> None:
+        """The transcript; one too long for a message as the chat chose (several, one
+        collapsed quote, none), and then the whole of it as a file."""
         markup = under_transcript(self._texts) if final.buttons else None
+        shown, after = self._texts.final_parts(final)
+        text = self._texts.final(final)
+        form = final.long_form if final.transcript and too_long(text) else LongForm.MESSAGES
         async with in_core_terms():
-            sent = await self._way.final(self._texts.final(final), markup)
+            if form is LongForm.QUOTE:
+                sent = await self._way.final_quoted(shown, after, markup)
+            elif form is LongForm.FILE:
+                in_file = self._texts.transcript_in_file
+                sent = await self._way.final(f"{in_file}\n\n{after}" if after else in_file, markup)
+            else:
+                sent = await self._way.final(text, markup)
         if markup is not None and sent.markup_message_id is not None:
             await self._keyboards.remember(
                 self._note.target.chat_id,
@@ -171,7 +187,7 @@ class TelegramAnswer:
                 self._note.target.message_id,
                 self._note.user_id,
             )
-        if sent.parts > 1 and final.transcript:
+        if (sent.parts > 1 or form is not LongForm.MESSAGES) and final.transcript:
             async with in_core_terms():
                 await self._way.document(
                     TRANSCRIPT_FILE, final.transcript.encode(), self._texts.whole_transcript

@@ -10,10 +10,10 @@ core's :class:`~bot.core.errors.AnswerRefused`, what will likely pass its
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from telegram import InlineKeyboardMarkup, Message, ReplyParameters
+from telegram import InlineKeyboardMarkup, Message, MessageEntity, ReplyParameters
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ExtBot
 
@@ -54,7 +54,11 @@ def is_gone(exc: BadRequest) -> bool:
 
 
 async def send_reply(
-    bot: Bot, target: Target, text: str, markup: InlineKeyboardMarkup | None = None
+    bot: Bot,
+    target: Target,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+    entities: Sequence[MessageEntity] | None = None,
 ) -> Message:
     """``text`` as a reply to the target's message, in its forum topic (sent without the
     reply if that message is gone)."""
@@ -63,6 +67,7 @@ async def send_reply(
         text,
         message_thread_id=target.thread_id,
         reply_markup=markup,
+        entities=entities,
         reply_parameters=ReplyParameters(
             message_id=target.message_id, allow_sending_without_reply=True
         ),

@@ -24,7 +24,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from telegram import (
@@ -32,15 +32,17 @@ from telegram import (
     InlineQueryResultArticle,
     InputFile,
     InputTextMessageContent,
+    MessageEntity,
     ReplyParameters,
 )
+from telegram.constants import MessageEntityType
 from telegram.error import BadRequest, EndPointNotFound, InvalidToken, TelegramError
 
 from bot.core.note import NoteKey, Target
 from bot.core.ports import Ledger
 from bot.core.store_retry import retried
 from bot.telegram.outbound.draft_pacing import DraftPacing
-from bot.telegram.outbound.message_text import MAX_MESSAGE, split_message
+from bot.telegram.outbound.message_text import MAX_MESSAGE, quoted, split_message
 from bot.telegram.outbound.rate_limiter import Send
 from bot.telegram.outbound.sending import Bot, is_gone, is_not_modified, reliably, send_reply
 from bot.telegram.retry import is_permanent
@@ -135,9 +137,15 @@ class EditedReply:
         if self._stop is not None and self.message_id is not None:
             await self._stop.remember(self.message_id)
 
-    async def _send_first(self, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    async def _send_first(
+        self,
+        text: str,
+        markup: InlineKeyboardMarkup | None,
+        entities: Sequence[MessageEntity] | None = None,
+    ) -> None:
         message = await reliably(
-            lambda: send_reply(self._bot, self.target, text, markup), chat_id=self.chat_id
+            lambda: send_reply(self._bot, self.target, text, markup, entities),
+            chat_id=self.chat_id,
         )
         self.message_id, self._shown = message.message_id, text
         if self._recorder is not None:
@@ -161,11 +169,7 @@ class EditedReply:
             raise ValueError("a reply needs visible text")
         first, rest = parts[0], parts[1:]
         first_markup = None if rest else markup
-        if not self.placed:
-            await self._send_first(first, first_markup)
-        elif first != self._shown or first_markup is not None or self._stop is not None:
-            await reliably(lambda: self._edit_or_resend(first, first_markup), chat_id=self.chat_id)
-        self._shown = first
+        await self._settle(first, first_markup)
         marked = self.message_id if first_markup is not None else None
         for index, part in enumerate(rest, start=2):
             part_markup = markup if index == len(parts) else None
@@ -176,6 +180,34 @@ class EditedReply:
             if part_markup is not None:
                 marked = sent.message_id
         return Sent(len(parts), marked)
+
+    async def final_quoted(
+        self, quote: str, after: str, markup: InlineKeyboardMarkup | None
+    ) -> Sent:
+        """One message: ``quote`` (not blank) in a collapsed quote, cut to fit, then
+        ``after``; ``markup`` under it."""
+        text, units = quoted(quote, after)
+        if not units:
+            raise ValueError("a quote needs visible text")
+        entity = MessageEntity(MessageEntityType.EXPANDABLE_BLOCKQUOTE, 0, units)
+        await self._settle(text, markup, (entity,))
+        return Sent(1, self.message_id if markup is not None else None)
+
+    async def _settle(
+        self,
+        text: str,
+        markup: InlineKeyboardMarkup | None,
+        entities: Sequence[MessageEntity] = (),
+    ) -> None:
+        """The reply shows ``text`` for good: sent if there is none yet, else edited (the
+        stop button taken off), sent anew if someone deleted it."""
+        if not self.placed:
+            await self._send_first(text, markup, entities)
+        elif text != self._shown or markup is not None or self._stop is not None or entities:
+            await reliably(
+                lambda: self._edit_or_resend(text, markup, entities), chat_id=self.chat_id
+            )
+        self._shown = text
 
     async def document(self, filename: str, data: bytes, caption: str) -> None:
         """A file in reply to the note (the whole transcript), sent until it lands."""
@@ -197,26 +229,36 @@ class EditedReply:
         if self.placed:
             await self._edit(text, Send.ANSWER)
 
-    async def _edit(self, text: str, how: Send, markup: InlineKeyboardMarkup | None = None) -> None:
+    async def _edit(
+        self,
+        text: str,
+        how: Send,
+        markup: InlineKeyboardMarkup | None = None,
+        entities: Sequence[MessageEntity] = (),
+    ) -> None:
         assert self.message_id is not None
         await self._bot.edit_message_text(
             text,
             chat_id=self.chat_id,
             message_id=self.message_id,
             reply_markup=markup,
+            entities=entities or None,
             rate_limit_args=how,
         )
 
-    async def _edit_or_resend(self, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    async def _edit_or_resend(
+        self, text: str, markup: InlineKeyboardMarkup | None, entities: Sequence[MessageEntity]
+    ) -> None:
         try:
-            await self._edit(text, Send.ANSWER, markup)
+            await self._edit(text, Send.ANSWER, markup, entities)
         except BadRequest as exc:
             if is_not_modified(exc):
                 return
             if not is_gone(exc):
                 raise
             log.info("placeholder gone in chat %s; sending the text anew", self.chat_id)
-            self.message_id = (await send_reply(self._bot, self.target, text, markup)).message_id
+            sent = await send_reply(self._bot, self.target, text, markup, entities)
+            self.message_id = sent.message_id
             if self._recorder is not None:
                 await self._recorder.message(self.message_id)
 
@@ -234,6 +276,11 @@ class ChannelPost:
 
     async def final(self, text: str, markup: InlineKeyboardMarkup | None) -> Sent:
         return await self._reply.final(text, markup)
+
+    async def final_quoted(
+        self, quote: str, after: str, markup: InlineKeyboardMarkup | None
+    ) -> Sent:
+        return await self._reply.final_quoted(quote, after, markup)
 
     async def document(self, filename: str, data: bytes, caption: str) -> None:
         await self._reply.document(filename, data, caption)
@@ -295,6 +342,12 @@ class GuestAnswer:
             await reliably(lambda: self._edit_once(shown), chat_id=self.chat_id)
         self._shown = shown
         return Sent(1)
+
+    async def final_quoted(
+        self, quote: str, after: str, markup: InlineKeyboardMarkup | None
+    ) -> Sent:
+        """As plain text, cut to one message: a guest answer is one person's."""
+        return await self.final(f"{quote}\n\n{after}" if after else quote, markup)
 
     async def document(self, filename: str, data: bytes, caption: str) -> None:
         """Nothing can be sent into a guest's chat."""
@@ -414,6 +467,11 @@ class Drafts:
 
     async def final(self, text: str, markup: InlineKeyboardMarkup | None) -> Sent:
         return await self._messages.final(text, markup)
+
+    async def final_quoted(
+        self, quote: str, after: str, markup: InlineKeyboardMarkup | None
+    ) -> Sent:
+        return await self._messages.final_quoted(quote, after, markup)
 
     async def document(self, filename: str, data: bytes, caption: str) -> None:
         await self._messages.document(filename, data, caption)

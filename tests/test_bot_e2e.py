@@ -257,8 +257,8 @@ async def test_session_cap_queues_notes(
         for note in notes:
             await bot.done(PRIVATE, note["message_id"])
     placeholders = [reply(fake, PRIVATE, n["message_id"]).history[0] for n in notes]
-    # each waiting note was told its true place in line
-    assert sorted(placeholders) == sorted([EN.transcribing, EN.queued(0), EN.queued(1)])
+    # each waiting note was told its true place in line, and that it starts in a minute
+    assert sorted(placeholders) == sorted([EN.transcribing, EN.queued(0, 1), EN.queued(1, 1)])
     assert mock_truebar.stats.peak_sessions == 1
     assert len(mock_truebar.stats.sessions) == 3
     assert fake.flood_429s == 0

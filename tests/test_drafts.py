@@ -207,7 +207,7 @@ async def test_a_waiting_notes_draft_is_refreshed_before_it_expires(
         first = fake.send_voice(PRIVATE, USER, voice_note.read_bytes())
         await mock_truebar.wait_for(lambda: bool(mock_truebar.stats.sessions))
         waiting = fake.send_voice(OTHER, OTHER, voice_note.read_bytes())
-        queued = EN.queued(0)
+        queued = EN.queued(0, 1)  # behind a 5 s note: in about a minute
         await fake.wait_for(lambda: [d.text for d in fake.drafts_in(OTHER)].count(queued) >= 2)
         mock_truebar.pace = None
         assert await bot.done(PRIVATE, first["message_id"]) == "transcribed"

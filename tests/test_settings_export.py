@@ -455,3 +455,20 @@ async def test_long_transcripts_come_as_messages_in_private_and_quoted_elsewhere
     await chats.set_long_form(-300, LongForm.FILE)
     assert await form(-100) is LongForm.FILE
     assert await form(-300, Delivery.GUEST) is LongForm.MESSAGES  # nowhere to send a file
+
+
+def test_a_queued_note_hears_about_when_it_starts() -> None:
+    assert EN.queued(3, 2) == (
+        "⏳ Queued: 3 messages are ahead of yours. It should start in about 2 minutes."
+    )
+    assert EN.queued(0, 1) == "⏳ Queued: yours is next. It should start in about 1 minute."
+    assert EN.queued(0) == "⏳ Queued: yours is next."  # no estimate: none said
+    assert EN.starts_in(89).endswith("about 89 minutes.")
+    assert EN.starts_in(90) == "It should start in about 2 hours."  # from an hour and a half
+    assert EN.starts_in(200) == "It should start in about 3 hours."
+    assert [SL.starts_in(n).split()[-1] for n in (1, 2, 3, 5)] == [
+        "minuto.",
+        "minuti.",
+        "minute.",
+        "minut.",
+    ]

@@ -5,6 +5,7 @@ it; how it reads is the catalogues' business."""
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
 
 from bot.core.admission import Shortfall
@@ -23,6 +24,7 @@ class Status:
     kind: StatusKind
     tag: str | None = None  # TRANSCRIBING_AGAIN: the language
     ahead: int = 0  # QUEUED: notes that start before this one
+    wait_min: int | None = None  # QUEUED: about how many minutes until its turn
 
     @classmethod
     def transcribing(cls, tag: str | None = None) -> Status:
@@ -32,8 +34,12 @@ class Status:
         return cls(StatusKind.TRANSCRIBING)
 
     @classmethod
-    def queued(cls, ahead: int) -> Status:
-        return cls(StatusKind.QUEUED, ahead=ahead)
+    def queued(cls, ahead: int, wait_s: float | None = None) -> Status:
+        """Waiting, with ``ahead`` notes to start first and about ``wait_s`` to go,
+        rounded up to whole minutes (what is shown: seconds would be false precision,
+        and news every second)."""
+        wait_min = None if wait_s is None else max(1, math.ceil(wait_s / 60))
+        return cls(StatusKind.QUEUED, ahead=ahead, wait_min=wait_min)
 
 
 class NoticeKind(enum.Enum):

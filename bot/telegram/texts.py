@@ -58,14 +58,30 @@ class Texts:
     def no_audio(self) -> str:
         return self._("🔇 There's no sound in this for me to transcribe.")
 
-    def queued(self, ahead: int) -> str:
+    def queued(self, ahead: int, wait_min: int | None = None) -> str:
+        """A note waiting for its turn: how many start first, and about when it starts."""
         if ahead == 0:
-            return self._("⏳ Queued: yours is next.")
+            place = self._("⏳ Queued: yours is next.")
+        else:
+            place = self.ngettext(
+                "⏳ Queued: {n} message is ahead of yours.",
+                "⏳ Queued: {n} messages are ahead of yours.",
+                ahead,
+            ).format(n=ahead)
+        return place if wait_min is None else f"{place} {self.starts_in(wait_min)}"
+
+    def starts_in(self, minutes: int) -> str:
+        """About when a waiting note starts: in minutes, in hours from an hour and a half."""
+        if minutes < 90:
+            return self.ngettext(
+                "It should start in about {n} minute.",
+                "It should start in about {n} minutes.",
+                minutes,
+            ).format(n=minutes)
+        hours = round(minutes / 60)
         return self.ngettext(
-            "⏳ Queued: {n} message is ahead of yours.",
-            "⏳ Queued: {n} messages are ahead of yours.",
-            ahead,
-        ).format(n=ahead)
+            "It should start in about {n} hour.", "It should start in about {n} hours.", hours
+        ).format(n=hours)
 
     def cut_at(self, seconds: float) -> str:
         return self._(
@@ -199,7 +215,7 @@ class Texts:
     def status(self, status: Status) -> str:
         """What an answer shows while its note is worked on."""
         if status.kind is StatusKind.QUEUED:
-            return self.queued(status.ahead)
+            return self.queued(status.ahead, status.wait_min)
         if status.kind is StatusKind.TRANSCRIBING_AGAIN and status.tag:
             return self.transcribing_again(status.tag)
         return self.transcribing

@@ -38,6 +38,7 @@ UNKNOWN_AUDIO_S = 60.0
 """A note that does not say how long it is (a document, until it is probed) is counted
 as this long in the estimates."""
 PACE_SAMPLES = 32  # sessions the pace is the median of
+ESTIMATES_KEPT_S = 1.0  # the line's estimates are made again after this long, or a change
 MIN_SAMPLE_AUDIO_S = 5.0  # shorter notes say little about the pace (their set-up is most)
 
 
@@ -133,6 +134,7 @@ class FairSlots:
         self._clock = clock
         self._holders: set[Ticket] = set()
         self._paces: deque[float] = deque(maxlen=PACE_SAMPLES)  # session s per audio s
+        self._starts_at: tuple[float, dict[Ticket, float]] | None = None  # when, and what
         self._capacity = capacity
         self._per_chat = max(1, per_chat)
         self._per_user = max(1, per_user or capacity)
@@ -246,7 +248,9 @@ class FairSlots:
         self._tell_positions()
 
     def _tell_positions(self) -> None:
-        """Walk the queues in the order the slots will go: one note per chat per round."""
+        """Walk the queues in the order the slots will go: one note per chat per round
+        (the line's estimates are made anew)."""
+        self._starts_at = None
         queues = [self._queues[chat] for chat in self._turn_order()]
         position = 0
         for depth in range(max((len(q) for q in queues), default=0)):
@@ -256,13 +260,21 @@ class FairSlots:
                     position += 1
 
     def _wait_s(self, ticket: Ticket) -> float:
-        """How long until ``ticket``'s turn if nothing else comes: the sessions, as they
-        come free, go to the notes ahead of it in line in turn, each holding one for its
-        audio at the recent pace; a note whose chat holds its share waits for one of
-        those to end as well (senders' and the pool's caps aside)."""
+        """How long until ``ticket``'s turn if nothing else comes (see :meth:`_starts`)."""
         if ticket.position is None:
             return 0.0
-        now, pace = self._clock(), self.pace
+        now = self._clock()
+        if self._starts_at is None or now - self._starts_at[0] > ESTIMATES_KEPT_S:
+            self._starts_at = (now, self._starts(now))
+        return max(0.0, self._starts_at[1].get(ticket, now) - now)
+
+    def _starts(self, now: float) -> dict[Ticket, float]:
+        """When each waiting note starts if nothing else comes: the sessions, as they
+        come free, go to the notes in line in turn, each holding one for its audio at the
+        recent pace; a note whose chat holds its share waits for one of those to end
+        instead (senders' and the pool's caps aside). One pass for the whole line: every
+        waiting note asks when the line moves."""
+        pace = self.pace
 
         def end_of(holder: Ticket, start: float) -> float:
             return max(now, start + pace * (holder.audio_s or UNKNOWN_AUDIO_S))
@@ -273,13 +285,9 @@ class FairSlots:
             chats.setdefault(holder.chat_id, []).append(end)
         free_at += [now] * max(0, self._capacity - len(free_at))
         heapq.heapify(free_at)
-        waiting = (t for queue in self._queues.values() for t in queue)
-        ahead = sorted(
-            (t for t in waiting if t.position is not None and t.position < ticket.position),
-            key=lambda t: t.position or 0,
-        )
-        start = now
-        for note in [*ahead, ticket]:
+        waiting = (t for queue in self._queues.values() for t in queue if t.position is not None)
+        starts: dict[Ticket, float] = {}
+        for note in sorted(waiting, key=lambda t: t.position or 0):
             start = heapq.heappop(free_at)
             ends = sorted(e for e in chats.get(note.chat_id, []) if e > start)
             if len(ends) >= self._per_chat:  # its chat's share is taken until one ends
@@ -287,7 +295,8 @@ class FairSlots:
                 start = ends[len(ends) - self._per_chat]  # and it takes its chat's
                 free_at.remove(start)
                 heapq.heapify(free_at)
+            starts[note] = start
             end = end_of(note, start)
             heapq.heappush(free_at, end)
             chats.setdefault(note.chat_id, []).append(end)
-        return start - now
+        return starts

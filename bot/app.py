@@ -200,6 +200,7 @@ async def _start(
         storage.ledger,
         TranscriptKeyboards(storage.keyboards),
         settings.store_retry_s,
+        group_words_wait_s=settings.group_words_wait_s,
     )
     jobs, spending, slots = _core(
         settings, storage, answers, TelegramMedia(bot), transcriber, languages, chats, observer

@@ -262,6 +262,7 @@ class BotSettings:
     max_file_bytes: int = 20 * 1024 * 1024
     lang_admins_only: bool = True
     private_live: PrivateLive = PrivateLive.DRAFT
+    group_words_wait_s: float = 1.5  # a group's reply waits this long for the first words
     stages_cache_s: float = 600.0
     shutdown_grace_s: float = 30.0
     loop_gather_s: float = 0.001  # see bot.event_loop; 0: poll at once
@@ -325,6 +326,7 @@ class BotSettings:
             max_file_bytes=e.integer("BOT_MAX_FILE_MB", default_mb, minimum=1) * 1024 * 1024,
             lang_admins_only=e.flag("BOT_LANG_ADMINS_ONLY", True),
             private_live=e.choice("BOT_PRIVATE_LIVE", PrivateLive, PrivateLive.DRAFT),
+            group_words_wait_s=e.number("BOT_GROUP_WORDS_WAIT", 1.5, maximum=10.0),
             stages_cache_s=e.number("BOT_STAGES_CACHE", 600.0),
             shutdown_grace_s=e.number("BOT_SHUTDOWN_GRACE", 30.0),
             loop_gather_s=e.number("BOT_LOOP_GATHER_MS", 1.0, maximum=10.0) / 1000,

@@ -5,8 +5,10 @@ A chat that chose nothing gets sensible defaults: its recognition language is th
 matching the user's Telegram language when the speech service offers it for streaming
 (else the operator's ``TRUEBAR_ASR_TAG``); it speaks the user's language in private
 chats (the operator's ``BOT_LANGUAGE`` in groups); punctuation is on wherever it is
-offered. Each choice is kept by name in the store (:class:`OptionsStore`); while the
-store cannot say, after trying for a while, the defaults apply.
+offered; a long transcript comes as messages in a private chat and as one collapsed quote
+in a group or channel, where a wall of messages buries the conversation. Each choice is
+kept by name in the store (:class:`OptionsStore`); while the store cannot say, after
+trying for a while, the defaults apply.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot import i18n
-from bot.core.note import Note
+from bot.core.note import Delivery, Note
 from bot.core.ports import Choices, Languages, Recognition, Stage
+from bot.core.say import LongForm
 from bot.core.store_retry import retried
 from bot.languages import language_code
 
@@ -29,6 +32,7 @@ MODE = "mode"
 UI_LANGUAGE = "ui_language"
 TIMESTAMPS = "timestamps"
 BUSINESS_IN_CHAT = "business_in_chat"  # a business account's transcripts in its chats
+LONG_FORM = "long_form"
 STAGE = "stage:"  # + task, e.g. stage:NLP_pc
 ON, OFF = "on", "off"
 
@@ -55,9 +59,17 @@ class ChatOptions:
     timestamps: bool = False
     stages: dict[str, bool] = field(default_factory=dict)  # task → chosen on or off
     business_in_chat: bool = False  # an owner's: answer contacts in their chats, as the account
+    long_form: LongForm | None = None
 
     def stage_on(self, task: str) -> bool:
         return self.stages.get(task, task in ON_BY_DEFAULT)
+
+    def long_form_in(self, *, group: bool) -> LongForm:
+        """How a transcript too long for one message is shown: as the chat chose; else in
+        a group or channel as one collapsed quote, in a private chat as messages."""
+        if self.long_form is not None:
+            return self.long_form
+        return LongForm.QUOTE if group else LongForm.MESSAGES
 
 
 class OptionsStore(Protocol):
@@ -96,6 +108,7 @@ class ChatSettings:
             if name.startswith(STAGE)
         }
         mode = chosen.get(MODE)
+        long_form = chosen.get(LONG_FORM)
         return ChatOptions(
             tag=chosen.get(TAG),
             mode=Mode(mode) if mode in tuple(Mode) else Mode.EVERY,
@@ -103,6 +116,7 @@ class ChatSettings:
             timestamps=chosen.get(TIMESTAMPS) == ON,
             stages=stages,
             business_in_chat=chosen.get(BUSINESS_IN_CHAT) == ON,
+            long_form=LongForm(long_form) if long_form in tuple(LongForm) else None,
         )
 
     # -- the core's port -------------------------------------------------------------------
@@ -124,6 +138,11 @@ class ChatSettings:
             timestamps=options.timestamps,
             language=self.ui_language(options, note.user_language, private=note.private),
             on_request=options.mode is Mode.ON_REQUEST,
+            long_form=(
+                LongForm.MESSAGES  # an inline message has no chat to send a file into
+                if note.target.delivery is Delivery.GUEST
+                else options.long_form_in(group=note.target.group)
+            ),
         )
 
     # -- what applies ----------------------------------------------------------------------
@@ -199,3 +218,6 @@ class ChatSettings:
 
     async def set_stage(self, chat_id: int, task: str, on: bool) -> None:
         await self._store.set(chat_id, STAGE + task, ON if on else OFF)
+
+    async def set_long_form(self, chat_id: int, form: LongForm) -> None:
+        await self._store.set(chat_id, LONG_FORM, form)

@@ -44,6 +44,7 @@ TEST_TIMEOUTS = Timeouts(handshake=5, silence=5, session=30)
 # Tests about pacing itself use the real numbers (FloodSettings() and FloodLimits()).
 FAST_FLOOD = FloodSettings(chat_interval_s=0.2, group_per_minute=100, global_per_second=150)
 FAST_LIMITS = FloodLimits(chat_per_second=15, group_per_minute=100, global_per_second=150)
+GROUP_WORDS_WAIT_S = 10.0  # the most BOT_GROUP_WORDS_WAIT allows: longer than any test's words
 
 
 def bot_settings(fake: FakeTelegram, db_path: Path, **overrides: Any) -> BotSettings:
@@ -51,8 +52,13 @@ def bot_settings(fake: FakeTelegram, db_path: Path, **overrides: Any) -> BotSett
 
     Private chats get edit mode unless ``private_live`` says otherwise: most tests are
     about the reply a note gets and how it is edited, wherever it is; the drafts that
-    private chats get by default are tests/test_drafts.py's subject."""
+    private chats get by default are tests/test_drafts.py's subject.
+
+    A group's reply waits for the first words (or the note's end) rather than 1.5 s, so
+    that what a group sees does not depend on how fast the machine is; the tests of that
+    wait set their own."""
     overrides.setdefault("private_live", PrivateLive.EDIT)
+    overrides.setdefault("group_words_wait_s", GROUP_WORDS_WAIT_S)
     if "flood" not in overrides:
         overrides["flood"] = FAST_FLOOD
         fake.limits = FAST_LIMITS

@@ -1,7 +1,10 @@
 """A strict fake of the Telegram Bot API over HTTP, for python-telegram-bot's ``base_url``.
 
 Strict like Telegram: bad bot tokens get 401, texts over 4096 UTF-16 units or empty are
-refused, an edit that changes nothing (text and buttons) gets "message is not modified",
+refused, and so are entities that are malformed, reach past the text, split a character
+or nest as the Bot API forbids (offsets and lengths in UTF-16 units; a blockquote, plain
+or expandable, never within another); an edit that changes nothing (text, entities and
+buttons) gets "message is not modified",
 and a chat that is written to too often gets 429 with ``retry_after`` (an inline message
 is paced like a group). A guest query is answered once, with one well-formed result, and
 only inline messages the fake issued can be edited; a channel takes posts only from a bot
@@ -81,6 +84,38 @@ ADMIN_RIGHTS = (
 )
 
 
+ENTITY_TYPES = frozenset(
+    {
+        "mention",
+        "hashtag",
+        "cashtag",
+        "bot_command",
+        "url",
+        "email",
+        "phone_number",
+        "bold",
+        "italic",
+        "underline",
+        "strikethrough",
+        "spoiler",
+        "blockquote",
+        "expandable_blockquote",
+        "code",
+        "pre",
+        "text_link",
+        "text_mention",
+        "custom_emoji",
+        "date_time",
+    }
+)
+"""MessageEntity types of the Bot API."""
+STYLES = frozenset({"bold", "italic", "underline", "strikethrough", "spoiler"})
+"""Entities that may contain, and be part of, any other but code and pre."""
+QUOTES = frozenset({"blockquote", "expandable_blockquote"})
+ENTITY_FIELDS = {"text_link": "url", "text_mention": "user", "custom_emoji": "custom_emoji_id"}
+"""Entity types that are nothing without a field of their own."""
+
+
 def utf16_len(text: str) -> int:
     """Telegram measures text in UTF-16 code units."""
     return len(text.encode("utf-16-le")) // 2
@@ -152,6 +187,7 @@ class StoredMessage:
     document: Upload | None = None  # a file the bot sent
     caption: str | None = None
     sender_chat: int | None = None  # sent as this chat: the group (anonymous admin), a channel
+    entities: list[dict[str, Any]] = field(default_factory=list)  # of a bot's text, as sent
 
 
 @dataclass
@@ -863,6 +899,7 @@ class FakeTelegram:
         if not chat.can_post:
             raise ApiError(400, "Bad Request: not enough rights to send text messages to the chat")
         text = self._text(p)
+        entities = _entities_of(p, text)
         reply = p.get("reply_parameters") or {}
         reply_to = reply.get("message_id") if isinstance(reply, dict) else None
         if reply_to is None and p.get("reply_to_message_id"):
@@ -886,6 +923,7 @@ class FakeTelegram:
             thread_id=thread_id,
             reply_markup=p.get("reply_markup"),
             history=[text],
+            entities=entities,
         )
         self.messages[(chat.id, message_id)] = stored
         return self._message_json(stored)
@@ -996,10 +1034,11 @@ class FakeTelegram:
         if not stored.from_bot:
             raise ApiError(400, "Bad Request: message can't be edited")
         text = self._text(p)
+        entities = _entities_of(p, text)
         markup = p.get("reply_markup")
-        if text == stored.text and markup == stored.reply_markup:
+        if (text, entities, markup) == (stored.text, stored.entities, stored.reply_markup):
             raise ApiError(400, NOT_MODIFIED)
-        stored.text, stored.reply_markup = text, markup
+        stored.text, stored.entities, stored.reply_markup = text, entities, markup
         stored.edits += 1
         stored.history.append(text)
         return self._message_json(stored)
@@ -1029,6 +1068,8 @@ class FakeTelegram:
         if inline is None:
             raise ApiError(400, "Bad Request: MESSAGE_ID_INVALID")
         text = self._text(p)
+        if _entities_of(p, text):
+            raise ApiError(400, "Bad Request: this fake keeps no entities of inline messages")
         markup = p.get("reply_markup")
         if text == inline.text and markup == inline.reply_markup:
             raise ApiError(400, NOT_MODIFIED)
@@ -1242,6 +1283,8 @@ class FakeTelegram:
             data.pop("from", None)
         if m.text is not None:
             data["text"] = m.text
+        if m.entities:
+            data["entities"] = m.entities
         if m.document is not None:
             data["document"] = {
                 "file_id": f"DOC{m.chat_id}_{m.message_id}",
@@ -1354,3 +1397,67 @@ def _entities(text: str) -> list[dict[str, Any]]:
         start = utf16_len(text[: match.start()])
         found.append({"type": "mention", "offset": start, "length": utf16_len(match.group())})
     return found
+
+
+def _entities_of(p: dict[str, Any], text: str) -> list[dict[str, Any]]:
+    """The ``entities`` of a text as the Bot API takes them (none: an empty list), or the
+    400 Telegram answers: each an object of a known type with its own fields, an offset
+    and a length in UTF-16 units within the text and on a character's boundary, and any
+    two either apart or one inside the other as the formatting rules allow."""
+    raw = p.get("entities")
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(e, dict) for e in raw):
+        raise _bad_entities("a JSON array of objects was expected")
+    units = utf16_len(text)
+    boundaries = _boundaries(text)
+    spans = []
+    for entity in raw:
+        kind, offset, length = entity.get("type"), entity.get("offset"), entity.get("length")
+        if kind not in ENTITY_TYPES:
+            raise _bad_entities(f"unsupported entity type {kind!r}")
+        if (needed := ENTITY_FIELDS.get(kind)) is not None and needed not in entity:
+            raise _bad_entities(f'Can\'t find field "{needed}"')
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (offset, length)):
+            raise _bad_entities("offset and length must be integers")
+        if offset < 0 or length < 1 or offset + length > units:
+            raise _bad_entities(f"entity {offset}+{length} is outside the text's {units} units")
+        if offset not in boundaries or offset + length not in boundaries:
+            raise _bad_entities("an entity begins or ends inside a character")
+        spans.append((offset, offset + length, kind))
+    for a, b in itertools.combinations(spans, 2):
+        _check_nesting(a, b)
+    return list(raw)
+
+
+def _boundaries(text: str) -> set[int]:
+    """The UTF-16 offsets between characters (a surrogate pair is one character)."""
+    found, units = {0}, 0
+    for char in text:
+        units += 2 if ord(char) > 0xFFFF else 1
+        found.add(units)
+    return found
+
+
+def _check_nesting(a: tuple[int, int, str], b: tuple[int, int, str]) -> None:
+    """Two entities sharing characters: one wholly inside the other; a style (bold, …)
+    in or around anything but code and pre; anything but a quote inside a quote; nothing
+    else inside anything else."""
+    if a[1] <= b[0] or b[1] <= a[0]:
+        return  # apart
+    if not (a[0] <= b[0] and b[1] <= a[1]):
+        a, b = b, a  # a: the one around
+    (outer_start, outer_end, outer), (inner_start, inner_end, inner) = a, b
+    if not (outer_start <= inner_start and inner_end <= outer_end):
+        raise _bad_entities(f"{outer} and {inner} overlap without one containing the other")
+    if outer in QUOTES and inner in QUOTES:
+        raise _bad_entities("blockquote entities can't be nested")
+    if STYLES & {outer, inner} and not {"code", "pre"} & {outer, inner}:
+        return
+    if outer in QUOTES:
+        return
+    raise _bad_entities(f"{inner} can't be inside {outer}")
+
+
+def _bad_entities(why: str) -> ApiError:
+    return ApiError(400, f"Bad Request: can't parse entities: {why}")

@@ -12,6 +12,7 @@ from bot.core.work import BURST_NOTES
 from bot.telegram.texts import texts_for
 from bot.testing.mock_truebar import MockTruebar
 from tests.bot_harness import (
+    ADMIN,
     EN_TAG,
     GROUP,
     PRIVATE,
@@ -20,6 +21,7 @@ from tests.bot_harness import (
     bot_settings,
     expected_transcript,
     final_text,
+    ledger_state,
     reply,
     running_bot,
     truebar_settings,
@@ -255,8 +257,8 @@ async def test_session_cap_queues_notes(
         for note in notes:
             await bot.done(PRIVATE, note["message_id"])
     placeholders = [reply(fake, PRIVATE, n["message_id"]).history[0] for n in notes]
-    # each waiting note was told its true place in line
-    assert sorted(placeholders) == sorted([EN.transcribing, EN.queued(0), EN.queued(1)])
+    # each waiting note was told its true place in line, and that it starts in a minute
+    assert sorted(placeholders) == sorted([EN.transcribing, EN.queued(0, 1), EN.queued(1, 1)])
     assert mock_truebar.stats.peak_sessions == 1
     assert len(mock_truebar.stats.sessions) == 3
     assert fake.flood_429s == 0
@@ -325,3 +327,40 @@ async def test_start_and_help_explain_groups_and_language(
     commands = {"start", "help", "lang", "settings", "transcribe", "mode", "usage", "privacy"}
     assert {c["command"] for c in fake.commands} == commands
     assert BOT_ID
+
+
+async def test_a_group_sees_typing_then_a_reply_that_carries_the_first_words(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, voice_note: Path
+) -> None:
+    """A group's reply waits for the first words (the harness lets it wait for them), so
+    that they show the moment they come instead of a message slot (3 s) after a
+    placeholder; "typing…" says the bot is at work meanwhile. The ledger knows the reply
+    from its first send, as it knew the placeholder, so a restart edits it."""
+    settings = bot_settings(fake, tmp_path / "bot.db")
+    async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
+        note_id = fake.send_voice(GROUP, ADMIN, voice_note.read_bytes())["message_id"]
+        assert await bot.done(GROUP, note_id) == "transcribed"
+    answer = reply(fake, GROUP, note_id)
+    assert answer.history[0].startswith(mock_truebar.stats.sessions[-1].first_words)
+    assert answer.history[-1] == expected_transcript(mock_truebar)
+    in_group = [
+        c.method
+        for c in fake.calls
+        if c.params.get("chat_id") == GROUP and c.method in ("sendChatAction", "sendMessage")
+    ]
+    assert in_group[0] == "sendChatAction" and in_group.count("sendMessage") == 1
+    state = await ledger_state(settings.db_path, GROUP, note_id)
+    assert state.note.placeholder_id == answer.message_id
+
+
+async def test_a_groups_reply_says_transcribing_when_the_words_are_slow(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, voice_note: Path
+) -> None:
+    mock_truebar.faults.handshake_delay_s = 1.0  # no words for a second at least
+    settings = bot_settings(fake, tmp_path / "bot.db", group_words_wait_s=0.2)
+    async with running_bot(settings, truebar_settings(mock_truebar)) as bot:
+        note_id = fake.send_voice(GROUP, ADMIN, voice_note.read_bytes())["message_id"]
+        assert await bot.done(GROUP, note_id) == "transcribed"
+    answer = reply(fake, GROUP, note_id)
+    assert answer.history[0] == EN.transcribing
+    assert answer.history[-1] == expected_transcript(mock_truebar)

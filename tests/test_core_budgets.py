@@ -222,7 +222,7 @@ async def test_a_note_stopped_while_it_waits_leaves_the_line_with_no_session(
     await until(lambda: core.transcriber.audio_bytes > 0)
     jobs.submit(waiting := voice(chat=2, duration=60))
     await until(lambda: waiting.key in core.answers.by_note)
-    await until(lambda: Status.queued(0) in core.answer(waiting).shown)
+    await until(lambda: Status.queued(0, wait_s=60) in core.answer(waiting).shown)
     assert await jobs.stop(waiting.key)
     assert await core.observer.ended_with(waiting.key) == Outcome.STOPPED
     assert core.answer(waiting).finals[0].stopped and core.answer(waiting).finals[0].text == ""

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.core import work as work_module
 from bot.core.errors import (
     AnswerRefused,
     AudioRejected,
@@ -20,7 +21,8 @@ from bot.core.note import Delivery, MediaKind
 from bot.core.outcome import Outcome
 from bot.core.ports import Probe, Stage
 from bot.core.say import Notice, NoticeKind, Status, StatusKind
-from bot.core.work import AUDIO_BEFORE_ANSWER_S, PCM_BYTES_PER_S
+from bot.core.scheduling import FairSlots
+from bot.core.work import AUDIO_BEFORE_ANSWER_S, BURST_NOTES, PCM_BYTES_PER_S
 from tests.auxil.fakes import Core, until, voice
 
 
@@ -122,14 +124,29 @@ async def test_audio_waits_for_the_answer_to_be_placed(core: Core) -> None:
 
 async def test_a_waiting_note_shows_its_place_then_its_turn(core: Core) -> None:
     core.slots = type(core.slots)(1, 1)
-    busy = core.slots.join(-5, 5)  # the only session is taken
+    busy = core.slots.join(-5, 5, audio_s=240)  # the only session is taken, for 4 minutes
     work = core.work()
     waiting = asyncio.create_task(work.run(note := voice()))
     await until(lambda: note.key in core.answers.by_note and core.answer(note).shown)
-    assert core.answer(note).shown == [Status.queued(0)]
+    assert core.answer(note).shown == [Status.queued(0, wait_s=240)]
+    assert core.answer(note).placed_at_once == 1  # no words can come: it goes at once
     busy.close()
     assert await waiting == Outcome.TRANSCRIBED
     assert core.answer(note).shown[1] == Status.transcribing()
+
+
+async def test_in_a_burst_each_answer_goes_first_without_waiting_for_words(
+    core: Core,
+) -> None:
+    """Notes one by one let their answer wait for the first words (a group's does);
+    past ``BURST_NOTES`` starting at once, each answer is placed before its work goes on."""
+    core.monotonic = lambda: 100.0  # all start in the same instant
+    work = core.work()
+    notes = [voice(chat) for chat in range(1, BURST_NOTES + 3)]
+    outcomes = await asyncio.gather(*(work.run(note) for note in notes))
+    assert outcomes == [Outcome.TRANSCRIBED] * len(notes)
+    at_once = [core.answer(note).placed_at_once for note in notes]
+    assert at_once == [0] * BURST_NOTES + [1, 1]
 
 
 async def test_audio_rejected_by_the_decoder_is_said(core: Core) -> None:
@@ -165,6 +182,28 @@ async def test_files_looked_into_before_their_turn_are_a_sessions_worth_at_once(
         *(core.work().run(voice(chat, 9, kind=MediaKind.FILE)) for chat in (1, 2, 3))
     )
     assert core.media.most_at_once == 3
+
+
+async def test_a_waiting_note_is_told_its_wait_as_it_shortens(
+    core: Core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its place and the minutes are looked at again every ``QUEUE_SHOWN_EVERY_S`` even
+    when nothing in line moves, and shown if they changed."""
+    monkeypatch.setattr(work_module, "QUEUE_SHOWN_EVERY_S", 0.01)  # seconds, not a minute
+    clock = [0.0]
+    core.monotonic = lambda: clock[0]
+    core.slots = FairSlots(1, 1, clock=core.monotonic)
+    busy = core.slots.join(-5, 5, audio_s=300)
+    waiting = asyncio.create_task(core.work().run(note := voice()))
+    await until(lambda: note.key in core.answers.by_note and core.answer(note).shown)
+    shown = core.answer(note).shown
+    assert shown == [Status.queued(0, wait_s=300)]  # about 5 minutes
+    clock[0] = 130.0
+    await until(lambda: len(shown) == 2)
+    assert shown[1] == Status.queued(0, wait_s=170)  # about 3 minutes
+    busy.close()
+    assert await waiting == Outcome.TRANSCRIBED
+    assert shown[2] == Status.transcribing()
 
 
 # -- translation -----------------------------------------------------------------------------

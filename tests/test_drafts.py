@@ -94,7 +94,8 @@ async def test_group_note_keeps_paced_edits(
         note = fake.send_voice(GROUP, ADMIN, voice_note.read_bytes(), duration=6)
         assert await bot.done(GROUP, note["message_id"]) == "transcribed"
     answer = reply(fake, GROUP, note["message_id"])
-    assert answer.history[0] == EN.transcribing
+    # "typing…" until the first words, which the reply then carries
+    assert answer.history[0].startswith(mock_truebar.stats.sessions[-1].first_words)
     assert answer.history[-1] == expected_transcript(mock_truebar)
     assert len(answer.history) >= 3, "at least one interim edit"
     assert not fake.calls_to("sendMessageDraft")
@@ -206,7 +207,7 @@ async def test_a_waiting_notes_draft_is_refreshed_before_it_expires(
         first = fake.send_voice(PRIVATE, USER, voice_note.read_bytes())
         await mock_truebar.wait_for(lambda: bool(mock_truebar.stats.sessions))
         waiting = fake.send_voice(OTHER, OTHER, voice_note.read_bytes())
-        queued = EN.queued(0)
+        queued = EN.queued(0, 1)  # behind a 5 s note: in about a minute
         await fake.wait_for(lambda: [d.text for d in fake.drafts_in(OTHER)].count(queued) >= 2)
         mock_truebar.pace = None
         assert await bot.done(PRIVATE, first["message_id"]) == "transcribed"

@@ -283,3 +283,75 @@ async def test_only_a_draft_sent_with_can_stop_can_be_stopped_and_only_if_asked_
         "chat": fake.chats[USER].to_json(),
         "draft_id": 5,
     }
+
+
+# -- entities ---------------------------------------------------------------------------------
+
+UNPACED = FloodLimits(chat_per_second=1000, group_per_minute=1000, global_per_second=1000)
+
+
+async def test_entities_are_counted_in_utf16_units_and_kept_within_the_text(
+    fake: FakeTelegram, http: httpx.AsyncClient
+) -> None:
+    fake.limits = UNPACED
+    text = "🎙 Hello"  # the microphone is two UTF-16 units: 8 in all, 7 characters
+
+    def quote(offset: int, length: int) -> list[dict[str, Any]]:
+        return [{"type": "expandable_blockquote", "offset": offset, "length": length}]
+
+    sent = await call(http, fake, "sendMessage", chat_id=USER, text=text, entities=quote(0, 8))
+    assert sent["entities"] == quote(0, 8)
+    assert fake.messages[(USER, sent["message_id"])].entities == quote(0, 8)
+    for offset, length, why in [
+        (0, 9, "outside the text"),
+        (1, 7, "inside a character"),  # half of the microphone
+        (3, 0, "outside"),  # empty
+        (-1, 2, "outside"),
+    ]:
+        refused = await answer(
+            http, fake, "sendMessage", chat_id=USER, text=text, entities=quote(offset, length)
+        )
+        assert refused["error_code"] == 400 and why in refused["description"], refused
+
+
+@pytest.mark.parametrize(
+    ("entities", "accepted"),
+    [
+        ([("bold", 0, 5), ("expandable_blockquote", 0, 11)], True),  # a style in a quote
+        ([("expandable_blockquote", 0, 11), ("code", 6, 5)], True),  # code in a quote
+        ([("blockquote", 0, 5), ("expandable_blockquote", 6, 5)], True),  # quotes apart
+        ([("blockquote", 0, 11), ("expandable_blockquote", 0, 5)], False),  # nested quotes
+        ([("bold", 0, 7), ("italic", 3, 8)], False),  # overlapping, neither inside
+        ([("code", 0, 11), ("url", 0, 5)], False),  # nothing but styles in code
+        ([("code", 0, 11), ("bold", 0, 5)], False),  # not even a style
+        ([("shiny", 0, 5)], False),
+        ([("text_link", 0, 5)], False),  # a link needs its url
+        ([("text_link", 0, 5, "https://example.org")], True),
+    ],
+)
+async def test_entities_nest_only_as_the_bot_api_allows(
+    fake: FakeTelegram, http: httpx.AsyncClient, entities: list[tuple[Any, ...]], accepted: bool
+) -> None:
+    given = [
+        {"type": kind, "offset": offset, "length": length} | ({"url": more[0]} if more else {})
+        for kind, offset, length, *more in entities
+    ]
+    body = await answer(http, fake, "sendMessage", chat_id=USER, text="Hello world", entities=given)
+    assert body["ok"] is accepted, body
+    if not accepted:
+        assert body["description"].startswith("Bad Request: can't parse entities"), body
+
+
+async def test_an_edit_that_changes_only_the_entities_is_a_change(
+    fake: FakeTelegram, http: httpx.AsyncClient
+) -> None:
+    fake.limits = UNPACED
+    quote = [{"type": "expandable_blockquote", "offset": 0, "length": 5}]
+    sent = await call(http, fake, "sendMessage", chat_id=USER, text="Hello")
+    where = {"chat_id": USER, "message_id": sent["message_id"], "text": "Hello"}
+    assert (await answer(http, fake, "editMessageText", **where))["description"] == NOT_MODIFIED
+    await call(http, fake, "editMessageText", **where, entities=quote)
+    again = await answer(http, fake, "editMessageText", **where, entities=quote)
+    assert again["description"] == NOT_MODIFIED
+    await call(http, fake, "editMessageText", **where)  # the quote taken off: a change too
+    assert fake.messages[(USER, sent["message_id"])].entities == []

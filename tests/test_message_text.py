@@ -1,6 +1,13 @@
 import pytest
 
-from bot.telegram.outbound.message_text import ELLIPSIS, MAX_MESSAGE, split_message, tail, utf16_len
+from bot.telegram.outbound.message_text import (
+    ELLIPSIS,
+    MAX_MESSAGE,
+    quoted,
+    split_message,
+    tail,
+    utf16_len,
+)
 
 
 def test_short_text_is_one_part() -> None:
@@ -63,3 +70,14 @@ def test_tail_of_text_with_astral_characters_fits_and_keeps_the_end(unit: str) -
     assert utf16_len(shown) <= MAX_MESSAGE and shown.endswith(unit * 5 + "end")
     kept = shown.removeprefix(ELLIPSIS + " ")
     assert utf16_len(kept) >= MAX_MESSAGE - 2 - 2 * 64  # the room used, but a cut at a word
+
+
+def test_a_quote_is_cut_at_a_word_to_leave_room_for_what_follows_it() -> None:
+    short, units = quoted("🎙 Hello there", "⏹ Stopped.")
+    assert short == "🎙 Hello there\n\n⏹ Stopped." and units == utf16_len("🎙 Hello there")
+    text, units = quoted("🎙word " * 1000, "⏹ Stopped.")  # 6 units a word, 6000 in all
+    assert utf16_len(text) <= MAX_MESSAGE and text.endswith(" …\n\n⏹ Stopped.")
+    quote = text[: -len("\n\n⏹ Stopped.")]
+    assert units == utf16_len(quote) and quote.removesuffix(" …").endswith("🎙word")
+    whole, units = quoted("word " * 819, "")  # 4094 units: fits as it is
+    assert not whole.endswith("…") and units == utf16_len(whole) == 4094

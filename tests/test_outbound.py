@@ -3,6 +3,7 @@ which sends may use the chat's burst, which message carries the buttons."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import AsyncIterator
 
@@ -12,6 +13,7 @@ from telegram.ext import ExtBot
 
 from bot.config import FloodSettings
 from bot.core.note import Target
+from bot.core.say import Status
 from bot.core.side_by_side import together
 from bot.telegram.outbound.flood import FloodGate
 from bot.telegram.outbound.live_text import LiveText
@@ -98,3 +100,82 @@ async def test_the_final_says_which_message_carries_the_buttons(
     assert fake.messages[(CHAT, long.message_id or 0)].reply_markup is None
     plain = EditedReply(telegram_bot, target, None)
     assert await plain.final("No buttons.", None) == Sent(1, None)
+
+
+GROUP_CHAT = -100600
+EN = texts_for("en")
+
+
+async def _group_reply(
+    fake: FakeTelegram, telegram_bot: ExtBot[Send], words_wait_s: float
+) -> tuple[EditedReply, LiveText]:
+    fake.add_chat(GROUP_CHAT, "supergroup")
+    note = fake.send_voice(GROUP_CHAT, 7, b"OggS")
+    target = Target(GROUP_CHAT, note["message_id"], group=True)
+    reply = EditedReply(telegram_bot, target, None, words_wait_s=words_wait_s)
+    return reply, LiveText(reply, EN, telegram_bot)
+
+
+async def test_a_groups_reply_waits_for_the_first_words_and_carries_them(
+    bot: tuple[FakeTelegram, ExtBot[Send], RecordingGate],
+) -> None:
+    """A group's every message takes one of its 20 slots a minute: a placeholder sent
+    first would hold the words back by a slot, so the reply waits for them."""
+    fake, telegram_bot, _ = bot
+    reply, live = await _group_reply(fake, telegram_bot, words_wait_s=10.0)
+    async with together() as group:
+        group.create_task(live.run())
+        typing = group.create_task(live.keep_typing(None))
+        live.show(Status.transcribing())
+        await fake.wait_for(lambda: bool(fake.calls_to("sendChatAction")))  # "typing…"
+        live.show("Hello")
+        await live.placed()
+        live.close()
+        typing.cancel()
+    assert fake.messages[(GROUP_CHAT, reply.message_id or 0)].history == ["Hello"]
+    assert len(fake.calls_to("sendMessage")) == 1  # the status never went
+
+
+async def test_a_groups_reply_shows_the_status_once_its_moment_passes_without_words(
+    bot: tuple[FakeTelegram, ExtBot[Send], RecordingGate],
+) -> None:
+    fake, telegram_bot, _ = bot
+    reply, live = await _group_reply(fake, telegram_bot, words_wait_s=0.05)
+    async with together() as group:
+        group.create_task(live.run())
+        live.show(Status.transcribing())
+        await live.placed()  # nothing but the moment passing places it
+        live.close()
+    assert fake.messages[(GROUP_CHAT, reply.message_id or 0)].history == [EN.transcribing]
+
+
+async def test_the_core_has_a_groups_reply_placed_at_once_when_no_words_can_come(
+    bot: tuple[FakeTelegram, ExtBot[Send], RecordingGate],
+) -> None:
+    """A queued note shows its place at once (and each answer of a burst goes first)."""
+    fake, telegram_bot, _ = bot
+    reply, live = await _group_reply(fake, telegram_bot, words_wait_s=10.0)
+    async with together() as group:
+        group.create_task(live.run())
+        live.show(Status.queued(3))
+        async with asyncio.timeout(5):  # not the ten seconds the words could take
+            await live.placed(at_once=True)
+        live.close()
+    assert fake.messages[(GROUP_CHAT, reply.message_id or 0)].history == [EN.queued(3)]
+
+
+async def test_a_group_note_ending_before_its_words_gets_one_message(
+    bot: tuple[FakeTelegram, ExtBot[Send], RecordingGate],
+) -> None:
+    """A short note, or one refused or failed, while its reply waits for words: nothing
+    live is placed, and what it ends with is the reply."""
+    fake, telegram_bot, _ = bot
+    reply, live = await _group_reply(fake, telegram_bot, words_wait_s=10.0)
+    async with together() as group:
+        running = group.create_task(live.run())
+        live.show(Status.transcribing())
+        live.close()
+    assert running.done() and not reply.placed
+    await reply.final("Hi.", None)
+    (only,) = fake.bot_messages(GROUP_CHAT)
+    assert only.history == ["Hi."]

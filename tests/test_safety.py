@@ -103,6 +103,25 @@ async def test_strangers_who_block_the_bot_at_once_leave_no_truebar_session_open
     assert truebar_seconds(mock_truebar) == 0
 
 
+async def test_a_group_that_removed_the_bot_is_told_apart_by_typing_at_once(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, minute_note: Path
+) -> None:
+    """A group's reply waits for the first words, but its "typing…" goes at once: a group
+    that removed the bot refuses that, and the session opened meanwhile (the refusal
+    comes during its handshake) is closed with no audio sent."""
+    mock_truebar.faults.handshake_delay_s = 0.3
+    async with running_bot(
+        bot_settings(fake, tmp_path / "bot.db"), truebar_settings(mock_truebar)
+    ) as bot:
+        note = fake.send_voice(GROUP, ADMIN, minute_note.read_bytes(), duration=60)
+        fake.block(GROUP)
+        assert await bot.done(GROUP, note["message_id"]) == "undeliverable"
+        async with asyncio.timeout(2):
+            await mock_truebar.wait_for(lambda: mock_truebar.stats.active_sessions == 0)
+    assert truebar_seconds(mock_truebar) == 0
+    assert fake.bot_messages(GROUP) == []
+
+
 async def test_a_guest_query_too_old_to_answer_leaves_no_session_open(
     fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, minute_note: Path
 ) -> None:
@@ -260,7 +279,7 @@ async def test_one_chats_flood_does_not_hold_up_another_user(
     placeholders = {
         reply(fake, CHAT, n).history[0] for n in flood if outcomes[flood.index(n)] == "transcribed"
     }
-    assert EN.queued(0) in placeholders  # the flood waited its turns
+    assert EN.queued(0, 1) in placeholders  # the flood waited its turns, seconds each
 
 
 async def test_one_person_behind_many_chats_takes_half_the_sessions_at_most(

@@ -142,3 +142,64 @@ async def test_notes_sent_as_chats_share_one_pool_and_others_still_start() -> No
     for ticket in [*anonymous, bystander]:
         ticket.close()
     assert slots.running == slots.waiting == 0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0  # a time like any other
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_waiting_note_is_told_how_long_the_sessions_ahead_of_it_take() -> None:
+    clock = Clock()
+    slots = FairSlots(capacity=2, per_chat=2, clock=clock)
+    short, long = slots.join(1, audio_s=60), slots.join(2, audio_s=120)  # at real time
+    first, second = slots.join(3, audio_s=30), slots.join(4, audio_s=300)
+    assert (short.wait_s(), first.wait_s(), second.wait_s()) == (0, 60, 90)
+    clock.now += 20  # the wait counts down
+    assert (first.wait_s(), second.wait_s()) == (40, 70)
+    unknown = slots.join(5)  # says nothing of its length: counted as a minute
+    assert unknown.wait_s() == 100  # the long note's session frees at 120
+    later = slots.join(6)
+    assert later.wait_s() == 160  # that session again, after the unknown note's minute
+    for ticket in (short, long, first, second, unknown, later):
+        ticket.close()
+
+
+async def test_a_note_waiting_for_its_chats_share_is_told_when_that_frees() -> None:
+    clock = Clock()
+    slots = FairSlots(capacity=4, per_chat=1, clock=clock)
+    running = slots.join(1, audio_s=90)
+    mine, elsewhere = slots.join(1, audio_s=10), slots.join(2, audio_s=10)
+    assert mine.position == 0 and elsewhere.position is None  # sessions are free
+    assert mine.wait_s() == 90  # yet its chat's note holds the chat's one
+    for ticket in (running, mine, elsewhere):
+        ticket.close()
+
+
+async def test_the_pace_is_learnt_from_sessions_of_some_length() -> None:
+    clock = Clock()
+    slots = FairSlots(capacity=1, per_chat=1, clock=clock)
+    for audio_s, took_s in ((60, 30), (20, 10), (2, 60)):  # a 2 s note: its set-up, mostly
+        held = slots.join(1, audio_s=audio_s)
+        clock.now += took_s
+        held.close()
+    assert slots.pace == 0.5
+    busy, waiting = slots.join(1, audio_s=100), slots.join(2, audio_s=10)
+    assert waiting.wait_s() == 50
+    busy.close()
+    waiting.close()
+
+
+async def test_a_waiting_note_hears_its_place_again_when_nothing_moves() -> None:
+    slots = FairSlots(capacity=1, per_chat=1)
+    busy, waiting = slots.join(1), slots.join(2)
+    seen: list[int] = []
+    async for place in waiting.places(refresh_s=0.01):
+        seen.append(place)
+        if len(seen) == 3:
+            busy.close()  # its turn comes: the places end
+    assert seen == [0, 0, 0]
+    waiting.close()

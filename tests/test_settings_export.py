@@ -11,10 +11,13 @@ from pathlib import Path
 import pytest
 
 from bot.core import export
+from bot.core.note import Delivery, MediaKind, Note, Target
+from bot.core.say import LongForm
 from bot.core.transcript import Segment, text_of
-from bot.preferences import Mode
+from bot.preferences import ChatSettings, Mode
 from bot.telegram.texts import texts_for
 from bot.testing.mock_truebar import MockTruebar
+from tests.auxil.fakes import FakeLanguages
 from tests.bot_harness import (
     ADMIN,
     EN_TAG,
@@ -31,7 +34,7 @@ from tests.bot_harness import (
     reply,
     transcribed,
 )
-from tests.fake_telegram import FakeTelegram
+from tests.fake_telegram import FakeTelegram, StoredMessage
 
 EN, SL = texts_for("en"), texts_for("sl")
 SL_TAG = "KALDI:sl-SI:COL:20221208-0800"
@@ -58,6 +61,7 @@ async def test_a_slovenian_user_is_answered_in_slovenian(
     assert mock_truebar.stats.sessions[-1].tag == SL_TAG
     assert set(buttons(final)) == {
         SL.subtitles_button,
+        SL.vtt_subtitles_button,
         SL.another_language_button,
         SL.translate_button,  # the mock translates Slovenian into English
     }
@@ -175,6 +179,31 @@ def parse_srt(text: str) -> list[tuple[int, int, str]]:
     return cues
 
 
+def parse_vtt(text: str) -> list[tuple[int, int, str]]:
+    """WebVTT as a player reads it: the header, then cues of ``hh:mm:ss.mmm`` times and
+    text with ``&amp;``, ``&lt;``, ``&gt;`` for what would be markup."""
+    header, _, body = text.partition("\n")
+    assert header == "WEBVTT" and body[:1] in ("", "\n") and text.endswith("\n")
+    cues = []
+    for block in filter(None, body.strip("\n").split("\n\n")):
+        times, *lines = block.split("\n")
+        assert lines and all(lines) and "-->" not in " ".join(lines)
+        start, end = (
+            sum(
+                int(x) * f
+                for x, f in zip(re.split("[:.]", t), (3_600_000, 60_000, 1000, 1), strict=True)
+            )
+            for t in re.fullmatch(
+                r"(\d\d:\d\d:\d\d\.\d{3}) --> (\d\d:\d\d:\d\d\.\d{3})", times
+            ).groups()  # type: ignore[union-attr]
+        )
+        shown = " ".join(lines)
+        assert "<" not in shown and re.fullmatch(r"([^&]|&(amp|lt|gt);)*", shown), shown
+        unescaped = shown.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+        cues.append((start, end, unescaped))
+    return cues
+
+
 def assert_well_timed(cues: list[tuple[int, int, str]]) -> None:
     """Every cue lasts (end after start), and ends before the next begins."""
     assert all(start < end for start, end, _ in cues), cues
@@ -205,6 +234,14 @@ def test_subtitle_cues_never_overlap_and_never_vanish(segments: list[Segment]) -
     assert_well_timed(cues)
     assert " ".join(text for _, _, text in cues) == text_of(segments)
     assert len(cues) == len(segments)  # a sentence each: none merged or lost
+    assert parse_vtt(export.vtt(segments)) == cues  # the same cues in either format
+
+
+def test_webvtt_cue_text_is_never_markup() -> None:
+    said = [words(("<b>5", 0, 400), ("&", 400, 500), ("-->", 500, 900)), words(("x>y", 1000, 1200))]
+    cues = parse_vtt(export.vtt(said))
+    assert [text for _, _, text in cues] == ["<b>5 & -->", "x>y"]
+    assert parse_vtt(export.vtt([])) == []
 
 
 async def test_subtitles_follow_the_words_timings(
@@ -223,6 +260,31 @@ async def test_subtitles_follow_the_words_timings(
     assert_well_timed(cues)
     assert cues[0][0] >= 0 and cues[-1][1] <= audio_ms + 100
     assert " ".join(text for _, _, text in cues) == transcript
+
+
+async def test_webvtt_subtitles_beside_srt_each_sent_once(
+    fake: FakeTelegram, bot: NoteTracker, mock_truebar: MockTruebar, voice_note: Path
+) -> None:
+    _, final = await transcribed(fake, bot, PRIVATE, voice_note)
+
+    async def sent(button: str) -> list[StoredMessage]:
+        before = len(fake.replies_to(PRIVATE, final.message_id))
+        answer = await press(fake, PRIVATE, final, USER, buttons(final)[button])
+        if answer.get("text") == EN.subtitles_above:
+            return []
+        await fake.wait_for(lambda: len(fake.replies_to(PRIVATE, final.message_id)) > before)
+        return fake.replies_to(PRIVATE, final.message_id)[before:]
+
+    (vtt,) = await sent(EN.vtt_subtitles_button)
+    assert vtt.document is not None and vtt.document.filename == "subtitles.vtt"
+    assert vtt.caption == EN.subtitles
+    cues = parse_vtt(vtt.document.content.decode())
+    assert_well_timed(cues)
+    assert " ".join(text for _, _, text in cues) == expected_transcript(mock_truebar)
+    assert await sent(EN.vtt_subtitles_button) == []  # once: pointed at it
+    (srt,) = await sent(EN.subtitles_button)  # the other format is its own
+    assert srt.document is not None and parse_srt(srt.document.content.decode()) == cues
+    assert await sent(EN.subtitles_button) == []
 
 
 async def test_another_language_is_a_new_job_and_a_new_reply(
@@ -306,3 +368,141 @@ def test_privacy_names_everything_the_ledger_keeps_and_until_when() -> None:
     assert "until I have answered the message, and then for 30 days" in text
     sl = SL.privacy(DAY, 30 * DAY)
     assert "dokler na sporočilo ne odgovorim, nato pa še 30 dni" in sl
+
+
+# -- long transcripts --------------------------------------------------------------------------
+
+LONG_WORDS = tuple(f"{'🎙' * 30}{'x' * 30}{i}" for i in range(10))
+"""Words of 91 UTF-16 units but 61 characters: a quote measured in characters is caught."""
+
+
+async def long_transcript(
+    fake: FakeTelegram, tmp_path: Path, chat: int, user: int, choose: str | None = None
+) -> tuple[int, str, list[StoredMessage]]:
+    """A note whose transcript takes more than one message (after ``choose``, a button of
+    /settings' long transcripts menu, is pressed); its id, the transcript and the
+    bot's replies to it."""
+    from tests.audio_fixtures import make_tone
+    from tests.bot_harness import bot_settings, running_bot, truebar_settings
+
+    async with MockTruebar(vocabulary=LONG_WORDS) as mock:
+        settings = bot_settings(fake, tmp_path / "bot.db")
+        async with running_bot(settings, truebar_settings(mock)) as bot:
+            if choose is not None:
+                menu = await command(fake, chat, user, "/settings")
+                shown = next(b for b in buttons(menu) if b.startswith("📜"))
+                await press(fake, chat, menu, user, buttons(menu)[shown])
+                await fake.wait_for(lambda: EN.long_form_prompt == menu.text)
+                await press(fake, chat, menu, user, buttons(menu)[choose])
+                await fake.wait_for(lambda: (menu.text or "").startswith("⚙️"))
+            tone = make_tone(tmp_path, 30)  # ~60 words: over 5000 units
+            note = fake.send_voice(chat, user, tone.read_bytes(), duration=30)
+            await bot.done(chat, note["message_id"])
+            expected = expected_transcript(mock)
+    assert utf16(expected) > 4096
+    return note["message_id"], expected, fake.replies_to(chat, note["message_id"])
+
+
+def utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+async def test_a_long_transcript_in_a_group_is_one_collapsed_quote_and_a_file(
+    fake: FakeTelegram, tmp_path: Path
+) -> None:
+    _, expected, replies = await long_transcript(fake, tmp_path, GROUP, MEMBER)
+    quote, document = replies
+    assert quote.text is not None and quote.text.endswith(" …")
+    shown = quote.text.removesuffix(" …")
+    assert expected.startswith(shown) and utf16(quote.text) <= 4096
+    assert quote.entities == [
+        {"type": "expandable_blockquote", "offset": 0, "length": utf16(quote.text)}
+    ]
+    assert set(buttons(quote)) >= {EN.subtitles_button, EN.another_language_button}
+    assert document.document is not None and document.document.filename == "transcript.txt"
+    assert document.document.content.decode() == expected
+    assert document.caption == EN.whole_transcript
+
+
+async def test_a_chat_may_have_long_transcripts_as_a_file_only(
+    fake: FakeTelegram, tmp_path: Path
+) -> None:
+    _, expected, replies = await long_transcript(
+        fake, tmp_path, PRIVATE, USER, choose=EN.long_form_name(LongForm.FILE)
+    )
+    pointer, document = replies
+    assert pointer.text == EN.transcript_in_file and not pointer.entities
+    assert set(buttons(pointer)) >= {EN.subtitles_button}
+    assert document.document is not None and document.document.content.decode() == expected
+
+
+async def test_the_long_transcripts_menu_marks_the_chats_way_and_admins_choose_it(
+    fake: FakeTelegram, bot: NoteTracker
+) -> None:
+    menu = await command(fake, GROUP, ADMIN, "/settings")
+    quote = EN.long_form_button(LongForm.QUOTE)  # a group's, by default
+    await press(fake, GROUP, menu, ADMIN, buttons(menu)[quote])
+    await fake.wait_for(lambda: menu.text == EN.long_form_prompt)
+    options = list(buttons(menu))
+    assert options[:3] == [
+        EN.long_form_name(LongForm.MESSAGES),
+        "✓ " + EN.long_form_name(LongForm.QUOTE),
+        EN.long_form_name(LongForm.FILE),
+    ]
+    refused = await press(fake, GROUP, menu, MEMBER, buttons(menu)[options[0]])
+    assert refused["text"] in (EN.settings_admins_only, EN.not_yours)
+    await press(fake, GROUP, menu, ADMIN, buttons(menu)[options[0]])
+    await fake.wait_for(lambda: EN.long_form_button(LongForm.MESSAGES) in buttons(menu))
+    private = await command(fake, PRIVATE, USER, "/settings")  # a private chat's default
+    assert EN.long_form_button(LongForm.MESSAGES) in buttons(private)
+
+
+class _Options:
+    """The chats' choices in a dict."""
+
+    def __init__(self) -> None:
+        self.chosen: dict[int, dict[str, str]] = {}
+
+    async def get(self, chat_id: int) -> dict[str, str]:
+        return dict(self.chosen.get(chat_id, {}))
+
+    async def set(self, chat_id: int, name: str, value: str | None) -> None:
+        chosen = self.chosen.setdefault(chat_id, {})
+        if value is None:
+            chosen.pop(name, None)
+        else:
+            chosen[name] = value
+
+
+async def test_long_transcripts_come_as_messages_in_private_and_quoted_elsewhere() -> None:
+    chats = ChatSettings(_Options(), FakeLanguages(tags=[]), default_tag=EN_TAG)
+
+    async def form(chat: int, delivery: Delivery = Delivery.CHAT) -> LongForm:
+        target = Target(chat, 1, group=chat < 0, delivery=delivery)
+        note = Note(target, "F", 100, 5, MediaKind.VOICE, 1e9, user_id=7)
+        return (await chats.choices(note)).long_form
+
+    assert await form(7) is LongForm.MESSAGES
+    assert await form(-100) is LongForm.QUOTE  # a group
+    assert await form(-200, Delivery.CHANNEL) is LongForm.QUOTE
+    await chats.set_long_form(-100, LongForm.FILE)
+    await chats.set_long_form(-300, LongForm.FILE)
+    assert await form(-100) is LongForm.FILE
+    assert await form(-300, Delivery.GUEST) is LongForm.MESSAGES  # nowhere to send a file
+
+
+def test_a_queued_note_hears_about_when_it_starts() -> None:
+    assert EN.queued(3, 2) == (
+        "⏳ Queued: 3 messages are ahead of yours. It should start in about 2 minutes."
+    )
+    assert EN.queued(0, 1) == "⏳ Queued: yours is next. It should start in about 1 minute."
+    assert EN.queued(0) == "⏳ Queued: yours is next."  # no estimate: none said
+    assert EN.starts_in(89).endswith("about 89 minutes.")
+    assert EN.starts_in(90) == "It should start in about 2 hours."  # from an hour and a half
+    assert EN.starts_in(200) == "It should start in about 3 hours."
+    assert [SL.starts_in(n).split()[-1] for n in (1, 2, 3, 5)] == [
+        "minuto.",
+        "minuti.",
+        "minute.",
+        "minut.",
+    ]

@@ -37,6 +37,7 @@ from bot.storage import (
     Keyboard,
     KeyboardKind,
     Storage,
+    Subtitles,
     open_storage,
 )
 from bot.storage.concerns import Spending as UsageSpending
@@ -395,6 +396,37 @@ async def test_postgres_schema_from_before_chat_options_is_migrated(
         await storage.close()
 
 
+async def test_postgres_subtitles_sent_before_two_formats_stay_sent(
+    pg_schema_url: str, tmp_path: Path
+) -> None:
+    """A transcript's .srt sent before the keyboards kept a format each (a boolean) is
+    still sent, its .vtt not yet."""
+    before_formats = next(  # the migration that made them bits
+        n for n, script in enumerate(POSTGRES_MIGRATIONS) if "used TYPE INTEGER" in script
+    )
+    conn = await asyncpg.connect(pg_schema_url)
+    try:
+        await conn.execute("CREATE TABLE bot_schema (version INTEGER NOT NULL)")
+        await conn.execute("INSERT INTO bot_schema VALUES ($1)", before_formats)
+        for script in POSTGRES_MIGRATIONS[:before_formats]:
+            await conn.execute(script)
+        await conn.execute(
+            "INSERT INTO keyboards (chat_id, message_id, kind, note_id, used) "
+            "VALUES (-100, 7, 'transcript', 5, true), (-100, 8, 'transcript', 6, false)"
+        )
+    finally:
+        await conn.close()
+    storage = await open_storage(pg_schema_url, tmp_path / "unused.db")
+    try:
+        sent, unsent = await storage.keyboards.get(-100, 7), await storage.keyboards.get(-100, 8)
+        assert sent is not None and sent.used == Subtitles.SRT
+        assert unsent is not None and unsent.used == Subtitles.NONE
+        assert not await storage.keyboards.use(-100, 7, Subtitles.SRT)
+        assert await storage.keyboards.use(-100, 7, Subtitles.VTT)
+    finally:
+        await storage.close()
+
+
 async def test_replicas_starting_together_migrate_once(pg_schema_url: str, tmp_path: Path) -> None:
     stores = await asyncio.gather(*(open_storage(pg_schema_url, tmp_path) for _ in range(4)))
     try:
@@ -737,11 +769,13 @@ async def test_keyboards_are_known_by_their_message(storage: Storage) -> None:
     await keyboards.add(Keyboard(-100, 8, KeyboardKind.SETTINGS, owner_id=-100))
     assert await keyboards.get(-100, 7) == transcript
     assert await keyboards.get(-100, 9) is None and await keyboards.get(-101, 7) is None
-    assert await keyboards.use(-100, 7)  # once
-    assert not await keyboards.use(-100, 7)
-    assert not await keyboards.use(-100, 9)
+    assert await keyboards.use(-100, 7, Subtitles.SRT)  # once
+    assert not await keyboards.use(-100, 7, Subtitles.SRT)
+    assert await keyboards.use(-100, 7, Subtitles.VTT)  # and each format once
+    assert not await keyboards.use(-100, 7, Subtitles.VTT)
+    assert not await keyboards.use(-100, 9, Subtitles.SRT)
     used = await keyboards.get(-100, 7)
-    assert used is not None and used.used
+    assert used is not None and used.used == Subtitles.SRT | Subtitles.VTT
     # a message's keyboard replaced (a prompt that became a transcript): as new
     await keyboards.add(Keyboard(-100, 7, KeyboardKind.TRANSCRIPT, note_id=7, owner_id=1))
     assert await keyboards.get(-100, 7) == Keyboard(

@@ -1,5 +1,5 @@
-"""A transcript's other shapes: text with timestamps, subtitles (SRT) from the words'
-timings, and the JSON kept for the retention window (so the buttons under a transcript
+"""A transcript's other shapes: text with timestamps, subtitles (SRT and WebVTT) from the
+words' timings, and the JSON kept for the retention window (so the buttons under a transcript
 work after its session is gone). Pure functions: no I/O.
 
 The speech service gives each final segment a start and end, and each word its own: the
@@ -126,6 +126,22 @@ def srt(segments: Iterable[Segment]) -> str:
     return "\n".join(blocks)
 
 
+def vtt(segments: Iterable[Segment]) -> str:
+    """The transcript as WebVTT subtitles (what browsers' ``<track>`` and most players
+    read): the same cues as :func:`srt`, their text escaped (``&`` and ``<`` would
+    start markup) and on one line (a blank line would end the cue)."""
+    blocks = [
+        f"{_vtt_time(c.start_ms)} --> {_vtt_time(c.end_ms)}\n{_vtt_text(c.text)}\n"
+        for c in cues(segments)
+    ]
+    return "\n".join(["WEBVTT\n", *blocks])
+
+
+def _vtt_text(text: str) -> str:
+    text = " ".join(text.split())
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _full(group: list[tuple[Word, int, int]], timed: tuple[Word, int, int]) -> bool:
     """Whether the cue would run too long with ``timed``."""
     word, _, end = timed
@@ -166,3 +182,7 @@ def _srt_time(ms: int) -> str:
     minutes, rest = divmod(rest, 60_000)
     seconds, millis = divmod(rest, 1000)
     return f"{hours:02d}:{minutes:02d}:{seconds:02d},{millis:03d}"
+
+
+def _vtt_time(ms: int) -> str:
+    return _srt_time(ms).replace(",", ".")

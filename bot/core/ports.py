@@ -19,7 +19,7 @@ from bot.core.admission import Decide, Shortfall, Spent
 from bot.core.export import Kept
 from bot.core.note import Note, NoteKey
 from bot.core.outcome import Admission, Outcome
-from bot.core.say import Final, Notice, Status
+from bot.core.say import Final, LongForm, Notice, Status
 from bot.core.timing import Trace
 from bot.core.transcript import Heard
 
@@ -31,13 +31,18 @@ class Live(Protocol):
 
     def show(self, what: Status | str) -> None:
         """Show a status, or the words recognised so far. The first call places the answer
-        (the placeholder, a status draft, the guest answer); later ones replace what it
-        shows, paced, the newest winning. Never blocks, never raises."""
+        (the placeholder, a status draft, the guest answer), unless this kind of answer
+        waits a moment for the first words to carry them (a group's, whose every message
+        takes a slot of its few a minute); later ones replace what it shows, paced, the
+        newest winning. Never blocks, never raises."""
 
-    async def placed(self) -> None:
+    async def placed(self, *, at_once: bool = False) -> None:
         """Until the reader's chat has taken the answer (at once if it existed before, or
         if this kind of answer shows nothing before its final); raises
-        :class:`~bot.core.errors.AnswerRefused` if the chat refused it."""
+        :class:`~bot.core.errors.AnswerRefused` if the chat refused it. ``at_once``: the
+        answer goes now with what it shows, not waiting for words (none will come before
+        it: the note waits for its turn, or many start at once and each answer goes
+        first)."""
 
 
 class Answer(Protocol):
@@ -293,6 +298,7 @@ class Choices:
     timestamps: bool  # each sentence on its own line with its time
     language: str  # the language the bot speaks to the note's reader
     on_request: bool  # a group that wants transcripts only when asked
+    long_form: LongForm = LongForm.MESSAGES  # a transcript too long for one message
 
 
 class Preferences(Protocol):

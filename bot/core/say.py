@@ -5,6 +5,7 @@ it; how it reads is the catalogues' business."""
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
 
 from bot.core.admission import Shortfall
@@ -25,6 +26,7 @@ class Status:
     kind: StatusKind
     tag: str | None = None  # TRANSCRIBING_AGAIN: the language
     ahead: int = 0  # QUEUED: notes that start before this one
+    wait_min: int | None = None  # QUEUED: about how many minutes until its turn
 
     @classmethod
     def transcribing(cls, tag: str | None = None) -> Status:
@@ -42,8 +44,12 @@ class Status:
         return cls.transcribing(note.asr_tag)
 
     @classmethod
-    def queued(cls, ahead: int) -> Status:
-        return cls(StatusKind.QUEUED, ahead=ahead)
+    def queued(cls, ahead: int, wait_s: float | None = None) -> Status:
+        """Waiting, with ``ahead`` notes to start first and about ``wait_s`` to go,
+        rounded up to whole minutes (what is shown: seconds would be false precision,
+        and news every second)."""
+        wait_min = None if wait_s is None else max(1, math.ceil(wait_s / 60))
+        return cls(StatusKind.QUEUED, ahead=ahead, wait_min=wait_min)
 
 
 class NoticeKind(enum.Enum):
@@ -93,6 +99,14 @@ def over_budget(shortfall: Shortfall) -> Notice:
     )
 
 
+class LongForm(enum.StrEnum):
+    """How a transcript too long for one message is shown (a chat's choice)."""
+
+    MESSAGES = "messages"  # in as many messages as it takes, and as a file
+    QUOTE = "quote"  # one message, the text in a collapsed quote (cut to fit), and a file
+    FILE = "file"  # a file only, a line in the chat saying so
+
+
 @dataclass(frozen=True, slots=True)
 class Final:
     """A note's transcript as the answer shows it.
@@ -100,7 +114,8 @@ class Final:
     ``text`` is what to show (with timestamps, if the chat wants them; empty: no speech
     was recognised), ``transcript`` the plain text (for a file, when it takes more than
     one message); ``audio_s`` and ``truncated`` say the file went on past what it
-    declared and was cut there; ``buttons``: the export and re-run buttons go under it."""
+    declared and was cut there; ``buttons``: the export and re-run buttons go under it;
+    ``long_form``: how it is shown if it is too long for one message."""
 
     text: str
     transcript: str
@@ -109,3 +124,4 @@ class Final:
     buttons: bool
     stopped: bool = False  # its sender stopped it: the words recognised until then
     translatable: bool = False  # the speech service can translate it: a button offers it
+    long_form: LongForm = LongForm.MESSAGES

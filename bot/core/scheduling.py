@@ -15,14 +15,31 @@ is six senders to any per-sender cap. Such notes (``pooled``) share one pool of
 A waiting note knows its place in line: how many notes will start before it if nothing
 else arrives, in the order this scheduler hands out sessions (per-chat caps aside).
 :meth:`Ticket.places` yields each new place until the note's turn comes.
+
+It also knows roughly how long until then (:meth:`Ticket.wait_s`): the notes ahead of it
+take the sessions as they come free, each for as long as its audio takes at the pace
+sessions have gone so far (the median of the recent ones' time per second of audio,
+real time before any), and a note waits too for its own chat's running notes to leave it
+room. An estimate, as the notes that come meanwhile and the audio's real length are not
+known; it is shown rounded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
+import heapq
+import statistics
+import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+
+UNKNOWN_AUDIO_S = 60.0
+"""A note that does not say how long it is (a document, until it is probed) is counted
+as this long in the estimates."""
+PACE_SAMPLES = 32  # sessions the pace is the median of
+ESTIMATES_KEPT_S = 1.0  # the line's estimates are made again after this long, or a change
+MIN_SAMPLE_AUDIO_S = 5.0  # shorter notes say little about the pace (their set-up is most)
 
 
 class _State(enum.Enum):
@@ -34,23 +51,33 @@ class _State(enum.Enum):
 class Ticket:
     """One note's claim on a session, from :meth:`FairSlots.join` until :meth:`close`."""
 
-    def __init__(self, slots: FairSlots, chat_id: int, user_id: int | None, pooled: bool):
+    def __init__(
+        self,
+        slots: FairSlots,
+        chat_id: int,
+        user_id: int | None,
+        pooled: bool,
+        audio_s: float | None = None,
+    ):
         self._slots = slots
         self.chat_id = chat_id
         self.user_id = user_id
         self.pooled = pooled
+        self.audio_s = audio_s  # what the note says it holds (None: it does not say)
         self._state = _State.WAITING
         self._moved = asyncio.Event()  # its place changed, or its turn came
         self.position: int | None = None
         """Place in line while waiting (0: next); None once granted."""
+        self.granted_at: float | None = None
 
     @property
     def granted(self) -> bool:
         return self._state is _State.GRANTED
 
-    async def places(self) -> AsyncIterator[int]:
-        """Each new place in line while the note waits; ends when its turn comes (at
-        once if a session was free when it joined)."""
+    async def places(self, refresh_s: float | None = None) -> AsyncIterator[int]:
+        """Each new place in line while the note waits, and, after ``refresh_s`` without
+        one, the same again (the wait it has left is shorter); ends when its turn comes
+        (at once if a session was free when it joined)."""
         shown: int | None = None
         while self._state is _State.WAITING:
             self._moved.clear()
@@ -58,9 +85,17 @@ class Ticket:
                 shown = self.position
                 yield shown
                 continue
-            await self._moved.wait()
+            try:
+                async with asyncio.timeout(refresh_s):
+                    await self._moved.wait()
+            except TimeoutError:
+                shown = None
         if self._state is _State.CLOSED:
             raise RuntimeError("the ticket was closed while waiting")
+
+    def wait_s(self) -> float:
+        """Roughly how long until the note's turn (0: it has it)."""
+        return self._slots._wait_s(self)
 
     def close(self) -> None:
         """Give the session back, or leave the line; idempotent."""
@@ -72,9 +107,10 @@ class Ticket:
             self._slots._release(self)
         self._moved.set()
 
-    def _grant(self) -> None:
+    def _grant(self, now: float) -> None:
         self._state = _State.GRANTED
         self.position = None
+        self.granted_at = now
         self._moved.set()
 
     def _place(self, position: int) -> None:
@@ -93,7 +129,12 @@ class FairSlots:
         per_chat: int,
         per_user: int | None = None,
         pooled_cap: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._clock = clock
+        self._holders: set[Ticket] = set()
+        self._paces: deque[float] = deque(maxlen=PACE_SAMPLES)  # session s per audio s
+        self._starts_at: tuple[float, dict[Ticket, float]] | None = None  # when, and what
         self._capacity = capacity
         self._per_chat = max(1, per_chat)
         self._per_user = max(1, per_user or capacity)
@@ -113,11 +154,25 @@ class FairSlots:
     def waiting(self) -> int:
         return sum(len(q) for q in self._queues.values())
 
-    def join(self, chat_id: int, user_id: int | None = None, *, pooled: bool = False) -> Ticket:
+    @property
+    def pace(self) -> float:
+        """Session seconds per second of audio, as sessions have gone lately (1: real
+        time, before any)."""
+        return statistics.median(self._paces) if self._paces else 1.0
+
+    def join(
+        self,
+        chat_id: int,
+        user_id: int | None = None,
+        *,
+        pooled: bool = False,
+        audio_s: float | None = None,
+    ) -> Ticket:
         """Line up for a session; granted at once when one is free for this chat and
-        sender (and, ``pooled``, in the pool of notes sent as a chat). The caller must
+        sender (and, ``pooled``, in the pool of notes sent as a chat). ``audio_s``: how
+        long the note says it is, for the estimates. The caller must
         :meth:`Ticket.close` it, however its work ends."""
-        ticket = Ticket(self, chat_id, user_id, pooled)
+        ticket = Ticket(self, chat_id, user_id, pooled, audio_s)
         self._queues.setdefault(chat_id, deque()).append(ticket)
         self._dispatch()
         return ticket
@@ -132,6 +187,10 @@ class FairSlots:
         self._tell_positions()
 
     def _release(self, ticket: Ticket) -> None:
+        self._holders.discard(ticket)
+        if ticket.granted_at is not None and (ticket.audio_s or 0) >= MIN_SAMPLE_AUDIO_S:
+            assert ticket.audio_s is not None
+            self._paces.append((self._clock() - ticket.granted_at) / ticket.audio_s)
         chat_id, user_id = ticket.chat_id, ticket.user_id
         self._running[chat_id] -= 1
         if not self._running[chat_id]:
@@ -184,11 +243,14 @@ class FairSlots:
                 self._pooled_running += 1
             self._served[chat_id] = self._turns
             self._turns += 1
-            ticket._grant()
+            ticket._grant(self._clock())
+            self._holders.add(ticket)
         self._tell_positions()
 
     def _tell_positions(self) -> None:
-        """Walk the queues in the order the slots will go: one note per chat per round."""
+        """Walk the queues in the order the slots will go: one note per chat per round
+        (the line's estimates are made anew)."""
+        self._starts_at = None
         queues = [self._queues[chat] for chat in self._turn_order()]
         position = 0
         for depth in range(max((len(q) for q in queues), default=0)):
@@ -196,3 +258,45 @@ class FairSlots:
                 if depth < len(queue):
                     queue[depth]._place(position)
                     position += 1
+
+    def _wait_s(self, ticket: Ticket) -> float:
+        """How long until ``ticket``'s turn if nothing else comes (see :meth:`_starts`)."""
+        if ticket.position is None:
+            return 0.0
+        now = self._clock()
+        if self._starts_at is None or now - self._starts_at[0] > ESTIMATES_KEPT_S:
+            self._starts_at = (now, self._starts(now))
+        return max(0.0, self._starts_at[1].get(ticket, now) - now)
+
+    def _starts(self, now: float) -> dict[Ticket, float]:
+        """When each waiting note starts if nothing else comes: the sessions, as they
+        come free, go to the notes in line in turn, each holding one for its audio at the
+        recent pace; a note whose chat holds its share waits for one of those to end
+        instead (senders' and the pool's caps aside). One pass for the whole line: every
+        waiting note asks when the line moves."""
+        pace = self.pace
+
+        def end_of(holder: Ticket, start: float) -> float:
+            return max(now, start + pace * (holder.audio_s or UNKNOWN_AUDIO_S))
+
+        free_at = [end_of(h, now if h.granted_at is None else h.granted_at) for h in self._holders]
+        chats: dict[int, list[float]] = {}
+        for holder, end in zip(self._holders, free_at, strict=True):
+            chats.setdefault(holder.chat_id, []).append(end)
+        free_at += [now] * max(0, self._capacity - len(free_at))
+        heapq.heapify(free_at)
+        waiting = (t for queue in self._queues.values() for t in queue if t.position is not None)
+        starts: dict[Ticket, float] = {}
+        for note in sorted(waiting, key=lambda t: t.position or 0):
+            start = heapq.heappop(free_at)
+            ends = sorted(e for e in chats.get(note.chat_id, []) if e > start)
+            if len(ends) >= self._per_chat:  # its chat's share is taken until one ends
+                heapq.heappush(free_at, start)  # that session goes to another chat
+                start = ends[len(ends) - self._per_chat]  # and it takes its chat's
+                free_at.remove(start)
+                heapq.heapify(free_at)
+            starts[note] = start
+            end = end_of(note, start)
+            heapq.heappush(free_at, end)
+            chats.setdefault(note.chat_id, []).append(end)
+        return starts

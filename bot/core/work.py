@@ -65,7 +65,7 @@ from bot.core.ports import (
     cache_key,
 )
 from bot.core.say import Final, Notice, NoticeKind, Status, over_budget
-from bot.core.scheduling import FairSlots
+from bot.core.scheduling import FairSlots, Ticket
 from bot.core.side_by_side import enter_together
 from bot.core.spending import Spending
 from bot.core.stopping import Stop, Stops, run_unless_stopped, unless_stopped
@@ -220,17 +220,20 @@ class NoteWork:
                 probe = await file.probe()
             if (problem := rules.after_probe(note, probe, self._limits)) is not None:
                 raise Unusable("what the file holds is not for the bot", problem)
-        ticket = self._slots.join(note.target.chat_id, note.user_id, pooled=note.sent_as_chat)
+        ticket = self._slots.join(
+            note.target.chat_id, note.user_id, pooled=note.sent_as_chat, audio_s=note.duration
+        )
         try:
             waiting = not ticket.granted
-            live.show(Status.queued(ticket.position or 0) if waiting else status)
+            queue = _QueueDisplay(live, ticket, self._clock)
+            live.show(queue.first() if waiting else status)
             if waiting or self._bursts.arrive():
                 # A waiting note shows its place first; in a burst each answer goes first
                 # and its round trip spaces the rest out (all at once held the loop).
-                await live.placed()
+                await live.placed(at_once=True)
             if waiting:
-                queue = _QueueDisplay(live, self._clock)
-                async for place in unless_stopped(ticket.places(), stop):
+                places = ticket.places(refresh_s=QUEUE_SHOWN_EVERY_S)
+                async for place in unless_stopped(places, stop):
                     queue.show(place)
                 if not stop.asked:
                     live.show(status)
@@ -347,6 +350,7 @@ class NoteWork:
                 buttons,
                 stopped=transcribed.stopped,
                 translatable=buttons and await self._translatable(choices.recognition.tag),
+                long_form=choices.long_form,
             )
         )
         mark("final_sent")
@@ -515,17 +519,29 @@ class Bursts:
 
 
 class _QueueDisplay:
-    """Shows a waiting note's place in line as it changes, at most every
-    ``QUEUE_SHOWN_EVERY_S`` after the answer showed it first. A long queue must not spend
+    """Shows a waiting note's place in line and about how long until its turn as they
+    change, at most every ``QUEUE_SHOWN_EVERY_S`` after the answer showed them first (and
+    not at all when the minutes and the place are as shown). A long queue must not spend
     the global send budget on moving numbers: re-showing each of 136 waiting notes'
     places every 10 s took the 200-note benchmark's p50 from 23 to 27 s."""
 
-    def __init__(self, live: Live, clock: Callable[[], float]) -> None:
+    def __init__(self, live: Live, ticket: Ticket, clock: Callable[[], float]) -> None:
         self._live = live
+        self._ticket = ticket
         self._clock = clock
         self._last = clock()
+        self._shown: Status | None = None
+
+    def first(self) -> Status:
+        """What the answer shows first."""
+        self._last = self._clock()
+        self._shown = Status.queued(self._ticket.position or 0, self._ticket.wait_s())
+        return self._shown
 
     def show(self, place: int) -> None:
-        if (now := self._clock()) - self._last >= QUEUE_SHOWN_EVERY_S:
-            self._last = now
-            self._live.show(Status.queued(place))
+        if (now := self._clock()) - self._last < QUEUE_SHOWN_EVERY_S:
+            return
+        status = Status.queued(place, self._ticket.wait_s())
+        if status != self._shown:
+            self._last, self._shown = now, status
+            self._live.show(status)

@@ -23,6 +23,7 @@ from bot.storage.concerns import (
     Keyboards,
     Spending,
     Standing,
+    Subtitles,
     UsageRecords,
 )
 
@@ -40,6 +41,7 @@ __all__ = [
     "Spending",
     "Standing",
     "Storage",
+    "Subtitles",
     "UsageRecords",
     "open_storage",
 ]

@@ -46,6 +46,15 @@ class KeyboardKind(enum.StrEnum):
     TRANSLATIONS = "translations"  # the languages to translate a note into (an offer)
 
 
+class Subtitles(enum.Flag):
+    """The subtitle files sent under a transcript (a transcript keyboard's ``used``):
+    each format once, however often its button is pressed."""
+
+    NONE = 0
+    SRT = 1
+    VTT = 2
+
+
 OFFERS = frozenset({KeyboardKind.LANGUAGES, KeyboardKind.AGAIN, KeyboardKind.TRANSLATIONS})
 """Kinds a note has at most one of that is not used yet: pressed again, the button that
 offers it points at the one there is instead of sending another."""
@@ -61,7 +70,7 @@ class Keyboard:
     kind: KeyboardKind
     note_id: int | None = None  # the note it is about (its message id in the chat)
     owner_id: int | None = None  # who may press it besides admins: a user, or a chat's id
-    used: bool = False  # a transcript's: its subtitles were sent
+    used: Subtitles = Subtitles.NONE  # a transcript's: the subtitles sent under it
 
 
 class Keyboards(Protocol):
@@ -79,8 +88,9 @@ class Keyboards(Protocol):
         """Forget the keyboard of ``kind`` on this message (it was used, or taken off);
         one of another kind that has replaced it stays."""
 
-    async def use(self, chat_id: int, message_id: int) -> bool:
-        """Mark the keyboard on this message used; whether this call did (once only)."""
+    async def use(self, chat_id: int, message_id: int, subtitles: Subtitles) -> bool:
+        """Mark ``subtitles`` sent under the keyboard on this message; whether this call
+        did (once only for each format)."""
 
     async def reserve_offer(self, offer: Keyboard, stale_after_s: float) -> Keyboard | None:
         """Reserve ``offer`` (one of :data:`OFFERS`, no message id yet) unless its note

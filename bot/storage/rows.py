@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.core.note import BusinessChat, Delivery, MediaKind, Note, Target
-from bot.storage.concerns import Keyboard, KeyboardKind
+from bot.storage.concerns import Keyboard, KeyboardKind, Subtitles
 
 PENDING = "pending"
 FINISHED = "finished"
@@ -129,11 +129,13 @@ def keyboard_values(keyboard: Keyboard) -> tuple[object, ...]:
         keyboard.kind.value,
         keyboard.note_id,
         keyboard.owner_id,
-        keyboard.used,
+        keyboard.used.value,
     )
 
 
 def keyboard_of(row: Sequence[Any]) -> Keyboard:
     """The keyboard in a row's :data:`KEYBOARD_COLUMNS`."""
     chat_id, message_id, kind, note_id, owner_id, used = row
-    return Keyboard(chat_id, message_id, KeyboardKind(kind), note_id, owner_id, bool(used))
+    return Keyboard(
+        chat_id, message_id, KeyboardKind(kind), note_id, owner_id, Subtitles(int(used))
+    )

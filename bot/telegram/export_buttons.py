@@ -2,8 +2,8 @@
 callback data says: only what to do, never to what. The message pressed says which note
 (its keyboard is known by that message: :mod:`bot.telegram.inbound.button_guard`).
 
-``t:stop`` under a live answer; ``t:srt`` (subtitles), ``t:lang`` (another language)
-and ``t:tr`` (translate, where the speech service can) under a transcript;
+``t:stop`` under a live answer; ``t:srt`` and ``t:vtt`` (subtitles), ``t:lang`` (another
+language) and ``t:tr`` (translate, where the speech service can) under a transcript;
 ``t:re:<tag key>`` on the list of languages to transcribe the note again in;
 ``t:to:<language key>`` on the list of languages to translate it into; ``t:again`` on the
 offer to transcribe it again once its transcript is no longer kept. The format of
@@ -21,8 +21,8 @@ from bot.languages import capitalised
 from bot.telegram.inbound.conversation import tag_key
 from bot.telegram.texts import Texts
 
-SUBTITLES, LANGUAGES, TRANSLATE = "srt", "lang", "tr"
-UNDER_TRANSCRIPT = re.compile(rf"t:({SUBTITLES}|{LANGUAGES}|{TRANSLATE})\Z")
+SRT, VTT, LANGUAGES, TRANSLATE = "srt", "vtt", "lang", "tr"
+UNDER_TRANSCRIPT = re.compile(rf"t:({SRT}|{VTT}|{LANGUAGES}|{TRANSLATE})\Z")
 CHOICE = re.compile(r"t:re:([0-9a-f]{16})\Z")  # a tag key (conversation.tag_key)
 TRANSLATION = re.compile(r"t:to:([0-9a-f]{16})\Z")  # a target language's key (tag_key)
 AGAIN = re.compile(r"t:again\Z")
@@ -30,16 +30,17 @@ STOP = re.compile(r"t:stop\Z")  # under a live answer: stop transcribing its not
 
 
 def under_transcript(tx: Texts, *, translate: bool = False) -> InlineKeyboardMarkup:
-    """Subtitles, the same file in another language, and (where the speech service
-    offers it) a translation."""
+    """Subtitles in either format, the same file in another language, and (where the
+    speech service offers it) a translation."""
     rows = [
         [
-            InlineKeyboardButton(tx.subtitles_button, callback_data=f"t:{SUBTITLES}"),
-            InlineKeyboardButton(tx.another_language_button, callback_data=f"t:{LANGUAGES}"),
-        ]
+            InlineKeyboardButton(tx.subtitles_button, callback_data=f"t:{SRT}"),
+            InlineKeyboardButton(tx.vtt_subtitles_button, callback_data=f"t:{VTT}"),
+        ],
+        [InlineKeyboardButton(tx.another_language_button, callback_data=f"t:{LANGUAGES}")],
     ]
     if translate:
-        rows.append([InlineKeyboardButton(tx.translate_button, callback_data=f"t:{TRANSLATE}")])
+        rows[1].append(InlineKeyboardButton(tx.translate_button, callback_data=f"t:{TRANSLATE}"))
     return InlineKeyboardMarkup(rows)
 
 

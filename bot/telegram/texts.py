@@ -19,7 +19,7 @@ from babel.numbers import format_decimal
 
 from bot import i18n
 from bot.core.admission import DAY_S
-from bot.core.say import Final, Notice, NoticeKind, Status, StatusKind
+from bot.core.say import Final, LongForm, Notice, NoticeKind, Status, StatusKind
 from bot.languages import capitalised, describe_tag, language_name, uncapitalised
 from bot.preferences import Mode
 
@@ -60,14 +60,30 @@ class Texts:
     def no_audio(self) -> str:
         return self._("🔇 There's no sound in this for me to transcribe.")
 
-    def queued(self, ahead: int) -> str:
+    def queued(self, ahead: int, wait_min: int | None = None) -> str:
+        """A note waiting for its turn: how many start first, and about when it starts."""
         if ahead == 0:
-            return self._("⏳ Queued: yours is next.")
+            place = self._("⏳ Queued: yours is next.")
+        else:
+            place = self.ngettext(
+                "⏳ Queued: {n} message is ahead of yours.",
+                "⏳ Queued: {n} messages are ahead of yours.",
+                ahead,
+            ).format(n=ahead)
+        return place if wait_min is None else f"{place} {self.starts_in(wait_min)}"
+
+    def starts_in(self, minutes: int) -> str:
+        """About when a waiting note starts: in minutes, in hours from an hour and a half."""
+        if minutes < 90:
+            return self.ngettext(
+                "It should start in about {n} minute.",
+                "It should start in about {n} minutes.",
+                minutes,
+            ).format(n=minutes)
+        hours = round(minutes / 60)
         return self.ngettext(
-            "⏳ Queued: {n} message is ahead of yours.",
-            "⏳ Queued: {n} messages are ahead of yours.",
-            ahead,
-        ).format(n=ahead)
+            "It should start in about {n} hour.", "It should start in about {n} hours.", hours
+        ).format(n=hours)
 
     def cut_at(self, seconds: float) -> str:
         return self._(
@@ -201,7 +217,7 @@ class Texts:
     def status(self, status: Status) -> str:
         """What an answer shows while its note is worked on."""
         if status.kind is StatusKind.QUEUED:
-            return self.queued(status.ahead)
+            return self.queued(status.ahead, status.wait_min)
         if status.kind is StatusKind.TRANSCRIBING_AGAIN and status.tag:
             return self.transcribing_again(status.tag)
         if status.kind is StatusKind.TRANSLATING and status.tag:
@@ -211,14 +227,25 @@ class Texts:
     def final(self, final: Final) -> str:
         """A note's transcript as its answer shows it (what no speech, a cut file and a
         stop say)."""
+        shown, after = self.final_parts(final)
+        return f"{shown}\n\n{after}" if after else shown
+
+    def final_parts(self, final: Final) -> tuple[str, str]:
+        """The transcript as shown (or what stands for it), and what is said below it
+        (that it was cut, or stopped; empty: nothing)."""
         if final.stopped:
             if not final.text:
-                return self._("⏹ Stopped before any words were recognized.")
-            return f"{final.text}\n\n{self.final_stopped_marker}"
+                return self._("⏹ Stopped before any words were recognized."), ""
+            return final.text, self.final_stopped_marker
         shown = final.text or self.no_speech
         if final.truncated:
-            shown = f"{shown}\n\n{self.cut_at(final.audio_s)}"
-        return shown
+            return shown, self.cut_at(final.audio_s)
+        return shown, ""
+
+    @property
+    def transcript_in_file(self) -> str:
+        """What the chat shows of a long transcript sent only as a file."""
+        return self._("📄 The transcript is long, so it's in the file below.")
 
     @property
     def final_stopped_marker(self) -> str:
@@ -449,6 +476,27 @@ class Texts:
     def timestamps_button(self, on: bool) -> str:
         return self._("⏱ Timestamps: on") if on else self._("⏱ Timestamps: off")
 
+    def long_form_button(self, form: LongForm) -> str:
+        match form:
+            case LongForm.QUOTE:
+                return self._("📜 Long transcripts: one collapsed quote")
+            case LongForm.FILE:
+                return self._("📜 Long transcripts: a file only")
+        return self._("📜 Long transcripts: several messages")
+
+    def long_form_name(self, form: LongForm) -> str:
+        """A way to show a long transcript, as the menu offers it."""
+        match form:
+            case LongForm.QUOTE:
+                return self._("One collapsed quote, and the whole text as a file")
+            case LongForm.FILE:
+                return self._("Only a file")
+        return self._("Several messages, and the whole text as a file")
+
+    @property
+    def long_form_prompt(self) -> str:
+        return self._("How I send a transcript too long for one message:")
+
     def mode_button(self, mode: Mode) -> str:
         return self._("👥 {mode}").format(mode=self.mode_name(mode))
 
@@ -477,6 +525,10 @@ class Texts:
     @property
     def subtitles_button(self) -> str:
         return self._("🎬 Subtitles (.srt)")
+
+    @property
+    def vtt_subtitles_button(self) -> str:
+        return self._("🎬 Subtitles (.vtt)")
 
     @property
     def another_language_button(self) -> str:
@@ -636,9 +688,7 @@ class Texts:
             if top:
                 lines.append(title)
                 lines.extend(
-                    self._("• {who}: {minutes} min").format(
-                        who=who, minutes=self.decimal(s / 60)
-                    )
+                    self._("• {who}: {minutes} min").format(who=who, minutes=self.decimal(s / 60))
                     for who, s in top
                 )
         running, waiting = now

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import dataclasses
 import itertools
+import time
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,7 +78,8 @@ class FakeLive:
         self._answer.shown.append(what)
         self.wanted.set()
 
-    async def placed(self) -> None:
+    async def placed(self, *, at_once: bool = False) -> None:
+        self._answer.placed_at_once += at_once
         while not self._answer.placed:
             if self._answer.refused is not None:
                 raise self._answer.refused
@@ -106,6 +108,7 @@ class FakeAnswer:
         self.hold_placing = asyncio.Event()
         self.hold_placing.set()
         self.waiting_for_placement = 0  # work waiting for the chat to take the answer
+        self.placed_at_once = 0  # times the work wanted it placed without waiting for words
         self.changed = asyncio.Event()
         self.live_shows_nothing = note.target.delivery is Delivery.CHANNEL
 
@@ -172,7 +175,7 @@ class _Silent:
     def show(self, what: Status | str) -> None:
         pass
 
-    async def placed(self) -> None:
+    async def placed(self, *, at_once: bool = False) -> None:
         pass
 
 
@@ -616,6 +619,7 @@ class Core:
     cache: bool = True
     now: float = 1.0e9  # the wall clock the budgets' day is read from
     stops: Stops = field(default_factory=Stops)
+    monotonic: Callable[[], float] = time.monotonic  # the work's clock (bursts, the queue)
 
     def __post_init__(self) -> None:
         self.answers = FakeAnswers(self.ledger)
@@ -645,6 +649,7 @@ class Core:
             settings=WorkSettings(
                 self.limits, self.retention_s, self.tmp, self.looked_into_at_once, self.cache
             ),
+            clock=self.monotonic,
         )
 
     def jobs(self, limits: Limits | None = None) -> Jobs:

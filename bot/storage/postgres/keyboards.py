@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.storage.concerns import Keyboard, KeyboardKind
+from bot.storage.concerns import Keyboard, KeyboardKind, Subtitles
 from bot.storage.postgres.database import PostgresDatabase, changed
 from bot.storage.rows import KEYBOARD_COLUMNS, keyboard_of, keyboard_values
 
@@ -38,11 +38,13 @@ class PostgresKeyboards:
             kind.value,
         )
 
-    async def use(self, chat_id: int, message_id: int) -> bool:
+    async def use(self, chat_id: int, message_id: int, subtitles: Subtitles) -> bool:
         status = await self._db.pool.execute(
-            "UPDATE keyboards SET used = true WHERE chat_id = $1 AND message_id = $2 AND NOT used",
+            "UPDATE keyboards SET used = used | $3 "
+            "WHERE chat_id = $1 AND message_id = $2 AND used & $3 = 0",
             chat_id,
             message_id,
+            subtitles.value,
         )
         return changed(status) > 0
 

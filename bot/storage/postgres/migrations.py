@@ -153,6 +153,13 @@ MIGRATIONS = (
     );
     CREATE INDEX business_connections_by_owner ON business_connections (owner_id);
     """,
+    # the subtitle formats sent under a transcript, as bits (SQLite's column was an
+    # integer already): 1 .srt, the only one before, 2 .vtt
+    """
+    ALTER TABLE keyboards ALTER COLUMN used DROP DEFAULT;
+    ALTER TABLE keyboards ALTER COLUMN used TYPE INTEGER USING used::integer;
+    ALTER TABLE keyboards ALTER COLUMN used SET DEFAULT 0;
+    """,
 )
 
 

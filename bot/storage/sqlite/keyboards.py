@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from bot.storage.concerns import Keyboard, KeyboardKind
+from bot.storage.concerns import Keyboard, KeyboardKind, Subtitles
 from bot.storage.rows import KEYBOARD_COLUMNS, keyboard_of, keyboard_values
 from bot.storage.sqlite.database import SqliteDatabase
 
@@ -40,11 +40,14 @@ class SqliteKeyboards:
             kind.value,
         )
 
-    async def use(self, chat_id: int, message_id: int) -> bool:
+    async def use(self, chat_id: int, message_id: int, subtitles: Subtitles) -> bool:
         used = await self._db.execute(
-            "UPDATE keyboards SET used = 1 WHERE chat_id = ? AND message_id = ? AND used = 0",
+            "UPDATE keyboards SET used = used | ? "
+            "WHERE chat_id = ? AND message_id = ? AND used & ? = 0",
+            subtitles.value,
             chat_id,
             message_id,
+            subtitles.value,
         )
         return used > 0
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Callable, Sequence
 
 from telegram import InlineKeyboardMarkup
 from telegram.ext import BaseHandler
@@ -28,8 +29,9 @@ from bot.core.errors import ServiceUnavailable
 from bot.core.jobs import Jobs
 from bot.core.outcome import Admission
 from bot.core.ports import KeptTranscripts, Languages, LedgerEntry
+from bot.core.transcript import Segment
 from bot.languages import language_code
-from bot.storage import JobLedger, Keyboard, KeyboardKind, Keyboards
+from bot.storage import JobLedger, Keyboard, KeyboardKind, Keyboards, Subtitles
 from bot.telegram import export_buttons as buttons
 from bot.telegram.inbound.button_guard import ButtonGuard, Press
 from bot.telegram.inbound.conversation import Conversation, tag_for_key
@@ -38,7 +40,11 @@ from bot.telegram.outbound.ways import EditedReply
 
 log = logging.getLogger(__name__)
 
-SUBTITLES_FILE = "subtitles.srt"
+SUBTITLE_FILES: dict[str, tuple[Subtitles, str, Callable[[Sequence[Segment]], str]]] = {
+    buttons.SRT: (Subtitles.SRT, "subtitles.srt", kept_export.srt),
+    buttons.VTT: (Subtitles.VTT, "subtitles.vtt", kept_export.vtt),
+}
+"""A subtitles button's data → its format, the file's name, and how it is made."""
 OFFER_LOST_AFTER_S = 120.0  # an offer reserved this long without its message was lost
 
 
@@ -71,15 +77,22 @@ class ExportMenu:
         ]
 
     async def _transcript(self, press: Press) -> None:
-        if press.data[1] == buttons.SUBTITLES:
-            await self._subtitles(press)
+        if press.data[1] in SUBTITLE_FILES:
+            await self._subtitles(press, *SUBTITLE_FILES[press.data[1]])
         elif press.data[1] == buttons.TRANSLATE:
             await self._ask_translation(press)
         else:
             await self._ask_language(press)
 
-    async def _subtitles(self, press: Press) -> None:
-        """The transcript's subtitles, once; once purged, the offer to transcribe again."""
+    async def _subtitles(
+        self,
+        press: Press,
+        subtitles: Subtitles,
+        filename: str,
+        made: Callable[[Sequence[Segment]], str],
+    ) -> None:
+        """The transcript's subtitles in one format, once; once purged, the offer to
+        transcribe again."""
         chat_id, note_id, tx = press.chat.id, press.keyboard.note_id, press.tx
         if note_id is None:
             await press.stale()
@@ -90,12 +103,12 @@ class ExportMenu:
             again = buttons.transcribe_again(tx)
             await self._offer(press, KeyboardKind.AGAIN, note_id, expired, again, tx.offered_above)
             return
-        if not await self._keyboards.use(chat_id, press.message.message_id):
+        if not await self._keyboards.use(chat_id, press.message.message_id, subtitles):
             await press.answer(tx.subtitles_above)
             return
         await press.answer()
         reply = EditedReply(self._talk.bot, target_of(press.message), None)
-        await reply.document(SUBTITLES_FILE, kept_export.srt(kept.segments).encode(), tx.subtitles)
+        await reply.document(filename, made(kept.segments).encode(), tx.subtitles)
 
     async def _ask_language(self, press: Press) -> None:
         """The languages the note has not been transcribed in yet, to choose from."""

@@ -1,9 +1,10 @@
 """``/settings``: one inline menu for a chat's choices — recognition language, the NLP
-stages the speech service offers for it (punctuation, …), timestamps, the group mode, where
-a connected business account's transcripts go, and the language the bot speaks. Anyone may
-open it; its buttons answer the one who opened it and admins (in a channel, admins only:
-:mod:`bot.telegram.inbound.button_guard`); changing follows ``/lang``'s rule (admins only in
-groups, unless the operator allows everyone), and the group mode is for admins always.
+stages the speech service offers for it (punctuation, …), timestamps, how a long transcript
+is sent, the group mode, where a connected business account's transcripts go, and the
+language the bot speaks. Anyone may open it; its buttons answer the one who opened it and
+admins (in a channel, admins only: :mod:`bot.telegram.inbound.button_guard`); changing
+follows ``/lang``'s rule (admins only in groups, unless the operator allows everyone), and
+the group mode is for admins always.
 
 The menu is one message, edited in place as buttons are pressed; its callback data is
 ``s:<action>[:<argument>]``.
@@ -22,6 +23,7 @@ from telegram.ext import BaseHandler, ContextTypes
 from bot import i18n
 from bot.core.errors import ServiceUnavailable
 from bot.core.ports import Languages
+from bot.core.say import LongForm
 from bot.preferences import ChatOptions, Mode
 from bot.storage import BusinessConnection, BusinessConnections, KeyboardKind
 from bot.telegram.inbound.button_guard import ButtonGuard, Press
@@ -34,7 +36,7 @@ log = logging.getLogger(__name__)
 PREFIX = "s:"
 AUTOMATIC = "auto"
 DATA = re.compile(
-    r"s:(languages|interfaces|menu|tag|stage|timestamps|mode|interface|business)"
+    r"s:(languages|interfaces|forms|menu|tag|stage|timestamps|form|mode|interface|business)"
     r"(?::([\w-]{1,32}))?\Z",
     re.ASCII,
 )
@@ -78,7 +80,7 @@ class SettingsMenu:
         chat, user = press.chat, press.user
         action, argument = press.data[1], press.data[2] or ""
         options, tx = await self._talk.context(chat, user)
-        if action in ("tag", "stage", "timestamps", "mode", "interface", "business"):
+        if action in ("tag", "stage", "timestamps", "form", "mode", "interface", "business"):
             admins_only = action == "mode"
             if not await self._talk.may_change(chat, user, None, admins_only=admins_only):
                 denied = tx.mode_admins_only if admins_only else tx.settings_admins_only
@@ -97,6 +99,9 @@ class SettingsMenu:
         elif action == "interfaces":
             await press.answer()
             text, markup = self._interfaces(options, tx)
+        elif action == "forms":
+            await press.answer()
+            text, markup = self._forms(chat, options, tx)
         else:  # "menu"
             await press.answer()
             text, markup = await self._main(chat, user, options, tx)
@@ -128,6 +133,10 @@ class SettingsMenu:
             if await self._business_account(chat) is None:
                 return False
             await self._chats.set_business_in_chat(chat.id, not options.business_in_chat)
+        elif action == "form":
+            if argument not in tuple(LongForm):
+                return False
+            await self._chats.set_long_form(chat.id, LongForm(argument))
         elif action == "mode":
             if chat.type == ChatType.PRIVATE:
                 return False
@@ -147,6 +156,7 @@ class SettingsMenu:
         for task in await self._chats.extra_stages(tag):
             rows.append([_button(tx.stage_button(task, options.stage_on(task)), "stage", task)])
         rows.append([_button(tx.timestamps_button(options.timestamps), "timestamps")])
+        rows.append([_button(tx.long_form_button(_long_form(chat, options)), "forms")])
         if chat.type != ChatType.PRIVATE:
             rows.append([_button(tx.mode_button(options.mode), "mode")])
         if (account := await self._business_account(chat)) is not None:
@@ -180,6 +190,17 @@ class SettingsMenu:
         rows.append([_button(tx.back, "menu")])
         return tx.lang_prompt(current), InlineKeyboardMarkup(rows)
 
+    def _forms(
+        self, chat: Chat, options: ChatOptions, tx: Texts
+    ) -> tuple[str, InlineKeyboardMarkup]:
+        chosen = _long_form(chat, options)
+        rows = [
+            [_button(("✓ " if form is chosen else "") + tx.long_form_name(form), "form", form)]
+            for form in LongForm
+        ]
+        rows.append([_button(tx.back, "menu")])
+        return tx.long_form_prompt, InlineKeyboardMarkup(rows)
+
     def _interfaces(self, options: ChatOptions, tx: Texts) -> tuple[str, InlineKeyboardMarkup]:
         chosen = options.ui_language
         rows = [
@@ -207,3 +228,7 @@ class SettingsMenu:
 
 def _language(user: User | None) -> str | None:
     return user.language_code if user else None
+
+
+def _long_form(chat: Chat, options: ChatOptions) -> LongForm:
+    return options.long_form_in(group=chat.type != ChatType.PRIVATE)

@@ -15,11 +15,12 @@ from telegram import InlineKeyboardMarkup
 
 from bot.core.note import Delivery, Note
 from bot.core.ports import Ledger, Live
-from bot.core.say import Final, Notice, Status
+from bot.core.say import Final, LongForm, Notice, Status
 from bot.core.side_by_side import together
 from bot.telegram.export_buttons import stop_button, under_transcript
 from bot.telegram.outbound.business import OwnerCopy
 from bot.telegram.outbound.live_text import LiveText
+from bot.telegram.outbound.message_text import too_long
 from bot.telegram.outbound.sending import Bot, in_core_terms
 from bot.telegram.outbound.ways import (
     ChannelPost,
@@ -45,6 +46,10 @@ class FinalWay(Protocol):
     def placed(self) -> bool: ...
 
     async def final(self, text: str, markup: InlineKeyboardMarkup | None) -> Sent: ...
+
+    async def final_quoted(
+        self, quote: str, after: str, markup: InlineKeyboardMarkup | None
+    ) -> Sent: ...
 
     async def document(self, filename: str, data: bytes, caption: str) -> None: ...
 
@@ -72,17 +77,20 @@ class TelegramAnswers:
         ledger: Ledger,
         keyboards: TranscriptKeyboards,
         store_retry_s: float,
+        group_words_wait_s: float = 0.0,
     ) -> None:
         self._bot = bot
         self._drafts = drafts
         self._ledger = ledger
         self._keyboards = keyboards
         self._store_retry_s = store_retry_s
+        self._group_words_wait_s = group_words_wait_s
 
     def answer(self, note: Note, language: str) -> TelegramAnswer:
         """The note's answer: a channel's post, a guest's inline answer, a private chat's
         drafts (where they work and no message exists yet), else a reply edited live;
-        each continuing what an earlier attempt placed."""
+        each continuing what an earlier attempt placed. A group's reply waits a moment
+        for the first words (:mod:`~bot.telegram.outbound.live_text`)."""
         target = note.target
         texts = texts_for(language)
         recorder = Recorder(self._ledger, note.key, self._store_retry_s)
@@ -100,7 +108,8 @@ class TelegramAnswers:
                 way = OwnerCopy(self._bot, target, recorder, note.placeholder_id, header)
         else:  # a chat's: stoppable by its sender (or an admin) while it is worked on
             stop = StopButton(stop_button(texts), functools.partial(self._stop_on, note))
-            reply = EditedReply(self._bot, target, recorder, note.placeholder_id, stop)
+            wait_s = self._group_words_wait_s if target.group else 0.0
+            reply = EditedReply(self._bot, target, recorder, note.placeholder_id, stop, wait_s)
             if not target.group and not reply.placed and self._drafts.usable(target.chat_id):
                 way = Drafts(self._bot, reply, self._drafts, stoppable=True)
             else:
@@ -166,10 +175,21 @@ class TelegramAnswer:
                     typing.cancel()
 
     async def finish(self, final: Final) -> None:
+        """The transcript; one too long for a message as the chat chose (several, one
+        collapsed quote, none), and then the whole of it as a file."""
         translate = final.translatable
         markup = under_transcript(self._texts, translate=translate) if final.buttons else None
+        shown, after = self._texts.final_parts(final)
+        text = self._texts.final(final)
+        form = final.long_form if final.transcript and too_long(text) else LongForm.MESSAGES
         async with in_core_terms():
-            sent = await self._way.final(self._texts.final(final), markup)
+            if form is LongForm.QUOTE:
+                sent = await self._way.final_quoted(shown, after, markup)
+            elif form is LongForm.FILE:
+                in_file = self._texts.transcript_in_file
+                sent = await self._way.final(f"{in_file}\n\n{after}" if after else in_file, markup)
+            else:
+                sent = await self._way.final(text, markup)
         if markup is not None and sent.markup_message_id is not None:
             await self._keyboards.remember(
                 self._note.target.chat_id,
@@ -177,7 +197,7 @@ class TelegramAnswer:
                 self._note.target.message_id,
                 self._note.user_id,
             )
-        if sent.parts > 1 and final.transcript:
+        if (sent.parts > 1 or form is not LongForm.MESSAGES) and final.transcript:
             async with in_core_terms():
                 await self._way.document(
                     TRANSCRIPT_FILE, final.transcript.encode(), self._texts.whole_transcript
@@ -199,5 +219,5 @@ class _NothingLive:
     def show(self, what: Status | str) -> None:
         """Nothing to show."""
 
-    async def placed(self) -> None:
+    async def placed(self, *, at_once: bool = False) -> None:
         """Nothing to wait for."""

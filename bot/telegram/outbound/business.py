@@ -35,5 +35,10 @@ class OwnerCopy(EditedReply):
     async def final(self, text: str, markup: InlineKeyboardMarkup | None) -> Sent:
         return await super().final(self._headed(text), markup)
 
+    async def final_quoted(
+        self, quote: str, after: str, markup: InlineKeyboardMarkup | None
+    ) -> Sent:
+        return await super().final_quoted(quote, self._headed(after) if after else "", markup)
+
     async def replace(self, text: str) -> None:
         await super().replace(self._headed(text))

@@ -8,6 +8,13 @@ dropping what was overtaken meanwhile: while an edit waits for its chat's slot, 
 words collect here, and the next edit carries the newest. A way of showing that needs
 it (drafts expire) is refreshed with the same text when nothing new comes for a while.
 
+A group's reply waits a moment for the first words before it is placed (``typing…``
+shows meanwhile): a group takes 20 messages a minute, so a placeholder sent first would
+hold its words back by a whole slot (2.6 s in the benchmark); placed with them, they
+show as soon as they come. The status goes once the moment has passed without words, or
+at once when the core asks (:meth:`LiveText.placed`); a note that ends first gets its
+final as its first message.
+
 Interims are best effort: one that fails is dropped (the next carries newer text), unless
 Telegram refuses the answer for good (the user blocked the bot, the chat is gone): then
 the loop raises the core's :class:`~bot.core.errors.AnswerRefused`, which ends the note's
@@ -20,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Protocol
 
 from telegram.constants import ChatAction
@@ -49,6 +57,11 @@ class LiveWay(Protocol):
     def refresh_every_s(self) -> float | None:
         """The same text again after this long without a new one (a draft expires)."""
 
+    @property
+    def words_wait_s(self) -> float:
+        """How long the answer waits for the first words to carry them before it is placed
+        with the status (0: placed with the first text, at once)."""
+
     async def ready(self) -> None:
         """Until the next text may go (a slot booked in turn), so that it is the newest."""
 
@@ -70,6 +83,8 @@ class LiveText:
         self._changed = asyncio.Event()
         self._closing = False
         self._working = False  # past the queue: "typing…" belongs in the chat
+        self._words = False  # words came: an answer waiting for them waits no longer
+        self._at_once = False  # the core wants the answer placed without waiting for words
         self._placed = asyncio.Event()
         if way.placed:
             self._placed.set()
@@ -82,11 +97,15 @@ class LiveText:
         else:
             text = tail(what.strip())
             self._working = True
+            self._words = self._words or bool(text)
         if text:
             self._pending = text
             self._changed.set()
 
-    async def placed(self) -> None:
+    async def placed(self, *, at_once: bool = False) -> None:
+        if at_once and not self._at_once:
+            self._at_once = True
+            self._changed.set()
         await self._placed.wait()
 
     # -- the loop ------------------------------------------------------------------------
@@ -98,9 +117,9 @@ class LiveText:
     async def run(self) -> None:
         """Place the answer with the first text, then keep it showing the newest."""
         if not self._way.placed:
-            await self._changed.wait()
-            if self._pending is None:  # closed before anything was to be shown
-                return
+            await self._until(lambda: self._pending is not None)
+            if self._pending is None or not await self._words_waited_for():
+                return  # nothing was to be shown, or the final will be the first message
             await self._way.ready()
             first, self._pending = self._pending, None
             async with in_core_terms():
@@ -124,6 +143,24 @@ class LiveText:
                 continue
             await self._interim(text)
 
+    async def _words_waited_for(self) -> bool:
+        """For a way that waits for the first words: until they come, its moment has
+        passed, or the core wants the answer at once. False if the note ended meanwhile
+        (its final is then the first message)."""
+        if (wait_s := self._way.words_wait_s) <= 0:
+            return True
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait_s):
+                await self._until(lambda: self._words or self._at_once)
+        return not self._closing
+
+    async def _until(self, condition: Callable[[], bool]) -> None:
+        """Until ``condition()`` holds (checked whenever something is shown or asked) or
+        nothing more is to be shown."""
+        while not (condition() or self._closing):
+            self._changed.clear()
+            await self._changed.wait()
+
     async def _interim(self, text: str) -> None:
         chat = self._way.chat_id
         try:
@@ -142,14 +179,22 @@ class LiveText:
 
     async def keep_typing(self, thread_id: int | None) -> None:
         """ "typing…" in the chat (its forum topic) while the note is worked on, not while
-        it waits for its turn."""
+        it waits for its turn. Best effort, but a chat that refuses it for good (the bot
+        was blocked or removed) refuses the answer: a group's reply may wait a moment for
+        words, and the note's session must not run on meanwhile."""
+        chat = self._way.chat_id
         while True:
             if self._working:
-                with contextlib.suppress(TelegramError):
+                try:
                     await self._bot.send_chat_action(
-                        self._way.chat_id,
+                        chat,
                         ChatAction.TYPING,
                         message_thread_id=thread_id,
                         rate_limit_args=Send.ACTION,
                     )
+                except (Forbidden, ChatMigrated) as exc:
+                    log.info("chat %s refuses our messages: %s", chat, exc)
+                    raise AnswerRefused(str(exc)) from exc
+                except TelegramError as exc:
+                    log.debug("chat %s: typing not shown: %s", chat, exc)
             await asyncio.sleep(TYPING_EVERY_S)

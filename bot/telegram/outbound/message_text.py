@@ -1,4 +1,5 @@
-"""Telegram's text limits: length is counted in UTF-16 code units, at most 4096."""
+"""Telegram's text limits: length is counted in UTF-16 code units, at most 4096 (so are
+the offsets and lengths of entities, such as a quote's)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,11 @@ def _fit(text: str, limit: int) -> int:
         if units > limit:
             return index
     return len(text)
+
+
+def too_long(text: str, limit: int = MAX_MESSAGE) -> bool:
+    """Whether ``text`` (stripped, as it is sent) takes more than one message."""
+    return utf16_len(text.strip()) > limit
 
 
 def split_message(text: str, limit: int = MAX_MESSAGE) -> list[str]:
@@ -55,3 +61,16 @@ def tail(text: str, limit: int = MAX_MESSAGE) -> str:
     if 0 <= space < 64:
         kept = kept[space + 1 :]
     return ELLIPSIS + " " + kept
+
+
+def quoted(quote: str, after: str = "", limit: int = MAX_MESSAGE) -> tuple[str, int]:
+    """One message: ``quote`` (cut at a word to fit, marked with an ellipsis), then
+    ``after`` below it; with how many UTF-16 units from its start the quote spans."""
+    below = f"\n\n{after}" if after else ""
+    room = limit - utf16_len(below)
+    parts = split_message(quote, room)
+    if len(parts) > 1:
+        parts = split_message(quote, room - 2)
+        parts[0] = f"{parts[0]} {ELLIPSIS}"
+    shown = parts[0] if parts else ""
+    return shown + below, utf16_len(shown)

@@ -10,11 +10,11 @@ core's :class:`~bot.core.errors.AnswerRefused`, what will likely pass its
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from telegram import InlineKeyboardMarkup, Message, ReplyParameters
+from telegram import InlineKeyboardMarkup, Message, MessageEntity, ReplyParameters
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ExtBot
 
@@ -83,7 +83,11 @@ def place_of(target: Target) -> Place:
 
 
 async def send_reply(
-    bot: Bot, target: Target, text: str, markup: InlineKeyboardMarkup | None = None
+    bot: Bot,
+    target: Target,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+    entities: Sequence[MessageEntity] | None = None,
 ) -> Message:
     """``text`` where the target's answers go (:func:`place_of`)."""
     place = place_of(target)
@@ -92,6 +96,7 @@ async def send_reply(
         text,
         message_thread_id=place.thread_id,
         reply_markup=markup,
+        entities=entities,
         reply_parameters=place.reply_parameters(),
         business_connection_id=place.business_connection_id,
     )

@@ -24,7 +24,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from telegram import (
@@ -32,14 +32,16 @@ from telegram import (
     InlineQueryResultArticle,
     InputFile,
     InputTextMessageContent,
+    MessageEntity,
 )
+from telegram.constants import MessageEntityType
 from telegram.error import BadRequest, EndPointNotFound, InvalidToken, TelegramError
 
 from bot.core.note import NoteKey, Target
 from bot.core.ports import Ledger
 from bot.core.store_retry import retried
 from bot.telegram.outbound.draft_pacing import DraftPacing
-from bot.telegram.outbound.message_text import MAX_MESSAGE, split_message
+from bot.telegram.outbound.message_text import MAX_MESSAGE, quoted, split_message
 from bot.telegram.outbound.rate_limiter import Send
 from bot.telegram.outbound.sending import (
     Bot,
@@ -113,6 +115,7 @@ class EditedReply:
         recorder: Recorder | None,
         message_id: int | None = None,
         stop: StopButton | None = None,
+        words_wait_s: float = 0.0,
     ) -> None:
         self._bot = bot
         self.target = target
@@ -121,6 +124,7 @@ class EditedReply:
         self._recorder = recorder
         self.message_id = message_id
         self._stop = stop
+        self.words_wait_s = words_wait_s  # a group's: its first message carries the words
         self._shown: str | None = None  # what the reply shows, as far as this run knows
 
     @property
@@ -140,9 +144,15 @@ class EditedReply:
         if self._stop is not None and self.message_id is not None:
             await self._stop.remember(self.message_id)
 
-    async def _send_first(self, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    async def _send_first(
+        self,
+        text: str,
+        markup: InlineKeyboardMarkup | None,
+        entities: Sequence[MessageEntity] | None = None,
+    ) -> None:
         message = await reliably(
-            lambda: send_reply(self._bot, self.target, text, markup), chat_id=self.chat_id
+            lambda: send_reply(self._bot, self.target, text, markup, entities),
+            chat_id=self.chat_id,
         )
         self.message_id, self._shown = message.message_id, text
         if self._recorder is not None:
@@ -166,13 +176,7 @@ class EditedReply:
             raise ValueError("a reply needs visible text")
         first, rest = parts[0], parts[1:]
         first_markup = None if rest else markup
-        if not self.placed:
-            await self._send_first(first, first_markup)
-        elif first != self._shown or first_markup is not None:
-            await reliably(lambda: self._edit_or_resend(first, first_markup), chat_id=self.chat_id)
-        elif self._stop is not None:  # the live text was the final one: the button goes
-            await reliably(self._unmark, chat_id=self.chat_id)
-        self._shown = first
+        await self._settle(first, first_markup)
         marked = self.message_id if first_markup is not None else None
         for index, part in enumerate(rest, start=2):
             part_markup = markup if index == len(parts) else None
@@ -183,6 +187,36 @@ class EditedReply:
             if part_markup is not None:
                 marked = sent.message_id
         return Sent(len(parts), marked)
+
+    async def final_quoted(
+        self, quote: str, after: str, markup: InlineKeyboardMarkup | None
+    ) -> Sent:
+        """One message: ``quote`` (not blank) in a collapsed quote, cut to fit, then
+        ``after``; ``markup`` under it."""
+        text, units = quoted(quote, after)
+        if not units:
+            raise ValueError("a quote needs visible text")
+        entity = MessageEntity(MessageEntityType.EXPANDABLE_BLOCKQUOTE, 0, units)
+        await self._settle(text, markup, (entity,))
+        return Sent(1, self.message_id if markup is not None else None)
+
+    async def _settle(
+        self,
+        text: str,
+        markup: InlineKeyboardMarkup | None,
+        entities: Sequence[MessageEntity] = (),
+    ) -> None:
+        """The reply shows ``text`` for good: sent if there is none yet, else edited (the
+        stop button taken off), sent anew if someone deleted it."""
+        if not self.placed:
+            await self._send_first(text, markup, entities)
+        elif text != self._shown or markup is not None or entities:
+            await reliably(
+                lambda: self._edit_or_resend(text, markup, entities), chat_id=self.chat_id
+            )
+        elif self._stop is not None:  # the live text was the final one: the button goes
+            await reliably(self._unmark, chat_id=self.chat_id)
+        self._shown = text
 
     async def document(self, filename: str, data: bytes, caption: str) -> None:
         """A file in reply to the note (the whole transcript), sent until it lands."""
@@ -204,13 +238,20 @@ class EditedReply:
         if self.placed:
             await self._edit(text, Send.ANSWER)
 
-    async def _edit(self, text: str, how: Send, markup: InlineKeyboardMarkup | None = None) -> None:
+    async def _edit(
+        self,
+        text: str,
+        how: Send,
+        markup: InlineKeyboardMarkup | None = None,
+        entities: Sequence[MessageEntity] = (),
+    ) -> None:
         assert self.message_id is not None
         await self._bot.edit_message_text(
             text,
             chat_id=self.chat_id,
             message_id=self.message_id,
             reply_markup=markup,
+            entities=entities or None,
             business_connection_id=self._place.business_connection_id,
             rate_limit_args=how,
         )
@@ -229,16 +270,19 @@ class EditedReply:
             if not (is_not_modified(exc) or is_gone(exc)):
                 raise
 
-    async def _edit_or_resend(self, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    async def _edit_or_resend(
+        self, text: str, markup: InlineKeyboardMarkup | None, entities: Sequence[MessageEntity]
+    ) -> None:
         try:
-            await self._edit(text, Send.ANSWER, markup)
+            await self._edit(text, Send.ANSWER, markup, entities)
         except BadRequest as exc:
             if is_not_modified(exc):
                 return
             if not is_gone(exc):
                 raise
             log.info("placeholder gone in chat %s; sending the text anew", self.chat_id)
-            self.message_id = (await send_reply(self._bot, self.target, text, markup)).message_id
+            sent = await send_reply(self._bot, self.target, text, markup, entities)
+            self.message_id = sent.message_id
             if self._recorder is not None:
                 await self._recorder.message(self.message_id)
 
@@ -257,6 +301,11 @@ class ChannelPost:
     async def final(self, text: str, markup: InlineKeyboardMarkup | None) -> Sent:
         return await self._reply.final(text, markup)
 
+    async def final_quoted(
+        self, quote: str, after: str, markup: InlineKeyboardMarkup | None
+    ) -> Sent:
+        return await self._reply.final_quoted(quote, after, markup)
+
     async def document(self, filename: str, data: bytes, caption: str) -> None:
         await self._reply.document(filename, data, caption)
 
@@ -269,6 +318,7 @@ class GuestAnswer:
     once (a second answer is refused) and its inline message edited."""
 
     refresh_every_s = None
+    words_wait_s = 0.0  # a guest query must be answered within seconds
 
     def __init__(
         self, bot: Bot, target: Target, recorder: Recorder | None, inline_message_id: str | None
@@ -316,6 +366,12 @@ class GuestAnswer:
             await reliably(lambda: self._edit_once(shown), chat_id=self.chat_id)
         self._shown = shown
         return Sent(1)
+
+    async def final_quoted(
+        self, quote: str, after: str, markup: InlineKeyboardMarkup | None
+    ) -> Sent:
+        """As plain text, cut to one message: a guest answer is one person's."""
+        return await self.final(f"{quote}\n\n{after}" if after else quote, markup)
 
     async def document(self, filename: str, data: bytes, caption: str) -> None:
         """Nothing can be sent into a guest's chat."""
@@ -395,6 +451,11 @@ class Drafts:
     def refresh_every_s(self) -> float | None:
         return max(DRAFT_REFRESH_MIN_S, DRAFT_REFRESH_S) if self._edits is None else None
 
+    @property
+    def words_wait_s(self) -> float:
+        """A draft takes no message slot: the status shows at once."""
+        return 0.0
+
     async def ready(self) -> None:
         """Book the chat's next draft slot and wait for it here, so that the draft then
         carries the freshest words (the rate limiter finds the slot due)."""
@@ -430,6 +491,11 @@ class Drafts:
 
     async def final(self, text: str, markup: InlineKeyboardMarkup | None) -> Sent:
         return await self._messages.final(text, markup)
+
+    async def final_quoted(
+        self, quote: str, after: str, markup: InlineKeyboardMarkup | None
+    ) -> Sent:
+        return await self._messages.final_quoted(quote, after, markup)
 
     async def document(self, filename: str, data: bytes, caption: str) -> None:
         await self._messages.document(filename, data, caption)

@@ -30,6 +30,7 @@ from bot.audio import Decoder
 from bot.config import BotSettings, PrivateLive, TruebarSettings
 from bot.core.admission import AdmissionPolicy, Budgets, Limits, utc_day
 from bot.core.jobs import Jobs, JobSettings
+from bot.core.keeping import Keeping
 from bot.core.ports import Observer
 from bot.core.rules import NoteLimits
 from bot.core.scheduling import FairSlots
@@ -292,17 +293,21 @@ def _core(
         transcriber=transcriber,
         preferences=chats,
         languages=languages,
-        kept=storage.transcripts,
+        keeping=Keeping(
+            storage.transcripts,
+            spending,
+            observers,
+            retention_s=settings.transcript_retention_s,
+            cache=budget.cache,
+        ),
         slots=slots,
         spending=spending,
         observer=observers,
         stops=stops,
         settings=WorkSettings(
             NoteLimits(settings.max_file_bytes, settings.max_duration_s),
-            settings.transcript_retention_s,
             settings.downloads_dir,
             looked_into_at_once=settings.max_sessions,
-            cache=budget.cache,
         ),
     )
     jobs = Jobs(

@@ -1,16 +1,23 @@
 """One note's work, top down.
 
     precheck                 too big, too long, empty: said at once, nothing fetched
+    a translation            its stage, if the speech service still offers it
+    kept from before         the same file with the same recognition: answered from the
+                             kept transcript (:mod:`bot.core.keeping`), nothing spent
     live answer ∥ work       the answer is shown (and kept live) while the work goes on:
       look into it             a video or an untyped file: the decoder must find sound
                                in it before the bot says a word (unless it was asked for)
       a turn                   a speech session, shared fairly between chats; a waiting
-                               note shows its place in line
+                               note shows its place in line (and leaves it if stopped)
+      a document's length      held against today's budgets once known (too long for
+                               them: refused before any audio goes)
       fetch ∥ handshake        the file downloads and its decoder starts while the
                                speech session opens
       stream                   audio held after its first seconds until the reader's chat
-                               has taken the answer; words shown live as they come
-    final                    the transcript, or why there is none
+                               has taken the answer; words shown live as they come; a
+                               stop closes the session at once; what went is spent
+    final                    the transcript (or the words until a stop), kept for its
+                             buttons and the next time; or why there is none
     → an Outcome for the ledger
 
 Failures arrive as the core's own types (:mod:`bot.core.errors`) and are sorted here: an
@@ -46,13 +53,13 @@ from bot.core.errors import (
     ServiceFailed,
     Unusable,
 )
+from bot.core.keeping import Keeping
 from bot.core.note import Delivery, Note
 from bot.core.outcome import Outcome
 from bot.core.ports import (
     Answer,
     Answers,
     Choices,
-    KeptTranscripts,
     Languages,
     Live,
     MediaSource,
@@ -62,7 +69,6 @@ from bot.core.ports import (
     Probe,
     Recognition,
     Transcriber,
-    cache_key,
 )
 from bot.core.say import Final, Notice, NoticeKind, Status, over_budget
 from bot.core.scheduling import FairSlots, Ticket
@@ -70,7 +76,7 @@ from bot.core.side_by_side import enter_together
 from bot.core.spending import Spending
 from bot.core.stopping import Stop, Stops, run_unless_stopped, unless_stopped
 from bot.core.timing import mark
-from bot.core.transcript import Heard, Segment, Transcribed, text_of
+from bot.core.transcript import Heard, Segment, Transcribed
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +94,8 @@ lands, and all a chat that refuses the bot costs."""
 @dataclass(frozen=True, slots=True)
 class WorkSettings:
     limits: rules.NoteLimits
-    transcript_retention_s: float  # 0: transcripts are not kept for the buttons
     downloads: Path  # where files wait while they are decoded
     looked_into_at_once: int  # files looked into before their turn, at most at once
-    cache: bool = True  # a file transcribed before, with the same recognition, is not again
 
 
 class NoteWork:
@@ -103,7 +107,7 @@ class NoteWork:
         transcriber: Transcriber,
         preferences: Preferences,
         languages: Languages,
-        kept: KeptTranscripts,
+        keeping: Keeping,
         slots: FairSlots,
         spending: Spending,
         observer: Observer,
@@ -116,7 +120,7 @@ class NoteWork:
         self._transcriber = transcriber
         self._preferences = preferences
         self._languages = languages
-        self._kept = kept
+        self._keeping = keeping
         self._slots = slots
         self._spending = spending
         self._observer = observer
@@ -155,7 +159,7 @@ class NoteWork:
         if note.translate_to:  # its stage is looked up when it runs: not worth it here
             return False
         choices = await self._preferences.choices(note)
-        return await self._cached(note, choices.recognition) is not None
+        return await self._keeping.kept_from_before(note, choices.recognition)
 
     async def _answer(self, note: Note, answer: Answer, choices: Choices, stop: Stop) -> Outcome:
         if (problem := rules.precheck(note, self._limits)) is not None:
@@ -167,13 +171,8 @@ class NoteWork:
             except ServiceFailed as failure:
                 log.warning("chat %s message %s: %s", *note.key, failure)
                 return await self._say(note, answer, failure.notice, Outcome.FAILED)
-        if (kept := await self._cached(note, choices.recognition)) is not None:
-            self._observer.looked_up(note, True, kept.audio_s)
-            await self._spending.saved(note, kept.audio_s)
-            transcribed = Transcribed(text_of(kept.segments), kept.segments, kept.audio_s, False)
-            return await self._final(note, answer, transcribed, choices, cached=True)
-        if self._cache_key(note, choices.recognition) is not None:
-            self._observer.looked_up(note, False, 0.0)
+        if (kept := await self._keeping.from_before(note, choices.recognition)) is not None:
+            return await self._final(note, answer, kept, choices, cached=True)
         try:
             async with self._fetched(note) as file, answer.live() as live:
                 transcribed = await self._work(note, live, file, choices, answer, stop)
@@ -338,9 +337,9 @@ class NoteWork:
         shown = export.with_timestamps(transcribed.segments) if choices.timestamps else text
         buttons = bool(text) and note.target.delivery is Delivery.CHAT and not note.translate_to
         whole = not (cached or transcribed.truncated or transcribed.stopped)
-        source = self._cache_key(note, choices.recognition) if whole else None
-        if text and (buttons or source) and self._settings.transcript_retention_s > 0:
-            await self._keep(note, transcribed, choices.recognition.tag, source)
+        await self._keeping.keep(
+            note, transcribed, choices.recognition, buttons=buttons, whole=whole
+        )
         await answer.finish(
             Final(
                 shown,
@@ -367,17 +366,6 @@ class NoteWork:
             return Outcome.STOPPED
         return Outcome.TRANSCRIBED if text else Outcome.EMPTY
 
-    async def _keep(
-        self, note: Note, transcribed: Transcribed, tag: str, source: str | None
-    ) -> None:
-        """Keep the segments for the retention window (subtitles, another language, the
-        same file again)."""
-        kept = export.Kept(transcribed.segments, tag, transcribed.audio_s)
-        try:
-            await self._kept.keep(note.key, kept, source=source)
-        except Exception as exc:  # the buttons will say it is not kept: not worth failing
-            log.warning("could not keep the transcript: %s: %s", type(exc).__name__, exc)
-
     async def _translatable(self, tag: str) -> bool:
         """Whether the speech service offers to translate ``tag``'s transcripts (it cannot
         say: no)."""
@@ -386,22 +374,6 @@ class NoteWork:
         except Exception as exc:
             log.info("no translations known: %s: %s", type(exc).__name__, exc)
             return False
-
-    def _cache_key(self, note: Note, recognition: Recognition) -> str | None:
-        if not self._settings.cache or self._settings.transcript_retention_s <= 0:
-            return None
-        return cache_key(note, recognition)
-
-    async def _cached(self, note: Note, recognition: Recognition) -> export.Kept | None:
-        """This file's transcript with this recognition, if one is kept from before (the
-        store away: there is none)."""
-        if (source := self._cache_key(note, recognition)) is None:
-            return None
-        try:
-            return await self._kept.cached(source)
-        except Exception as exc:
-            log.warning("transcript cache unreachable: %s: %s", type(exc).__name__, exc)
-            return None
 
     async def _say(self, note: Note, answer: Answer, notice: Notice, outcome: Outcome) -> Outcome:
         """Tell the reader why there is no transcript, unless the bot keeps quiet about

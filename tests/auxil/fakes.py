@@ -26,6 +26,7 @@ from bot.core.admission import (
 from bot.core.errors import AnswerRefused, NoteFailure
 from bot.core.export import Kept
 from bot.core.jobs import Jobs, JobSettings
+from bot.core.keeping import Keeping
 from bot.core.note import Delivery, MediaKind, Note, NoteKey, Target
 from bot.core.outcome import Admission, Outcome
 from bot.core.ports import Choices, LedgerEntry, Probe, Recognition, Stage, Watching
@@ -635,20 +636,21 @@ class Core:
         return Spending(self.ledger, self.ledger, policy, self.observer, clock=lambda: self.now)
 
     def work(self, policy: AdmissionPolicy | None = None) -> NoteWork:
+        spending = self.spending(policy or self.policy())
         return NoteWork(
             answers=self.answers,
             media=self.media,
             transcriber=self.transcriber,
             preferences=self.preferences,
             languages=self.languages,
-            kept=self.kept,
+            keeping=Keeping(
+                self.kept, spending, self.observer, retention_s=self.retention_s, cache=self.cache
+            ),
             slots=self.slots,
-            spending=self.spending(policy or self.policy()),
+            spending=spending,
             observer=self.observer,
             stops=self.stops,
-            settings=WorkSettings(
-                self.limits, self.retention_s, self.tmp, self.looked_into_at_once, self.cache
-            ),
+            settings=WorkSettings(self.limits, self.tmp, self.looked_into_at_once),
             clock=self.monotonic,
         )
 

@@ -99,3 +99,30 @@ async def quickstart_pcm(ffmpeg_binary: str, path: Path) -> bytes:
     pcm, _ = await process.communicate()
     assert process.returncode == 0
     return pcm
+
+
+def make_big_video(source: Path, megabytes: int, name: str = "big.mkv") -> Path:
+    """``source``'s speech under an uncompressed video stream that makes the file about
+    ``megabytes`` large: a big file of short audio, made in a second (Matroska, whose
+    index comes first)."""
+    target = source.with_name(name)
+    frame = 640 * 480 * 3 // 2  # yuv420p
+    seconds = megabytes * 1024 * 1024 / (frame * 25)
+    ffmpeg(
+        "-f", "lavfi", "-i", f"testsrc=s=640x480:r=25:d={seconds:.2f}", "-i", str(source),
+        "-c:v", "rawvideo", "-pix_fmt", "yuv420p", "-c:a", "libopus", str(target),
+    )  # fmt: skip
+    return target
+
+
+def make_big_ogg(directory: Path, megabytes: int, name: str = "big.ogg") -> Path:
+    """A voice note (OGG/Opus) of about ``megabytes``: bursts of tone at Opus's highest
+    constant bitrate (510 kbit/s, stereo), so as few seconds as the size allows."""
+    target = directory / name
+    seconds = megabytes * 1024 * 1024 * 8 / 510_000
+    expr = "0.5*sin(2*PI*220*t)*lt(mod(t\\,0.5)\\,0.3)"
+    ffmpeg(
+        "-f", "lavfi", "-i", f"aevalsrc={expr}:s=48000:d={seconds:.1f}",
+        "-c:a", "libopus", "-b:a", "510k", "-vbr", "off", "-ac", "2", str(target),
+    )  # fmt: skip
+    return target

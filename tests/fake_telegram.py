@@ -294,6 +294,7 @@ class FakeTelegram:
         self.token = token
         self.local = local
         self.downloads_served = 0  # bytes of files sent over HTTP
+        self.downloads_ended: list[float] = []  # when each throttled download sent its last
         self.limits = limits or FloodLimits()
         self.faults = Faults()
         self.clock = clock
@@ -935,6 +936,7 @@ class FakeTelegram:
             await asyncio.sleep(max(0.0, due - asyncio.get_running_loop().time()))
             self.downloads_served += len(block)
             yield block
+        self.downloads_ended.append(time.monotonic())
 
     async def _api_sendMessage(self, p: dict[str, Any]) -> Any:
         if p.get("business_connection_id") is not None:

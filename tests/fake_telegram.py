@@ -294,6 +294,7 @@ class FakeTelegram:
         self.token = token
         self.local = local
         self.downloads_served = 0  # bytes of files sent over HTTP
+        self.downloads_started: list[float] = []  # when each throttled download was asked for
         self.downloads_ended: list[float] = []  # when each throttled download sent its last
         self.limits = limits or FloodLimits()
         self.faults = Faults()
@@ -929,6 +930,7 @@ class FakeTelegram:
 
     async def _throttled(self, content: bytes, bytes_per_s: float) -> AsyncIterator[bytes]:
         """``content`` at ``bytes_per_s``: each block leaves when the rate allows it."""
+        self.downloads_started.append(time.monotonic())
         started = asyncio.get_running_loop().time()
         for offset in range(0, len(content), DOWNLOAD_BLOCK):
             block = content[offset : offset + DOWNLOAD_BLOCK]

@@ -38,7 +38,7 @@ class OwnerCopy(EditedReply):
     async def final_quoted(
         self, quote: str, after: str, markup: InlineKeyboardMarkup | None
     ) -> Sent:
-        return await super().final_quoted(quote, self._headed(after) if after else "", markup)
+        return await super().final_quoted(quote, after, markup, heading=self._header)
 
     async def replace(self, text: str) -> None:
         await super().replace(self._headed(text))

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.core.say import LongForm
 from bot.telegram.texts import texts_for
 from bot.testing.mock_truebar import MockTruebar
+from tests.audio_fixtures import make_tone
 from tests.auxil.fakes import until
 from tests.bot_harness import (
     USER,
@@ -106,6 +108,35 @@ async def test_without_the_right_to_reply_the_owner_gets_it_even_with_reply_in_t
         fake.business_voice(connection, CONTACT, voice_note.read_bytes())
         await until(lambda: transcribed_any(bot))
     assert len([m for m in fake.bot_messages(OWNER) if (m.text or "").startswith("🎙")]) == 1
+
+
+async def test_a_long_transcript_for_the_owner_as_a_quote_is_headed_above_it(
+    fake: FakeTelegram, tmp_path: Path
+) -> None:
+    """The owner chose long transcripts as a collapsed quote: who sent it and when comes
+    first, then the quote (its entity starting after the heading), as in every other
+    message of an owner's copy."""
+    words = tuple(f"{'🎙' * 30}{'x' * 30}{i}" for i in range(10))  # 91 units, 61 characters
+    async with MockTruebar(vocabulary=words) as mock:
+        settings = bot_settings(fake, tmp_path / "bot.db")
+        async with running_bot(settings, truebar_settings(mock)) as bot:
+            connection = fake.connect_business(OWNER)
+            await told_owner(fake, EN.business_connected)
+            menu = await command(fake, OWNER, OWNER, "/settings")
+            shown = next(b for b in buttons(menu) if b.startswith("📜"))
+            await press(fake, OWNER, menu, OWNER, buttons(menu)[shown])
+            await fake.wait_for(lambda: EN.long_form_prompt == menu.text)
+            await press(fake, OWNER, menu, OWNER, buttons(menu)[EN.long_form_name(LongForm.QUOTE)])
+            await fake.wait_for(lambda: (menu.text or "").startswith("⚙️"))
+            tone = make_tone(tmp_path, 30)  # ~60 words: over 5000 units
+            fake.business_voice(connection, CONTACT, tone.read_bytes(), duration=30)
+            await until(lambda: transcribed_any(bot))
+    (answer,) = [m for m in fake.bot_messages(OWNER) if (m.text or "").startswith("🎙 From")]
+    header, _, rest = (answer.text or "").partition("\n\n")
+    assert header.startswith(f"🎙 From Client{CONTACT}, ") and rest.endswith(" …")
+    start = len(header.encode("utf-16-le")) // 2 + 2
+    length = len(rest.encode("utf-16-le")) // 2
+    assert answer.entities == [{"type": "expandable_blockquote", "offset": start, "length": length}]
 
 
 async def replies_in_the_chat(fake: FakeTelegram, *, can_reply: bool) -> None:

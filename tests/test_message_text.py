@@ -73,11 +73,21 @@ def test_tail_of_text_with_astral_characters_fits_and_keeps_the_end(unit: str) -
 
 
 def test_a_quote_is_cut_at_a_word_to_leave_room_for_what_follows_it() -> None:
-    short, units = quoted("🎙 Hello there", "⏹ Stopped.")
-    assert short == "🎙 Hello there\n\n⏹ Stopped." and units == utf16_len("🎙 Hello there")
-    text, units = quoted("🎙word " * 1000, "⏹ Stopped.")  # 6 units a word, 6000 in all
+    short = quoted("🎙 Hello there", "⏹ Stopped.")
+    assert short == ("🎙 Hello there\n\n⏹ Stopped.", 0, utf16_len("🎙 Hello there"))
+    text, start, units = quoted("🎙word " * 1000, "⏹ Stopped.")  # 6 units a word, 6000 in all
     assert utf16_len(text) <= MAX_MESSAGE and text.endswith(" …\n\n⏹ Stopped.")
     quote = text[: -len("\n\n⏹ Stopped.")]
-    assert units == utf16_len(quote) and quote.removesuffix(" …").endswith("🎙word")
-    whole, units = quoted("word " * 819, "")  # 4094 units: fits as it is
+    assert start == 0 and units == utf16_len(quote)
+    assert quote.removesuffix(" …").endswith("🎙word")
+    whole, _, units = quoted("word " * 819, "")  # 4094 units: fits as it is
     assert not whole.endswith("…") and units == utf16_len(whole) == 4094
+
+
+def test_a_heading_goes_above_the_quote_and_takes_its_room() -> None:
+    heading = "🎙 From Ana 😀, 6 Dec, 10:00 UTC:"
+    text, start, units = quoted("word " * 1000, "⏹ Stopped.", heading=heading)
+    assert text.startswith(heading + "\n\nword") and start == utf16_len(heading) + 2
+    assert utf16_len(text) <= MAX_MESSAGE
+    body = text[len(heading) + 2 : -len("\n\n⏹ Stopped.")]
+    assert units == utf16_len(body) and body.endswith("word …")

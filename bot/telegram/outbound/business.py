@@ -36,9 +36,15 @@ class OwnerCopy(EditedReply):
         return await super().final(self._headed(text), markup)
 
     async def final_quoted(
-        self, quote: str, after: str, markup: InlineKeyboardMarkup | None
+        self,
+        quote: str,
+        after: str,
+        markup: InlineKeyboardMarkup | None,
+        *,
+        heading: str = "",
     ) -> Sent:
-        return await super().final_quoted(quote, self._headed(after) if after else "", markup)
+        above = self._headed(heading) if heading else self._header
+        return await super().final_quoted(quote, after, markup, heading=above)
 
     async def replace(self, text: str) -> None:
         await super().replace(self._headed(text))

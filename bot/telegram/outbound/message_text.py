@@ -3,6 +3,8 @@ the offsets and lengths of entities, such as a quote's)."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 MAX_MESSAGE = 4096
 ELLIPSIS = "…"
 
@@ -63,14 +65,24 @@ def tail(text: str, limit: int = MAX_MESSAGE) -> str:
     return ELLIPSIS + " " + kept
 
 
-def quoted(quote: str, after: str = "", limit: int = MAX_MESSAGE) -> tuple[str, int]:
-    """One message: ``quote`` (cut at a word to fit, marked with an ellipsis), then
-    ``after`` below it; with how many UTF-16 units from its start the quote spans."""
+class Quoted(NamedTuple):
+    """A message holding a quote: where the quote starts and how long it is, in UTF-16
+    units (as a quote entity's offset and length are given)."""
+
+    text: str
+    start: int
+    length: int
+
+
+def quoted(quote: str, after: str = "", limit: int = MAX_MESSAGE, *, heading: str = "") -> Quoted:
+    """One message: ``heading`` (if any), ``quote`` (cut at a word to fit, marked with an
+    ellipsis), then ``after`` below it."""
+    above = f"{heading}\n\n" if heading else ""
     below = f"\n\n{after}" if after else ""
-    room = limit - utf16_len(below)
+    room = limit - utf16_len(above) - utf16_len(below)
     parts = split_message(quote, room)
     if len(parts) > 1:
         parts = split_message(quote, room - 2)
         parts[0] = f"{parts[0]} {ELLIPSIS}"
     shown = parts[0] if parts else ""
-    return shown + below, utf16_len(shown)
+    return Quoted(above + shown + below, utf16_len(above), utf16_len(shown))

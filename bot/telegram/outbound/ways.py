@@ -189,15 +189,22 @@ class EditedReply:
         return Sent(len(parts), marked)
 
     async def final_quoted(
-        self, quote: str, after: str, markup: InlineKeyboardMarkup | None
+        self,
+        quote: str,
+        after: str,
+        markup: InlineKeyboardMarkup | None,
+        *,
+        heading: str = "",
     ) -> Sent:
-        """One message: ``quote`` (not blank) in a collapsed quote, cut to fit, then
-        ``after``; ``markup`` under it."""
-        text, units = quoted(quote, after)
-        if not units:
+        """One message: ``heading``, ``quote`` (not blank) in a collapsed quote, cut to
+        fit, then ``after``; ``markup`` under it."""
+        message = quoted(quote, after, heading=heading)
+        if not message.length:
             raise ValueError("a quote needs visible text")
-        entity = MessageEntity(MessageEntityType.EXPANDABLE_BLOCKQUOTE, 0, units)
-        await self._settle(text, markup, (entity,))
+        entity = MessageEntity(
+            MessageEntityType.EXPANDABLE_BLOCKQUOTE, message.start, message.length
+        )
+        await self._settle(message.text, markup, (entity,))
         return Sent(1, self.message_id if markup is not None else None)
 
     async def _settle(

@@ -256,6 +256,7 @@ class NoteWork:
             return Transcribed("", (), 0.0, False, stopped=True)
         if note.duration is None:  # a document: how long it is is known by now
             await self._hold(note, await file.probe())
+            mark("held")
         for attempt in range(1, SPEECH_ATTEMPTS + 1):
             try:
                 return await self._stream(note, live, file, recognition, stop)
@@ -454,6 +455,7 @@ class FetchedFile:
                 # a document's duration is wanted (its budget), a video's is Telegram's
                 wanted = self._note.duration is None
                 self._probe = await self._transcriber.probe(self.arriving(), duration=wanted)
+                mark("probed")
         return self._probe
 
     def stop(self) -> None:

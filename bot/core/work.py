@@ -271,13 +271,11 @@ class NoteWork:
         self, note: Note, live: Live, file: FetchedFile, recognition: Recognition, stop: Stop
     ) -> Transcribed:
         async with AsyncExitStack() as stack:
-            audio = self._audio(note, file)
-            opening = self._transcriber.session(recognition)
-            if note.duration is None:  # a document: its duration is checked before a session
-                pcm = await stack.enter_async_context(audio)
-                session = await stack.enter_async_context(opening)
-            else:
-                session, pcm = await enter_together(stack, opening, audio)
+            # The handshake and the decoder's start together (a document's duration is
+            # held by now, _transcribe): no audio goes before both are in.
+            session, pcm = await enter_together(
+                stack, self._transcriber.session(recognition), self._audio(note, file)
+            )
             chunks = _held(pcm.chunks(), live.placed, int(AUDIO_BEFORE_ANSWER_S * PCM_BYTES_PER_S))
             heard = _HeardSoFar()
 

@@ -300,3 +300,52 @@ async def test_a_file_that_cannot_stream_is_decoded_once_it_has_arrived(
         await growing.blocked.wait()  # the decoder waits for the rest
         growing.release()
     assert entered_released == [True] and decoding.result() > 16000 * 2 * 3
+
+
+@pytest.fixture(scope="module")
+def h264_mkv(tmp_path_factory: pytest.TempPathFactory, audio_dir: Path) -> Path:
+    """Speech under a 2 Mbit/s H.264 picture, in Matroska: a picture the audio-only
+    decoder cannot decode (ffprobe read 650 KB of such a file at its default probe
+    size before it answered)."""
+    target = tmp_path_factory.mktemp("h264") / "clip.mkv"
+    af.ffmpeg(
+        "-f", "lavfi", "-i", "testsrc2=s=640x360:r=30:d=6", "-i", str(audio_dir / "speech.wav"),
+        "-shortest", "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "2M",
+        "-c:a", "aac", str(target),
+    )  # fmt: skip
+    return target
+
+
+async def test_a_file_still_arriving_is_probed_from_its_first_256_kib(
+    h264_mkv: Path, tmp_path: Path, decoder: audio.Decoder
+) -> None:
+    """Its streams and declared duration are in its header: the probe answers with only
+    the first 256 KiB landed (it reads a bounded part; the rest never arrives here)."""
+    size = h264_mkv.stat().st_size
+    assert size > 1024 * 1024
+    growing = GrowingFile(h264_mkv, tmp_path / "arriving", held=size - 256 * 1024)
+    async with asyncio.timeout(20):
+        found = await decoder.probe_growing(growing, duration=True)
+    whole = await decoder.probe(h264_mkv)
+    assert found.has_audio and not growing.released
+    assert found.duration_s == whole.duration_s and whole.duration_s is not None
+
+
+async def test_a_file_whose_beginning_shows_no_sound_is_probed_again_whole(
+    tmp_path: Path, decoder: audio.Decoder
+) -> None:
+    """No sound in the bounded part read of a file still arriving is not the answer: it is
+    probed again once whole (here: a picture alone, so no sound there either)."""
+    silent = tmp_path / "silent.mkv"
+    af.ffmpeg(
+        "-f", "lavfi", "-i", "testsrc2=s=640x360:d=3", "-c:v", "libx264", "-preset",
+        "ultrafast", "-b:v", "4M", str(silent),
+    )  # fmt: skip
+    size = silent.stat().st_size
+    assert size > 1024 * 1024
+    growing = GrowingFile(silent, tmp_path / "arriving", held=size - 512 * 1024)
+    async with asyncio.timeout(20), asyncio.TaskGroup() as group:
+        probing = group.create_task(decoder.probe_growing(growing, duration=False))
+        await growing.blocked.wait()  # the probe waits for the rest
+        growing.release()
+    assert not probing.result().has_audio

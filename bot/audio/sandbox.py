@@ -63,6 +63,12 @@ STDERR_TAIL = 4096  # bytes of a decoder's complaints kept for the log
 PCM_CONVERSION = ("-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "s16le")
 """Any audio → 16 kHz mono s16le PCM, on stdout: the Truebar quickstart's conversion,
 ``ffmpeg -i FILE -ac 1 -ar 16000 -f s16le``, to the byte (tests/test_audio.py)."""
+STREAMED_PROBE_BYTES = 128 * 1024
+"""What a probe of a file still arriving reads past the container's header, at most
+(ffmpeg's default, 5 MB, is seconds of a download; ffprobe read 650 KB of an H.264 + AAC
+Matroska it cannot decode the picture of). The streams and a declared duration are in the
+header; an MPEG-TS's tables repeat every 100 ms or so. Finding no sound in that much is
+not taken as the answer: the whole file is probed then (:meth:`Decoder.probe_growing`)."""
 UTILS = ("prlimit", "setpriv")  # util-linux: in every Debian, as are chrt and coreutils' nice
 
 
@@ -173,12 +179,15 @@ class Sandbox:
 
     def probe_argv(self, path: Path | None) -> list[str]:
         """ffprobe: the container's duration and its streams' types, as JSON (``path``
-        None: of what is written to its stdin)."""
+        None: of what is written to its stdin, looking at no more than
+        ``STREAMED_PROBE_BYTES`` of it)."""
+        bounded = ["-probesize", str(STREAMED_PROBE_BYTES)] if path is None else []
         return [
             *self._prefix(),
             self.ffprobe,
             "-v",
             "error",
+            *bounded,
             *self._input(path),
             "-show_entries",
             "format=duration:stream=codec_type",

@@ -109,8 +109,10 @@ class Decoder:
 
     async def probe_growing(self, file: Growing, *, duration: bool) -> Probe:
         """:meth:`probe` of a file still arriving: from its beginning if its container
-        allows, else (or if ``duration`` is wanted and its beginning does not say it: an
-        OGG's or an MPEG-TS's is at its end) once it is whole."""
+        allows, else once it is whole — as also when its beginning shows no sound (its
+        probe reads a bounded part of it,
+        :data:`~bot.audio.sandbox.STREAMED_PROBE_BYTES`) or ``duration`` is wanted
+        and its beginning does not say it (an OGG's or an MPEG-TS's is at its end)."""
         if await _streams(file):
             child = await self.sandbox.spawn(
                 self.sandbox.probe_argv(None), PROBE_OUTPUT_BYTES, fed=True
@@ -120,7 +122,7 @@ class Decoder:
                 found = await self._probed(child)
             if feed.failure is not None:
                 raise feed.failure
-            if found.duration_s is not None or not duration:
+            if found.has_audio and (found.duration_s is not None or not duration):
                 return found
         return await self.probe(await _whole(file))
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from bot.core import work as work_module
-from bot.core.admission import Budgets
 from bot.core.errors import (
     AnswerRefused,
     AudioRejected,
@@ -20,11 +19,11 @@ from bot.core.errors import (
 )
 from bot.core.note import Delivery, MediaKind
 from bot.core.outcome import Outcome
-from bot.core.ports import Arriving, Probe, Stage
+from bot.core.ports import Probe, Stage
 from bot.core.say import Notice, NoticeKind, Status, StatusKind
 from bot.core.scheduling import FairSlots
 from bot.core.work import AUDIO_BEFORE_ANSWER_S, BURST_NOTES, PCM_BYTES_PER_S
-from tests.auxil.fakes import Core, Spend, until, voice
+from tests.auxil.fakes import Core, until, voice
 
 
 @pytest.fixture
@@ -236,77 +235,3 @@ async def test_a_transcript_offers_translation_only_where_the_service_has_it(cor
     assert await core.work().run(offered := voice(message=2)) == Outcome.TRANSCRIBED
     assert not core.answer(plain).finals[0].translatable
     assert core.answer(offered).finals[0].translatable
-
-
-# -- a video or an untyped file whose reader is told whatever happens ---------------------------
-
-
-def looked_into_with_a_session_open(core: Core) -> list[int]:
-    """The speech sessions open each time a file's look into it ended."""
-    seen: list[int] = []
-    probe = core.transcriber.probe
-
-    async def recording(file: Arriving, *, duration: bool) -> Probe:
-        found = await probe(file, duration=duration)
-        seen.append(core.transcriber.open_sessions)
-        return found
-
-    core.transcriber.probe = recording  # type: ignore[method-assign]
-    return seen
-
-
-async def test_a_silent_file_asked_for_is_looked_into_beside_its_handshake_and_sends_nothing(
-    core: Core,
-) -> None:
-    """Its reader is told whatever happens: its session opens while the file is looked
-    into, and closes at once, with no audio sent, when no sound is found."""
-    seen = looked_into_with_a_session_open(core)
-    core.transcriber.probe_found = Probe(None, has_audio=False)
-    note = voice(kind=MediaKind.VIDEO, duration=None, requested=True)  # a private chat's
-    assert await core.work().run(note) == Outcome.REJECTED
-    assert core.answer(note).notices == [Notice(NoticeKind.NO_AUDIO)]
-    assert seen == [1]  # the session was open when the look ended
-    assert core.transcriber.sessions == 1 and core.transcriber.open_sessions == 0
-    assert core.transcriber.audio_bytes == 0 and core.transcriber.budgets == []
-
-
-async def test_a_file_asked_for_with_sound_is_transcribed_from_its_look_beside_the_handshake(
-    core: Core,
-) -> None:
-    seen = looked_into_with_a_session_open(core)
-    note = voice(kind=MediaKind.FILE, duration=None, requested=True)
-    assert await core.work().run(note) == Outcome.TRANSCRIBED
-    assert seen == [1] and core.transcriber.sessions == 1
-    assert core.answer(note).finals[0].text == "word1 word2 word3"
-
-
-async def test_a_silent_video_nobody_asked_for_in_a_group_costs_no_session(core: Core) -> None:
-    seen = looked_into_with_a_session_open(core)
-    core.transcriber.probe_found = Probe(None, has_audio=False)
-    note = voice(-5, kind=MediaKind.VIDEO, duration=None)
-    assert await core.work().run(note) == Outcome.IGNORED
-    assert seen == [0] and core.transcriber.sessions == 0
-    assert core.answer(note).shown == [] and core.answer(note).notices == []
-
-
-async def test_a_file_asked_for_over_what_the_budget_leaves_is_refused_before_any_audio(
-    tmp_path: Path,
-) -> None:
-    core = Core(tmp_path, budgets=Budgets(per_sender_s=10.0))
-    core.ledger.spends.append(Spend(core.day, 1, 1, 8.0))  # 2 s left; its header says 5 s
-    note = voice(kind=MediaKind.VIDEO, duration=None, requested=True)
-    core.jobs().submit(note)
-    assert await core.observer.ended_with(note.key) == Outcome.REJECTED
-    assert core.answer(note).notices == [Notice(NoticeKind.OVER_BUDGET, 10.0, "sender", 2.0)]
-    assert core.transcriber.audio_bytes == 0 and core.transcriber.open_sessions == 0
-    assert core.transcriber.budgets == []  # no decoder started either
-
-
-async def test_a_file_asked_for_is_held_once_for_both_tries_of_a_dropped_connection(
-    core: Core,
-) -> None:
-    core.transcriber.stream_failures = [(6400, ConnectionDropped("gone"))]
-    note = voice(kind=MediaKind.VIDEO, duration=None, requested=True)
-    core.jobs().submit(note)
-    assert await core.observer.ended_with(note.key) == Outcome.TRANSCRIBED
-    assert core.transcriber.sessions == 2 and core.ledger.calls.count("reserve") == 1

@@ -5,20 +5,14 @@
     kept from before         the same file with the same recognition: answered from the
                              kept transcript (:mod:`bot.core.keeping`), nothing spent
     live answer ∥ work       the answer is shown (and kept live) while the work goes on:
-      look into it             a video or an untyped file whose reader would not be told
-                               it holds no sound (nobody asked for it, no answer yet):
-                               the decoder must find sound in it before a turn, a session
-                               or a word (strangers' silent files cost no session)
+      look into it             a video or an untyped file: the decoder must find sound
+                               in it before the bot says a word (unless it was asked for)
       a turn                   a speech session, shared fairly between chats; a waiting
                                note shows its place in line (and leaves it if stopped)
-      handshake ∥ audio        the speech session opens while, on the other side:
-        look into it             a video or an untyped file not looked into yet (its
-                                 reader is told whatever happens): no sound, the session
-                                 closes with no audio sent and the reader is told
-        a document's length      held against today's budgets once known (too long for
-                                 them: refused before any audio goes)
-        fetch, decode            the file downloads and its decoder starts
-                               no audio goes before both sides are in
+      a document's length      held against today's budgets once known (too long for
+                               them: refused before any audio goes)
+      fetch ∥ handshake        the file downloads and its decoder starts while the
+                               speech session opens
       stream                   audio held after its first seconds until the reader's chat
                                has taken the answer; words shown live as they come; a
                                stop closes the session at once; what went is spent
@@ -39,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import functools
 import logging
 import secrets
 import time
@@ -220,17 +213,13 @@ class NoteWork:
         stop: Stop,
     ) -> Transcribed:
         status = Status.for_note(note)
-        look = functools.partial(self._look, note, file)
-        hold = functools.partial(self._hold, note, file)
-        told = rules.says(note, Notice(NoticeKind.NO_AUDIO), answered=answer.placed)
-        if note.kind.sniffed and told:
-            # its reader is told whatever happens, that it holds no sound too: its turn is
-            # taken (and shown) at once, and the file looked into while its session opens
-            before_session, beside_session = _BeforeAudio(), _BeforeAudio(look, hold)
-        else:
-            if note.kind.sniffed:  # quiet until sound is found: no turn, session or word
-                await look()
-            before_session, beside_session = _BeforeAudio(hold), _BeforeAudio()
+        if note.kind.sniffed:
+            if note.requested or answer.placed:
+                live.show(status)  # asked for: answered at once all the same
+            async with self._looking:
+                probe = await file.probe()
+            if (problem := rules.after_probe(note, probe, self._limits)) is not None:
+                raise Unusable("what the file holds is not for the bot", problem)
         ticket = self._slots.join(
             note.target.chat_id, note.user_id, pooled=note.sent_as_chat, audio_s=note.duration
         )
@@ -248,9 +237,7 @@ class NoteWork:
                     queue.show(place)
                 if not stop.asked:
                     live.show(status)
-            return await self._transcribe(
-                note, live, file, choices.recognition, status, stop, before_session, beside_session
-            )
+            return await self._transcribe(note, live, file, choices.recognition, status, stop)
         finally:
             ticket.close()
 
@@ -262,19 +249,17 @@ class NoteWork:
         recognition: Recognition,
         status: Status,
         stop: Stop,
-        before_session: _BeforeAudio,
-        beside_session: _BeforeAudio,
     ) -> Transcribed:
-        """The file to text, once what must pass before its session opens has, and what
-        must pass while it opens (:meth:`_stream`); a dropped connection gets one fresh
-        try (the file is not fetched again, what passed is not asked again). Stopped
-        before any audio went: nothing."""
+        """The file to text; a dropped connection gets one fresh try (the file is not
+        fetched again). Stopped before any audio went: nothing."""
         if stop.asked:
             return Transcribed("", (), 0.0, False, stopped=True)
-        await before_session.passed()
+        if note.duration is None:  # a document: how long it is is known by now
+            await self._hold(note, await file.probe())
+            mark("held")
         for attempt in range(1, SPEECH_ATTEMPTS + 1):
             try:
-                return await self._stream(note, live, file, recognition, stop, beside_session)
+                return await self._stream(note, live, file, recognition, stop)
             except ConnectionDropped as dropped:
                 if attempt == SPEECH_ATTEMPTS or stop.asked:
                     raise
@@ -283,23 +268,13 @@ class NoteWork:
         raise AssertionError("unreachable")
 
     async def _stream(
-        self,
-        note: Note,
-        live: Live,
-        file: FetchedFile,
-        recognition: Recognition,
-        stop: Stop,
-        before_audio: _BeforeAudio,
+        self, note: Note, live: Live, file: FetchedFile, recognition: Recognition, stop: Stop
     ) -> Transcribed:
         async with AsyncExitStack() as stack:
-            # The handshake beside what must pass before any audio (a look into the file,
-            # a document's hold) and the decoder's start: no audio goes before both are
-            # in, and a side that fails closes the other (a silent file's session with no
-            # audio sent).
+            # The handshake and the decoder's start together (a document's duration is
+            # held by now, _transcribe): no audio goes before both are in.
             session, pcm = await enter_together(
-                stack,
-                self._transcriber.session(recognition),
-                self._audio(note, file, before_audio),
+                stack, self._transcriber.session(recognition), self._audio(note, file)
             )
             chunks = _held(pcm.chunks(), live.placed, int(AUDIO_BEFORE_ANSWER_S * PCM_BYTES_PER_S))
             heard = _HeardSoFar()
@@ -318,40 +293,24 @@ class NoteWork:
                 return Transcribed(heard.shown, heard.segments, session.streamed_s, False, True)
             return Transcribed(heard.final, heard.segments, pcm.duration_s, pcm.truncated)
 
-    async def _look(self, note: Note, file: FetchedFile) -> None:
-        """A video or an untyped file must hold sound (and, if it does not say how long it
-        is, no more than the bot takes); files are looked into a few at a time, however
-        many strangers send."""
-        async with self._looking:
-            probe = await file.probe()
-        if (problem := rules.after_probe(note, probe, self._limits)) is not None:
-            raise Unusable("what the file holds is not for the bot", problem)
-
-    async def _hold(self, note: Note, file: FetchedFile) -> None:
+    async def _hold(self, note: Note, probe: Probe) -> None:
         """A document's length, once known, counts against today's budgets: one longer
         than the bot takes, or than a budget leaves, is refused whole before any audio
-        goes. (A note that says how long it is was held when it was admitted.)"""
-        if note.duration is not None:
-            return
-        probe = await file.probe()
+        goes."""
         limit_s = self._limits.max_duration_s
         if probe.duration_s is not None and probe.duration_s > limit_s:
             raise AudioRejected("longer than the bot takes", Notice(NoticeKind.TOO_LONG, limit_s))
         cost_s = min(probe.duration_s or limit_s, limit_s)
         if (shortfall := await self._spending.hold(note, cost_s)) is not None:
             raise OverBudget(f"over the {shortfall.budget} budget", over_budget(shortfall))
-        mark("held")
 
     @contextlib.asynccontextmanager
-    async def _audio(
-        self, note: Note, file: FetchedFile, before_audio: _BeforeAudio
-    ) -> AsyncIterator[Pcm]:
-        """The file's audio, once what must pass before any has (``before_audio``),
-        decoded as it lands (where its container allows) or once it has, at most what
-        the file declares (its budget; a document's duration comes from its header)."""
-        await before_audio.passed()
+    async def _audio(self, note: Note, file: FetchedFile) -> AsyncIterator[Pcm]:
+        """The file's audio, decoded as it lands (where its container allows) or once it
+        has, at most what the file declares (its budget; a document's duration comes from
+        its header)."""
         declared: float | None = note.duration
-        if declared is None:  # checked against the limits and held by now (_hold)
+        if declared is None:  # checked against the limits before a session (_hold)
             declared = (await file.probe()).duration_s
         budget = rules.duration_budget(declared, self._limits.max_duration_s, note.file_size)
         async with self._transcriber.decode(file.arriving(), budget) as pcm:
@@ -437,21 +396,6 @@ class NoteWork:
                     file.stop()
         finally:
             path.unlink(missing_ok=True)
-
-
-class _BeforeAudio:
-    """Steps that must pass before a note's first audio goes (a look into its file, a
-    document's hold), in order; a step passed is not asked again, so a second try after a
-    dropped connection does not hold the note twice, while a step the first try's failure
-    cut short is run again."""
-
-    def __init__(self, *steps: Callable[[], Awaitable[None]]) -> None:
-        self._pending = deque(steps)
-
-    async def passed(self) -> None:
-        while self._pending:
-            await self._pending[0]()
-            self._pending.popleft()
 
 
 class _HeardSoFar:

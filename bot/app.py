@@ -64,7 +64,7 @@ from bot.telegram.application import (
 )
 from bot.telegram.inbound.spending_commands import Books
 from bot.telegram.outbound.answers import TelegramAnswers
-from bot.telegram.outbound.media import TelegramMedia
+from bot.telegram.outbound.media import TelegramMedia, download_client
 from bot.telegram.outbound.ways import DraftSupport
 from bot.truebar import StagesCache
 
@@ -203,8 +203,10 @@ async def _start(
         settings.store_retry_s,
         group_words_wait_s=settings.group_words_wait_s,
     )
+    downloads = await stack.enter_async_context(download_client())
+    media = TelegramMedia(bot, downloads, local_mode=settings.local_mode)
     jobs, spending, slots = _core(
-        settings, storage, answers, TelegramMedia(bot), transcriber, languages, chats, observer
+        settings, storage, answers, media, transcriber, languages, chats, observer
     )
     app = application(bot, settings, chats, jobs, Books(spending, slots), storage, languages)
     with _starting(_telegram_failure):

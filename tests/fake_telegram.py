@@ -25,8 +25,9 @@ import logging
 import re
 import time
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bot.testing import WAIT_LIMIT_S
@@ -38,6 +39,7 @@ MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_UPLOAD = 50 * 1024 * 1024  # what bots may upload
 MAX_DOWNLOAD = 20 * 1024 * 1024
+MAX_LOCAL_FILE = 2000 * 1024 * 1024  # a local Bot API server: any file Telegram holds
 ASKED_FOR_ONLY = frozenset(
     {"chat_member", "message_reaction", "message_reaction_count", "stopped_message_generation"}
 )
@@ -264,11 +266,22 @@ class Faults:
     hold: dict[str, asyncio.Event] = field(default_factory=dict)  # method → answer once set
     latency_s: float = 0.0  # added to every answer: the round trip to Telegram's servers
     refuse_drafts: bool = False  # an older Bot API server: sendMessageDraft is unknown
+    # file downloads served at this many bytes a second (None: as fast as the socket
+    # goes), in blocks of DOWNLOAD_BLOCK; download_blocks_sent counts them as they go
+    download_bytes_per_s: float | None = None
+
+
+DOWNLOAD_BLOCK = 64 * 1024
 
 
 class FakeTelegram:
     """Start with ``async with FakeTelegram(token)``; give python-telegram-bot
-    ``base_url=fake.base_url`` and ``base_file_url=fake.base_file_url``."""
+    ``base_url=fake.base_url`` and ``base_file_url=fake.base_file_url``.
+
+    ``local``: a directory makes it a local Bot API server (``telegram-bot-api --local``,
+    its working directory there): ``getFile`` puts the file on that disk and answers with
+    its absolute path, for files up to 2000 MB rather than 20 MB, and nothing is served
+    over HTTP but the Bot API methods (the real server answers ``/file/…`` with 404)."""
 
     def __init__(
         self,
@@ -276,8 +289,13 @@ class FakeTelegram:
         *,
         limits: FloodLimits | None = None,
         clock: Callable[[], float] = time.monotonic,
+        local: Path | None = None,
     ) -> None:
         self.token = token
+        self.local = local
+        self.downloads_served = 0  # bytes of files sent over HTTP
+        self.downloads_started: list[float] = []  # when each throttled download was asked for
+        self.downloads_ended: list[float] = []  # when each throttled download sent its last
         self.limits = limits or FloodLimits()
         self.faults = Faults()
         self.clock = clock
@@ -873,16 +891,25 @@ class FakeTelegram:
         if file_id not in self.files:
             raise ApiError(400, "Bad Request: invalid file_id")
         size = len(self.files[file_id])
-        if size > MAX_DOWNLOAD:
+        if size > (MAX_DOWNLOAD if self.local is None else MAX_LOCAL_FILE):
             raise ApiError(400, "Bad Request: file is too big")
+        path = f"voice/{file_id}.oga"
+        if self.local is not None:  # on the server's disk before it answers, as tdlib does
+            stored = self.local / self.token / path
+            if not stored.exists():
+                stored.parent.mkdir(parents=True, exist_ok=True)
+                await asyncio.to_thread(stored.write_bytes, self.files[file_id])
+            path = str(stored.resolve())
         return {
             "file_id": file_id,
             "file_unique_id": "U" + file_id,
             "file_size": size,
-            "file_path": f"voice/{file_id}.oga",
+            "file_path": path,
         }
 
     def _download(self, request: Request) -> Response:
+        if self.local is not None:  # telegram-bot-api serves /bot… alone
+            return Response.json({"ok": False, "error_code": 404, "description": "Not Found"}, 404)
         rest = request.path[len("/file/bot") :]
         token, _, path = rest.partition("/")
         if token != self.token:
@@ -890,7 +917,28 @@ class FakeTelegram:
         file_id = path.rsplit("/", 1)[-1].split(".")[0]
         if file_id not in self.files:
             return Response(404, b"Not Found", "text/plain")
-        return Response(200, self.files[file_id], "application/octet-stream")
+        content = self.files[file_id]
+        if self.faults.download_bytes_per_s is None:
+            self.downloads_served += len(content)
+            return Response(200, content, "application/octet-stream")
+        return Response(
+            200,
+            content_type="application/octet-stream",
+            headers={"Content-Length": str(len(content))},
+            chunks=self._throttled(content, self.faults.download_bytes_per_s),
+        )
+
+    async def _throttled(self, content: bytes, bytes_per_s: float) -> AsyncIterator[bytes]:
+        """``content`` at ``bytes_per_s``: each block leaves when the rate allows it."""
+        self.downloads_started.append(time.monotonic())
+        started = asyncio.get_running_loop().time()
+        for offset in range(0, len(content), DOWNLOAD_BLOCK):
+            block = content[offset : offset + DOWNLOAD_BLOCK]
+            due = started + (offset + len(block)) / bytes_per_s
+            await asyncio.sleep(max(0.0, due - asyncio.get_running_loop().time()))
+            self.downloads_served += len(block)
+            yield block
+        self.downloads_ended.append(time.monotonic())
 
     async def _api_sendMessage(self, p: dict[str, Any]) -> Any:
         if p.get("business_connection_id") is not None:

@@ -8,6 +8,7 @@ from bot import audio, truebar
 from bot.audio import reference
 from tests import audio_fixtures as af
 from tests.audio_fixtures import FORMATS
+from tests.auxil.growing import GrowingFile
 
 
 def test_the_audio_is_the_pcm_the_truebar_client_streams() -> None:
@@ -245,3 +246,106 @@ async def test_decoders_run_in_the_idle_class_or_at_the_lowest_priority(
     said = b"".join([c async for c in stream.chunks()]).rstrip(b"\0").decode()
     assert policy in said
     assert said.split()[-1] == nice
+
+
+@pytest.mark.parametrize("name", ["speech.ogg", "speech.webm", "speech.ts", "clip.mp4"])
+async def test_a_file_still_arriving_is_decoded_from_its_first_bytes_to_the_same_pcm(
+    audio_dir: Path, tmp_path: Path, name: str, decoder: audio.Decoder
+) -> None:
+    """Containers read front to back are decoded as they land (fed to the decoder's
+    stdin): its first audio comes while the file's last byte has not, and the PCM is the
+    quickstart's for the whole file, to the byte."""
+    import hashlib
+
+    source = audio_dir / name
+    if name == "speech.ts":  # (so short a file with AAC would be read whole to find it)
+        source = tmp_path / name
+        af.ffmpeg("-i", str(audio_dir / "speech.wav"), "-c:a", "libmp3lame", str(source))
+    if name.startswith("clip."):  # speech under a picture (MP4: its index first)
+        source = tmp_path / name
+        af.ffmpeg(
+            "-f", "lavfi", "-i", "testsrc=s=160x120:d=7", "-i", str(audio_dir / "speech.wav"),
+            "-shortest", "-c:v", "libx264", "-c:a", "aac", "-movflags", "+faststart",
+            str(source),
+        )  # fmt: skip
+    growing = GrowingFile(source, tmp_path / "arriving")
+    async with asyncio.timeout(20), decoder.decoding(growing, budget_s=3600) as stream:
+        chunks = stream.chunks()
+        first = await anext(chunks)  # the last byte has not landed
+        growing.release()
+        rest = [c async for c in chunks]
+    quickstart = await af.quickstart_pcm(decoder.sandbox.ffmpeg, source)
+    pcm = first + b"".join(rest)
+    assert hashlib.sha256(pcm).hexdigest() == hashlib.sha256(quickstart).hexdigest()
+
+
+async def test_a_file_that_cannot_stream_is_decoded_once_it_has_arrived(
+    audio_dir: Path, tmp_path: Path, decoder: audio.Decoder
+) -> None:
+    """An MP4 whose index is at its end (speech.m4a) waits for its last byte, then is
+    decoded from its path."""
+    from bot.audio import containers
+
+    growing = GrowingFile(audio_dir / "speech.m4a", tmp_path / "arriving")
+    assert containers.streams(growing.path.read_bytes()[:65536]) is False
+    entered_released: list[bool] = []
+
+    async def decode() -> int:
+        async with decoder.decoding(growing, budget_s=3600) as stream:
+            entered_released.append(growing.released)
+            return len(b"".join([c async for c in stream.chunks()]))
+
+    async with asyncio.timeout(20), asyncio.TaskGroup() as group:
+        decoding = group.create_task(decode())
+        await growing.blocked.wait()  # the decoder waits for the rest
+        growing.release()
+    assert entered_released == [True] and decoding.result() > 16000 * 2 * 3
+
+
+@pytest.fixture(scope="module")
+def h264_mkv(tmp_path_factory: pytest.TempPathFactory, audio_dir: Path) -> Path:
+    """Speech under a 2 Mbit/s H.264 picture, in Matroska: a picture the audio-only
+    decoder cannot decode (ffprobe read 650 KB of such a file at its default probe
+    size before it answered)."""
+    target = tmp_path_factory.mktemp("h264") / "clip.mkv"
+    af.ffmpeg(
+        "-f", "lavfi", "-i", "testsrc2=s=640x360:r=30:d=6", "-i", str(audio_dir / "speech.wav"),
+        "-shortest", "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "2M",
+        "-c:a", "aac", str(target),
+    )  # fmt: skip
+    return target
+
+
+async def test_a_file_still_arriving_is_probed_from_its_first_256_kib(
+    h264_mkv: Path, tmp_path: Path, decoder: audio.Decoder
+) -> None:
+    """Its streams and declared duration are in its header: the probe answers with only
+    the first 256 KiB landed (it reads a bounded part; the rest never arrives here)."""
+    size = h264_mkv.stat().st_size
+    assert size > 1024 * 1024
+    growing = GrowingFile(h264_mkv, tmp_path / "arriving", held=size - 256 * 1024)
+    async with asyncio.timeout(20):
+        found = await decoder.probe_growing(growing, duration=True)
+    whole = await decoder.probe(h264_mkv)
+    assert found.has_audio and not growing.released
+    assert found.duration_s == whole.duration_s and whole.duration_s is not None
+
+
+async def test_a_file_whose_beginning_shows_no_sound_is_probed_again_whole(
+    tmp_path: Path, decoder: audio.Decoder
+) -> None:
+    """No sound in the bounded part read of a file still arriving is not the answer: it is
+    probed again once whole (here: a picture alone, so no sound there either)."""
+    silent = tmp_path / "silent.mkv"
+    af.ffmpeg(
+        "-f", "lavfi", "-i", "testsrc2=s=640x360:d=3", "-c:v", "libx264", "-preset",
+        "ultrafast", "-b:v", "4M", str(silent),
+    )  # fmt: skip
+    size = silent.stat().st_size
+    assert size > 1024 * 1024
+    growing = GrowingFile(silent, tmp_path / "arriving", held=size - 512 * 1024)
+    async with asyncio.timeout(20), asyncio.TaskGroup() as group:
+        probing = group.create_task(decoder.probe_growing(growing, duration=False))
+        await growing.blocked.wait()  # the probe waits for the rest
+        growing.release()
+    assert not probing.result().has_audio

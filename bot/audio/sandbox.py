@@ -63,6 +63,12 @@ STDERR_TAIL = 4096  # bytes of a decoder's complaints kept for the log
 PCM_CONVERSION = ("-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "s16le")
 """Any audio → 16 kHz mono s16le PCM, on stdout: the Truebar quickstart's conversion,
 ``ffmpeg -i FILE -ac 1 -ar 16000 -f s16le``, to the byte (tests/test_audio.py)."""
+STREAMED_PROBE_BYTES = 128 * 1024
+"""What a probe of a file still arriving reads past the container's header, at most
+(ffmpeg's default, 5 MB, is seconds of a download; ffprobe read 650 KB of an H.264 + AAC
+Matroska it cannot decode the picture of). The streams and a declared duration are in the
+header; an MPEG-TS's tables repeat every 100 ms or so. Finding no sound in that much is
+not taken as the answer: the whole file is probed then (:meth:`Decoder.probe_growing`)."""
 UTILS = ("prlimit", "setpriv")  # util-linux: in every Debian, as are chrt and coreutils' nice
 
 
@@ -125,24 +131,27 @@ class Sandbox:
             ),
         ]
 
-    def _input(self, path: Path) -> list[str]:
+    def _input(self, path: Path | None) -> list[str]:
+        """Options for reading ``path``, or (None) the bytes written to stdin: then only
+        the ``pipe`` protocol is allowed, so not even the file protocol is left."""
         return [
             "-max_alloc",
             str(MAX_ALLOC),
             "-threads",
             "1",
             "-protocol_whitelist",
-            "file",
+            "file" if path is not None else "pipe",
             "-format_whitelist",
             ",".join(FORMATS),
             "-i",
-            f"file:{path}",  # a ":" in the path cannot select a protocol
+            f"file:{path}" if path is not None else "pipe:0",  # a ":" cannot pick a protocol
         ]
 
-    def decode_argv(self, path: Path, stop_after_s: float | None) -> list[str]:
-        """ffmpeg: ``path`` → 16 kHz mono s16le on stdout, audio only. ``stop_after_s``
-        makes ffmpeg itself stop soon after that much output (by time and by bytes: a
-        file can lie about its timestamps); the reader's own count is the real limit."""
+    def decode_argv(self, path: Path | None, stop_after_s: float | None) -> list[str]:
+        """ffmpeg: ``path`` (None: stdin) → 16 kHz mono s16le on stdout, audio only.
+        ``stop_after_s`` makes ffmpeg itself stop soon after that much output (by time
+        and by bytes: a file can lie about its timestamps); the reader's own count is the
+        real limit."""
         cap: list[str] = []
         if stop_after_s is not None:
             cap = ["-t", f"{stop_after_s:.3f}", "-fs", str(int(stop_after_s * BYTES_PER_MS * 1000))]
@@ -168,13 +177,17 @@ class Sandbox:
             "-",
         ]
 
-    def probe_argv(self, path: Path) -> list[str]:
-        """ffprobe: the container's duration and its streams' types, as JSON."""
+    def probe_argv(self, path: Path | None) -> list[str]:
+        """ffprobe: the container's duration and its streams' types, as JSON (``path``
+        None: of what is written to its stdin, looking at no more than
+        ``STREAMED_PROBE_BYTES`` of it)."""
+        bounded = ["-probesize", str(STREAMED_PROBE_BYTES)] if path is None else []
         return [
             *self._prefix(),
             self.ffprobe,
             "-v",
             "error",
+            *bounded,
             *self._input(path),
             "-show_entries",
             "format=duration:stream=codec_type",
@@ -182,18 +195,20 @@ class Sandbox:
             "json",
         ]
 
-    async def spawn(self, argv: list[str], read_ahead: int) -> Child:
+    async def spawn(self, argv: list[str], read_ahead: int, *, fed: bool = False) -> Child:
         """Start ``argv`` (from a worker thread: fork/exec takes milliseconds the event
         loop must not spend); its stdout is read with at most about ``read_ahead`` bytes
-        buffered, so a fast decoder waits for a slow reader instead of filling memory."""
+        buffered, so a fast decoder waits for a slow reader instead of filling memory.
+        ``fed``: its stdin is a pipe the caller writes the file into (:attr:`Child.stdin`)."""
         process = await asyncio.to_thread(
             subprocess.Popen,
             argv,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if fed else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
         try:
+            stdin = await _writer(process.stdin) if fed else None
             stdout = await _reader(process.stdout, read_ahead)
             stderr = await _reader(process.stderr, STDERR_TAIL)
         except BaseException:
@@ -201,7 +216,7 @@ class Sandbox:
             await asyncio.to_thread(os.waitpid, process.pid, 0)
             process.returncode = -signal.SIGKILL
             raise
-        return Child(process, stdout, stderr, self.limits.stall_s, self._on_exit)
+        return Child(process, stdout, stderr, self.limits.stall_s, self._on_exit, stdin)
 
 
 class Child:
@@ -215,8 +230,11 @@ class Child:
         stderr: tuple[asyncio.StreamReader, asyncio.BaseTransport],
         stall_s: float,
         on_exit: ExitObserver | None,
+        stdin: asyncio.StreamWriter | None = None,
     ) -> None:
         self._process = process
+        self.stdin = stdin
+        """Where the file's bytes go, for a child that reads them from a pipe."""
         self._stdout, self._stdout_transport = stdout
         stderr_reader, self._stderr_transport = stderr
         self._stall_s = stall_s
@@ -253,6 +271,12 @@ class Child:
             return exc.partial
         finally:
             self._waiting_since = None
+
+    def fed(self) -> None:
+        """The child was given more of its input: a read waiting on it waits on the
+        download, not on the decoder, so its stall limit counts from now."""
+        if self._waiting_since is not None:
+            self._waiting_since = asyncio.get_running_loop().time()
 
     def _watch(self) -> None:
         """Kill the child if a read has waited past the stall limit; else look again when
@@ -291,6 +315,8 @@ class Child:
             await self._drain
         self._stdout_transport.close()
         self._stderr_transport.close()
+        if self.stdin is not None:
+            self.stdin.close()
         result = ChildExit(code)
         if self._on_exit is not None:
             self._on_exit(result)
@@ -300,6 +326,14 @@ class Child:
         while chunk := await reader.read(STDERR_TAIL):
             self._tail += chunk
             del self._tail[:-STDERR_TAIL]
+
+
+async def _writer(pipe: IO[bytes] | None) -> asyncio.StreamWriter:
+    """An asyncio writer on the child's stdin (``drain`` waits while its pipe is full)."""
+    assert pipe is not None
+    loop = asyncio.get_running_loop()
+    transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, pipe)
+    return asyncio.StreamWriter(transport, protocol, None, loop)
 
 
 def _which(name: str) -> str:

@@ -3,19 +3,26 @@
 :meth:`Decoder.stream` waits only for the first chunk, so an unreadable or empty file is
 reported at once; :meth:`PcmStream.chunks` then yields fixed-size chunks until the end,
 or until the duration budget: a file may say it lasts one second and decode to hours.
+
+:meth:`Decoder.decoding` and :meth:`Decoder.probe_growing` take a file still arriving
+(:class:`Growing`): one whose container reads front to back (:mod:`bot.audio.containers`)
+is written into the decoder's stdin as it lands, so decoding starts with the download;
+any other waits for the whole file and is read from its path, as before.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import math
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from bot.audio import containers
 from bot.audio.errors import EmptyAudio, UndecodableAudio
 from bot.audio.pcm import BYTES_PER_MS, CHUNK_BYTES
 from bot.audio.sandbox import Child, DecoderLimits, ExitObserver, Sandbox
@@ -27,6 +34,19 @@ log = logging.getLogger(__name__)
 READ_AHEAD_BYTES = 6 * CHUNK_BYTES
 PROBE_OUTPUT_BYTES = 64 * 1024
 OVERRUN_S = 1.0  # ffmpeg itself stops this long after the budget: enough to tell "longer"
+FEED_BYTES = 64 * 1024  # written into a decoder's stdin at a time (its pipe holds 64 KiB)
+
+
+class Growing(Protocol):
+    """A file landing on disk as it downloads."""
+
+    @property
+    def path(self) -> Path:
+        """Where it lands (known once its first bytes have)."""
+
+    async def past(self, offset: int) -> tuple[int, bool]:
+        """Wait until more than ``offset`` bytes have landed, or all have: how many have,
+        and whether that is all. Raises what the download failed with."""
 
 
 class Decoder:
@@ -64,10 +84,55 @@ class Decoder:
             raise
         return stream
 
+    @contextlib.asynccontextmanager
+    async def decoding(
+        self, file: Growing, *, budget_s: float | None = None
+    ) -> AsyncIterator[PcmStream]:
+        """:meth:`stream` of a file still arriving: from its first bytes if its container
+        allows (fed to the decoder as they land), else once it is whole. A download that
+        fails ends the stream with its failure."""
+        if not await _streams(file):
+            yield await self.stream(await _whole(file), budget_s=budget_s)
+            return
+        stop_after = None if budget_s is None else budget_s + OVERRUN_S
+        argv = self.sandbox.decode_argv(None, stop_after)
+        child = await self.sandbox.spawn(argv, READ_AHEAD_BYTES, fed=True)
+        feed = _Feed(file, child)
+        budget = None if budget_s is None else int(budget_s * BYTES_PER_MS * 1000)
+        stream = PcmStream(child, CHUNK_BYTES, budget, feed)
+        try:
+            async with _beside(feed.run()):
+                await stream._start()
+                yield stream
+        finally:
+            await stream.close()
+
+    async def probe_growing(self, file: Growing, *, duration: bool) -> Probe:
+        """:meth:`probe` of a file still arriving: from its beginning if its container
+        allows, else once it is whole — as also when its beginning shows no sound (its
+        probe reads a bounded part of it,
+        :data:`~bot.audio.sandbox.STREAMED_PROBE_BYTES`) or ``duration`` is wanted
+        and its beginning does not say it (an OGG's or an MPEG-TS's is at its end)."""
+        if await _streams(file):
+            child = await self.sandbox.spawn(
+                self.sandbox.probe_argv(None), PROBE_OUTPUT_BYTES, fed=True
+            )
+            feed = _Feed(file, child)
+            async with _beside(feed.run()):
+                found = await self._probed(child)
+            if feed.failure is not None:
+                raise feed.failure
+            if found.has_audio and (found.duration_s is not None or not duration):
+                return found
+        return await self.probe(await _whole(file))
+
     async def probe(self, path: Path) -> Probe:
         """What the container declares: its duration (None if none, or if the probe fails:
         the budget then does the work) and whether it has an audio stream at all."""
         child = await self.sandbox.spawn(self.sandbox.probe_argv(path), PROBE_OUTPUT_BYTES)
+        return await self._probed(child)
+
+    async def _probed(self, child: Child) -> Probe:
         try:
             async with asyncio.timeout(self.sandbox.limits.probe_s):
                 output = await child.read(PROBE_OUTPUT_BYTES)
@@ -109,8 +174,15 @@ def _has_audio(found: Any) -> bool:
 class PcmStream:
     """The decoder's output, in chunks of ``chunk_bytes``, up to its budget."""
 
-    def __init__(self, child: Child, chunk_bytes: int, budget_bytes: int | None) -> None:
+    def __init__(
+        self,
+        child: Child,
+        chunk_bytes: int,
+        budget_bytes: int | None,
+        feed: _Feed | None = None,
+    ) -> None:
         self._child = child
+        self._feed = feed
         self._chunk_bytes = chunk_bytes
         self._budget = budget_bytes
         self._first = b""
@@ -153,6 +225,8 @@ class PcmStream:
                 return b""
             size = min(size, left)
         chunk = await self._child.read(size)
+        if len(chunk) < size and self._feed is not None and self._feed.failure is not None:
+            raise self._feed.failure  # the download failed: what came is not the file
         self.bytes_read += len(chunk)
         return chunk
 
@@ -170,3 +244,81 @@ class PcmStream:
             )
         if not produced:
             raise EmptyAudio("the file contains no audio")
+
+
+async def _streams(file: Growing) -> bool:
+    """Whether ``file`` can be decoded as it arrives (False once it has arrived whole:
+    then its path is read, as always)."""
+    head = b""
+    landed, complete = 0, False
+    while True:
+        landed, complete = await file.past(landed)
+        if complete:
+            return False
+        if len(head) < min(landed, containers.HEAD_LIMIT):
+            head = await asyncio.to_thread(_read_head, file.path, containers.HEAD_LIMIT)
+        if (verdict := containers.streams(head)) is not None:
+            return verdict
+
+
+def _read_head(path: Path, size: int) -> bytes:
+    with path.open("rb") as f:
+        return f.read(size)
+
+
+async def _whole(file: Growing) -> Path:
+    landed, complete = 0, False
+    while not complete:
+        landed, complete = await file.past(landed)
+    return file.path
+
+
+class _Feed:
+    """Writes a growing file into a decoder's stdin as it lands, then closes it. The
+    decoder ending first (its budget spent, the file refused) ends the feed; the download
+    failing kills the decoder and is kept in :attr:`failure` for its reader to raise."""
+
+    def __init__(self, file: Growing, child: Child) -> None:
+        self._file = file
+        self._child = child
+        self.failure: Exception | None = None
+
+    async def run(self) -> None:
+        stdin = self._child.stdin
+        assert stdin is not None
+        try:
+            with self._file.path.open("rb") as source:
+                offset, complete = 0, False
+                while not complete:
+                    landed, complete = await self._file.past(offset)
+                    while offset < landed:
+                        block = source.read(min(FEED_BYTES, landed - offset))
+                        if not block:
+                            raise OSError("the file shrank while it downloaded")
+                        stdin.write(block)
+                        await stdin.drain()
+                        self._child.fed()
+                        offset += len(block)
+            stdin.close()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the decoder has all it wants
+        except Exception as exc:
+            self.failure = exc
+            self._child.kill()
+
+
+@contextlib.asynccontextmanager
+async def _beside(work: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+    """Run ``work`` (which raises nothing) beside the body, in a task group; cancelled
+    when the body ends. The body's own failure comes out as itself, not in a group."""
+    failure: BaseException | None = None
+    async with asyncio.TaskGroup() as group:
+        task = group.create_task(work)
+        try:
+            yield
+        except BaseException as exc:
+            failure = exc
+        finally:
+            task.cancel()
+    if failure is not None:
+        raise failure

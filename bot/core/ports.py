@@ -89,11 +89,35 @@ class Probe:
     has_audio: bool
 
 
+class Landing(Protocol):
+    """Told how a download lands, as it does."""
+
+    def at(self, path: Path) -> None:
+        """The file is at ``path``, not where it was asked to go (a local Bot API server's
+        own copy, read in place)."""
+
+    def grew(self, size: int) -> None:
+        """``size`` bytes of the file are on disk now (in order, from its start)."""
+
+
 class MediaSource(Protocol):
-    async def download(self, note: Note, to: Path) -> None:
-        """Fetch the note's file to ``to``. Raises
+    async def download(self, note: Note, to: Path, landing: Landing) -> None:
+        """Fetch the note's file to ``to`` (or say where it is instead), telling
+        ``landing`` as its bytes land. Raises
         :class:`~bot.core.errors.MediaUnavailable` (it will not be handed out) or
         :class:`~bot.core.errors.MediaUnreachable` (not for now)."""
+
+
+class Arriving(Protocol):
+    """A note's file as it lands on disk: the decoder may start on what has."""
+
+    @property
+    def path(self) -> Path:
+        """Where it lands (known once its first bytes have)."""
+
+    async def past(self, offset: int) -> tuple[int, bool]:
+        """Wait until more than ``offset`` bytes have landed, or all have: how many have,
+        and whether that is all. Raises what the download failed with."""
 
 
 class Pcm(Protocol):
@@ -161,11 +185,15 @@ class Transcriber(Protocol):
         :class:`~bot.core.errors.ConnectionDropped`) and
         :class:`~bot.core.errors.ServiceUnavailable`."""
 
-    async def probe(self, file: Path) -> Probe: ...
+    async def probe(self, file: Arriving, *, duration: bool) -> Probe:
+        """What the file's container declares, read from its beginning where the
+        container allows (else once it has arrived); ``duration``: the duration is wanted
+        (a document's), even if that means waiting for the whole file."""
 
-    def decode(self, file: Path, budget_s: float) -> AbstractAsyncContextManager[Pcm]:
-        """The file's audio, at most ``budget_s`` seconds of it; the decoder is stopped on
-        leaving. Raises :class:`~bot.core.errors.AudioRejected`."""
+    def decode(self, file: Arriving, budget_s: float) -> AbstractAsyncContextManager[Pcm]:
+        """The file's audio, at most ``budget_s`` seconds of it, from its first bytes
+        where its container allows; the decoder is stopped on leaving. Raises
+        :class:`~bot.core.errors.AudioRejected`, and what the download failed with."""
 
 
 class Languages(Protocol):

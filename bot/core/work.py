@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.core import export, rules
+from bot.core.arrival import Arrival
 from bot.core.errors import (
     AnswerRefused,
     AudioRejected,
@@ -72,7 +73,7 @@ from bot.core.ports import (
 )
 from bot.core.say import Final, Notice, NoticeKind, Status, over_budget
 from bot.core.scheduling import FairSlots, Ticket
-from bot.core.side_by_side import enter_together
+from bot.core.side_by_side import enter_together, together
 from bot.core.spending import Spending
 from bot.core.stopping import Stop, Stops, run_unless_stopped, unless_stopped
 from bot.core.timing import mark
@@ -255,6 +256,7 @@ class NoteWork:
             return Transcribed("", (), 0.0, False, stopped=True)
         if note.duration is None:  # a document: how long it is is known by now
             await self._hold(note, await file.probe())
+            mark("held")
         for attempt in range(1, SPEECH_ATTEMPTS + 1):
             try:
                 return await self._stream(note, live, file, recognition, stop)
@@ -269,13 +271,11 @@ class NoteWork:
         self, note: Note, live: Live, file: FetchedFile, recognition: Recognition, stop: Stop
     ) -> Transcribed:
         async with AsyncExitStack() as stack:
-            audio = self._audio(note, file)
-            opening = self._transcriber.session(recognition)
-            if note.duration is None:  # a document: its duration is checked before a session
-                pcm = await stack.enter_async_context(audio)
-                session = await stack.enter_async_context(opening)
-            else:
-                session, pcm = await enter_together(stack, opening, audio)
+            # The handshake and the decoder's start together (a document's duration is
+            # held by now, _transcribe): no audio goes before both are in.
+            session, pcm = await enter_together(
+                stack, self._transcriber.session(recognition), self._audio(note, file)
+            )
             chunks = _held(pcm.chunks(), live.placed, int(AUDIO_BEFORE_ANSWER_S * PCM_BYTES_PER_S))
             heard = _HeardSoFar()
 
@@ -306,14 +306,14 @@ class NoteWork:
 
     @contextlib.asynccontextmanager
     async def _audio(self, note: Note, file: FetchedFile) -> AsyncIterator[Pcm]:
-        """The file's audio, decoded as it comes, at most what the file declares (its
-        budget; a document's duration comes from its header)."""
-        path = await file.path()
+        """The file's audio, decoded as it lands (where its container allows) or once it
+        has, at most what the file declares (its budget; a document's duration comes from
+        its header)."""
         declared: float | None = note.duration
         if declared is None:  # checked against the limits before a session (_hold)
             declared = (await file.probe()).duration_s
         budget = rules.duration_budget(declared, self._limits.max_duration_s, note.file_size)
-        async with self._transcriber.decode(path, budget) as pcm:
+        async with self._transcriber.decode(file.arriving(), budget) as pcm:
             mark("first_pcm")
             yield pcm
 
@@ -386,16 +386,16 @@ class NoteWork:
 
     @contextlib.asynccontextmanager
     async def _fetched(self, note: Note) -> AsyncIterator[FetchedFile]:
-        file = FetchedFile(
-            self._media,
-            self._transcriber,
-            note,
-            self._settings.downloads / f"note-{secrets.token_hex(8)}",
-        )
+        path = self._settings.downloads / f"note-{secrets.token_hex(8)}"
         try:
-            yield file
+            async with together() as group:
+                file = FetchedFile(self._media, self._transcriber, note, path, group)
+                try:
+                    yield file
+                finally:
+                    file.stop()
         finally:
-            file.path_on_disk.unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
 
 
 class _HeardSoFar:
@@ -417,33 +417,60 @@ class _HeardSoFar:
 
 
 class FetchedFile:
-    """A note's file: downloaded when first needed (by a look into it, the decoder, or
-    the second try a dropped connection gets: once for all of them), probed once,
-    deleted when the note is done (a file a killed run left is swept at start-up)."""
+    """A note's file: its download started when first needed (by a look into it, or the
+    decoder) and run beside the note's work in its task group, once for all (the second
+    try a dropped connection gets included); followed as it lands (:class:`Arrival`),
+    probed once, deleted when the note is done (a file a killed run left is swept at
+    start-up; a local Bot API server's own copy is its to keep)."""
 
     def __init__(
-        self, media: MediaSource, transcriber: Transcriber, note: Note, path: Path
+        self,
+        media: MediaSource,
+        transcriber: Transcriber,
+        note: Note,
+        path: Path,
+        group: asyncio.TaskGroup,
     ) -> None:
         self._media = media
         self._transcriber = transcriber
         self._note = note
         self.path_on_disk = path
-        self._downloading = asyncio.Lock()
-        self._downloaded = False
+        self._group = group
+        self._arrival = Arrival(path)
+        self._downloading: asyncio.Task[None] | None = None
+        self._probing = asyncio.Lock()
         self._probe: Probe | None = None
 
-    async def path(self) -> Path:
-        async with self._downloading:
-            if not self._downloaded:
-                await self._media.download(self._note, self.path_on_disk)
-                mark("downloaded")
-                self._downloaded = True
-        return self.path_on_disk
+    def arriving(self) -> Arrival:
+        """The file as it lands; its download starts now if it has not."""
+        if self._downloading is None:
+            self._downloading = self._group.create_task(self._download(), name="download")
+        return self._arrival
 
     async def probe(self) -> Probe:
-        if self._probe is None:
-            self._probe = await self._transcriber.probe(await self.path())
+        async with self._probing:
+            if self._probe is None:
+                # a document's duration is wanted (its budget), a video's is Telegram's
+                wanted = self._note.duration is None
+                self._probe = await self._transcriber.probe(self.arriving(), duration=wanted)
+                mark("probed")
         return self._probe
+
+    def stop(self) -> None:
+        """Stop the download if it still runs: the note needs no more of it."""
+        if self._downloading is not None:
+            self._downloading.cancel()
+
+    async def _download(self) -> None:
+        """The download, its failure handed to whoever follows the file (never raised
+        here: that would cancel the note's work with a group of errors)."""
+        try:
+            await self._media.download(self._note, self.path_on_disk, self._arrival)
+        except Exception as exc:
+            self._arrival.failed(exc)
+            return
+        mark("downloaded")
+        self._arrival.finished()
 
 
 async def _held(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
-from pathlib import Path
 
 from bot.audio import AudioError, AudioTooLong, Decoder, EmptyAudio, PcmStream
 from bot.core.errors import (
@@ -16,7 +15,7 @@ from bot.core.errors import (
     ServiceFailed,
     ServiceUnavailable,
 )
-from bot.core.ports import Pcm, Probe, Recognition
+from bot.core.ports import Arriving, Pcm, Probe, Recognition
 from bot.core.say import Notice, NoticeKind
 from bot.core.transcript import Heard, Segment, Word
 from bot.truebar import (
@@ -67,20 +66,14 @@ class TruebarTranscriber:
             if self._on_session is not None:
                 self._on_session(result, time.monotonic() - started)
 
-    async def probe(self, file: Path) -> Probe:
-        found = await self._decoder.probe(file)
+    async def probe(self, file: Arriving, *, duration: bool) -> Probe:
+        found = await self._decoder.probe_growing(file, duration=duration)
         return Probe(found.duration_s, found.has_audio)
 
     @contextlib.asynccontextmanager
-    async def decode(self, file: Path, budget_s: float) -> AsyncIterator[Pcm]:
-        try:
-            stream = await self._decoder.stream(file, budget_s=budget_s)
-        except AudioError as exc:
-            raise _rejected(exc) from exc
-        try:
+    async def decode(self, file: Arriving, budget_s: float) -> AsyncIterator[Pcm]:
+        async with _decoder_failures(), self._decoder.decoding(file, budget_s=budget_s) as stream:
             yield _Decoded(stream)
-        finally:
-            await stream.close()
 
 
 class _Speech:
@@ -165,6 +158,16 @@ async def _translated(tag: str) -> AsyncIterator[None]:
         raise ServiceFailed(str(exc), Notice(NoticeKind.SERVICE_ERROR, detail=str(exc))) from exc
     except TruebarError as exc:
         raise ServiceFailed(str(exc), Notice(NoticeKind.SOMETHING_WRONG)) from exc
+
+
+@contextlib.asynccontextmanager
+async def _decoder_failures() -> AsyncIterator[None]:
+    """The decoder's refusals as the core's (only those from opening it: what it says
+    while streaming, :class:`_Decoded` translates)."""
+    try:
+        yield
+    except AudioError as exc:
+        raise _rejected(exc) from exc
 
 
 def _rejected(exc: AudioError) -> AudioRejected:

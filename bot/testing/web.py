@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import urllib.parse
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +52,7 @@ class Response:
     body: bytes = b""
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
+    chunks: AsyncIterator[bytes] | None = None  # a body sent as it comes, after ``body``
 
     @classmethod
     def json(cls, payload: Any, status: int = 200) -> Response:
@@ -100,7 +101,14 @@ class _Endpoint(tornado.web.RequestHandler):
         self.set_header("Content-Type", response.content_type)
         for name, value in response.headers.items():
             self.set_header(name, value)
-        self.finish(response.body)
+        if response.chunks is not None:
+            self.write(response.body)
+            async for chunk in response.chunks:
+                if self._gone:
+                    return
+                self.write(chunk)
+                await self.flush()
+        self.finish(response.body if response.chunks is None else b"")
 
     get = post = put = delete = _serve
 

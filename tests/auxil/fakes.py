@@ -29,7 +29,16 @@ from bot.core.jobs import Jobs, JobSettings
 from bot.core.keeping import Keeping
 from bot.core.note import Delivery, MediaKind, Note, NoteKey, Target
 from bot.core.outcome import Admission, Outcome
-from bot.core.ports import Choices, LedgerEntry, Probe, Recognition, Stage, Watching
+from bot.core.ports import (
+    Arriving,
+    Choices,
+    Landing,
+    LedgerEntry,
+    Probe,
+    Recognition,
+    Stage,
+    Watching,
+)
 from bot.core.rules import NoteLimits
 from bot.core.say import Final, Notice, Status
 from bot.core.scheduling import FairSlots
@@ -213,7 +222,7 @@ class FakeMedia:
         self.most_at_once = 0
         self.fail: NoteFailure | None = None
 
-    async def download(self, note: Note, to: Path) -> None:
+    async def download(self, note: Note, to: Path, landing: Landing) -> None:
         self.downloads += 1
         self.at_once += 1
         self.most_at_once = max(self.most_at_once, self.at_once)
@@ -223,8 +232,17 @@ class FakeMedia:
             if self.fail is not None:
                 raise self.fail
             to.write_bytes(self.content)
+            landing.grew(len(self.content))
         finally:
             self.at_once -= 1
+
+
+async def _whole(file: Arriving) -> Path:
+    """Where ``file`` is, once all of it has arrived."""
+    landed, complete = 0, False
+    while not complete:
+        landed, complete = await file.past(landed)
+    return file.path
 
 
 @dataclass
@@ -296,13 +314,13 @@ class FakeTranscriber:
         finally:
             self.open_sessions -= 1
 
-    async def probe(self, file: Path) -> Probe:
-        assert file.exists()
+    async def probe(self, file: Arriving, *, duration: bool) -> Probe:
+        assert (await _whole(file)).exists()
         return self.probe_found
 
     @contextlib.asynccontextmanager
-    async def decode(self, file: Path, budget_s: float) -> AsyncIterator[FakePcm]:
-        assert file.exists()
+    async def decode(self, file: Arriving, budget_s: float) -> AsyncIterator[FakePcm]:
+        assert (await _whole(file)).exists()
         self.budgets.append(budget_s)
         yield FakePcm(
             min(self.seconds, budget_s),

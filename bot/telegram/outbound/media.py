@@ -13,8 +13,10 @@ bot: read in place, not copied.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 from telegram import File
@@ -81,6 +83,13 @@ def _in_place(telegram_file: File, landing: Landing) -> None:
     landing.grew(size)
 
 
+def _append(out: BinaryIO, block: bytes) -> None:
+    """Written through to the page cache (off the event loop: a disk may stall) before its
+    landing is told, so that a follower reading the file finds it."""
+    out.write(block)
+    out.flush()
+
+
 class _Partial:
     """A cloud download, as far as it got: each attempt goes on from there."""
 
@@ -108,8 +117,7 @@ class _Partial:
                         kept = block[skip:]
                         skip = max(0, skip - len(block))
                         if kept:
-                            out.write(kept)
-                            out.flush()  # on disk (the page cache) before it is told
+                            await asyncio.to_thread(_append, out, kept)
                             self._landed += len(kept)
                             self._landing.grew(self._landed)
         except httpx.HTTPError as exc:

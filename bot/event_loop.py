@@ -17,9 +17,12 @@ or a timer due sooner than the window, never waits.
 from __future__ import annotations
 
 import asyncio
+import enum
 import selectors
 import time
 from collections.abc import Callable
+
+import uvloop
 
 BUSY_EVENTS_PER_S = 1000.0  # one note streaming at real time brings about ten
 SAMPLE_S = 0.1  # the rate is measured over this long
@@ -59,8 +62,17 @@ class GatheringSelector(selectors.DefaultSelector):
         return ready
 
 
-def new_event_loop(window_s: float) -> asyncio.AbstractEventLoop:
-    """The bot's loop (``window_s`` 0: asyncio's own, polling at once)."""
+class EventLoop(enum.StrEnum):
+    """Which event loop the bot runs on (``BOT_EVENT_LOOP``)."""
+
+    ASYNCIO = "asyncio"  # the standard library's, gathering events by ``window_s``
+    UVLOOP = "uvloop"  # libuv's, through the uvloop package
+
+
+def new_event_loop(kind: EventLoop, window_s: float) -> asyncio.AbstractEventLoop:
+    """The bot's loop (asyncio's with ``window_s`` 0: polling at once)."""
+    if kind is EventLoop.UVLOOP:
+        return uvloop.new_event_loop()
     if window_s <= 0:
         return asyncio.new_event_loop()
     return asyncio.SelectorEventLoop(GatheringSelector(window_s))

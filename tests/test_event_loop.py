@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.config import BotSettings, ConfigError
-from bot.event_loop import SAMPLE_S, GatheringSelector, new_event_loop
+from bot.event_loop import SAMPLE_S, EventLoop, GatheringSelector, new_event_loop
 
 WINDOW_S = 0.001
 
@@ -145,7 +145,7 @@ def test_the_bots_loop_serves_sockets_and_timers() -> None:
         await asyncio.sleep(WINDOW_S / 2)  # a timer shorter than the window still fires
         return answer
 
-    loop = new_event_loop(WINDOW_S)
+    loop = new_event_loop(EventLoop.ASYNCIO, WINDOW_S)
     try:
         assert isinstance(loop, asyncio.SelectorEventLoop)
         assert isinstance(loop._selector, GatheringSelector)  # type: ignore[attr-defined]
@@ -155,7 +155,7 @@ def test_the_bots_loop_serves_sockets_and_timers() -> None:
 
 
 def test_a_window_of_zero_is_asyncios_own_loop() -> None:
-    loop = new_event_loop(0)
+    loop = new_event_loop(EventLoop.ASYNCIO, 0)
     try:
         assert not isinstance(getattr(loop, "_selector", None), GatheringSelector)
     finally:

@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot import audio  # noqa: E402
+from bot.event_loop import EventLoop  # noqa: E402
 from bot.testing.mock_truebar import MockTruebar  # noqa: E402
 from bot.truebar import Credentials, TokenProvider, TruebarClient  # noqa: E402
 from tests.fake_telegram import FakeTelegram, FloodLimits  # noqa: E402
@@ -105,23 +106,10 @@ def lower_doubles_priority(nice: int) -> None:
     os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
 
 
-KEPT_SETTINGS = (
-    "BOT_FFMPEG",
-    "BOT_FFPROBE",
-    "BOT_DECODER_IDLE",
-    "BOT_EVENT_LOOP",
-    "BOT_LOOP_GATHER_MS",
-)
+KEPT_SETTINGS = ("BOT_FFMPEG", "BOT_FFPROBE", "BOT_DECODER_IDLE", "BOT_EVENT_LOOP")
 """The bot's settings taken from the environment: the decoder ./dev bench chose (as
 ./dev run's), and how it is scheduled, to compare (BOT_DECODER_IDLE=false: decoders at
-nice 19; BOT_EVENT_LOOP, BOT_LOOP_GATHER_MS: the event loop, unless --loops says)."""
-
-LOOPS = {
-    "asyncio": {"BOT_EVENT_LOOP": "asyncio", "BOT_LOOP_GATHER_MS": "0"},
-    "gather": {"BOT_EVENT_LOOP": "asyncio", "BOT_LOOP_GATHER_MS": "1"},
-    "uvloop": {"BOT_EVENT_LOOP": "uvloop"},
-}
-"""The event loops --loops compares, as the bot's settings that choose them."""
+nice 19; BOT_EVENT_LOOP: the event loop, unless --loops says)."""
 
 
 class BotProcess:
@@ -148,7 +136,7 @@ class BotProcess:
             "BOT_OPS_PORT": "0",  # several bots in a row; no health endpoint needed
         }
         if loop is not None:
-            self.env |= LOOPS[loop]
+            self.env["BOT_EVENT_LOOP"] = loop
         self.proc: subprocess.Popen[bytes] | None = None
         self.profiler: asyncio.subprocess.Process | None = None
         self.notes: dict[tuple[int, int], dict[str, Any]] = {}
@@ -244,7 +232,7 @@ class Doubles:
     workdir: Path
     server_delay: float
     chat_ids: Iterator[int] = field(default_factory=lambda: iter(range(100_000, 10**9)))
-    loop: str | None = None  # the bots' event loop (LOOPS); None: as the environment says
+    loop: str | None = None  # the bots' BOT_EVENT_LOOP; None: as the environment says
 
     def new_chat(self) -> int:
         chat = next(self.chat_ids)
@@ -782,7 +770,7 @@ def main() -> int:
     parser.add_argument(
         "--loops",
         type=lambda text: text.split(","),
-        help=f"event loops to compare side by side, e.g. {','.join(LOOPS)} "
+        help=f"event loops to compare side by side, e.g. {','.join(EventLoop)} "
         "(default: the one the environment chooses)",
     )
     parser.add_argument(
@@ -792,8 +780,10 @@ def main() -> int:
     )
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     args = parser.parse_args()
-    if unknown := set(args.loops or ()) - set(LOOPS):
-        parser.error(f"--loops: unknown {', '.join(sorted(unknown))}; known: {', '.join(LOOPS)}")
+    if unknown := set(args.loops or ()) - set(EventLoop):
+        parser.error(
+            f"--loops: unknown {', '.join(sorted(unknown))}; known: {', '.join(EventLoop)}"
+        )
     result = asyncio.run(run(args))
     print(report(result))
     args.json.parent.mkdir(parents=True, exist_ok=True)

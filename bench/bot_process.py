@@ -189,6 +189,5 @@ if __name__ == "__main__":
     load_env_file()
     bot_settings = BotSettings.from_env()
     # the loop `python -m bot run` uses
-    chosen = bot_settings.event_loop, bot_settings.loop_gather_s
-    with asyncio.Runner(loop_factory=lambda: new_event_loop(*chosen)) as run:
+    with asyncio.Runner(loop_factory=lambda: new_event_loop(bot_settings.event_loop)) as run:
         run.run(main(bot_settings, TruebarSettings.from_env()))

@@ -578,8 +578,8 @@ async def run_in(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         )
 
     ratio = overhead["30s"]["update_to_first_audio_ms"] / reference["30s"]
-    compared = {"loops": by_loop} if len(loops) > 1 else {}
     to_limit = overhead["30s"]["update_to_first_audio_ms"] / overhead["30s"]["limit_ms"]
+    compared = {"loops": by_loop} if len(loops) > 1 else {}
     return {
         "settings": {
             "quick": quick,

@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import itertools
 import json
 import os
@@ -44,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot import audio  # noqa: E402
+from bot.event_loop import EventLoop  # noqa: E402
 from bot.testing.mock_truebar import MockTruebar  # noqa: E402
 from bot.truebar import Credentials, TokenProvider, TruebarClient  # noqa: E402
 from tests.audio_fixtures import VIDEO_KBPS, make_video_document, speech_wav  # noqa: E402
@@ -105,14 +107,16 @@ def lower_doubles_priority(nice: int) -> None:
     os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
 
 
-KEPT_SETTINGS = ("BOT_FFMPEG", "BOT_FFPROBE", "BOT_DECODER_IDLE", "BOT_LOOP_GATHER_MS")
+KEPT_SETTINGS = ("BOT_FFMPEG", "BOT_FFPROBE", "BOT_DECODER_IDLE", "BOT_EVENT_LOOP")
 """The bot's settings taken from the environment: the decoder ./dev bench chose (as
 ./dev run's), and how it is scheduled, to compare (BOT_DECODER_IDLE=false: decoders at
-nice 19; BOT_LOOP_GATHER_MS=0: the loop polls at once)."""
+nice 19; BOT_EVENT_LOOP: the event loop, unless --loops says)."""
 
 
 class BotProcess:
-    def __init__(self, fake: FakeTelegram, mock: MockTruebar, db: Path, cap: int) -> None:
+    def __init__(
+        self, fake: FakeTelegram, mock: MockTruebar, db: Path, cap: int, loop: str | None = None
+    ) -> None:
         self.env = {
             k: v
             for k, v in os.environ.items()
@@ -132,6 +136,8 @@ class BotProcess:
             "PYTHONPATH": str(ROOT),
             "BOT_OPS_PORT": "0",  # several bots in a row; no health endpoint needed
         }
+        if loop is not None:
+            self.env["BOT_EVENT_LOOP"] = loop
         self.proc: subprocess.Popen[bytes] | None = None
         self.profiler: asyncio.subprocess.Process | None = None
         self.notes: dict[tuple[int, int], dict[str, Any]] = {}
@@ -227,6 +233,7 @@ class Doubles:
     workdir: Path
     server_delay: float
     chat_ids: Iterator[int] = field(default_factory=lambda: iter(range(100_000, 10**9)))
+    loop: str | None = None  # the bots' BOT_EVENT_LOOP; None: as the environment says
 
     def new_chat(self) -> int:
         chat = next(self.chat_ids)
@@ -249,9 +256,13 @@ def ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 1)
 
 
+def r1(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
 async def bot_overhead(d: Doubles, notes: dict[int, Path], cap: int) -> dict[str, Any]:
     """Section 1: one note at a time, a warm bot (token cached), per stage timings."""
-    bot = BotProcess(d.fake, d.mock, d.workdir / "overhead.db", cap)
+    bot = BotProcess(d.fake, d.mock, d.workdir / "overhead.db", cap, d.loop)
     await bot.start()
     results: dict[str, Any] = {}
     try:
@@ -302,7 +313,7 @@ async def video_document(d: Doubles, speech: Path, cap: int) -> dict[str, Any]:
     256 KB of the download, the handshake), as the decoder starts on the file's first
     bytes."""
     video = make_video_document(speech, 19)
-    bot = BotProcess(d.fake, d.mock, d.workdir / "document.db", cap)
+    bot = BotProcess(d.fake, d.mock, d.workdir / "document.db", cap, d.loop)
     await bot.start()
     d.fake.faults.download_bytes_per_s = DOCUMENT_RATE
     try:
@@ -363,7 +374,7 @@ async def visible(d: Doubles, note: Path, seconds: int, cap: int) -> dict[str, A
     final shown; in a private chat (drafts by default) and in a group (edits). Then the
     private note forwarded to another chat, answered from the transcript cache: update →
     final shown, and the Truebar sessions it took (none)."""
-    bot = BotProcess(d.fake, d.mock, d.workdir / "visible.db", cap)
+    bot = BotProcess(d.fake, d.mock, d.workdir / "visible.db", cap, d.loop)
     await bot.start()
     results: dict[str, Any] = {}
     try:
@@ -454,7 +465,7 @@ async def reference_note(d: Doubles, path: Path, http: httpx.AsyncClient) -> flo
 async def token_requests(d: Doubles, note: Path, count: int, cap: int) -> dict[str, int]:
     """Section 2b: token requests for ``count`` notes, bot vs reference."""
     before = sum(d.mock.stats.token_requests.values())
-    bot = BotProcess(d.fake, d.mock, d.workdir / "tokens.db", cap)
+    bot = BotProcess(d.fake, d.mock, d.workdir / "tokens.db", cap, d.loop)
     await bot.start()
     keys = []
     for _ in range(count):
@@ -493,7 +504,7 @@ async def concurrency(
     d: Doubles, note: Path, seconds: int, n: int, cap: int, force_gc: bool = False
 ) -> dict[str, Any]:
     """Section 3: ``n`` notes at once, each in its own chat, in a fresh bot process."""
-    bot = BotProcess(d.fake, d.mock, d.workdir / f"conc{n}.db", cap)
+    bot = BotProcess(d.fake, d.mock, d.workdir / f"conc{n}.db", cap, d.loop)
     await bot.start()
     doubles_cpu = cpu_seconds()
     content = note.read_bytes()
@@ -526,15 +537,18 @@ async def concurrency(
         "peak_truebar_sessions": d.mock.stats.peak_sessions,
         "latency_p50_ms": ms(statistics.median(latencies)),
         "latency_p95_ms": ms(sorted(latencies)[int(0.95 * (len(latencies) - 1))]),
+        "loop_lag_p50_ms": round(stats["loop_lag_ms"]["p50"], 2),
         "loop_lag_p99_ms": round(stats["loop_lag_ms"]["p99"], 1),
         "loop_lag_max_ms": round(stats["loop_lag_ms"]["max"], 1),
-        "loop_busy_p99_ms": round(stats["loop_busy_ms"]["p99"], 1),
-        "loop_busy_max_ms": round(stats["loop_busy_ms"]["max"], 1),
+        "loop_busy_p99_ms": r1(stats["loop_busy_ms"]["p99"]),  # None on uvloop
+        "loop_busy_max_ms": r1(stats["loop_busy_ms"]["max"]),
         "gc_pause_max_ms": round(stats["gc_pause_max_ms"], 1),
         "gc_pause_cpu_max_ms": round(stats["gc_pause_cpu_max_ms"], 1),
         "gc_full_collections": stats["gc_full_collections"],
         "gc_forced_full_ms": round(stats["gc_forced_full_ms"], 1),
-        "loop_iterations_per_audio_minute": round(stats["loop_iterations"] / minutes),
+        "loop_iterations_per_audio_minute": (
+            None if stats["loop_iterations"] is None else round(stats["loop_iterations"] / minutes)
+        ),
         "peak_rss_mb": round(stats["maxrss_mb"], 1),
         "ffmpeg_peak_rss_mb": round(stats["ffmpeg_maxrss_mb"], 1),
         # CPU from "ready" on: start-up (imports) is not per-minute work
@@ -542,6 +556,7 @@ async def concurrency(
             (stats["cpu_s"] - stats["ready_cpu_s"] + stats["ffmpeg_cpu_s"]) / minutes, 3
         ),
         "bot_cpu_s_per_audio_minute": round((stats["cpu_s"] - stats["ready_cpu_s"]) / minutes, 3),
+        "bot_cpu_ms_per_note": round((stats["cpu_s"] - stats["ready_cpu_s"]) / n * 1000, 1),
         # the doubles share the machine with the bot: their CPU is what the bot competed with
         "doubles_cpu_s_per_audio_minute": round(doubles_cpu / minutes, 3),
     }
@@ -572,6 +587,7 @@ async def run_in(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     visible_seconds = 5 if quick else 30
     token_notes = 20 if quick else 100
     notes = {s: make_note(workdir, s) for s in {*overhead_lengths, conc_seconds, visible_seconds}}
+    loops: list[str | None] = list(args.loops or [None])
 
     lower_doubles_priority(args.doubles_nice)
     async with FakeTelegram(limits=FloodLimits()) as fake, MockTruebar() as mock:
@@ -581,22 +597,40 @@ async def run_in(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         fake.faults.latency_s = args.telegram_delay
         d = Doubles(fake, mock, workdir, args.server_delay)
         d.chat_ids = iter(range(100_000, 10**9))
+        # with --loops, each section runs under each loop in turn (the loops see the same
+        # machine at about the same time), each loop's bots in a folder of its own
+        on = {loop: on_loop(d, loop) for loop in loops}
+        by_loop: dict[str | None, dict[str, Any]] = {loop: {"concurrency": []} for loop in loops}
 
-        overhead = await bot_overhead(d, {s: notes[s] for s in overhead_lengths}, args.cap)
-        seen = await visible(d, notes[visible_seconds], visible_seconds, args.cap)
+        for loop in loops:
+            by_loop[loop]["overhead"] = await bot_overhead(
+                on[loop], {s: notes[s] for s in overhead_lengths}, args.cap
+            )
+        for loop in loops:
+            by_loop[loop]["visible"] = await visible(
+                on[loop], notes[visible_seconds], visible_seconds, args.cap
+            )
+        d = on[loops[0]]
         document = await video_document(d, speech_wav(workdir, name="document.wav"), args.cap)
         async with httpx.AsyncClient(timeout=60) as http:
             reference = {
                 f"{s}s": ms(await reference_note(d, notes[s], http)) for s in overhead_lengths
             }
         tokens = await token_requests(d, notes[5], token_notes, args.cap)
-        conc = [
-            await concurrency(d, notes[conc_seconds], conc_seconds, n, args.cap, args.force_gc)
-            for n in levels
-        ]
+        for n in levels:
+            for loop in loops:
+                by_loop[loop]["concurrency"].append(
+                    await concurrency(
+                        on[loop], notes[conc_seconds], conc_seconds, n, args.cap, args.force_gc
+                    )
+                )
+        overhead, seen, conc = (
+            by_loop[loops[0]][k] for k in ("overhead", "visible", "concurrency")
+        )
 
     ratio = overhead["30s"]["update_to_first_audio_ms"] / reference["30s"]
     to_limit = overhead["30s"]["update_to_first_audio_ms"] / overhead["30s"]["limit_ms"]
+    compared = {"loops": by_loop} if len(loops) > 1 else {}
     return {
         "settings": {
             "quick": quick,
@@ -606,6 +640,7 @@ async def run_in(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "doubles_nice": args.doubles_nice,
             "session_cap": args.cap,
             "cpus": os.cpu_count(),
+            "loops": loops,
         },
         "overhead": overhead,
         "visible": seen,
@@ -615,7 +650,17 @@ async def run_in(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "first_audio_to_limit_30s": round(to_limit, 3),
         "token_requests": tokens,
         "concurrency": conc,
+        **compared,
     }
+
+
+def on_loop(d: Doubles, loop: str | None) -> Doubles:
+    """The doubles as seen by bots on ``loop``: the same services and chat ids."""
+    if loop is None:
+        return d
+    workdir = d.workdir / loop
+    workdir.mkdir()
+    return dataclasses.replace(d, workdir=workdir, loop=loop)
 
 
 def report(result: dict[str, Any]) -> str:
@@ -699,7 +744,58 @@ def report(result: dict[str, Any]) -> str:
             ],
         )
     )
+    if "loops" in result:
+        out.append(loops_report(result["loops"]))
     return "\n".join(out)
+
+
+def loops_report(by_loop: dict[str, dict[str, Any]]) -> str:
+    """The figures that differ between event loops, side by side."""
+    single = [
+        {
+            "loop": loop,
+            **{
+                f"first_audio_{k}_ms": v["update_to_first_audio_ms"]
+                for k, v in r["overhead"].items()
+            },
+            "first_words_private_ms": r["visible"]["private"]["first_words_visible_ms"],
+            "first_words_group_ms": r["visible"]["group"]["first_words_visible_ms"],
+        }
+        for loop, r in by_loop.items()
+    ]
+    levels = len(next(iter(by_loop.values()))["concurrency"])
+    loaded = [
+        {"loop": loop, **{k: "n/a" if v is None else v for k, v in r["concurrency"][i].items()}}
+        for i in range(levels)
+        for loop, r in by_loop.items()
+    ]
+    return "\n".join(
+        [
+            table(
+                "Event loops: one note at a time (update→first audio, first words shown)",
+                single,
+                list(single[0]),
+            ),
+            table(
+                "Event loops under load (n/a: not measured on that loop)",
+                loaded,
+                [
+                    "notes",
+                    "loop",
+                    "latency_p50_ms",
+                    "loop_lag_p50_ms",
+                    "loop_lag_p99_ms",
+                    "loop_lag_max_ms",
+                    "loop_busy_p99_ms",
+                    "bot_cpu_ms_per_note",
+                    "bot_cpu_s_per_audio_minute",
+                    "cpu_s_per_audio_minute",
+                    "peak_rss_mb",
+                    "loop_iterations_per_audio_minute",
+                ],
+            ),
+        ]
+    )
 
 
 def main() -> int:
@@ -734,12 +830,22 @@ def main() -> int:
     parser.add_argument("--cap", type=int, default=64, help="BOT_MAX_SESSIONS for the bot")
     parser.add_argument("--levels", type=int, nargs="*", help="concurrency levels to run")
     parser.add_argument(
+        "--loops",
+        type=lambda text: text.split(","),
+        help=f"event loops to compare side by side, e.g. {','.join(EventLoop)} "
+        "(default: the one the environment chooses)",
+    )
+    parser.add_argument(
         "--force-gc",
         action="store_true",
         help="at each level, a full garbage collection forced once most sessions are open",
     )
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     args = parser.parse_args()
+    if unknown := set(args.loops or ()) - set(EventLoop):
+        parser.error(
+            f"--loops: unknown {', '.join(sorted(unknown))}; known: {', '.join(EventLoop)}"
+        )
     result = asyncio.run(run(args))
     print(report(result))
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -78,7 +78,7 @@ def run_bot() -> int:
     """``python -m bot run``: settings from the environment, signals for a clean stop."""
     settings = BotSettings.from_env()  # raises ConfigError with a clear message
     truebar = TruebarSettings.from_env()
-    with asyncio.Runner(loop_factory=lambda: new_event_loop(settings.loop_gather_s)) as runner:
+    with asyncio.Runner(loop_factory=lambda: new_event_loop(settings.event_loop)) as runner:
         runner.run(_until_signalled(settings, truebar))
     return 0
 

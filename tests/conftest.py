@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 
 import asyncpg
@@ -11,6 +12,7 @@ import pytest
 
 from bot.audio import Decoder
 from bot.config import DecoderSettings, FloodSettings
+from bot.event_loop import new_event_loop
 from bot.testing.mock_truebar import MockTruebar
 from bot.truebar import TruebarClient
 from tests import audio_fixtures as af
@@ -29,6 +31,13 @@ from tests.fake_telegram import FakeTelegram
 
 # PostgreSQL for the store and replica tests; .ci/run starts a local server when none runs.
 PG_URL = os.environ.get("BOT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """Every async test runs on the loop the bot runs on (bot/event_loop.py's default)."""
+    return {"uvloop": new_event_loop}
 
 
 @pytest.fixture(scope="session")

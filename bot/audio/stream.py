@@ -292,7 +292,8 @@ class _Feed:
                 while not complete:
                     landed, complete = await self._file.past(offset)
                     while offset < landed:
-                        block = source.read(min(FEED_BYTES, landed - offset))
+                        size = min(FEED_BYTES, landed - offset)
+                        block = await asyncio.to_thread(source.read, size)  # a disk may stall
                         if not block:
                             raise OSError("the file shrank while it downloaded")
                         stdin.write(block)

@@ -282,3 +282,42 @@ async def test_a_status_draft_waiting_for_its_slot_goes_out_with_the_newest_word
                 live.close()
         drafts = [call.params["text"] for call in fake.calls_to("sendMessageDraft")]
     assert drafts == [EN.queued(4)]
+
+
+async def test_words_waiting_for_a_draft_slot_when_the_note_ends_are_not_drafted() -> None:
+    """The final comes while the newest words wait for their draft slot: they are not
+    drafted after all (the final message shows them), so the final is not held back by
+    the slot and a draft's round trip."""
+    from telegram.ext import ExtBot
+
+    from bot.core.note import Target
+    from bot.core.side_by_side import together
+    from bot.telegram.outbound.draft_pacing import DraftPacing
+    from bot.telegram.outbound.flood import FloodGate
+    from bot.telegram.outbound.live_text import LiveText
+    from bot.telegram.outbound.rate_limiter import FloodLimiter
+    from bot.telegram.outbound.ways import Drafts, DraftSupport, EditedReply
+    from tests.bot_harness import FAST_FLOOD, FAST_LIMITS
+
+    pacing = DraftPacing(interval_s=0.5)  # the chat's next draft half a second after one
+    async with FakeTelegram(limits=FAST_LIMITS) as fake:
+        fake.add_chat(PRIVATE, "private")
+        async with ExtBot(
+            fake.token,
+            base_url=fake.base_url,
+            rate_limiter=FloodLimiter(FloodGate(FAST_FLOOD), drafts=pacing),
+        ) as bot:
+            reply = EditedReply(bot, Target(PRIVATE, message_id=7), None)
+            live = LiveText(Drafts(bot, reply, DraftSupport(pacing)), EN, bot)
+            async with together() as group:
+                group.create_task(live.run())
+                live.show("Hello")
+                await live.placed()
+                live.show("Hello world")  # waits for the chat's next slot
+                await asyncio.sleep(0)
+                live.close()
+                ended = asyncio.get_running_loop().time()
+            closed_after_s = asyncio.get_running_loop().time() - ended
+        drafts = [call.params["text"] for call in fake.calls_to("sendMessageDraft")]
+    assert drafts == ["Hello"]
+    assert closed_after_s < 0.4  # not the rest of the half second

@@ -62,8 +62,9 @@ class LiveWay(Protocol):
         """How long the answer waits for the first words to carry them before it is placed
         with the status (0: placed with the first text, at once)."""
 
-    async def ready(self) -> None:
-        """Until the next text may go (a slot booked in turn), so that it is the newest."""
+    def book_slot(self) -> float:
+        """Book the next text's slot (in turn): seconds until it may go, so that what
+        goes then is the newest (0: paced in the request path)."""
 
     async def place(self, text: str) -> None:
         """Show the first text: the answer exists afterwards (or the note's first status
@@ -120,7 +121,7 @@ class LiveText:
             await self._until(lambda: self._pending is not None)
             if self._pending is None or not await self._words_waited_for():
                 return  # nothing was to be shown, or the final will be the first message
-            await self._way.ready()
+            await self._slot()
             first, self._pending = self._pending, None
             async with in_core_terms():
                 await self._way.place(first)
@@ -135,13 +136,21 @@ class LiveText:
                         await self._changed.wait()
             except TimeoutError:  # nothing new for a while: the same text again
                 self._pending = self._shown
-            if self._closing:
+            if self._closing or not await self._slot():
                 return
-            await self._way.ready()
             text, self._pending = self._pending, None
             if text is None or (text == self._shown and refresh is None):
                 continue
             await self._interim(text)
+
+    async def _slot(self) -> bool:
+        """Wait for the way's next slot; False if the note ended meanwhile (its final
+        shows the words next, not held back by this slot and a draft's round trip)."""
+        if (wait_s := self._way.book_slot()) > 0:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait_s):
+                    await self._until(lambda: False)
+        return not self._closing
 
     async def _words_waited_for(self) -> bool:
         """For a way that waits for the first words: until they come, its moment has

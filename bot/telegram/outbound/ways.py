@@ -20,7 +20,6 @@ told which calls are interims (:class:`~bot.telegram.outbound.rate_limiter.Send`
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import time
@@ -135,8 +134,9 @@ class EditedReply:
     def refresh_every_s(self) -> float | None:
         return None
 
-    async def ready(self) -> None:
-        """Edits are paced in the request path: newer text waits here meanwhile."""
+    def book_slot(self) -> float:
+        """Edits are paced in the request path: nothing to wait for here."""
+        return 0.0
 
     async def place(self, text: str) -> None:
         """The live answer's first text, with the stop button if it has one."""
@@ -341,8 +341,9 @@ class GuestAnswer:
     def placed(self) -> bool:
         return self.inline_message_id is not None
 
-    async def ready(self) -> None:
+    def book_slot(self) -> float:
         """Inline edits are paced in the request path, like a group's."""
+        return 0.0
 
     async def place(self, text: str) -> None:
         query = self.target.guest_query_id
@@ -463,13 +464,12 @@ class Drafts:
         """A draft takes no message slot: the status shows at once."""
         return 0.0
 
-    async def ready(self) -> None:
-        """Book the chat's next draft slot and wait for it here, so that the draft then
-        carries the freshest words (the rate limiter finds the slot due)."""
-        if self._edits is None:
-            slot = self._support.pacing.book(self.chat_id)
-            if (wait := slot - time.monotonic()) > 0:
-                await asyncio.sleep(wait)
+    def book_slot(self) -> float:
+        """Book the chat's next draft slot, to be waited for by the caller, so that the
+        draft then carries the freshest words (the rate limiter finds the slot due)."""
+        if self._edits is not None:
+            return 0.0
+        return max(0.0, self._support.pacing.book(self.chat_id) - time.monotonic())
 
     async def place(self, text: str) -> None:
         """The status as a draft. Only a refusal of the answer itself is raised: a draft

@@ -113,9 +113,7 @@ class ExportMenu:
     async def _ask_language(self, press: Press) -> None:
         """The languages the note has not been transcribed in yet, to choose from."""
         chat_id, tx = press.chat.id, press.tx
-        known = await self._job(chat_id, press.keyboard.note_id)
-        if known is None:
-            await press.stale()
+        if (known := await self._pressed_note(press)) is None:
             return
         root = _root(known)
         try:
@@ -133,9 +131,7 @@ class ExportMenu:
     async def _choice(self, press: Press) -> None:
         """A language chosen on the prompt: the original note again, in it."""
         chat_id, tx = press.chat.id, press.tx
-        known = await self._job(chat_id, press.keyboard.note_id)
-        if known is None:
-            await press.stale()
+        if (known := await self._pressed_note(press)) is None:
             return
         try:
             tags = await self._languages.streaming_tags()
@@ -154,9 +150,7 @@ class ExportMenu:
         """The languages the speech service translates the note's language into, less
         those it was translated into already, to choose from."""
         chat_id, tx = press.chat.id, press.tx
-        known = await self._job(chat_id, press.keyboard.note_id)
-        if known is None:
-            await press.stale()
+        if (known := await self._pressed_note(press)) is None:
             return
         root = _root(known)
         found = await self._translations(chat_id, root, known)
@@ -173,9 +167,7 @@ class ExportMenu:
     async def _translation(self, press: Press) -> None:
         """A language chosen to translate into: the original note again, translated."""
         chat_id, tx = press.chat.id, press.tx
-        known = await self._job(chat_id, press.keyboard.note_id)
-        if known is None:
-            await press.stale()
+        if (known := await self._pressed_note(press)) is None:
             return
         found = await self._translations(chat_id, _root(known), known)
         if found is None:
@@ -206,9 +198,7 @@ class ExportMenu:
 
     async def _again(self, press: Press) -> None:
         """The note again, as it was transcribed (its transcript is no longer kept)."""
-        known = await self._job(press.chat.id, press.keyboard.note_id)
-        if known is None:
-            await press.stale()
+        if (known := await self._pressed_note(press)) is None:
             return
         await self._rerun(press, known, known.note.asr_tag)
 
@@ -301,8 +291,14 @@ class ExportMenu:
             done.add(_language(first.note.asr_tag))
         return [t for t in tags if _language(t) not in done]
 
-    async def _job(self, chat_id: int, note_id: int | None) -> LedgerEntry | None:
-        return None if note_id is None else await self._ledger.entry((chat_id, note_id))
+    async def _pressed_note(self, press: Press) -> LedgerEntry | None:
+        """The note the pressed keyboard belongs to; None (the press answered as stale) if
+        the ledger no longer has it."""
+        note_id = press.keyboard.note_id
+        known = None if note_id is None else await self._ledger.entry((press.chat.id, note_id))
+        if known is None:
+            await press.stale()
+        return known
 
 
 def _root(known: LedgerEntry) -> int:

@@ -24,10 +24,6 @@ class Arrival:
     def path(self) -> Path:
         return self._path
 
-    @property
-    def complete(self) -> bool:
-        return self._complete
-
     # -- told by the download --------------------------------------------------------------
 
     def at(self, path: Path) -> None:
@@ -57,12 +53,6 @@ class Arrival:
             if self._complete or self._landed > offset:
                 return self._landed, self._complete
             await self._changed.wait()
-
-    async def whole(self) -> Path:
-        """Wait for all of the file; where it is."""
-        while not self._complete:
-            await self.past(self._landed)
-        return self._path
 
     def _wake(self) -> None:
         self._changed.set()

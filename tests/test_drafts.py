@@ -5,18 +5,29 @@ answered exactly once."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from telegram.ext import ExtBot
 
 from bot.config import BotSettings, FloodSettings, PrivateLive
+from bot.core.note import Target
+from bot.core.side_by_side import together
+from bot.telegram.outbound.draft_pacing import DraftPacing
+from bot.telegram.outbound.flood import FloodGate
+from bot.telegram.outbound.live_text import LiveText
+from bot.telegram.outbound.rate_limiter import FloodLimiter
+from bot.telegram.outbound.ways import Drafts, DraftSupport, EditedReply
 from bot.telegram.texts import texts_for
 from bot.testing.mock_truebar import MockTruebar
 from tests.bot_harness import (
     ADMIN,
+    FAST_FLOOD,
+    FAST_LIMITS,
     GROUP,
     OTHER,
     PRIVATE,
@@ -223,8 +234,6 @@ class Clock:
 
 
 def test_draft_slots_are_shared_in_turn_under_the_global_rate() -> None:
-    from bot.telegram.outbound.draft_pacing import DraftPacing
-
     clock = Clock()
     pacing = DraftPacing(interval_s=0.25, per_second=30, clock=clock)
     first = [pacing.book(chat) for chat in range(60)]  # sixty chats want a draft now
@@ -238,8 +247,6 @@ def test_draft_slots_are_shared_in_turn_under_the_global_rate() -> None:
 
 
 def test_a_lone_chat_drafts_every_interval() -> None:
-    from bot.telegram.outbound.draft_pacing import DraftPacing
-
     clock = Clock()
     pacing = DraftPacing(interval_s=0.25, per_second=30, clock=clock)
     slots = []
@@ -249,21 +256,10 @@ def test_a_lone_chat_drafts_every_interval() -> None:
     assert slots == pytest.approx([100.0, 100.25, 100.5, 100.75])
 
 
-async def test_a_status_draft_waiting_for_its_slot_goes_out_with_the_newest_words() -> None:
-    """In a burst a note's status waits its turn for a draft slot; what changed meanwhile
-    (its place in line, its first words) goes out in that one draft, not in a second."""
-    from telegram.ext import ExtBot
-
-    from bot.core.note import Target
-    from bot.core.side_by_side import together
-    from bot.telegram.outbound.draft_pacing import DraftPacing
-    from bot.telegram.outbound.flood import FloodGate
-    from bot.telegram.outbound.live_text import LiveText
-    from bot.telegram.outbound.rate_limiter import FloodLimiter
-    from bot.telegram.outbound.ways import Drafts, DraftSupport, EditedReply
-    from tests.bot_harness import FAST_FLOOD, FAST_LIMITS
-
-    pacing = DraftPacing(per_second=4)  # a slot every quarter second, over all chats
+@contextlib.asynccontextmanager
+async def live_drafts(pacing: DraftPacing) -> AsyncIterator[tuple[FakeTelegram, LiveText]]:
+    """A private chat's live text as drafts, paced by ``pacing`` through the bot's rate
+    limiter, against the fake Bot API; its loop runs until the block ends."""
     async with FakeTelegram(limits=FAST_LIMITS) as fake:
         fake.add_chat(PRIVATE, "private")
         async with ExtBot(
@@ -271,16 +267,24 @@ async def test_a_status_draft_waiting_for_its_slot_goes_out_with_the_newest_word
             base_url=fake.base_url,
             rate_limiter=FloodLimiter(FloodGate(FAST_FLOOD), drafts=pacing),
         ) as bot:
-            pacing.book(OTHER)  # another chat's draft has the next slot
             reply = EditedReply(bot, Target(PRIVATE, message_id=7), None)
             live = LiveText(Drafts(bot, reply, DraftSupport(pacing)), EN, bot)
             async with together() as group:
                 group.create_task(live.run())
-                live.show(EN.queued(5))
-                live.show(EN.queued(4))
-                await live.placed()
-                live.close()
-        drafts = [call.params["text"] for call in fake.calls_to("sendMessageDraft")]
+                yield fake, live
+
+
+async def test_a_status_draft_waiting_for_its_slot_goes_out_with_the_newest_words() -> None:
+    """In a burst a note's status waits its turn for a draft slot; what changed meanwhile
+    (its place in line, its first words) goes out in that one draft, not in a second."""
+    pacing = DraftPacing(per_second=4)  # a slot every quarter second, over all chats
+    async with live_drafts(pacing) as (fake, live):
+        pacing.book(OTHER)  # another chat's draft has the next slot
+        live.show(EN.queued(5))
+        live.show(EN.queued(4))
+        await live.placed()
+        live.close()
+    drafts = [call.params["text"] for call in fake.calls_to("sendMessageDraft")]
     assert drafts == [EN.queued(4)]
 
 
@@ -288,36 +292,15 @@ async def test_words_waiting_for_a_draft_slot_when_the_note_ends_are_not_drafted
     """The final comes while the newest words wait for their draft slot: they are not
     drafted after all (the final message shows them), so the final is not held back by
     the slot and a draft's round trip."""
-    from telegram.ext import ExtBot
-
-    from bot.core.note import Target
-    from bot.core.side_by_side import together
-    from bot.telegram.outbound.draft_pacing import DraftPacing
-    from bot.telegram.outbound.flood import FloodGate
-    from bot.telegram.outbound.live_text import LiveText
-    from bot.telegram.outbound.rate_limiter import FloodLimiter
-    from bot.telegram.outbound.ways import Drafts, DraftSupport, EditedReply
-    from tests.bot_harness import FAST_FLOOD, FAST_LIMITS
-
     pacing = DraftPacing(interval_s=0.5)  # the chat's next draft half a second after one
-    async with FakeTelegram(limits=FAST_LIMITS) as fake:
-        fake.add_chat(PRIVATE, "private")
-        async with ExtBot(
-            fake.token,
-            base_url=fake.base_url,
-            rate_limiter=FloodLimiter(FloodGate(FAST_FLOOD), drafts=pacing),
-        ) as bot:
-            reply = EditedReply(bot, Target(PRIVATE, message_id=7), None)
-            live = LiveText(Drafts(bot, reply, DraftSupport(pacing)), EN, bot)
-            async with together() as group:
-                group.create_task(live.run())
-                live.show("Hello")
-                await live.placed()
-                live.show("Hello world")  # waits for the chat's next slot
-                await asyncio.sleep(0)
-                live.close()
-                ended = asyncio.get_running_loop().time()
-            closed_after_s = asyncio.get_running_loop().time() - ended
-        drafts = [call.params["text"] for call in fake.calls_to("sendMessageDraft")]
+    async with live_drafts(pacing) as (fake, live):
+        live.show("Hello")
+        await live.placed()
+        live.show("Hello world")  # waits for the chat's next slot
+        await asyncio.sleep(0)
+        live.close()
+        ended = asyncio.get_running_loop().time()
+    closed_after_s = asyncio.get_running_loop().time() - ended
+    drafts = [call.params["text"] for call in fake.calls_to("sendMessageDraft")]
     assert drafts == ["Hello"]
     assert closed_after_s < 0.4  # not the rest of the half second

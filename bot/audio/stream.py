@@ -296,6 +296,8 @@ class _Feed:
                         block = await asyncio.to_thread(source.read, size)  # a disk may stall
                         if not block:
                             raise OSError("the file shrank while it downloaded")
+                        if stdin.is_closing():  # the decoder ended while the block was read
+                            return
                         stdin.write(block)
                         await stdin.drain()
                         self._child.fed()

@@ -266,7 +266,7 @@ class BotSettings:
     group_words_wait_s: float = 1.5  # a group's reply waits this long for the first words
     stages_cache_s: float = 600.0
     shutdown_grace_s: float = 30.0
-    event_loop: EventLoop = EventLoop.UVLOOP
+    event_loop: EventLoop = EventLoop.ASYNCIO
     max_job_age_s: float = 6 * 3600.0
     max_attempts: int = 5
     store_retry_s: float = 20.0  # a write to the ledger is retried this long in an outage
@@ -330,7 +330,7 @@ class BotSettings:
             group_words_wait_s=e.number("BOT_GROUP_WORDS_WAIT", 1.5, maximum=10.0),
             stages_cache_s=e.number("BOT_STAGES_CACHE", 600.0),
             shutdown_grace_s=e.number("BOT_SHUTDOWN_GRACE", 30.0),
-            event_loop=e.choice("BOT_EVENT_LOOP", EventLoop, EventLoop.UVLOOP),
+            event_loop=e.choice("BOT_EVENT_LOOP", EventLoop, EventLoop.ASYNCIO),
             max_job_age_s=e.number("BOT_MAX_JOB_AGE", 6 * 3600.0, minimum=1.0),
             max_attempts=e.integer("BOT_MAX_ATTEMPTS", 5, minimum=1),
             store_retry_s=e.number("BOT_STORE_RETRY", 20.0),

@@ -1,6 +1,10 @@
-"""The bot's event loop: uvloop's (asyncio's interface on libuv) unless
-``BOT_EVENT_LOOP=asyncio`` asks for the standard library's own, a fallback that needs
-nothing but Python should uvloop ever misbehave on a host.
+"""The bot's event loop: the standard library's own unless ``BOT_EVENT_LOOP=uvloop`` asks
+for uvloop's (asyncio's interface on libuv; a lower loop lag under load, docs/performance.md).
+
+asyncio's loop is the default because uvloop's pipe transports close a pipe's descriptor
+twice (libuv closes it, then the file object it was made from), and the decoders are
+spawned from worker threads: a descriptor number a new decoder had just been given was
+closed under it (``EBADF`` in ``subprocess.Popen``, seen in the 200-note test).
 
 The bench compares them (``./dev bench --loops uvloop,asyncio``; docs/performance.md).
 """
@@ -20,7 +24,7 @@ class EventLoop(enum.StrEnum):
     ASYNCIO = "asyncio"
 
 
-def new_event_loop(kind: EventLoop = EventLoop.UVLOOP) -> asyncio.AbstractEventLoop:
+def new_event_loop(kind: EventLoop = EventLoop.ASYNCIO) -> asyncio.AbstractEventLoop:
     """A new loop of ``kind``, for ``asyncio.Runner(loop_factory=...)``."""
     if kind is EventLoop.ASYNCIO:
         return asyncio.new_event_loop()

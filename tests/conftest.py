@@ -37,7 +37,7 @@ def pytest_asyncio_loop_factories(
     config: pytest.Config, item: pytest.Item
 ) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
     """Every async test runs on the loop the bot runs on (bot/event_loop.py's default)."""
-    return {"uvloop": new_event_loop}
+    return {"asyncio": new_event_loop}
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
-"""The bot's event loop (bot/event_loop.py): uvloop's unless BOT_EVENT_LOOP=asyncio asks
-for the standard library's, either serving what the bot needs of it; the tests run on
+"""The bot's event loop (bot/event_loop.py): the standard library's unless
+BOT_EVENT_LOOP=uvloop asks for uvloop's, either serving what the bot needs of it; the tests run on
 the bot's (tests/conftest.py)."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from bot.event_loop import EventLoop, new_event_loop
 
 
 async def test_the_tests_run_on_the_bots_loop() -> None:
-    assert isinstance(asyncio.get_running_loop(), uvloop.Loop)
+    assert not isinstance(asyncio.get_running_loop(), uvloop.Loop)
 
 
 async def what_the_bot_does() -> tuple[bytes, bytes]:
@@ -67,8 +67,8 @@ def test_each_loop_serves_sockets_pipes_and_timers(kind: EventLoop) -> None:
 
 def test_the_loop_is_chosen_by_name() -> None:
     env = {"TELEGRAM_BOT_TOKEN": "1:a"}
-    assert BotSettings.from_env(env).event_loop is EventLoop.UVLOOP
-    fallback = BotSettings.from_env(env | {"BOT_EVENT_LOOP": "asyncio"})
-    assert fallback.event_loop is EventLoop.ASYNCIO
+    assert BotSettings.from_env(env).event_loop is EventLoop.ASYNCIO
+    chosen = BotSettings.from_env(env | {"BOT_EVENT_LOOP": "uvloop"})
+    assert chosen.event_loop is EventLoop.UVLOOP
     with pytest.raises(ConfigError, match="BOT_EVENT_LOOP must be uvloop or asyncio"):
         BotSettings.from_env(env | {"BOT_EVENT_LOOP": "gather"})

@@ -217,6 +217,28 @@ async def test_a_storage_outage_neither_answers_a_note_twice_nor_loses_one(
     assert len(mock_truebar.stats.sessions) == 6  # each note streamed once
 
 
+async def test_a_reply_the_store_cannot_record_does_not_hold_the_answer(
+    fake: FakeTelegram, mock_truebar: MockTruebar, tmp_path: Path, voice_note: Path
+) -> None:
+    """Recording which message answers a note fails (the store is failing, and would for
+    longer than the test waits): the words still go on to the final at once, and the
+    Truebar session is not kept open waiting for the store."""
+    settings = bot_settings(fake, tmp_path / "bot.db", store_retry_s=600)
+    stores: list[FlakyStore] = []
+
+    def flaky(storage: Storage) -> Storage:
+        stores.append(FlakyStore(storage))
+        return stores[0].storage
+
+    async with running_bot(settings, truebar_settings(mock_truebar), wrap_store=flaky) as bot:
+        (store,) = stores
+        store.failing = frozenset({"ledger.record_placeholder"})
+        note = fake.send_voice(GROUP, USER, voice_note.read_bytes())["message_id"]
+        assert await bot.done(GROUP, note) == "transcribed"
+        assert store.refused["ledger.record_placeholder"] >= 1
+    assert reply(fake, GROUP, note).text == expected_transcript(mock_truebar)
+
+
 async def test_a_note_arriving_in_a_long_storage_outage_is_told_once_to_send_it_again(
     fake: FakeTelegram,
     mock_truebar: MockTruebar,

@@ -51,6 +51,7 @@ class FlakyStore:
     def __init__(self, inner: Storage) -> None:
         self.writes_fail = False
         self.reads_fail = False
+        self.failing: frozenset[str] = frozenset()  # calls refused whatever the switches say
         self.refused: Counter[str] = Counter()  # "concern.method" → calls refused so far
         self._refusal = asyncio.Event()
         self._error: Callable[[], Exception] = (
@@ -77,7 +78,7 @@ class FlakyStore:
 
     def check(self, call: str, reads: bool) -> None:
         """Raise the backend's error if calls of this kind fail now."""
-        if self.reads_fail if reads else self.writes_fail:
+        if call in self.failing or (self.reads_fail if reads else self.writes_fail):
             self.refused[call] += 1
             self._refusal.set()
             raise self._error()

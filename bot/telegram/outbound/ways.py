@@ -68,15 +68,23 @@ class Sent:
     markup_message_id: int | None = None
 
 
+RECORD_WITHIN_S = 1.0
+"""How long recording the answer's message is tried: long enough for a passing error,
+short enough that a storage outage does not hold the live answer (and the Truebar session
+waiting for it) for the whole of ``BOT_STORE_RETRY``."""
+
+
 class Recorder:
-    """Tells the ledger which message answers a note, the moment it exists. The message
-    is out: failing to record it (after trying through a storage outage) is logged, not
-    raised — failing the note would only send another."""
+    """Tells the ledger which message answers a note, the moment it exists, so that an
+    attempt after a crash continues it. The message is out: failing to record it is
+    logged, not raised (failing the note would only send another), and not tried for
+    long: the note's end is recorded however long the store takes, and only a crash
+    before that would send its answer again."""
 
     def __init__(self, ledger: Ledger, key: NoteKey, store_retry_s: float) -> None:
         self._ledger = ledger
         self._key = key
-        self._retry_s = store_retry_s
+        self._retry_s = min(store_retry_s, RECORD_WITHIN_S)
 
     async def message(self, message_id: int) -> None:
         await self._record(

@@ -329,10 +329,14 @@ class Child:
 
 
 async def _writer(pipe: IO[bytes] | None) -> asyncio.StreamWriter:
-    """An asyncio writer on the child's stdin (``drain`` waits while its pipe is full)."""
+    """An asyncio writer on the child's stdin whose ``drain`` waits until what was written
+    is in the pipe: the pipe is the only buffer (the transport's own would hold up to
+    twice its 64 KiB mark more of every decoder's file in the bot's memory while ffmpeg
+    takes its time)."""
     assert pipe is not None
     loop = asyncio.get_running_loop()
     transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, pipe)
+    transport.set_write_buffer_limits(high=0)
     return asyncio.StreamWriter(transport, protocol, None, loop)
 
 

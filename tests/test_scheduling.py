@@ -14,20 +14,9 @@ async def turn(ticket: Ticket) -> None:
         pass
 
 
-async def settle_down() -> None:
-    """Let every waiting note's loop see what changed."""
-    for _ in range(5):
-        await asyncio.sleep(0)
-
-
-def watch(ticket: Ticket, seen: list[int]) -> asyncio.Task[None]:
-    """Collect each place in line the ticket is told, until its turn."""
-
-    async def collect() -> None:
-        async for place in ticket.places():
-            seen.append(place)
-
-    return asyncio.create_task(collect())
+async def place_now(ticket: Ticket) -> int | None:
+    """The place ``ticket.places()`` tells first (None: it waits no more)."""
+    return await anext(aiter(ticket.places()), None)
 
 
 async def test_free_slots_go_round_the_chats_not_first_come_first_served() -> None:
@@ -65,25 +54,21 @@ async def test_a_chat_holds_at_most_its_share_and_others_start_at_once() -> None
 
 async def test_waiting_notes_are_told_their_true_place_as_it_changes() -> None:
     slots = FairSlots(capacity=1, per_chat=1)
-    seen: dict[str, list[int]] = {"a1": [], "a2": [], "a3": [], "b1": []}
     first, a2, a3 = slots.join(1), slots.join(1), slots.join(1)
-    watchers = [watch(first, seen["a1"]), watch(a2, seen["a2"]), watch(a3, seen["a3"])]
-    await settle_down()
+    assert (await place_now(a2), await place_now(a3)) == (0, 1)
     b1 = slots.join(2)
-    watchers.append(watch(b1, seen["b1"]))
-    await settle_down()
     # chat 1 has had a turn (a1) and chat 2 none: b1 goes first, then chat 1's notes
     assert (b1.position, a2.position, a3.position) == (0, 1, 2)
+    assert [await place_now(t) for t in (b1, a2, a3)] == [0, 1, 2]
     first.close()  # b1 starts
-    await settle_down()
     assert (b1.position, a2.position, a3.position) == (None, 0, 1)
+    assert [await place_now(t) for t in (b1, a2, a3)] == [None, 0, 1]
     a2.close()  # a note that gives up leaves the line
-    await settle_down()
-    assert a3.position == 0
+    assert a3.position == 0 and await place_now(a3) == 0
+    assert await place_now(a2) is None
     b1.close()
-    await asyncio.gather(*watchers, return_exceptions=True)
+    assert await place_now(a3) is None  # its turn
     a3.close()
-    assert seen == {"a1": [], "a2": [0, 1, 0], "a3": [1, 2, 1, 0], "b1": [0]}
     assert slots.running == slots.waiting == 0
 
 

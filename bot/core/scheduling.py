@@ -13,8 +13,10 @@ is six senders to any per-sender cap. Such notes (``pooled``) share one pool of
 ``pooled_cap`` sessions, so that people who post as themselves always find one soon.
 
 A waiting note knows its place in line: how many notes will start before it if nothing
-else arrives, in the order this scheduler hands out sessions (per-chat caps aside).
-:meth:`Ticket.places` yields each new place until the note's turn comes.
+else arrives, in the order this scheduler hands out sessions (per-chat caps aside). The
+line keeps every place true as it moves, and a note reads its own when it shows it
+(:meth:`Ticket.places`): with a long line, waking every waiting note at each start would
+cost more than all it shows.
 
 It also knows roughly how long until then (:meth:`Ticket.wait_s`): the notes ahead of it
 take the sessions as they come free, each for as long as its audio takes at the pace
@@ -65,9 +67,10 @@ class Ticket:
         self.pooled = pooled
         self.audio_s = audio_s  # what the note says it holds (None: it does not say)
         self._state = _State.WAITING
-        self._moved = asyncio.Event()  # its place changed, or its turn came
+        self._waited = asyncio.Event()  # its turn came, or it left the line
         self.position: int | None = None
-        """Place in line while waiting (0: next); None once granted."""
+        """Place in line while waiting (0: next), kept true as the line moves; None once
+        granted."""
         self.granted_at: float | None = None
 
     @property
@@ -75,23 +78,17 @@ class Ticket:
         return self._state is _State.GRANTED
 
     async def places(self, refresh_s: float | None = None) -> AsyncIterator[int]:
-        """Each new place in line while the note waits, and, after ``refresh_s`` without
-        one, the same again (the wait it has left is shorter); ends when its turn comes
-        (at once if a session was free when it joined)."""
-        shown: int | None = None
+        """The note's place in line now, then again every ``refresh_s`` while it waits
+        (None: only now); ends when its turn comes (at once if a session was free when
+        it joined) or it leaves the line (:meth:`close`)."""
         while self._state is _State.WAITING:
-            self._moved.clear()
-            if self.position is not None and self.position != shown:
-                shown = self.position
-                yield shown
-                continue
+            if self.position is not None:
+                yield self.position
             try:
                 async with asyncio.timeout(refresh_s):
-                    await self._moved.wait()
+                    await self._waited.wait()
             except TimeoutError:
-                shown = None
-        if self._state is _State.CLOSED:
-            raise RuntimeError("the ticket was closed while waiting")
+                pass
 
     def wait_s(self) -> float:
         """Roughly how long until the note's turn (0: it has it)."""
@@ -105,18 +102,13 @@ class Ticket:
         elif self._state is _State.GRANTED:
             self._state = _State.CLOSED
             self._slots._release(self)
-        self._moved.set()
+        self._waited.set()
 
     def _grant(self, now: float) -> None:
         self._state = _State.GRANTED
         self.position = None
         self.granted_at = now
-        self._moved.set()
-
-    def _place(self, position: int) -> None:
-        if position != self.position:
-            self.position = position
-            self._moved.set()
+        self._waited.set()
 
 
 class FairSlots:
@@ -256,7 +248,7 @@ class FairSlots:
         for depth in range(max((len(q) for q in queues), default=0)):
             for queue in queues:
                 if depth < len(queue):
-                    queue[depth]._place(position)
+                    queue[depth].position = position
                     position += 1
 
     def _wait_s(self, ticket: Ticket) -> float:

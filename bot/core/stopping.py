@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Iterator
+from collections.abc import Coroutine, Iterator
 from typing import Any
 
 from bot.core.note import NoteKey
-from bot.core.side_by_side import together
+from bot.core.scheduling import Ticket
+from bot.core.side_by_side import Together
 
 STOPS_LOOKED_FOR_EVERY_S = 1.0
 
@@ -25,6 +26,7 @@ class Stop:
 
     def __init__(self) -> None:
         self._asked = asyncio.Event()
+        self._in_line: Ticket | None = None
 
     @property
     def asked(self) -> bool:
@@ -32,6 +34,20 @@ class Stop:
 
     def ask(self) -> None:
         self._asked.set()
+        if self._in_line is not None:
+            self._in_line.close()
+
+    @contextlib.contextmanager
+    def leaving(self, ticket: Ticket) -> Iterator[None]:
+        """While the note waits in line with ``ticket``: a stop takes it out of the line
+        at once (its wait ends), rather than when its turn comes."""
+        self._in_line = ticket
+        try:
+            if self.asked:
+                ticket.close()
+            yield
+        finally:
+            self._in_line = None
 
     async def wait(self) -> None:
         await self._asked.wait()
@@ -65,32 +81,10 @@ class Stops:
         return frozenset(self._running)
 
 
-async def unless_stopped(items: AsyncIterator[int], stop: Stop) -> AsyncGenerator[int, None]:
-    """``items`` until they end or ``stop`` is asked (a waiting note leaves the line at
-    once, not when its turn comes)."""
-    stopped = asyncio.ensure_future(stop.wait())
-    try:
-        while not stop.asked:
-            step = asyncio.ensure_future(anext(items))
-            done, _ = await asyncio.wait({step, stopped}, return_when=asyncio.FIRST_COMPLETED)
-            if step not in done:
-                step.cancel()
-                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                    await step
-                return
-            try:
-                item = step.result()
-            except StopAsyncIteration:
-                return
-            yield item
-    finally:
-        stopped.cancel()
-
-
 async def run_unless_stopped(work: Coroutine[Any, Any, None], stop: Stop) -> None:
     """Run ``work`` until it ends, or until ``stop`` is asked: it is then cancelled (a
     speech session closes at once, whatever audio it still had to recognise)."""
-    async with together() as group:
+    async with Together() as group:
         working = group.create_task(work)
         asked = group.create_task(stop.wait())
         await asyncio.wait({working, asked}, return_when=asyncio.FIRST_COMPLETED)

@@ -16,7 +16,7 @@ from telegram.ext import ExtBot
 
 from bot.config import BotSettings, FloodSettings, PrivateLive
 from bot.core.note import Target
-from bot.core.side_by_side import together
+from bot.core.side_by_side import Together
 from bot.telegram.outbound.draft_pacing import DraftPacing
 from bot.telegram.outbound.flood import FloodGate
 from bot.telegram.outbound.live_text import LiveText
@@ -269,7 +269,7 @@ async def live_drafts(pacing: DraftPacing) -> AsyncIterator[tuple[FakeTelegram, 
         ) as bot:
             reply = EditedReply(bot, Target(PRIVATE, message_id=7), None)
             live = LiveText(Drafts(bot, reply, DraftSupport(pacing)), EN, bot)
-            async with together() as group:
+            async with Together() as group:
                 group.create_task(live.run())
                 yield fake, live
 

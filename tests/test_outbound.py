@@ -14,7 +14,7 @@ from telegram.ext import ExtBot
 from bot.config import FloodSettings
 from bot.core.note import Target
 from bot.core.say import Status
-from bot.core.side_by_side import together
+from bot.core.side_by_side import Together
 from bot.telegram.outbound.flood import FloodGate
 from bot.telegram.outbound.live_text import LiveText
 from bot.telegram.outbound.rate_limiter import FloodLimiter, Send
@@ -59,7 +59,7 @@ async def test_interims_leave_the_chat_burst_to_the_final(
     note = fake.send_voice(CHAT, CHAT, b"OggS")
     reply = EditedReply(telegram_bot, Target(CHAT, note["message_id"]), None)
     live = LiveText(reply, texts_for("en"), telegram_bot)
-    async with together() as group:
+    async with Together() as group:
         group.create_task(live.run())
         live.show("Transcribing…")
         await live.placed()
@@ -123,7 +123,7 @@ async def test_a_groups_reply_waits_for_the_first_words_and_carries_them(
     first would hold the words back by a slot, so the reply waits for them."""
     fake, telegram_bot, _ = bot
     reply, live = await _group_reply(fake, telegram_bot, words_wait_s=10.0)
-    async with together() as group:
+    async with Together() as group:
         group.create_task(live.run())
         typing = group.create_task(live.keep_typing(None))
         live.show(Status.transcribing())
@@ -141,7 +141,7 @@ async def test_a_groups_reply_shows_the_status_once_its_moment_passes_without_wo
 ) -> None:
     fake, telegram_bot, _ = bot
     reply, live = await _group_reply(fake, telegram_bot, words_wait_s=0.05)
-    async with together() as group:
+    async with Together() as group:
         group.create_task(live.run())
         live.show(Status.transcribing())
         await live.placed()  # nothing but the moment passing places it
@@ -155,7 +155,7 @@ async def test_the_core_has_a_groups_reply_placed_at_once_when_no_words_can_come
     """A queued note shows its place at once (and each answer of a burst goes first)."""
     fake, telegram_bot, _ = bot
     reply, live = await _group_reply(fake, telegram_bot, words_wait_s=10.0)
-    async with together() as group:
+    async with Together() as group:
         group.create_task(live.run())
         live.show(Status.queued(3))
         async with asyncio.timeout(5):  # not the ten seconds the words could take
@@ -171,7 +171,7 @@ async def test_a_group_note_ending_before_its_words_gets_one_message(
     live is placed, and what it ends with is the reply."""
     fake, telegram_bot, _ = bot
     reply, live = await _group_reply(fake, telegram_bot, words_wait_s=10.0)
-    async with together() as group:
+    async with Together() as group:
         running = group.create_task(live.run())
         live.show(Status.transcribing())
         live.close()

@@ -42,7 +42,7 @@ from bot.core.ports import (
 from bot.core.rules import NoteLimits
 from bot.core.say import Final, Notice, Status
 from bot.core.scheduling import FairSlots
-from bot.core.side_by_side import together
+from bot.core.side_by_side import Together
 from bot.core.spending import Spending
 from bot.core.stopping import Stops
 from bot.core.timing import Trace
@@ -128,7 +128,7 @@ class FakeAnswer:
             yield _Silent()
             return
         live = FakeLive(self)
-        async with together() as group:
+        async with Together() as group:
             placing = group.create_task(self._place_when_wanted(live))
             try:
                 yield live

@@ -16,7 +16,7 @@ from telegram import InlineKeyboardMarkup
 from bot.core.note import Delivery, Note
 from bot.core.ports import Ledger, Live
 from bot.core.say import Final, LongForm, Notice, Status
-from bot.core.side_by_side import together
+from bot.core.side_by_side import Together
 from bot.telegram.export_buttons import stop_button, under_transcript
 from bot.telegram.outbound.business import OwnerCopy
 from bot.telegram.outbound.live_text import LiveText
@@ -154,7 +154,7 @@ class TelegramAnswer:
             yield _NothingLive()  # a channel: every edit shows to all subscribers
             return
         text = LiveText(way, self._texts, self._bot)
-        async with together() as group:
+        async with Together() as group:
             showing = group.create_task(text.run(), name="live-text")
             typing = (
                 group.create_task(text.keep_typing(self._note.target.thread_id), name="typing")

@@ -37,7 +37,7 @@ from bot.core.scheduling import FairSlots
 from bot.core.spending import Spending
 from bot.core.stopping import Stops
 from bot.core.work import NoteWork, WorkSettings
-from bot.event_loop import new_event_loop
+from bot.event_loop import EventLoop, new_event_loop
 from bot.logs import keep_payloads_out_of_logs
 from bot.metrics import (
     QUEUE_LENGTH,
@@ -78,6 +78,11 @@ def run_bot() -> int:
     """``python -m bot run``: settings from the environment, signals for a clean stop."""
     settings = BotSettings.from_env()  # raises ConfigError with a clear message
     truebar = TruebarSettings.from_env()
+    if settings.event_loop is EventLoop.UVLOOP:
+        log.warning(
+            "BOT_EVENT_LOOP=uvloop is for comparing loops: its pipe transports can close "
+            "another thread's file or socket (MagicStack/uvloop#763, bot/event_loop.py)"
+        )
     with asyncio.Runner(loop_factory=lambda: new_event_loop(settings.event_loop)) as runner:
         runner.run(_until_signalled(settings, truebar))
     return 0

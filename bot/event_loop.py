@@ -4,7 +4,10 @@ for uvloop's (asyncio's interface on libuv; a lower loop lag under load, docs/pe
 asyncio's loop is the default because uvloop's pipe transports close a pipe's descriptor
 twice (libuv closes it, then the file object it was made from), and the decoders are
 spawned from worker threads: a descriptor number a new decoder had just been given was
-closed under it (``EBADF`` in ``subprocess.Popen``, seen in the 200-note test).
+closed under it (``EBADF`` in ``subprocess.Popen``, seen in the 200-note test). It is a
+known uvloop bug (MagicStack/uvloop#763; the fix, #764, dups the descriptor) that can as
+well close a database socket another thread just opened: until a uvloop with the fix is
+released, uvloop is for comparing loops in the bench, not for running the bot.
 
 The bench compares them (``./dev bench --loops uvloop,asyncio``; docs/performance.md).
 """

@@ -545,6 +545,9 @@ async def concurrency(
         "gc_pause_max_ms": round(stats["gc_pause_max_ms"], 1),
         "gc_pause_cpu_max_ms": round(stats["gc_pause_cpu_max_ms"], 1),
         "gc_full_collections": stats["gc_full_collections"],
+        # all the collector's work in the run: more objects made, more collections
+        "gc_collections": stats["gc_pauses"],
+        "gc_cpu_ms": round(stats["gc_cpu_ms"]),
         "gc_forced_full_ms": round(stats["gc_forced_full_ms"], 1),
         "loop_iterations_per_audio_minute": (
             None if stats["loop_iterations"] is None else round(stats["loop_iterations"] / minutes)

@@ -176,6 +176,7 @@ def figures(lags: list[float]) -> dict[str, object]:
         "gc_pause_max_ms": max((wall for wall, _, _ in GC_PAUSES), default=0.0) * 1000,
         "gc_pause_cpu_max_ms": max((cpu for _, cpu, _ in GC_PAUSES), default=0.0) * 1000,
         "gc_pauses": len(GC_PAUSES),
+        "gc_cpu_ms": sum(cpu for _, cpu, _ in GC_PAUSES) * 1000,
         "gc_full_collections": sum(1 for _, _, generation in GC_PAUSES if generation == 2),
         "gc_forced_full_ms": max(FORCED_FULL, default=0.0) * 1000,
         "ffmpeg_maxrss_mb": children.ru_maxrss / 1024,

@@ -26,6 +26,8 @@ SHOWN = (
     "peak_rss_mb",
     "gc_pause_max_ms",
     "gc_forced_full_ms",
+    "gc_collections",
+    "gc_cpu_ms",
     "loop_lag_p99_ms",
 )
 

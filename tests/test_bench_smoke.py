@@ -1,5 +1,5 @@
-"""The benchmark's quick mode runs end to end, on both event loops (--loops), so the
-script cannot rot."""
+"""The benchmark's quick mode runs end to end, on both event loops (--loops), and its
+concurrency section alone (bench/levels.py), so neither script can rot."""
 
 from __future__ import annotations
 
@@ -44,3 +44,23 @@ async def test_bench_quick_mode(tmp_path: Path) -> None:
             assert level["gc_forced_full_ms"] > 0  # a full collection forced in flight
             # asyncio's loop passes are counted; uvloop's are out of the bench's reach
             assert (level["loop_iterations_per_audio_minute"] is None) == (loop == "uvloop")
+
+
+async def test_levels_compares_checkouts_one_json_line_a_run() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "bench" / "levels.py"),
+        "1",
+        "--cap",
+        "1",
+        "--checkouts",
+        str(ROOT),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    stdout, _ = await asyncio.wait_for(proc.communicate(), timeout=300)
+    assert proc.returncode == 0, stdout.decode()[-3000:]
+    (line,) = stdout.decode().splitlines()
+    run = json.loads(line)
+    assert (run["run"], run["checkout"]) == (1, str(ROOT))
+    assert run["latency_p50_ms"] > 0 and run["gc_collections"] >= 0

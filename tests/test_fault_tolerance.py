@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -53,6 +55,22 @@ async def left_pending(db: Path, note: Note) -> None:
 
 def _admitted(load: Load) -> Admission:
     return Admission.ACCEPTED
+
+
+@contextlib.asynccontextmanager
+async def on_a_flaky_store(
+    settings: BotSettings, mock_truebar: MockTruebar
+) -> AsyncIterator[tuple[NoteTracker, FlakyStore]]:
+    """The bot running on its store behind :class:`FlakyStore`'s switches."""
+    stores: list[FlakyStore] = []
+
+    def flaky(storage: Storage) -> Storage:
+        stores.append(FlakyStore(storage))
+        return stores[0].storage
+
+    async with running_bot(settings, truebar_settings(mock_truebar), wrap_store=flaky) as bot:
+        (store,) = stores
+        yield bot, store
 
 
 # -- exactly once ------------------------------------------------------------------------
@@ -187,16 +205,9 @@ async def test_a_storage_outage_neither_answers_a_note_twice_nor_loses_one(
     settings = bot_settings(
         fake, tmp_path / "bot.db", database_url=ledger_url, job_lease_s=0.6, store_retry_s=30
     )
-    stores: list[FlakyStore] = []
-
-    def flaky(storage: Storage) -> Storage:
-        stores.append(FlakyStore(storage))
-        return stores[0].storage
-
     mock_truebar.pace = 3.0  # a 5 s note takes under two seconds: caught mid-stream
     audio = voice_note.read_bytes()
-    async with running_bot(settings, truebar_settings(mock_truebar), wrap_store=flaky) as bot:
-        (store,) = stores
+    async with on_a_flaky_store(settings, mock_truebar) as (bot, store):
         in_flight = {chat: fake.send_voice(chat, chat, audio)["message_id"] for chat in chats[:4]}
         await mock_truebar.wait_for(lambda: mock_truebar.stats.active_sessions == 4)
         store.writes_fail = True
@@ -224,14 +235,7 @@ async def test_a_reply_the_store_cannot_record_does_not_hold_the_answer(
     longer than the test waits): the words still go on to the final at once, and the
     Truebar session is not kept open waiting for the store."""
     settings = bot_settings(fake, tmp_path / "bot.db", store_retry_s=600)
-    stores: list[FlakyStore] = []
-
-    def flaky(storage: Storage) -> Storage:
-        stores.append(FlakyStore(storage))
-        return stores[0].storage
-
-    async with running_bot(settings, truebar_settings(mock_truebar), wrap_store=flaky) as bot:
-        (store,) = stores
+    async with on_a_flaky_store(settings, mock_truebar) as (bot, store):
         store.failing = frozenset({"ledger.record_placeholder"})
         note = fake.send_voice(GROUP, USER, voice_note.read_bytes())["message_id"]
         assert await bot.done(GROUP, note) == "transcribed"
@@ -247,14 +251,7 @@ async def test_a_note_arriving_in_a_long_storage_outage_is_told_once_to_send_it_
     ledger_url: str | None,
 ) -> None:
     settings = bot_settings(fake, tmp_path / "bot.db", database_url=ledger_url, store_retry_s=1)
-    stores: list[FlakyStore] = []
-
-    def flaky(storage: Storage) -> Storage:
-        stores.append(FlakyStore(storage))
-        return stores[0].storage
-
-    async with running_bot(settings, truebar_settings(mock_truebar), wrap_store=flaky) as bot:
-        (store,) = stores
+    async with on_a_flaky_store(settings, mock_truebar) as (bot, store):
         store.writes_fail = True
         store.reads_fail = ledger_url is not None
         note = fake.send_voice(CHAT, USER, voice_note.read_bytes())["message_id"]

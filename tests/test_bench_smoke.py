@@ -11,23 +11,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-async def test_bench_quick_mode(tmp_path: Path) -> None:
-    out = tmp_path / "bench.json"
+async def bench_script(name: str, *args: str) -> str:
+    """What ``bench/NAME`` prints, run with ``args``; it must succeed."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
-        str(ROOT / "bench" / "bench.py"),
-        "--quick",
-        "--force-gc",
-        "--loops",
-        "uvloop,asyncio",
-        "--json",
-        str(out),
+        str(ROOT / "bench" / name),
+        *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
     stdout, _ = await asyncio.wait_for(proc.communicate(), timeout=300)
     assert proc.returncode == 0, stdout.decode()[-3000:]
-    assert "update→first audio" in stdout.decode()
+    return stdout.decode()
+
+
+async def test_bench_quick_mode(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    printed = await bench_script(
+        "bench.py", "--quick", "--force-gc", "--loops", "uvloop,asyncio", "--json", str(out)
+    )
+    assert "update→first audio" in printed
     result = json.loads(out.read_text())
     assert set(result["overhead"]) == {"5s", "30s"}
     assert all(v["outcome"] == "transcribed" for v in result["overhead"].values())
@@ -47,20 +50,8 @@ async def test_bench_quick_mode(tmp_path: Path) -> None:
 
 
 async def test_levels_compares_checkouts_one_json_line_a_run() -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(ROOT / "bench" / "levels.py"),
-        "1",
-        "--cap",
-        "1",
-        "--checkouts",
-        str(ROOT),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    stdout, _ = await asyncio.wait_for(proc.communicate(), timeout=300)
-    assert proc.returncode == 0, stdout.decode()[-3000:]
-    (line,) = stdout.decode().splitlines()
+    printed = await bench_script("levels.py", "1", "--cap", "1", "--checkouts", str(ROOT))
+    (line,) = printed.splitlines()
     run = json.loads(line)
     assert (run["run"], run["checkout"]) == (1, str(ROOT))
     assert run["latency_p50_ms"] > 0 and run["gc_collections"] >= 0

@@ -31,6 +31,8 @@ SHOWN = (
     "loop_lag_p99_ms",
 )
 
+# The doubles' delays, the doubles' nice value and the one-minute notes are ./dev bench's
+# defaults written out: an older checkout's bench has no function that sets them up.
 ONE_RUN = """
 import asyncio, json, sys, tempfile
 from pathlib import Path

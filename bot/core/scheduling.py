@@ -94,6 +94,12 @@ class Ticket:
         """Roughly how long until the note's turn (0: it has it)."""
         return self._slots._wait_s(self)
 
+    def __enter__(self) -> Ticket:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def close(self) -> None:
         """Give the session back, or leave the line; idempotent."""
         if self._state is _State.WAITING:
@@ -163,7 +169,7 @@ class FairSlots:
         """Line up for a session; granted at once when one is free for this chat and
         sender (and, ``pooled``, in the pool of notes sent as a chat). ``audio_s``: how
         long the note says it is, for the estimates. The caller must
-        :meth:`Ticket.close` it, however its work ends."""
+        :meth:`Ticket.close` it, however its work ends (``with`` the ticket does)."""
         ticket = Ticket(self, chat_id, user_id, pooled, audio_s)
         self._queues.setdefault(chat_id, deque()).append(ticket)
         self._dispatch()

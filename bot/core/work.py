@@ -175,8 +175,8 @@ class NoteWork:
         if (kept := await self._keeping.from_before(note, choices.recognition)) is not None:
             return await self._final(note, answer, kept, choices, cached=True)
         try:
-            async with self._fetched(note) as file, answer.live() as live:
-                transcribed = await self._work(note, live, file, choices, answer, stop)
+            async with answer.live() as live:
+                transcribed = await self._work(note, live, choices, answer, stop)
         except Unusable as failure:
             log.info("chat %s message %s: %s", *note.key, failure)
             return await self._say(note, answer, failure.notice, Outcome.REJECTED)
@@ -204,42 +204,51 @@ class NoteWork:
         return dataclasses.replace(choices, recognition=Recognition(tag, stages))
 
     async def _work(
-        self,
-        note: Note,
-        live: Live,
-        file: FetchedFile,
-        choices: Choices,
-        answer: Answer,
-        stop: Stop,
+        self, note: Note, live: Live, choices: Choices, answer: Answer, stop: Stop
     ) -> Transcribed:
+        """Its turn, then its file to text. A video or an untyped file is looked into
+        first; any other note's file is only fetched once its turn has come (a waiting
+        note holds nothing of it)."""
         status = Status.for_note(note)
-        if note.kind.sniffed:
+        recognition = choices.recognition
+        if not note.kind.sniffed:
+            with self._in_line(note) as ticket:
+                await self._turn(ticket, live, status, stop)
+                async with self._fetched(note) as file:
+                    return await self._transcribe(note, live, file, recognition, status, stop)
+        async with self._fetched(note) as file:
             if note.requested or answer.placed:
                 live.show(status)  # asked for: answered at once all the same
             async with self._looking:
                 probe = await file.probe()
             if (problem := rules.after_probe(note, probe, self._limits)) is not None:
                 raise Unusable("what the file holds is not for the bot", problem)
-        ticket = self._slots.join(
+            with self._in_line(note) as ticket:
+                await self._turn(ticket, live, status, stop)
+                return await self._transcribe(note, live, file, recognition, status, stop)
+
+    def _in_line(self, note: Note) -> Ticket:
+        """``note``'s claim on a speech session, given back when the note is done."""
+        return self._slots.join(
             note.target.chat_id, note.user_id, pooled=note.sent_as_chat, audio_s=note.duration
         )
-        try:
-            waiting = not ticket.granted
-            queue = _QueueDisplay(live, ticket, self._clock)
-            live.show(queue.first() if waiting else status)
-            if waiting or self._bursts.arrive():
-                # A waiting note shows its place first; in a burst each answer goes first
-                # and its round trip spaces the rest out (all at once held the loop).
-                await live.placed(at_once=True)
-            if waiting:
-                with stop.leaving(ticket):
-                    async for place in ticket.places(refresh_s=QUEUE_SHOWN_EVERY_S):
-                        queue.show(place)
-                if not stop.asked:
-                    live.show(status)
-            return await self._transcribe(note, live, file, choices.recognition, status, stop)
-        finally:
-            ticket.close()
+
+    async def _turn(self, ticket: Ticket, live: Live, status: Status, stop: Stop) -> None:
+        """Until the note's turn: a waiting note shows its place in line first (and again
+        as it moves), and leaves the line if stopped."""
+        waiting = not ticket.granted
+        queue = _QueueDisplay(live, ticket, self._clock)
+        live.show(queue.first() if waiting else status)
+        if waiting or self._bursts.arrive():
+            # A waiting note shows its place first; in a burst each answer goes first
+            # and its round trip spaces the rest out (all at once held the loop).
+            await live.placed(at_once=True)
+        if waiting:
+            with stop.leaving(ticket):
+                async for place in ticket.places(refresh_s=QUEUE_SHOWN_EVERY_S):
+                    queue.show(place)
+            if not stop.asked:
+                live.show(status)
 
     async def _transcribe(
         self,

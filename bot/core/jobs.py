@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -26,7 +27,7 @@ from typing import Any, TypeVar
 from bot.core import rules
 from bot.core.admission import AdmissionPolicy, Decision, RefusalPacing, Shortfall
 from bot.core.errors import AnswerRefused, Passing
-from bot.core.log_context import set_note
+from bot.core.log_context import with_note
 from bot.core.note import Delivery, Note, NoteKey
 from bot.core.outcome import Admission, Outcome
 from bot.core.ports import Answers, Ledger, LedgerEntry, Observer, Preferences
@@ -218,22 +219,19 @@ class Jobs:
             self._spawn(note, self._resume_note(note))
 
     def _spawn(self, note: Note, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(self._as_note(note, work))
+        # every log line of the note's task says which note it is
+        task = asyncio.create_task(work, context=with_note(*note.key))
         self._tasks[task] = note
         task.add_done_callback(self._tasks.pop)
-
-    @staticmethod
-    async def _as_note(note: Note, work: Coroutine[Any, Any, None]) -> None:
-        set_note(*note.key)  # every log line of this note's task says which note it is
-        await work
 
     async def _admit(self, note: Note) -> None:
         asked_for = note.requested or not note.target.group
         if not asked_for and (await self._preferences.choices(note)).on_request:
             return  # this group (or channel) wants transcripts only when asked
         try:
+            # a partial, not a lambda: this frame lasts as long as the note's work
             admission, decision = await self._retried(
-                lambda: self._record(note), "recording the note"
+                functools.partial(self._record, note), "recording the note"
             )
         except Exception as exc:  # the ledger stays away: say so rather than lose it unsaid
             log.error("cannot record the note: %s: %s", type(exc).__name__, exc)

@@ -22,18 +22,28 @@ STOPS_LOOKED_FOR_EVERY_S = 1.0
 
 
 class Stop:
-    """One note's stop, asked for or not yet."""
+    """One note's stop, asked for or not yet; while the note is worked on here (``with``
+    it), its :class:`Stops` find it by the note's key."""
 
-    def __init__(self) -> None:
-        self._asked = asyncio.Event()
+    def __init__(self, stops: Stops, key: NoteKey) -> None:
+        self._stops = stops
+        self._key = key
+        self.asked = False
+        self._heard: asyncio.Event | None = None  # made when the stop is first waited for
         self._in_line: Ticket | None = None
 
-    @property
-    def asked(self) -> bool:
-        return self._asked.is_set()
+    def __enter__(self) -> Stop:
+        self._stops._running[self._key] = self
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._stops._running.get(self._key) is self:
+            del self._stops._running[self._key]
 
     def ask(self) -> None:
-        self._asked.set()
+        self.asked = True
+        if self._heard is not None:
+            self._heard.set()
         if self._in_line is not None:
             self._in_line.close()
 
@@ -50,7 +60,11 @@ class Stop:
             self._in_line = None
 
     async def wait(self) -> None:
-        await self._asked.wait()
+        if self._heard is None:
+            self._heard = asyncio.Event()
+            if self.asked:
+                self._heard.set()
+        await self._heard.wait()
 
 
 class Stops:
@@ -59,15 +73,9 @@ class Stops:
     def __init__(self) -> None:
         self._running: dict[NoteKey, Stop] = {}
 
-    @contextlib.contextmanager
-    def watching(self, key: NoteKey) -> Iterator[Stop]:
-        """``key``'s stop while it is worked on here."""
-        stop = self._running[key] = Stop()
-        try:
-            yield stop
-        finally:
-            if self._running.get(key) is stop:
-                del self._running[key]
+    def watching(self, key: NoteKey) -> Stop:
+        """``key``'s stop, while it is worked on here (``with`` it)."""
+        return Stop(self, key)
 
     def ask(self, key: NoteKey) -> bool:
         """Stop ``key`` if it is worked on here; whether it is."""

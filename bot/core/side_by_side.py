@@ -19,19 +19,11 @@ A = TypeVar("A")
 B = TypeVar("B")
 
 
-class Together:
+class Together(asyncio.TaskGroup):
     """An :class:`asyncio.TaskGroup` that raises its first error, not a group of them
-    (the others are logged by no one: siblings fail because the first did). A class, not
-    a generator: every waiting note holds two, and a generator-made context manager is
-    four objects more for the collector to walk."""
-
-    __slots__ = ("_group",)
-
-    def __init__(self) -> None:
-        self._group = asyncio.TaskGroup()
-
-    async def __aenter__(self) -> asyncio.TaskGroup:
-        return await self._group.__aenter__()
+    (the others are logged by no one: siblings fail because the first did). A subclass,
+    not a wrapper or a generator: every waiting note holds one, and each object more is
+    one more for the collector to walk."""
 
     async def __aexit__(
         self,
@@ -40,7 +32,7 @@ class Together:
         traceback: TracebackType | None,
     ) -> None:
         try:
-            await self._group.__aexit__(kind, error, traceback)
+            await super().__aexit__(kind, error, traceback)
         except BaseExceptionGroup as failed:
             raise failed.exceptions[0] from None
 

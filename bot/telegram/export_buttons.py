@@ -13,6 +13,7 @@ transcript sent before, is answered that the choice is no longer available.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -58,7 +59,9 @@ def translations(targets: list[str], tx: Texts) -> InlineKeyboardMarkup:
     )
 
 
+@functools.cache
 def stop_button(tx: Texts) -> InlineKeyboardMarkup:
+    """One per language, shared (a keyboard is immutable): every live answer carries it."""
     return InlineKeyboardMarkup([[InlineKeyboardButton(tx.stop_button, callback_data="t:stop")]])
 
 

@@ -5,10 +5,10 @@ note is worked on (:mod:`bot.telegram.outbound.live_text`), then its final."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
 from typing import Protocol
 
 from telegram import InlineKeyboardMarkup
@@ -147,32 +147,12 @@ class TelegramAnswer:
     def placed(self) -> bool:
         return self._way.placed
 
-    @contextlib.asynccontextmanager
-    async def live(self) -> AsyncIterator[Live]:
+    def live(self) -> AbstractAsyncContextManager[Live]:
         way = self._way
         if not isinstance(way, EditedReply | Drafts | GuestAnswer):
-            yield _NothingLive()  # a channel: every edit shows to all subscribers
-            return
+            return _NothingLive()  # a channel: every edit shows to all subscribers
         text = LiveText(way, self._texts, self._bot)
-        async with Together() as group:
-            showing = group.create_task(text.run(), name="live-text")
-            typing = (
-                group.create_task(text.keep_typing(self._note.target.thread_id), name="typing")
-                if self._typing
-                else None
-            )
-            try:
-                yield text
-            except Exception:
-                # The work failed: what is on its way (the placeholder, say) still lands,
-                # so that what is said next edits it rather than comes as another message.
-                text.close()
-                await asyncio.wait({showing})
-                raise
-            finally:
-                text.close()
-                if typing is not None:
-                    typing.cancel()
+        return _Showing(text, self._note.target.thread_id, typing=self._typing)
 
     async def finish(self, final: Final) -> None:
         """The transcript; one too long for a message as the chat chose (several, one
@@ -212,9 +192,52 @@ class TelegramAnswer:
             await self._way.replace(self._texts.notice(notice))
 
 
+class _Showing:
+    """A live answer while its note is worked on: its text's loop (and "typing…") beside
+    the work, in a task group. A class, not a generator: every note waiting in line holds
+    one, and a generator-made context manager is four objects more for the collector."""
+
+    def __init__(self, text: LiveText, thread_id: int | None, *, typing: bool) -> None:
+        self._text = text
+        self._thread_id = thread_id
+        self._typing = typing
+        self._together = Together()
+        self._showing: asyncio.Task[None] | None = None
+        self._keep_typing: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> LiveText:
+        group = await self._together.__aenter__()
+        self._showing = group.create_task(self._text.run(), name="live-text")
+        if self._typing:
+            typing = self._text.keep_typing(self._thread_id)
+            self._keep_typing = group.create_task(typing, name="typing")
+        return self._text
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._text.close()
+        if self._keep_typing is not None:
+            self._keep_typing.cancel()
+        if isinstance(error, Exception) and self._showing is not None:
+            # The work failed: what is on its way (the placeholder, say) still lands,
+            # so that what is said next edits it rather than comes as another message.
+            await asyncio.wait({self._showing})
+        await self._together.__aexit__(kind, error, traceback)
+
+
 class _NothingLive:
     """Nothing shows before the final: the answer is 'placed' as far as the audio's wait
     is concerned."""
+
+    async def __aenter__(self) -> _NothingLive:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """Nothing was shown."""
 
     def show(self, what: Status | str) -> None:
         """Nothing to show."""

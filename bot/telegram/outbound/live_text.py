@@ -147,9 +147,11 @@ class LiveText:
         """Wait for the way's next slot; False if the note ended meanwhile (its final
         shows the words next, not held back by this slot and a draft's round trip)."""
         if (wait_s := self._way.book_slot()) > 0:
-            with contextlib.suppress(TimeoutError):
+            try:
                 async with asyncio.timeout(wait_s):
-                    await self._until(lambda: False)
+                    await self._until(_never)
+            except TimeoutError:
+                pass  # the slot came
         return not self._closing
 
     async def _words_waited_for(self) -> bool:
@@ -207,3 +209,8 @@ class LiveText:
                 except TelegramError as exc:
                     log.debug("chat %s: typing not shown: %s", chat, exc)
             await asyncio.sleep(TYPING_EVERY_S)
+
+
+def _never() -> bool:
+    """A condition that never holds: :meth:`LiveText._until` it waits for the close."""
+    return False

@@ -12,6 +12,7 @@ from bot.audio import AudioError, AudioTooLong, Decoder, EmptyAudio, PcmStream
 from bot.core.errors import (
     AudioRejected,
     ConnectionDropped,
+    NoteFailure,
     ServiceFailed,
     ServiceUnavailable,
 )
@@ -57,8 +58,11 @@ class TruebarTranscriber:
         )
         started, result = time.monotonic(), "finished"
         try:
-            async with _translated(recognition.tag), self._client.session(config) as session:
-                yield _Speech(session, recognition.tag)
+            try:
+                async with self._client.session(config) as session:
+                    yield _Speech(session, recognition.tag)
+            except TruebarError as exc:
+                raise _in_core_terms(exc, recognition.tag) from exc
         except BaseException as exc:
             result = type(exc).__name__
             raise
@@ -72,8 +76,11 @@ class TruebarTranscriber:
 
     @contextlib.asynccontextmanager
     async def decode(self, file: Arriving, budget_s: float) -> AsyncIterator[Pcm]:
-        async with _decoder_failures(), self._decoder.decoding(file, budget_s=budget_s) as stream:
-            yield _Decoded(stream)
+        try:
+            async with self._decoder.decoding(file, budget_s=budget_s) as stream:
+                yield _Decoded(stream)
+        except AudioError as exc:  # from opening it: what it says while streaming, _Decoded
+            raise _rejected(exc) from exc
 
 
 class _Speech:
@@ -89,13 +96,13 @@ class _Speech:
 
     async def stream(self, audio: AsyncIterable[bytes]) -> AsyncGenerator[Heard, None]:
         glue = _Glue()
-        async with (
-            _translated(self._tag),
-            contextlib.aclosing(self._session.stream(audio)) as updates,
-        ):
-            async for update in updates:
-                segment = glue.final(update.segment) if update.is_final else None
-                yield Heard(update.text, update.final_text, segment)
+        try:
+            async with contextlib.aclosing(self._session.stream(audio)) as updates:
+                async for update in updates:
+                    segment = glue.final(update.segment) if update.is_final else None
+                    yield Heard(update.text, update.final_text, segment)
+        except TruebarError as exc:
+            raise _in_core_terms(exc, self._tag) from exc
 
 
 class _Glue:
@@ -139,35 +146,21 @@ class _Decoded:
             raise _rejected(exc) from exc
 
 
-@contextlib.asynccontextmanager
-async def _translated(tag: str) -> AsyncIterator[None]:
-    """Truebar's failures as the core's: what passes, what fails the note, and how."""
-    try:
-        yield
-    except AuthUnavailable as exc:
-        raise ServiceUnavailable(str(exc)) from exc
-    except AuthError as exc:
-        raise ServiceFailed(str(exc), Notice(NoticeKind.LOGIN_REFUSED)) from exc
-    except ConfigRejected as exc:
-        raise ServiceFailed(str(exc), Notice(NoticeKind.LANGUAGE_REFUSED, detail=tag)) from exc
-    except TruebarTimeout as exc:
-        raise ServiceFailed(str(exc), Notice(NoticeKind.SERVICE_TIMEOUT)) from exc
-    except ConnectionLost as exc:
-        raise ConnectionDropped(str(exc)) from exc
-    except ServerError as exc:
-        raise ServiceFailed(str(exc), Notice(NoticeKind.SERVICE_ERROR, detail=str(exc))) from exc
-    except TruebarError as exc:
-        raise ServiceFailed(str(exc), Notice(NoticeKind.SOMETHING_WRONG)) from exc
-
-
-@contextlib.asynccontextmanager
-async def _decoder_failures() -> AsyncIterator[None]:
-    """The decoder's refusals as the core's (only those from opening it: what it says
-    while streaming, :class:`_Decoded` translates)."""
-    try:
-        yield
-    except AudioError as exc:
-        raise _rejected(exc) from exc
+def _in_core_terms(exc: TruebarError, tag: str) -> NoteFailure:
+    """Truebar's failure as the core's: what passes, what fails the note, and how."""
+    if isinstance(exc, AuthUnavailable):
+        return ServiceUnavailable(str(exc))
+    if isinstance(exc, AuthError):
+        return ServiceFailed(str(exc), Notice(NoticeKind.LOGIN_REFUSED))
+    if isinstance(exc, ConfigRejected):
+        return ServiceFailed(str(exc), Notice(NoticeKind.LANGUAGE_REFUSED, detail=tag))
+    if isinstance(exc, TruebarTimeout):
+        return ServiceFailed(str(exc), Notice(NoticeKind.SERVICE_TIMEOUT))
+    if isinstance(exc, ConnectionLost):
+        return ConnectionDropped(str(exc))
+    if isinstance(exc, ServerError):
+        return ServiceFailed(str(exc), Notice(NoticeKind.SERVICE_ERROR, detail=str(exc)))
+    return ServiceFailed(str(exc), Notice(NoticeKind.SOMETHING_WRONG))
 
 
 def _rejected(exc: AudioError) -> AudioRejected:

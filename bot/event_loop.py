@@ -17,8 +17,6 @@ from __future__ import annotations
 import asyncio
 import enum
 
-import uvloop
-
 
 class EventLoop(enum.StrEnum):
     """Which event loop the bot runs on (``BOT_EVENT_LOOP``)."""
@@ -31,4 +29,6 @@ def new_event_loop(kind: EventLoop = EventLoop.ASYNCIO) -> asyncio.AbstractEvent
     """A new loop of ``kind``, for ``asyncio.Runner(loop_factory=...)``."""
     if kind is EventLoop.ASYNCIO:
         return asyncio.new_event_loop()
+    import uvloop  # only when asked for: loading it adds megabytes to the bot's memory
+
     return uvloop.new_event_loop()

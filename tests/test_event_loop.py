@@ -72,3 +72,18 @@ def test_the_loop_is_chosen_by_name() -> None:
     assert chosen.event_loop is EventLoop.UVLOOP
     with pytest.raises(ConfigError, match="BOT_EVENT_LOOP must be uvloop or asyncio"):
         BotSettings.from_env(env | {"BOT_EVENT_LOOP": "gather"})
+
+
+def test_uvloop_is_loaded_only_when_asked_for() -> None:
+    """The library maps megabytes into the bot's memory: the bot on asyncio's loop (all of
+    it imported, its loop made) must not carry it."""
+    script = (
+        "import sys, bot.app, bot.cli\n"
+        "from bot.event_loop import EventLoop, new_event_loop\n"
+        "new_event_loop(EventLoop.ASYNCIO).close()\n"
+        "print('uvloop' in sys.modules, end='')\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert loaded.stdout == "False"

@@ -299,9 +299,12 @@ class _Feed:
                         if stdin.is_closing():  # the decoder ended while the block was read
                             return
                         stdin.write(block)
+                        offset += len(block)
+                        # what the pipe did not take, the transport keeps: the block
+                        # itself need not be held too while it drains
+                        del block
                         await stdin.drain()
                         self._child.fed()
-                        offset += len(block)
             stdin.close()
         except (BrokenPipeError, ConnectionResetError):
             pass  # the decoder has all it wants

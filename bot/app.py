@@ -83,7 +83,8 @@ def run_bot() -> int:
             "BOT_EVENT_LOOP=uvloop is for comparing loops: its pipe transports can close "
             "another thread's file or socket (MagicStack/uvloop#763, bot/event_loop.py)"
         )
-    with asyncio.Runner(loop_factory=lambda: new_event_loop(settings.event_loop)) as runner:
+    chosen = settings.event_loop, settings.loop_gather_s
+    with asyncio.Runner(loop_factory=lambda: new_event_loop(*chosen)) as runner:
         runner.run(_until_signalled(settings, truebar))
     return 0
 

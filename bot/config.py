@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from dotenv import load_dotenv
 
 from bot.audio import DecoderLimits
-from bot.event_loop import EventLoop
+from bot.event_loop import GATHER_S, EventLoop
 from bot.truebar import SessionConfig, Timeouts, extra_stage
 
 DEFAULT_AUTH_URL = "https://auth.true-bar.si/realms/truebar/protocol/openid-connect/token"
@@ -267,6 +267,7 @@ class BotSettings:
     stages_cache_s: float = 600.0
     shutdown_grace_s: float = 30.0
     event_loop: EventLoop = EventLoop.ASYNCIO
+    loop_gather_s: float = GATHER_S  # see bot.event_loop; 0: poll at once
     max_job_age_s: float = 6 * 3600.0
     max_attempts: int = 5
     store_retry_s: float = 20.0  # a write to the ledger is retried this long in an outage
@@ -331,6 +332,7 @@ class BotSettings:
             stages_cache_s=e.number("BOT_STAGES_CACHE", 600.0),
             shutdown_grace_s=e.number("BOT_SHUTDOWN_GRACE", 30.0),
             event_loop=e.choice("BOT_EVENT_LOOP", EventLoop, EventLoop.ASYNCIO),
+            loop_gather_s=e.number("BOT_LOOP_GATHER_MS", GATHER_S * 1000, maximum=10.0) / 1000,
             max_job_age_s=e.number("BOT_MAX_JOB_AGE", 6 * 3600.0, minimum=1.0),
             max_attempts=e.integer("BOT_MAX_ATTEMPTS", 5, minimum=1),
             store_retry_s=e.number("BOT_STORE_RETRY", 20.0),

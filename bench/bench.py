@@ -45,7 +45,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot import audio  # noqa: E402
-from bot.event_loop import EventLoop  # noqa: E402
 from bot.testing.mock_truebar import MockTruebar  # noqa: E402
 from bot.truebar import Credentials, TokenProvider, TruebarClient  # noqa: E402
 from tests.audio_fixtures import VIDEO_KBPS, make_video_document, speech_wav  # noqa: E402
@@ -107,10 +106,24 @@ def lower_doubles_priority(nice: int) -> None:
     os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
 
 
-KEPT_SETTINGS = ("BOT_FFMPEG", "BOT_FFPROBE", "BOT_DECODER_IDLE", "BOT_EVENT_LOOP")
+KEPT_SETTINGS = (
+    "BOT_FFMPEG",
+    "BOT_FFPROBE",
+    "BOT_DECODER_IDLE",
+    "BOT_EVENT_LOOP",
+    "BOT_LOOP_GATHER_MS",
+)
 """The bot's settings taken from the environment: the decoder ./dev bench chose (as
 ./dev run's), and how it is scheduled, to compare (BOT_DECODER_IDLE=false: decoders at
-nice 19; BOT_EVENT_LOOP: the event loop, unless --loops says)."""
+nice 19; BOT_EVENT_LOOP, BOT_LOOP_GATHER_MS: the event loop, unless --loops says)."""
+
+LOOPS = {
+    "gather": {"BOT_EVENT_LOOP": "asyncio", "BOT_LOOP_GATHER_MS": "1"},
+    "asyncio": {"BOT_EVENT_LOOP": "asyncio", "BOT_LOOP_GATHER_MS": "0"},
+    "uvloop": {"BOT_EVENT_LOOP": "uvloop"},
+}
+"""The event loops --loops compares, as the bot's settings that choose them (gather: the
+bot's default)."""
 
 
 class BotProcess:
@@ -137,7 +150,7 @@ class BotProcess:
             "BOT_OPS_PORT": "0",  # several bots in a row; no health endpoint needed
         }
         if loop is not None:
-            self.env["BOT_EVENT_LOOP"] = loop
+            self.env |= LOOPS[loop]
         self.proc: subprocess.Popen[bytes] | None = None
         self.profiler: asyncio.subprocess.Process | None = None
         self.notes: dict[tuple[int, int], dict[str, Any]] = {}
@@ -198,6 +211,7 @@ class BotProcess:
             elif event["event"] == "ready":
                 self.stats["ready"] = True
                 self.stats["ready_cpu_s"] = event["cpu_s"]
+                self.stats["ready_loop_cpu_s"] = event["loop_cpu_s"]
             else:
                 self.stats.update(event)
             async with self._changed:
@@ -233,7 +247,7 @@ class Doubles:
     workdir: Path
     server_delay: float
     chat_ids: Iterator[int] = field(default_factory=lambda: iter(range(100_000, 10**9)))
-    loop: str | None = None  # the bots' BOT_EVENT_LOOP; None: as the environment says
+    loop: str | None = None  # the bots' event loop (LOOPS); None: as the environment says
 
     def new_chat(self) -> int:
         chat = next(self.chat_ids)
@@ -559,6 +573,10 @@ async def concurrency(
             (stats["cpu_s"] - stats["ready_cpu_s"] + stats["ffmpeg_cpu_s"]) / minutes, 3
         ),
         "bot_cpu_s_per_audio_minute": round((stats["cpu_s"] - stats["ready_cpu_s"]) / minutes, 3),
+        # of which the event loop's thread (the rest: worker threads, the store's and reads)
+        "bot_loop_cpu_s_per_audio_minute": round(
+            (stats["loop_cpu_s"] - stats["ready_loop_cpu_s"]) / minutes, 3
+        ),
         "bot_cpu_ms_per_note": round((stats["cpu_s"] - stats["ready_cpu_s"]) / n * 1000, 1),
         # the doubles share the machine with the bot: their CPU is what the bot competed with
         "doubles_cpu_s_per_audio_minute": round(doubles_cpu / minutes, 3),
@@ -835,7 +853,7 @@ def main() -> int:
     parser.add_argument(
         "--loops",
         type=lambda text: text.split(","),
-        help=f"event loops to compare side by side, e.g. {','.join(EventLoop)} "
+        help=f"event loops to compare side by side, e.g. {','.join(LOOPS)} "
         "(default: the one the environment chooses)",
     )
     parser.add_argument(
@@ -845,10 +863,8 @@ def main() -> int:
     )
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     args = parser.parse_args()
-    if unknown := set(args.loops or ()) - set(EventLoop):
-        parser.error(
-            f"--loops: unknown {', '.join(sorted(unknown))}; known: {', '.join(EventLoop)}"
-        )
+    if unknown := set(args.loops or ()) - set(LOOPS):
+        parser.error(f"--loops: unknown {', '.join(sorted(unknown))}; known: {', '.join(LOOPS)}")
     result = asyncio.run(run(args))
     print(report(result))
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -149,7 +149,13 @@ async def main(settings: BotSettings, truebar: TruebarSettings) -> None:
     GC_PAUSES.clear()  # start-up collections are not the bot at work
     ITERATIONS.clear()
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    emit({"event": "ready", "cpu_s": usage.ru_utime + usage.ru_stime})
+    emit(
+        {
+            "event": "ready",
+            "cpu_s": usage.ru_utime + usage.ru_stime,
+            "loop_cpu_s": time.thread_time(),
+        }
+    )
     probe = asyncio.create_task(probe_loop_lag(lags))
     await bot
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the forked parent
@@ -181,6 +187,7 @@ def figures(lags: list[float]) -> dict[str, object]:
         "gc_forced_full_ms": max(FORCED_FULL, default=0.0) * 1000,
         "ffmpeg_maxrss_mb": children.ru_maxrss / 1024,
         "cpu_s": own.ru_utime + own.ru_stime,
+        "loop_cpu_s": time.thread_time(),  # the loop's thread alone (this runs on it)
         "ffmpeg_cpu_s": children.ru_utime + children.ru_stime,
     }
 
@@ -190,5 +197,6 @@ if __name__ == "__main__":
     load_env_file()
     bot_settings = BotSettings.from_env()
     # the loop `python -m bot run` uses
-    with asyncio.Runner(loop_factory=lambda: new_event_loop(bot_settings.event_loop)) as run:
+    chosen = bot_settings.event_loop, bot_settings.loop_gather_s
+    with asyncio.Runner(loop_factory=lambda: new_event_loop(*chosen)) as run:
         run.run(main(bot_settings, TruebarSettings.from_env()))

@@ -23,6 +23,7 @@ SHOWN = (
     "latency_p50_ms",
     "cpu_s_per_audio_minute",
     "bot_cpu_s_per_audio_minute",
+    "bot_loop_cpu_s_per_audio_minute",
     "peak_rss_mb",
     "gc_pause_max_ms",
     "gc_forced_full_ms",

@@ -1,4 +1,4 @@
-"""The benchmark's quick mode runs end to end, on both event loops (--loops), and its
+"""The benchmark's quick mode runs end to end, on two event loops (--loops), and its
 concurrency section alone (bench/levels.py), so neither script can rot."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ async def bench_script(name: str, *args: str) -> str:
 async def test_bench_quick_mode(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     printed = await bench_script(
-        "bench.py", "--quick", "--force-gc", "--loops", "uvloop,asyncio", "--json", str(out)
+        "bench.py", "--quick", "--force-gc", "--loops", "gather,uvloop", "--json", str(out)
     )
     assert "update→first audio" in printed
     result = json.loads(out.read_text())
@@ -39,7 +39,7 @@ async def test_bench_quick_mode(tmp_path: Path) -> None:
     assert 0 < result["first_audio_ratio_30s"] < 1, json.dumps(result, indent=1)
     cached = result["visible"]["forwarded (cache)"]
     assert (cached["outcome"], cached["truebar_sessions"]) == ("transcribed", 0)
-    assert result["concurrency"] == result["loops"]["uvloop"]["concurrency"]  # the first
+    assert result["concurrency"] == result["loops"]["gather"]["concurrency"]  # the first
     for loop, measured in result["loops"].items():
         for level in measured["concurrency"]:
             assert level["transcribed"] == level["notes"]

@@ -28,9 +28,13 @@ class Stop:
     def __init__(self, stops: Stops, key: NoteKey) -> None:
         self._stops = stops
         self._key = key
-        self.asked = False
+        self._asked = False
         self._heard: asyncio.Event | None = None  # made when the stop is first waited for
         self._in_line: Ticket | None = None
+
+    @property
+    def asked(self) -> bool:
+        return self._asked
 
     def __enter__(self) -> Stop:
         self._stops._running[self._key] = self
@@ -41,7 +45,7 @@ class Stop:
             del self._stops._running[self._key]
 
     def ask(self) -> None:
-        self.asked = True
+        self._asked = True
         if self._heard is not None:
             self._heard.set()
         if self._in_line is not None:
@@ -62,7 +66,7 @@ class Stop:
     async def wait(self) -> None:
         if self._heard is None:
             self._heard = asyncio.Event()
-            if self.asked:
+            if self._asked:
                 self._heard.set()
         await self._heard.wait()
 

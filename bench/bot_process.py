@@ -15,13 +15,12 @@ import signal
 import sys
 import time
 
-from bot.app import serve
+from bot.app import event_loop_for, serve
 from bot.config import BotSettings, TruebarSettings, load_env_file
 from bot.core.note import Note
 from bot.core.outcome import Outcome
 from bot.core.ports import Watching
 from bot.core.timing import Trace
-from bot.event_loop import new_event_loop
 
 LAG_PROBE_S = 0.01
 
@@ -197,6 +196,5 @@ if __name__ == "__main__":
     load_env_file()
     bot_settings = BotSettings.from_env()
     # the loop `python -m bot run` uses
-    chosen = bot_settings.event_loop, bot_settings.loop_gather_s
-    with asyncio.Runner(loop_factory=lambda: new_event_loop(*chosen)) as run:
+    with asyncio.Runner(loop_factory=lambda: event_loop_for(bot_settings)) as run:
         run.run(main(bot_settings, TruebarSettings.from_env()))

@@ -83,10 +83,15 @@ def run_bot() -> int:
             "BOT_EVENT_LOOP=uvloop is for comparing loops: its pipe transports can close "
             "another thread's file or socket (MagicStack/uvloop#763, bot/event_loop.py)"
         )
-    chosen = settings.event_loop, settings.loop_gather_s
-    with asyncio.Runner(loop_factory=lambda: new_event_loop(*chosen)) as runner:
+    with asyncio.Runner(loop_factory=lambda: event_loop_for(settings)) as runner:
         runner.run(_until_signalled(settings, truebar))
     return 0
+
+
+def event_loop_for(settings: BotSettings) -> asyncio.AbstractEventLoop:
+    """A new event loop as ``settings`` choose (``BOT_EVENT_LOOP``,
+    ``BOT_LOOP_GATHER_MS``): the bot's, and the one the bench runs its bot on."""
+    return new_event_loop(settings.event_loop, settings.loop_gather_s)
 
 
 async def _until_signalled(settings: BotSettings, truebar: TruebarSettings) -> None:

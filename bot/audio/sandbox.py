@@ -25,10 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import shutil
 import signal
+import struct
 import subprocess
+import termios
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -203,12 +206,13 @@ class Sandbox:
         process = await asyncio.to_thread(
             subprocess.Popen,
             argv,
+            bufsize=0,  # its pipes are read and written by the loop, not through buffers
             stdin=subprocess.PIPE if fed else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
         try:
-            stdin = await _writer(process.stdin) if fed else None
+            stdin = Intake(process.stdin) if fed else None
             stdout = await _reader(process.stdout, read_ahead)
             stderr = await _reader(process.stderr, STDERR_TAIL)
         except BaseException:
@@ -230,7 +234,7 @@ class Child:
         stderr: tuple[asyncio.StreamReader, asyncio.BaseTransport],
         stall_s: float,
         on_exit: ExitObserver | None,
-        stdin: asyncio.StreamWriter | None = None,
+        stdin: Intake | None = None,
     ) -> None:
         self._process = process
         self.stdin = stdin
@@ -328,16 +332,72 @@ class Child:
             del self._tail[:-STDERR_TAIL]
 
 
-async def _writer(pipe: IO[bytes] | None) -> asyncio.StreamWriter:
-    """An asyncio writer on the child's stdin whose ``drain`` waits until what was written
-    is in the pipe: the pipe is the only buffer (the transport's own would hold up to
-    twice its 64 KiB mark more of every decoder's file in the bot's memory while ffmpeg
-    takes its time)."""
-    assert pipe is not None
-    loop = asyncio.get_running_loop()
-    transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, pipe)
-    transport.set_write_buffer_limits(high=0)
-    return asyncio.StreamWriter(transport, protocol, None, loop)
+class Intake:
+    """A decoder's stdin, written by the bot as the pipe has room: a caller asks how much
+    it takes (:meth:`room`) and writes no more than that, so the pipe's 64 KiB is the only
+    buffer. (A transport keeps whatever of a block the pipe did not take: with the decoder
+    waiting on its reader most of a note, that was most of a block per running decoder in
+    the bot's memory.) Written on the event loop; closed once, by whoever is first (the
+    feed at the file's end, or the child's reaping), waking a writer that waits."""
+
+    def __init__(self, pipe: IO[bytes] | None) -> None:
+        assert pipe is not None
+        self._pipe = pipe
+        self._fd = pipe.fileno()
+        os.set_blocking(self._fd, False)
+        self._capacity: int = fcntl.fcntl(self._fd, fcntl.F_GETPIPE_SZ)
+        self._waiter: asyncio.Future[None] | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self._pipe.closed
+
+    async def room(self) -> int:
+        """Once the pipe takes bytes: about how many it takes now (at least one)."""
+        await self._writable()
+        found = bytearray(4)
+        fcntl.ioctl(self._fd, termios.FIONREAD, found)
+        queued: int = struct.unpack("i", found)[0]
+        return max(1, self._capacity - queued)
+
+    async def write(self, data: bytes) -> None:
+        """All of ``data``, waiting for room as needed (the decoder ending first:
+        :class:`BrokenPipeError`)."""
+        view = memoryview(data)
+        while view:
+            if self.closed:
+                raise BrokenPipeError("the decoder's input is closed")
+            with contextlib.suppress(BlockingIOError):  # full: wait for room below
+                view = view[os.write(self._fd, view) :]
+            if view:
+                await self._writable()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        if self._waiter is not None:
+            asyncio.get_running_loop().remove_writer(self._fd)
+            self._wake()
+        self._pipe.close()
+
+    async def _writable(self) -> None:
+        if self.closed:
+            raise BrokenPipeError("the decoder's input is closed")
+        loop = asyncio.get_running_loop()
+        self._waiter = waiter = loop.create_future()
+        loop.add_writer(self._fd, self._wake)
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+            if not self.closed:
+                loop.remove_writer(self._fd)
+        if self.closed:
+            raise BrokenPipeError("the decoder's input is closed")
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
 
 def _which(name: str) -> str:

@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import math
+import os
 from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 READ_AHEAD_BYTES = 6 * CHUNK_BYTES
 PROBE_OUTPUT_BYTES = 64 * 1024
 OVERRUN_S = 1.0  # ffmpeg itself stops this long after the budget: enough to tell "longer"
-FEED_BYTES = 64 * 1024  # written into a decoder's stdin at a time (its pipe holds 64 KiB)
+FEED_BYTES = 64 * 1024  # read for a decoder's stdin at a time, at most (its pipe holds 64 KiB)
 
 
 class Growing(Protocol):
@@ -284,33 +285,30 @@ class _Feed:
         self.failure: Exception | None = None
 
     async def run(self) -> None:
-        stdin = self._child.stdin
-        assert stdin is not None
+        intake = self._child.stdin
+        assert intake is not None
         try:
-            with self._file.path.open("rb") as source:
+            with self._file.path.open("rb", buffering=0) as source:
                 offset, complete = 0, False
                 while not complete:
                     landed, complete = await self._file.past(offset)
                     while offset < landed:
-                        size = min(FEED_BYTES, landed - offset)
-                        block = await asyncio.to_thread(source.read, size)  # a disk may stall
+                        size = min(await intake.room(), FEED_BYTES, landed - offset)
+                        # read only what the pipe takes now: nothing waits in the bot
+                        block = await asyncio.to_thread(os.pread, source.fileno(), size, offset)
                         if not block:
                             raise OSError("the file shrank while it downloaded")
-                        if stdin.is_closing():  # the decoder ended while the block was read
-                            return
-                        stdin.write(block)
+                        await intake.write(block)
                         offset += len(block)
-                        # what the pipe did not take, the transport keeps: the block
-                        # itself need not be held too while it drains
                         del block
-                        await stdin.drain()
                         self._child.fed()
-            stdin.close()
-        except (BrokenPipeError, ConnectionResetError):
+        except BrokenPipeError:
             pass  # the decoder has all it wants
         except Exception as exc:
             self.failure = exc
             self._child.kill()
+        finally:
+            intake.close()  # the file's end, or the decoder's: it reads no more
 
 
 @contextlib.asynccontextmanager

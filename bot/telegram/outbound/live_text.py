@@ -86,9 +86,6 @@ class LiveText:
         self._working = False  # past the queue: "typing…" belongs in the chat
         self._words = False  # words came: an answer waiting for them waits no longer
         self._at_once = False  # the core wants the answer placed without waiting for words
-        self._placed = asyncio.Event()
-        if way.placed:
-            self._placed.set()
 
     # -- the core's side: the Live port --------------------------------------------------
     def show(self, what: Status | str) -> None:
@@ -107,7 +104,7 @@ class LiveText:
         if at_once and not self._at_once:
             self._at_once = True
             self._changed.set()
-        await self._placed.wait()
+        await self._until(self._is_placed)
 
     # -- the loop ------------------------------------------------------------------------
     def close(self) -> None:
@@ -118,7 +115,7 @@ class LiveText:
     async def run(self) -> None:
         """Place the answer with the first text, then keep it showing the newest."""
         if not self._way.placed:
-            await self._until(lambda: self._pending is not None)
+            await self._until(self._has_pending)
             if self._pending is None or not await self._words_waited_for():
                 return  # nothing was to be shown, or the final will be the first message
             await self._slot()
@@ -126,7 +123,7 @@ class LiveText:
             async with in_core_terms():
                 await self._way.place(first)
             self._shown = first
-            self._placed.set()
+            self._changed.set()  # for whoever waits until it is placed
         while True:
             refresh = self._way.refresh_every_s
             try:
@@ -162,8 +159,19 @@ class LiveText:
             return True
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(wait_s):
-                await self._until(lambda: self._words or self._at_once)
+                await self._until(self._words_or_at_once)
         return not self._closing
+
+    def _has_pending(self) -> bool:
+        return self._pending is not None
+
+    def _is_placed(self) -> bool:
+        """The answer is placed: its first text was shown (a draft is no message), or an
+        earlier attempt's message is continued."""
+        return self._shown is not None or self._way.placed
+
+    def _words_or_at_once(self) -> bool:
+        return self._words or self._at_once
 
     async def _until(self, condition: Callable[[], bool]) -> None:
         """Until ``condition()`` holds (checked whenever something is shown or asked) or

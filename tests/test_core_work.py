@@ -129,10 +129,29 @@ async def test_a_waiting_note_shows_its_place_then_its_turn(core: Core) -> None:
     waiting = asyncio.create_task(work.run(note := voice()))
     await until(lambda: note.key in core.answers.by_note and core.answer(note).shown)
     assert core.answer(note).shown == [Status.queued(0, wait_s=240)]
-    assert core.answer(note).placed_at_once == 1  # no words can come: it goes at once
+    await until(lambda: core.answer(note).placed)  # no words can come: it goes at once
+    assert core.answer(note).lives == 0  # nothing of the answer runs while it waits
     busy.close()
     assert await waiting == Outcome.TRANSCRIBED
     assert core.answer(note).shown[1] == Status.transcribing()
+    assert core.answer(note).lives == 1
+
+
+async def test_a_waiting_notes_place_is_shown_again_before_it_fades(core: Core) -> None:
+    """A draft lasts seconds: a waiting note's place is sent again before it fades, even
+    when it has not moved."""
+    clock = [0.0]
+    core.monotonic = lambda: clock[0]
+    core.slots = FairSlots(1, 1, clock=core.monotonic)
+    core.answers.fades_after_s = 0.01
+    busy = core.slots.join(-5, 5, audio_s=240)
+    waiting = asyncio.create_task(core.work().run(note := voice()))
+    await until(lambda: note.key in core.answers.by_note and core.answer(note).shown)
+    clock[0] = 0.02
+    await until(lambda: len(core.answer(note).shown) == 2)
+    assert core.answer(note).shown == [Status.queued(0, wait_s=240)] * 2
+    busy.close()
+    assert await waiting == Outcome.TRANSCRIBED
 
 
 async def test_in_a_burst_each_answer_goes_first_without_waiting_for_words(

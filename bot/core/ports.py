@@ -52,6 +52,19 @@ class Answer(Protocol):
     def placed(self) -> bool:
         """Whether the reader has a message of the bot's for this note already."""
 
+    @property
+    def fades_after_s(self) -> float | None:
+        """What :meth:`show_now` shows lasts this long unless shown again (a draft);
+        None: until something replaces it."""
+
+    async def show_now(self, status: Status) -> None:
+        """Show ``status`` now, placing the answer if it is not placed (after its pacing
+        allows), for a note not worked on yet: waiting for its turn, or looked into. Runs
+        in the caller's task alone, so a note waiting in line holds no live answer.
+        Raises :class:`~bot.core.errors.AnswerRefused` if the chat refuses the answer for
+        good; any other failure of a status shown again is passed over (the next one
+        shows newer news)."""
+
     def live(self) -> AbstractAsyncContextManager[Live]:
         """Show the note live while the body runs. A refusal for good (the user blocked
         the bot mid-note) raises :class:`~bot.core.errors.AnswerRefused` out of it,

@@ -4,11 +4,12 @@
     a translation            its stage, if the speech service still offers it
     kept from before         the same file with the same recognition: answered from the
                              kept transcript (:mod:`bot.core.keeping`), nothing spent
+    look into it             a video or an untyped file: the decoder must find sound
+                             in it before the bot says a word (unless it was asked for)
+    a turn                   a speech session, shared fairly between chats; a waiting
+                             note shows its place in line itself (nothing else of its
+                             answer runs yet) and leaves the line if stopped
     live answer ∥ work       the answer is shown (and kept live) while the work goes on:
-      look into it             a video or an untyped file: the decoder must find sound
-                               in it before the bot says a word (unless it was asked for)
-      a turn                   a speech session, shared fairly between chats; a waiting
-                               note shows its place in line (and leaves it if stopped)
       a document's length      held against today's budgets once known (too long for
                                them: refused before any audio goes)
       fetch ∥ handshake        the file downloads and its decoder starts while the
@@ -175,8 +176,7 @@ class NoteWork:
         if (kept := await self._keeping.from_before(note, choices.recognition)) is not None:
             return await self._final(note, answer, kept, choices, cached=True)
         try:
-            async with answer.live() as live:
-                transcribed = await self._work(note, live, choices, answer, stop)
+            transcribed = await self._work(note, choices, answer, stop)
         except Unusable as failure:
             log.info("chat %s message %s: %s", *note.key, failure)
             return await self._say(note, answer, failure.notice, Outcome.REJECTED)
@@ -203,29 +203,32 @@ class NoteWork:
         stages = (*choices.recognition.stages, stage)
         return dataclasses.replace(choices, recognition=Recognition(tag, stages))
 
-    async def _work(
-        self, note: Note, live: Live, choices: Choices, answer: Answer, stop: Stop
-    ) -> Transcribed:
+    async def _work(self, note: Note, choices: Choices, answer: Answer, stop: Stop) -> Transcribed:
         """Its turn, then its file to text. A video or an untyped file is looked into
         first; any other note's file is only fetched once its turn has come (a waiting
         note holds nothing of it)."""
-        status = Status.for_note(note)
         recognition = choices.recognition
         if not note.kind.sniffed:
             with self._in_line(note) as ticket:
-                await self._turn(ticket, live, status, stop)
+                waited = await self._turn(ticket, answer, stop)
                 async with self._fetched(note) as file:
-                    return await self._transcribe(note, live, file, recognition, status, stop)
+                    return await self._live(note, answer, file, recognition, stop, waited)
         async with self._fetched(note) as file:
-            if note.requested or answer.placed:
-                live.show(status)  # asked for: answered at once all the same
-            async with self._looking:
-                probe = await file.probe()
+            if note.requested or answer.placed:  # asked for: answered at once all the same
+                async with Together() as group:
+                    group.create_task(answer.show_now(Status.for_note(note)))
+                    probe = await self._looked_into(file)
+            else:
+                probe = await self._looked_into(file)
             if (problem := rules.after_probe(note, probe, self._limits)) is not None:
                 raise Unusable("what the file holds is not for the bot", problem)
             with self._in_line(note) as ticket:
-                await self._turn(ticket, live, status, stop)
-                return await self._transcribe(note, live, file, recognition, status, stop)
+                waited = await self._turn(ticket, answer, stop)
+                return await self._live(note, answer, file, recognition, stop, waited)
+
+    async def _looked_into(self, file: FetchedFile) -> Probe:
+        async with self._looking:
+            return await file.probe()
 
     def _in_line(self, note: Note) -> Ticket:
         """``note``'s claim on a speech session, given back when the note is done."""
@@ -233,22 +236,39 @@ class NoteWork:
             note.target.chat_id, note.user_id, pooled=note.sent_as_chat, audio_s=note.duration
         )
 
-    async def _turn(self, ticket: Ticket, live: Live, status: Status, stop: Stop) -> None:
-        """Until the note's turn: a waiting note shows its place in line first (and again
-        as it moves), and leaves the line if stopped."""
-        waiting = not ticket.granted
-        queue = _QueueDisplay(live, ticket, self._clock)
-        live.show(queue.first() if waiting else status)
-        if waiting or self._bursts.arrive():
-            # A waiting note shows its place first; in a burst each answer goes first
-            # and its round trip spaces the rest out (all at once held the loop).
-            await live.placed(at_once=True)
-        if waiting:
-            with stop.leaving(ticket):
-                async for place in ticket.places(refresh_s=QUEUE_SHOWN_EVERY_S):
-                    queue.show(place)
-            if not stop.asked:
-                live.show(status)
+    async def _turn(self, ticket: Ticket, answer: Answer, stop: Stop) -> bool:
+        """Until the note's turn; whether it waited. A waiting note shows its place in
+        line first (and again as it moves, or before it fades), leaving the line if
+        stopped."""
+        if ticket.granted:
+            return False
+        queue = _QueueDisplay(answer, ticket, self._clock)
+        await queue.first()
+        with stop.leaving(ticket):
+            async for place in ticket.places(refresh_s=queue.refresh_s):
+                await queue.show(place)
+        return True
+
+    async def _live(
+        self,
+        note: Note,
+        answer: Answer,
+        file: FetchedFile,
+        recognition: Recognition,
+        stop: Stop,
+        waited: bool,
+    ) -> Transcribed:
+        """The file to text, shown live. Stopped before its turn: nothing."""
+        if stop.asked:
+            return Transcribed("", (), 0.0, False, stopped=True)
+        status = Status.for_note(note)
+        async with answer.live() as live:
+            live.show(status)
+            if not waited and self._bursts.arrive():
+                # In a burst each answer goes first and its round trip spaces the rest
+                # out (all at once held the loop); a note that waited is placed already.
+                await live.placed(at_once=True)
+            return await self._transcribe(note, live, file, recognition, status, stop)
 
     async def _transcribe(
         self,
@@ -260,9 +280,7 @@ class NoteWork:
         stop: Stop,
     ) -> Transcribed:
         """The file to text; a dropped connection gets one fresh try (the file is not
-        fetched again). Stopped before any audio went: nothing."""
-        if stop.asked:
-            return Transcribed("", (), 0.0, False, stopped=True)
+        fetched again)."""
         if note.duration is None:  # a document: how long it is is known by now
             await self._hold(note, await file.probe())
             mark("held")
@@ -529,27 +547,34 @@ class Bursts:
 class _QueueDisplay:
     """Shows a waiting note's place in line and about how long until its turn, looked at
     every ``QUEUE_SHOWN_EVERY_S`` after the answer showed them first (and not shown again
-    when the minutes and the place are as shown). A long queue must not spend
-    the global send budget on moving numbers: re-showing each of 136 waiting notes'
-    places every 10 s took the 200-note benchmark's p50 from 23 to 27 s."""
+    when the minutes and the place are as shown, unless what the answer shows would fade).
+    A long queue must not spend the global send budget on moving numbers: re-showing each
+    of 136 waiting notes' places every 10 s took the 200-note benchmark's p50 from 23 to
+    27 s."""
 
-    def __init__(self, live: Live, ticket: Ticket, clock: Callable[[], float]) -> None:
-        self._live = live
+    def __init__(self, answer: Answer, ticket: Ticket, clock: Callable[[], float]) -> None:
+        self._answer = answer
         self._ticket = ticket
         self._clock = clock
+        self._fades_after_s = answer.fades_after_s
+        self.refresh_s = min(QUEUE_SHOWN_EVERY_S, self._fades_after_s or QUEUE_SHOWN_EVERY_S)
+        """How often the place is looked at."""
         self._last = clock()
         self._shown: Status | None = None
 
-    def first(self) -> Status:
-        """What the answer shows first."""
-        self._last = self._clock()
-        self._shown = Status.queued(self._ticket.position or 0, self._ticket.wait_s())
-        return self._shown
+    async def first(self) -> None:
+        """Show the place first: the answer is placed with it."""
+        await self._show(Status.queued(self._ticket.position or 0, self._ticket.wait_s()))
 
-    def show(self, place: int) -> None:
-        if (now := self._clock()) - self._last < QUEUE_SHOWN_EVERY_S:
+    async def show(self, place: int) -> None:
+        since = self._clock() - self._last
+        fading = self._fades_after_s is not None and since >= self._fades_after_s
+        if since < QUEUE_SHOWN_EVERY_S and not fading:
             return
         status = Status.queued(place, self._ticket.wait_s())
-        if status != self._shown:
-            self._last, self._shown = now, status
-            self._live.show(status)
+        if status != self._shown or fading:
+            await self._show(status)
+
+    async def _show(self, status: Status) -> None:
+        self._last, self._shown = self._clock(), status
+        await self._answer.show_now(status)

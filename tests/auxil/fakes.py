@@ -121,9 +121,27 @@ class FakeAnswer:
         self.placed_at_once = 0  # times the work wanted it placed without waiting for words
         self.changed = asyncio.Event()
         self.live_shows_nothing = note.target.delivery is Delivery.CHANNEL
+        self.fades_after_s: float | None = None  # what show_now shows lasts (None: stays)
+        self.lives = 0  # times the answer was shown live
+
+    async def show_now(self, status: Status) -> None:
+        if self.live_shows_nothing:
+            return
+        self.shown.append(status)
+        if self.placed:
+            return
+        self.waiting_for_placement += 1
+        try:
+            await self.hold_placing.wait()
+        finally:
+            self.waiting_for_placement -= 1
+        self._settle()
+        self._place()
+        self.changed.set()
 
     @contextlib.asynccontextmanager
     async def live(self) -> AsyncIterator[FakeLive | _Silent]:
+        self.lives += 1
         if self.live_shows_nothing:
             yield _Silent()
             return
@@ -190,18 +208,20 @@ class _Silent:
 
 
 class FakeAnswers:
-    """Makes :class:`FakeAnswer` s: ``refuse`` and ``hold_placing`` apply to those made
-    from then on."""
+    """Makes :class:`FakeAnswer` s: ``refuse``, ``hold_placing`` and ``fades_after_s``
+    apply to those made from then on."""
 
     def __init__(self, ledger: FakeLedger | None = None) -> None:
         self.by_note: dict[NoteKey, FakeAnswer] = {}
         self.refuse: AnswerRefused | None = None
         self.hold_placing: asyncio.Event | None = None
+        self.fades_after_s: float | None = None
         self._ledger = ledger
 
     def answer(self, note: Note, language: str) -> FakeAnswer:
         answer = FakeAnswer(note, self._ledger)
         answer.refuse = self.refuse
+        answer.fades_after_s = self.fades_after_s
         if self.hold_placing is not None:
             answer.hold_placing = self.hold_placing
         self.by_note[note.key] = answer

@@ -181,42 +181,60 @@ class LiveText:
             await self._changed.wait()
 
     async def _interim(self, text: str) -> None:
-        chat = self._way.chat_id
-        try:
-            await self._way.interim(text)
+        if await show_interim(self._way, text):
             self._shown = text
-        except RetryAfter:
-            log.info("interim throttled in chat %s", chat)
-        except (Forbidden, ChatMigrated) as exc:
-            log.info("chat %s refuses our messages: %s", chat, exc)
-            raise AnswerRefused(str(exc)) from exc
-        except BadRequest as exc:
-            if not is_not_modified(exc):
-                log.info("interim refused in chat %s: %s", chat, exc)
-        except TelegramError as exc:
-            log.info("interim failed in chat %s: %s", chat, exc)
 
     async def keep_typing(self, thread_id: int | None) -> None:
         """ "typing…" in the chat (its forum topic) while the note is worked on, not while
-        it waits for its turn. Best effort, but a chat that refuses it for good (the bot
-        was blocked or removed) refuses the answer: a group's reply may wait a moment for
-        words, and the note's session must not run on meanwhile."""
-        chat = self._way.chat_id
+        it waits for its turn."""
         while True:
             if self._working:
-                try:
-                    await self._bot.send_chat_action(
-                        chat,
-                        ChatAction.TYPING,
-                        message_thread_id=thread_id,
-                        rate_limit_args=Send.ACTION,
-                    )
-                except (Forbidden, ChatMigrated) as exc:
-                    log.info("chat %s refuses our messages: %s", chat, exc)
-                    raise AnswerRefused(str(exc)) from exc
-                except TelegramError as exc:
-                    log.debug("chat %s: typing not shown: %s", chat, exc)
+                await show_typing(self._bot, self._way.chat_id, thread_id)
             await asyncio.sleep(TYPING_EVERY_S)
+
+
+async def show_typing(bot: Bot, chat: int, thread_id: int | None) -> None:
+    """ "typing…" in the chat (its forum topic), for a few seconds. Best effort, but a chat
+    that refuses it for good (the bot was blocked or removed) refuses the answer
+    (:class:`~bot.core.errors.AnswerRefused`): a group's reply may wait a moment for words,
+    and the note's session must not run on meanwhile."""
+    try:
+        await bot.send_chat_action(
+            chat, ChatAction.TYPING, message_thread_id=thread_id, rate_limit_args=Send.ACTION
+        )
+    except (Forbidden, ChatMigrated) as exc:
+        log.info("chat %s refuses our messages: %s", chat, exc)
+        raise AnswerRefused(str(exc)) from exc
+    except TelegramError as exc:
+        log.debug("chat %s: typing not shown: %s", chat, exc)
+
+
+async def paced(way: LiveWay) -> None:
+    """Until the way's next slot (booked now)."""
+    if (wait_s := way.book_slot()) > 0:
+        await asyncio.sleep(wait_s)
+
+
+async def show_interim(way: LiveWay, text: str) -> bool:
+    """Show a newer text, best effort: whether it was shown. Telegram refusing the answer
+    for good (the user blocked the bot, the chat is gone) is the core's
+    :class:`~bot.core.errors.AnswerRefused`."""
+    chat = way.chat_id
+    try:
+        await way.interim(text)
+    except RetryAfter:
+        log.info("interim throttled in chat %s", chat)
+    except (Forbidden, ChatMigrated) as exc:
+        log.info("chat %s refuses our messages: %s", chat, exc)
+        raise AnswerRefused(str(exc)) from exc
+    except BadRequest as exc:
+        if not is_not_modified(exc):
+            log.info("interim refused in chat %s: %s", chat, exc)
+    except TelegramError as exc:
+        log.info("interim failed in chat %s: %s", chat, exc)
+    else:
+        return True
+    return False
 
 
 def _never() -> bool:

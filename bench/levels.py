@@ -26,6 +26,7 @@ SHOWN = (
     "bot_loop_cpu_s_per_audio_minute",
     "peak_rss_mb",
     "gc_pause_max_ms",
+    "gc_pause_cpu_max_ms",  # the same pause in the collecting thread's CPU: not the host's load
     "gc_forced_full_ms",
     "gc_collections",
     "gc_cpu_ms",

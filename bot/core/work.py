@@ -556,8 +556,7 @@ class _QueueDisplay:
         self._answer = answer
         self._ticket = ticket
         self._clock = clock
-        self._fades_after_s = answer.fades_after_s
-        self.refresh_s = min(QUEUE_SHOWN_EVERY_S, self._fades_after_s or QUEUE_SHOWN_EVERY_S)
+        self.refresh_s = min(QUEUE_SHOWN_EVERY_S, answer.fades_after_s or QUEUE_SHOWN_EVERY_S)
         """How often the place is looked at."""
         self._last = clock()
         self._shown: Status | None = None
@@ -568,7 +567,8 @@ class _QueueDisplay:
 
     async def show(self, place: int) -> None:
         since = self._clock() - self._last
-        fading = self._fades_after_s is not None and since >= self._fades_after_s
+        fades_after_s = self._answer.fades_after_s  # asked again: drafts may have turned to edits
+        fading = fades_after_s is not None and since >= fades_after_s
         if since < QUEUE_SHOWN_EVERY_S and not fading:
             return
         status = Status.queued(place, self._ticket.wait_s())

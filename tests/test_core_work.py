@@ -154,6 +154,25 @@ async def test_a_waiting_notes_place_is_shown_again_before_it_fades(core: Core) 
     assert await waiting == Outcome.TRANSCRIBED
 
 
+async def test_the_turn_does_not_wait_for_a_place_still_on_its_way(core: Core) -> None:
+    """A place shown again waits for its slot (a group's edit: seconds): the session
+    that comes free meanwhile is used at once, and the place is not shown."""
+    clock = [0.0]
+    core.monotonic = lambda: clock[0]
+    core.slots = FairSlots(1, 1, clock=core.monotonic)
+    core.answers.fades_after_s = 0.01
+    busy = core.slots.join(-5, 5, audio_s=240)
+    waiting = asyncio.create_task(core.work().run(note := voice()))
+    await until(lambda: note.key in core.answers.by_note and core.answer(note).placed)
+    answer = core.answer(note)
+    answer.hold_showing.clear()
+    clock[0] = 0.02
+    await until(lambda: answer.showing_held == 1)
+    busy.close()
+    assert await asyncio.wait_for(waiting, 5) == Outcome.TRANSCRIBED
+    assert not answer.hold_showing.is_set()  # it never went
+
+
 async def test_in_a_burst_each_answer_goes_first_without_waiting_for_words(
     core: Core,
 ) -> None:

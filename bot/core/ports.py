@@ -58,11 +58,10 @@ class Answer(Protocol):
         None: until something replaces it."""
 
     async def show_now(self, status: Status) -> None:
-        """Show ``status`` now, placing the answer if it is not placed (after its pacing
-        allows), for a note not worked on yet: waiting for its turn, or looked into. Runs
-        in the caller's task alone, so a note waiting in line holds no live answer.
+        """Show a note's place in line (``status``) now, placing the answer if it is not
+        placed (once its pacing allows): a note waiting for its turn holds no live answer.
         Raises :class:`~bot.core.errors.AnswerRefused` if the chat refuses the answer for
-        good; any other failure of a status shown again is passed over (the next one
+        good; any other failure of a place shown again is passed over (the next one
         shows newer news)."""
 
     def live(self) -> AbstractAsyncContextManager[Live]:

@@ -215,8 +215,8 @@ class NoteWork:
                     return await self._live(note, answer, file, recognition, stop, waited)
         async with self._fetched(note) as file:
             if note.requested or answer.placed:  # asked for: answered at once all the same
-                async with Together() as group:
-                    group.create_task(answer.show_now(Status.for_note(note)))
+                async with answer.live() as live:
+                    live.show(Status.for_note(note))
                     probe = await self._looked_into(file)
             else:
                 probe = await self._looked_into(file)
@@ -238,15 +238,18 @@ class NoteWork:
 
     async def _turn(self, ticket: Ticket, answer: Answer, stop: Stop) -> bool:
         """Until the note's turn; whether it waited. A waiting note shows its place in
-        line first (and again as it moves, or before it fades), leaving the line if
-        stopped."""
+        line first (the answer is placed with it), then again as it moves or before it
+        fades, beside the wait: the turn, or a stop that takes it out of the line, does
+        not wait for a place still on its way (the live answer shows newer)."""
         if ticket.granted:
             return False
         queue = _QueueDisplay(answer, ticket, self._clock)
         await queue.first()
         with stop.leaving(ticket):
-            async for place in ticket.places(refresh_s=queue.refresh_s):
-                await queue.show(place)
+            async with Together() as beside:
+                async for place in ticket.places(refresh_s=queue.refresh_s):
+                    queue.show(place, beside)
+                queue.call_off()
         return True
 
     async def _live(
@@ -560,12 +563,17 @@ class _QueueDisplay:
         """How often the place is looked at."""
         self._last = clock()
         self._shown: Status | None = None
+        self._showing: asyncio.Task[None] | None = None  # a place on its way
 
     async def first(self) -> None:
-        """Show the place first: the answer is placed with it."""
+        """Show the place first: the answer is placed with it (which must land)."""
         await self._show(Status.queued(self._ticket.position or 0, self._ticket.wait_s()))
 
-    async def show(self, place: int) -> None:
+    def show(self, place: int, beside: asyncio.TaskGroup) -> None:
+        """Show the place again, if it is time to, in ``beside`` (its send waits for the
+        answer's slot); not while the last is still on its way."""
+        if self._showing is not None and not self._showing.done():
+            return
         since = self._clock() - self._last
         fades_after_s = self._answer.fades_after_s  # asked again: drafts may have turned to edits
         fading = fades_after_s is not None and since >= fades_after_s
@@ -573,7 +581,12 @@ class _QueueDisplay:
             return
         status = Status.queued(place, self._ticket.wait_s())
         if status != self._shown or fading:
-            await self._show(status)
+            self._showing = beside.create_task(self._show(status))
+
+    def call_off(self) -> None:
+        """The wait is over: a place still on its way is not shown."""
+        if self._showing is not None:
+            self._showing.cancel()
 
     async def _show(self, status: Status) -> None:
         self._last, self._shown = self._clock(), status

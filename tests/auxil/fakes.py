@@ -123,12 +123,17 @@ class FakeAnswer:
         self.live_shows_nothing = note.target.delivery is Delivery.CHANNEL
         self.fades_after_s: float | None = None  # what show_now shows lasts (None: stays)
         self.lives = 0  # times the answer was shown live
+        self.hold_showing = asyncio.Event()
+        self.hold_showing.set()
+        self.showing_held = 0  # places shown again that waited for hold_showing
 
     async def show_now(self, status: Status) -> None:
         if self.live_shows_nothing:
             return
         self.shown.append(status)
-        if self.placed:
+        if self.placed:  # shown again: waits for its slot while ``hold_showing`` is clear
+            self.showing_held += not self.hold_showing.is_set()
+            await self.hold_showing.wait()
             return
         self.waiting_for_placement += 1
         try:

@@ -15,11 +15,11 @@ from telegram import InlineKeyboardMarkup
 
 from bot.core.note import Delivery, Note
 from bot.core.ports import Ledger, Live
-from bot.core.say import Final, LongForm, Notice, Status, StatusKind
+from bot.core.say import Final, LongForm, Notice, Status
 from bot.core.side_by_side import Together
 from bot.telegram.export_buttons import stop_button, under_transcript
 from bot.telegram.outbound.business import OwnerCopy
-from bot.telegram.outbound.live_text import LiveText, paced, show_interim, show_typing
+from bot.telegram.outbound.live_text import LiveText, paced, show_interim
 from bot.telegram.outbound.message_text import too_long
 from bot.telegram.outbound.sending import Bot, in_core_terms
 from bot.telegram.outbound.ways import (
@@ -153,15 +153,11 @@ class TelegramAnswer:
         return way.refresh_every_s if isinstance(way, EditedReply | Drafts | GuestAnswer) else None
 
     async def show_now(self, status: Status) -> None:
-        """A place in line goes at once; any other status, to an answer that waits for the
-        first words before it is placed (a group's), is "typing…" until then."""
+        """At once, even a group's reply (which waits for the first words when the note
+        is worked on: none come while it waits)."""
         way = self._way
         if not isinstance(way, EditedReply | Drafts | GuestAnswer):
             return  # a channel: its post shows the final only
-        if status.kind is not StatusKind.QUEUED and not way.placed and way.words_wait_s > 0:
-            if self._typing:
-                await show_typing(self._bot, way.chat_id, self._note.target.thread_id)
-            return
         await paced(way)
         text = self._texts.status(status)
         if way.placed:

@@ -54,6 +54,10 @@ class LiveWay(Protocol):
     def placed(self) -> bool: ...
 
     @property
+    def shown(self) -> str | None:
+        """What it shows now, as far as this run knows (None: nothing, or what fades)."""
+
+    @property
     def refresh_every_s(self) -> float | None:
         """The same text again after this long without a new one (a draft expires)."""
 
@@ -80,7 +84,7 @@ class LiveText:
         self._texts = texts
         self._bot = bot
         self._pending: str | None = None
-        self._shown: str | None = None
+        self._shown: str | None = way.shown  # shown before it went live: not sent again
         self._changed = asyncio.Event()
         self._closing = False
         self._working = False  # past the queue: "typing…" belongs in the chat

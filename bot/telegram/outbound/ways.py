@@ -139,6 +139,11 @@ class EditedReply:
         return self.message_id is not None
 
     @property
+    def shown(self) -> str | None:
+        """What the reply shows, as far as this run knows."""
+        return self._shown
+
+    @property
     def refresh_every_s(self) -> float | None:
         return None
 
@@ -349,6 +354,10 @@ class GuestAnswer:
     def placed(self) -> bool:
         return self.inline_message_id is not None
 
+    @property
+    def shown(self) -> str | None:
+        return self._shown
+
     def book_slot(self) -> float:
         """Inline edits are paced in the request path, like a group's."""
         return 0.0
@@ -462,6 +471,11 @@ class Drafts:
     @property
     def placed(self) -> bool:
         return self._messages.placed
+
+    @property
+    def shown(self) -> str | None:
+        """A draft fades: what edits show once drafts were refused."""
+        return None if self._edits is None else self._edits.shown
 
     @property
     def refresh_every_s(self) -> float | None:

@@ -334,8 +334,8 @@ class Child:
 
 class Intake:
     """A decoder's stdin, written by the bot as the pipe has room: a caller asks how much
-    it takes (:meth:`room`) and writes no more than that, so the pipe's 64 KiB is the only
-    buffer. (A transport keeps whatever of a block the pipe did not take: with the decoder
+    it takes (:meth:`room`) and writes no more than that, so the pipe's 64 KiB is the
+    buffer, but for a page or two (:meth:`room`). (A transport keeps whatever of a block the pipe did not take: with the decoder
     waiting on its reader most of a note, that was most of a block per running decoder in
     the bot's memory.) Written on the event loop; closed once, by whoever is first (the
     feed at the file's end, or the child's reaping), waking a writer that waits."""
@@ -353,7 +353,9 @@ class Intake:
         return self._pipe.closed
 
     async def room(self) -> int:
-        """Once the pipe takes bytes: about how many it takes now (at least one)."""
+        """Once the pipe takes bytes: about how many it takes now (at least one). The
+        pipe counts pages, not bytes: a page partly read or partly written still takes a
+        whole one, so the last few KiB of a block may wait in :meth:`write`."""
         await self._writable()
         found = bytearray(4)
         fcntl.ioctl(self._fd, termios.FIONREAD, found)

@@ -294,7 +294,7 @@ class _Feed:
                     landed, complete = await self._file.past(offset)
                     while offset < landed:
                         size = min(await intake.room(), FEED_BYTES, landed - offset)
-                        # read only what the pipe takes now: nothing waits in the bot
+                        # read only what the pipe takes now, not a block to hold
                         block = await asyncio.to_thread(os.pread, source.fileno(), size, offset)
                         if not block:
                             raise OSError("the file shrank while it downloaded")

@@ -335,10 +335,11 @@ class Child:
 class Intake:
     """A decoder's stdin, written by the bot as the pipe has room: a caller asks how much
     it takes (:meth:`room`) and writes no more than that, so the pipe's 64 KiB is the
-    buffer, but for a page or two (:meth:`room`). (A transport keeps whatever of a block the pipe did not take: with the decoder
-    waiting on its reader most of a note, that was most of a block per running decoder in
-    the bot's memory.) Written on the event loop; closed once, by whoever is first (the
-    feed at the file's end, or the child's reaping), waking a writer that waits."""
+    buffer, but for a page or two (:meth:`room`). (A transport keeps whatever of a block
+    the pipe did not take: with the decoder waiting on its reader most of a note, that was
+    most of a block per running decoder in the bot's memory.) Written on the event loop;
+    closed once, by whoever is first (the feed at the file's end, or the child's reaping),
+    waking a writer that waits."""
 
     def __init__(self, pipe: IO[bytes] | None) -> None:
         assert pipe is not None

@@ -149,15 +149,14 @@ class TelegramAnswer:
 
     @property
     def fades_after_s(self) -> float | None:
-        way = self._way
-        return way.refresh_every_s if isinstance(way, EditedReply | Drafts | GuestAnswer) else None
+        way = self._live_way()
+        return None if way is None else way.refresh_every_s
 
     async def show_now(self, status: Status) -> None:
         """At once, even a group's reply (which waits for the first words when the note
         is worked on: none come while it waits)."""
-        way = self._way
-        if not isinstance(way, EditedReply | Drafts | GuestAnswer):
-            return  # a channel: its post shows the final only
+        if (way := self._live_way()) is None:
+            return
         await paced(way)
         text = self._texts.status(status)
         if way.placed:
@@ -167,11 +166,16 @@ class TelegramAnswer:
             await way.place(text)
 
     def live(self) -> AbstractAsyncContextManager[Live]:
-        way = self._way
-        if not isinstance(way, EditedReply | Drafts | GuestAnswer):
-            return _NothingLive()  # a channel: every edit shows to all subscribers
+        if (way := self._live_way()) is None:
+            return _NothingLive()
         text = LiveText(way, self._texts, self._bot)
         return _Showing(text, self._note.target.thread_id, typing=self._typing)
+
+    def _live_way(self) -> EditedReply | Drafts | GuestAnswer | None:
+        """The way of showing, if it shows anything before the final (a channel's post
+        does not: every edit shows to all subscribers)."""
+        way = self._way
+        return way if isinstance(way, EditedReply | Drafts | GuestAnswer) else None
 
     async def finish(self, final: Final) -> None:
         """The transcript; one too long for a message as the chat chose (several, one

@@ -63,6 +63,7 @@ FORMATS = (
 MAX_ALLOC = 32 * 1024 * 1024  # largest single allocation ffmpeg may make
 OPEN_FILES = 16  # ffmpeg needs 4: stdin, stdout, stderr and the file
 STDERR_TAIL = 4096  # bytes of a decoder's complaints kept for the log
+_PAGE = os.sysconf("SC_PAGESIZE")  # what a pipe holds in each of its buffers
 PCM_CONVERSION = ("-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "s16le")
 """Any audio → 16 kHz mono s16le PCM, on stdout: the Truebar quickstart's conversion,
 ``ffmpeg -i FILE -ac 1 -ar 16000 -f s16le``, to the byte (tests/test_audio.py)."""
@@ -356,12 +357,23 @@ class Intake:
     async def room(self) -> int:
         """Once the pipe takes bytes: about how many it takes now (at least one). The
         pipe counts pages, not bytes: a page partly read or partly written still takes a
-        whole one, so the last few KiB of a block may wait in :meth:`write`."""
-        await self._writable()
+        whole one, so the last few KiB of a block may wait in :meth:`write`. The bytes in
+        it fill at most one page more than they need (the first partly read, the last
+        partly written): with two pages' worth free, one page is, and nothing is waited
+        for (a pass of the loop for every block otherwise)."""
+        if self.closed:
+            raise BrokenPipeError("the decoder's input is closed")
+        if (free := self._capacity - self._queued()) < 2 * _PAGE:
+            await self._writable()
+            free = self._capacity - self._queued()
+        return max(1, free)
+
+    def _queued(self) -> int:
+        """Bytes in the pipe that the decoder has not read yet."""
         found = bytearray(4)
         fcntl.ioctl(self._fd, termios.FIONREAD, found)
         queued: int = struct.unpack("i", found)[0]
-        return max(1, self._capacity - queued)
+        return queued
 
     async def write(self, data: bytes) -> None:
         """All of ``data``, waiting for room as needed (the decoder ending first:

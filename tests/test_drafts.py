@@ -16,10 +16,11 @@ from telegram.ext import ExtBot
 
 from bot.config import BotSettings, FloodSettings, PrivateLive
 from bot.core.note import Target
+from bot.core.say import Status
 from bot.core.side_by_side import Together
 from bot.telegram.outbound.draft_pacing import DraftPacing
 from bot.telegram.outbound.flood import FloodGate
-from bot.telegram.outbound.live_text import LiveText
+from bot.telegram.outbound.live_text import LiveText, paced
 from bot.telegram.outbound.rate_limiter import FloodLimiter
 from bot.telegram.outbound.ways import Drafts, DraftSupport, EditedReply
 from bot.telegram.texts import texts_for
@@ -257,9 +258,12 @@ def test_a_lone_chat_drafts_every_interval() -> None:
 
 
 @contextlib.asynccontextmanager
-async def live_drafts(pacing: DraftPacing) -> AsyncIterator[tuple[FakeTelegram, LiveText]]:
+async def live_drafts(
+    pacing: DraftPacing, shown_before: str | None = None
+) -> AsyncIterator[tuple[FakeTelegram, LiveText]]:
     """A private chat's live text as drafts, paced by ``pacing`` through the bot's rate
-    limiter, against the fake Bot API; its loop runs until the block ends."""
+    limiter, against the fake Bot API; its loop runs until the block ends. ``shown_before``:
+    drafted before the answer went live (a waiting note's place)."""
     async with FakeTelegram(limits=FAST_LIMITS) as fake:
         fake.add_chat(PRIVATE, "private")
         async with ExtBot(
@@ -268,7 +272,11 @@ async def live_drafts(pacing: DraftPacing) -> AsyncIterator[tuple[FakeTelegram, 
             rate_limiter=FloodLimiter(FloodGate(FAST_FLOOD), drafts=pacing),
         ) as bot:
             reply = EditedReply(bot, Target(PRIVATE, message_id=7), None)
-            live = LiveText(Drafts(bot, reply, DraftSupport(pacing)), EN, bot)
+            drafts = Drafts(bot, reply, DraftSupport(pacing))
+            if shown_before is not None:  # as a waiting note's place goes
+                await paced(drafts)
+                await drafts.place(shown_before)
+            live = LiveText(drafts, EN, bot)
             async with Together() as group:
                 group.create_task(live.run())
                 yield fake, live
@@ -304,3 +312,15 @@ async def test_words_waiting_for_a_draft_slot_when_the_note_ends_are_not_drafted
     drafts = [call.params["text"] for call in fake.calls_to("sendMessageDraft")]
     assert drafts == ["Hello"]
     assert closed_after_s < 0.4  # not the rest of the half second
+
+
+async def test_a_place_drafted_while_waiting_counts_as_the_answer_placed() -> None:
+    """A waiting note's place went as a draft: once its turn comes, its audio does not
+    wait for the live answer's first draft (the chat's next slot, seconds away here)."""
+    pacing = DraftPacing(interval_s=10.0)
+    async with live_drafts(pacing, shown_before=EN.queued(0)) as (fake, live):
+        live.show(Status.transcribing())
+        await asyncio.wait_for(live.placed(), 1.0)
+        drafts = [call.params["text"] for call in fake.calls_to("sendMessageDraft")]
+        live.close()
+    assert drafts == [EN.queued(0)]  # placed by the place in line, not by a new draft

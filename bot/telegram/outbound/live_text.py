@@ -55,7 +55,8 @@ class LiveWay(Protocol):
 
     @property
     def shown(self) -> str | None:
-        """What it shows now, as far as this run knows (None: nothing, or what fades)."""
+        """What it shows now, as far as this run knows (None: nothing yet): the answer
+        is placed once it shows anything."""
 
     @property
     def refresh_every_s(self) -> float | None:
@@ -84,7 +85,8 @@ class LiveText:
         self._texts = texts
         self._bot = bot
         self._pending: str | None = None
-        self._shown: str | None = way.shown  # shown before it went live: not sent again
+        # shown before it went live (a place in line): placed, and not edited in again
+        self._shown: str | None = way.shown
         self._changed = asyncio.Event()
         self._closing = False
         self._working = False  # past the queue: "typing…" belongs in the chat
@@ -170,8 +172,8 @@ class LiveText:
         return self._pending is not None
 
     def _is_placed(self) -> bool:
-        """The answer is placed: its first text was shown (a draft is no message), or an
-        earlier attempt's message is continued."""
+        """The answer is placed: a text was shown, here or before it went live (a draft
+        is no message), or an earlier attempt's message is continued."""
         return self._shown is not None or self._way.placed
 
     def _words_or_at_once(self) -> bool:

@@ -467,6 +467,7 @@ class Drafts:
         self._stop_kwargs = {"can_stop": True} if stoppable else None
         self.chat_id = messages.chat_id
         self._edits: EditedReply | None = None  # drafts were refused: edits from now on
+        self._drafted: str | None = None  # the last draft sent (kept from fading by its sender)
 
     @property
     def placed(self) -> bool:
@@ -474,8 +475,9 @@ class Drafts:
 
     @property
     def shown(self) -> str | None:
-        """A draft fades: what edits show once drafts were refused."""
-        return None if self._edits is None else self._edits.shown
+        """The last draft (its sender sends it again before it fades: a waiting note, a
+        live text), or what edits show once drafts were refused."""
+        return self._drafted if self._edits is None else self._edits.shown
 
     @property
     def refresh_every_s(self) -> float | None:
@@ -545,3 +547,4 @@ class Drafts:
             rate_limit_args=Send.DRAFT,
             api_kwargs=self._stop_kwargs,
         )
+        self._drafted = text

@@ -17,11 +17,11 @@ from bot.core.errors import (
     MediaUnreachable,
     ServiceFailed,
 )
-from bot.core.note import Delivery, MediaKind
+from bot.core.note import Delivery, MediaKind, Note
 from bot.core.outcome import Outcome
 from bot.core.ports import Probe, Stage
 from bot.core.say import Notice, NoticeKind, Status, StatusKind
-from bot.core.scheduling import FairSlots
+from bot.core.scheduling import FairSlots, Ticket
 from bot.core.work import AUDIO_BEFORE_ANSWER_S, BURST_NOTES, PCM_BYTES_PER_S
 from tests.auxil.fakes import Core, until, voice
 
@@ -137,15 +137,25 @@ async def test_a_waiting_note_shows_its_place_then_its_turn(core: Core) -> None:
     assert core.answer(note).lives == 1
 
 
-async def test_a_waiting_notes_place_is_shown_again_before_it_fades(core: Core) -> None:
-    """A draft lasts seconds: a waiting note's place is sent again before it fades, even
-    when it has not moved."""
+def behind_a_busy_session(
+    core: Core, audio_s: float, *, fades_after_s: float | None = None
+) -> tuple[list[float], Ticket, Note, asyncio.Task[Outcome]]:
+    """A voice note waiting for the only session, which another note holds for
+    ``audio_s`` of audio, on a clock the test moves (``[0]``); its answer's place in line
+    fades after ``fades_after_s``."""
     clock = [0.0]
     core.monotonic = lambda: clock[0]
     core.slots = FairSlots(1, 1, clock=core.monotonic)
-    core.answers.fades_after_s = 0.01
-    busy = core.slots.join(-5, 5, audio_s=240)
+    core.answers.fades_after_s = fades_after_s
+    busy = core.slots.join(-5, 5, audio_s=audio_s)
     waiting = asyncio.create_task(core.work().run(note := voice()))
+    return clock, busy, note, waiting
+
+
+async def test_a_waiting_notes_place_is_shown_again_before_it_fades(core: Core) -> None:
+    """A draft lasts seconds: a waiting note's place is sent again before it fades, even
+    when it has not moved."""
+    clock, busy, note, waiting = behind_a_busy_session(core, 240, fades_after_s=0.01)
     await until(lambda: note.key in core.answers.by_note and core.answer(note).shown)
     clock[0] = 0.02
     await until(lambda: len(core.answer(note).shown) == 2)
@@ -157,12 +167,7 @@ async def test_a_waiting_notes_place_is_shown_again_before_it_fades(core: Core) 
 async def test_the_turn_does_not_wait_for_a_place_still_on_its_way(core: Core) -> None:
     """A place shown again waits for its slot (a group's edit: seconds): the session
     that comes free meanwhile is used at once, and the place is not shown."""
-    clock = [0.0]
-    core.monotonic = lambda: clock[0]
-    core.slots = FairSlots(1, 1, clock=core.monotonic)
-    core.answers.fades_after_s = 0.01
-    busy = core.slots.join(-5, 5, audio_s=240)
-    waiting = asyncio.create_task(core.work().run(note := voice()))
+    clock, busy, note, waiting = behind_a_busy_session(core, 240, fades_after_s=0.01)
     await until(lambda: note.key in core.answers.by_note and core.answer(note).placed)
     answer = core.answer(note)
     answer.hold_showing.clear()
@@ -228,11 +233,7 @@ async def test_a_waiting_note_is_told_its_wait_as_it_shortens(
     """Its place and the minutes are looked at again every ``QUEUE_SHOWN_EVERY_S`` even
     when nothing in line moves, and shown if they changed."""
     monkeypatch.setattr(work_module, "QUEUE_SHOWN_EVERY_S", 0.01)  # seconds, not a minute
-    clock = [0.0]
-    core.monotonic = lambda: clock[0]
-    core.slots = FairSlots(1, 1, clock=core.monotonic)
-    busy = core.slots.join(-5, 5, audio_s=300)
-    waiting = asyncio.create_task(core.work().run(note := voice()))
+    clock, busy, note, waiting = behind_a_busy_session(core, 300)
     await until(lambda: note.key in core.answers.by_note and core.answer(note).shown)
     shown = core.answer(note).shown
     assert shown == [Status.queued(0, wait_s=300)]  # about 5 minutes

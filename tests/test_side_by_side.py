@@ -1,12 +1,15 @@
-"""Work side by side: a failure comes out as itself, not in a group, and cancels the rest."""
+"""Work side by side: a failure comes out as itself, not in a group, and cancels the rest;
+two context managers entered at once leave nothing open if either fails."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
 import pytest
 
-from bot.core.side_by_side import Together
+from bot.core.side_by_side import Together, enter_together
 
 
 class Refused(Exception):
@@ -50,3 +53,68 @@ async def test_children_that_succeed_are_waited_for() -> None:
         for n in range(3):
             group.create_task(work(n))
     assert sorted(done) == [0, 1, 2]
+
+
+@asynccontextmanager
+async def opened(
+    name: str, log: list[str], after: asyncio.Event | None = None
+) -> AsyncIterator[str]:
+    """Enters once ``after`` is set (at once without one), logging its entry and exit."""
+    if after is not None:
+        await after.wait()
+    log.append(f"enter {name}")
+    try:
+        yield name
+    finally:
+        log.append(f"exit {name}")
+
+
+@asynccontextmanager
+async def refused(entered: asyncio.Event) -> AsyncIterator[str]:
+    await entered.wait()
+    raise Refused("no")
+    yield "never"
+
+
+async def test_both_are_entered_at_once_and_exited_with_the_stack_the_second_first() -> None:
+    log: list[str] = []
+    second_in = asyncio.Event()
+    async with AsyncExitStack() as stack:
+        # the first enters only once the second has: one after the other would never end
+        first, second = await enter_together(
+            stack, opened("a", log, second_in), _setting(opened("b", log), second_in)
+        )
+        assert (first, second) == ("a", "b")
+        assert log == ["enter b", "enter a"]
+    assert log[2:] == ["exit b", "exit a"]
+
+
+async def test_one_refused_leaves_the_other_exited_and_comes_out_as_itself() -> None:
+    log: list[str] = []
+    first_in = asyncio.Event()
+    async with AsyncExitStack() as stack:
+        with pytest.raises(Refused):
+            await enter_together(stack, _setting(opened("a", log), first_in), refused(first_in))
+        assert log == ["enter a", "exit a"]
+    assert log == ["enter a", "exit a"]  # not exited twice
+
+
+async def test_one_refused_while_the_other_enters_cancels_its_entry() -> None:
+    log: list[str] = []
+    never = asyncio.Event()
+    now = asyncio.Event()
+    now.set()
+    async with AsyncExitStack() as stack:
+        with pytest.raises(Refused):
+            await enter_together(stack, opened("a", log, never), refused(now))
+    assert log == []
+
+
+@asynccontextmanager
+async def _setting(
+    manager: AbstractAsyncContextManager[str], event: asyncio.Event
+) -> AsyncIterator[str]:
+    """``manager``, setting ``event`` once it has entered."""
+    async with manager as value:
+        event.set()
+        yield value

@@ -46,29 +46,25 @@ async def enter_together(
     (or the caller is cancelled meanwhile), the other is cancelled if still entering and
     exited if entered, and the failure raised: nothing stays open for work that will not
     happen."""
-    first_task: asyncio.Task[tuple[A, AsyncExitStack]] | None = None
-    second_task: asyncio.Task[tuple[B, AsyncExitStack]] | None = None
+    first_task: asyncio.Task[A] | None = None
+    second_task: asyncio.Task[B] | None = None
     try:
         async with Together() as group:
             first_task = group.create_task(_enter(first))
             second_task = group.create_task(_enter(second))
     except BaseException:
-        for task in (first_task, second_task):
+        for task, manager in ((first_task, first), (second_task, second)):
             if task is not None and task.done() and not task.cancelled() and not task.exception():
-                await task.result()[1].aclose()
+                await manager.__aexit__(None, None, None)
         raise
     assert first_task is not None and second_task is not None
-    (a, exit_a), (b, exit_b) = first_task.result(), second_task.result()
-    stack.push_async_callback(exit_a.aclose)
-    stack.push_async_callback(exit_b.aclose)
-    return a, b
+    stack.push_async_exit(first)
+    stack.push_async_exit(second)
+    return first_task.result(), second_task.result()
 
 
 T = TypeVar("T")
 
 
-async def _enter(manager: AbstractAsyncContextManager[T]) -> tuple[T, AsyncExitStack]:
-    """Enter ``manager`` in a stack of its own, handed to the caller once entered."""
-    async with AsyncExitStack() as own:
-        value = await own.enter_async_context(manager)
-        return value, own.pop_all()
+async def _enter(manager: AbstractAsyncContextManager[T]) -> T:
+    return await manager.__aenter__()

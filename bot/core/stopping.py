@@ -16,7 +16,6 @@ from typing import Any
 
 from bot.core.note import NoteKey
 from bot.core.scheduling import Ticket
-from bot.core.side_by_side import Together
 
 STOPS_LOOKED_FOR_EVERY_S = 1.0
 
@@ -29,8 +28,8 @@ class Stop:
         self._stops = stops
         self._key = key
         self._asked = False
-        self._heard: asyncio.Event | None = None  # made when the stop is first waited for
         self._in_line: Ticket | None = None
+        self._working: asyncio.Task[None] | None = None
 
     @property
     def asked(self) -> bool:
@@ -46,10 +45,10 @@ class Stop:
 
     def ask(self) -> None:
         self._asked = True
-        if self._heard is not None:
-            self._heard.set()
         if self._in_line is not None:
             self._in_line.close()
+        if self._working is not None:
+            self._working.cancel()
 
     @contextlib.contextmanager
     def leaving(self, ticket: Ticket) -> Iterator[None]:
@@ -63,12 +62,16 @@ class Stop:
         finally:
             self._in_line = None
 
-    async def wait(self) -> None:
-        if self._heard is None:
-            self._heard = asyncio.Event()
-            if self._asked:
-                self._heard.set()
-        await self._heard.wait()
+    @contextlib.contextmanager
+    def cancelling(self, work: asyncio.Task[None]) -> Iterator[None]:
+        """While ``work`` runs: a stop cancels it at once (or already has)."""
+        self._working = work
+        try:
+            if self.asked:
+                work.cancel()
+            yield
+        finally:
+            self._working = None
 
 
 class Stops:
@@ -95,9 +98,14 @@ class Stops:
 
 async def run_unless_stopped(work: Coroutine[Any, Any, None], stop: Stop) -> None:
     """Run ``work`` until it ends, or until ``stop`` is asked: it is then cancelled (a
-    speech session closes at once, whatever audio it still had to recognise)."""
-    async with Together() as group:
-        working = group.create_task(work)
-        asked = group.create_task(stop.wait())
-        await asyncio.wait({working, asked}, return_when=asyncio.FIRST_COMPLETED)
-        (working if asked.done() else asked).cancel()
+    speech session closes at once, whatever audio it still had to recognise). The work
+    is a task of its own, which the stop cancels: a stop is not the caller's cancellation,
+    which goes on as itself (the task with it)."""
+    working = asyncio.create_task(work)
+    with stop.cancelling(working):
+        try:
+            await working
+        except asyncio.CancelledError:
+            caller = asyncio.current_task()
+            if not working.cancelled() or (caller is not None and caller.cancelling()):
+                raise

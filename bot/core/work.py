@@ -42,6 +42,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 
 from bot.core import export, rules
 from bot.core.arrival import Arrival
@@ -308,15 +309,8 @@ class NoteWork:
             )
             chunks = _held(pcm.chunks(), live.placed, int(AUDIO_BEFORE_ANSWER_S * PCM_BYTES_PER_S))
             heard = _HeardSoFar()
-
-            async def listen() -> None:
-                async with contextlib.aclosing(session.stream(chunks)) as updates:
-                    async for update in updates:
-                        live.show(update.shown)
-                        heard.take(update)
-
             try:
-                await run_unless_stopped(listen(), stop)
+                await run_unless_stopped(heard.listen(session.stream(chunks), live), stop)
             finally:  # what went is spent, whatever happened to the rest
                 await self._spending.spend(note, session.streamed_s)
             if stop.asked:  # what the reader saw, the latest guess included
@@ -414,18 +408,10 @@ class NoteWork:
         await answer.tell(notice)
         return outcome
 
-    @contextlib.asynccontextmanager
-    async def _fetched(self, note: Note) -> AsyncIterator[FetchedFile]:
+    def _fetched(self, note: Note) -> FetchedFile:
+        """``note``'s file, while it is entered (``async with``)."""
         path = self._settings.downloads / f"note-{secrets.token_hex(8)}"
-        try:
-            async with Together() as group:
-                file = FetchedFile(self._media, self._transcriber, note, path, group)
-                try:
-                    yield file
-                finally:
-                    file.stop()
-        finally:
-            path.unlink(missing_ok=True)
+        return FetchedFile(self._media, self._transcriber, note, path)
 
 
 class _HeardSoFar:
@@ -436,10 +422,14 @@ class _HeardSoFar:
         self.shown = ""
         self._segments: list[Segment] = []
 
-    def take(self, update: Heard) -> None:
-        self.final, self.shown = update.final, update.shown
-        if update.segment is not None:
-            self._segments.append(update.segment)
+    async def listen(self, updates: AsyncGenerator[Heard, None], live: Live) -> None:
+        """Take each of ``updates`` as it comes, showing it ``live``."""
+        async with contextlib.aclosing(updates):
+            async for update in updates:
+                live.show(update.shown)
+                self.final, self.shown = update.final, update.shown
+                if update.segment is not None:
+                    self._segments.append(update.segment)
 
     @property
     def segments(self) -> tuple[Segment, ...]:
@@ -447,25 +437,23 @@ class _HeardSoFar:
 
 
 class FetchedFile:
-    """A note's file: its download started when first needed (by a look into it, or the
-    decoder) and run beside the note's work in its task group, once for all (the second
-    try a dropped connection gets included); followed as it lands (:class:`Arrival`),
-    probed once, deleted when the note is done (a file a killed run left is swept at
-    start-up; a local Bot API server's own copy is its to keep)."""
+    """A note's file, while it is entered (``async with``): its download started when
+    first needed (by a look into it, or the decoder) and run beside the note's work in a
+    task group of its own, once for all (the second try a dropped connection gets
+    included); followed as it lands (:class:`Arrival`), probed once, its download stopped
+    and the file deleted on the way out (a file a killed run left is swept at start-up; a
+    local Bot API server's own copy is its to keep). A class, not a generator-made
+    context manager: every running note holds one, and each object fewer is one fewer
+    for the collector to walk."""
 
     def __init__(
-        self,
-        media: MediaSource,
-        transcriber: Transcriber,
-        note: Note,
-        path: Path,
-        group: asyncio.TaskGroup,
+        self, media: MediaSource, transcriber: Transcriber, note: Note, path: Path
     ) -> None:
         self._media = media
         self._transcriber = transcriber
         self._note = note
         self.path_on_disk = path
-        self._group = group
+        self._group = Together()
         self._arrival = Arrival(path)
         self._downloading: asyncio.Task[None] | None = None
         self._probing = asyncio.Lock()
@@ -486,10 +474,22 @@ class FetchedFile:
                 mark("probed")
         return self._probe
 
-    def stop(self) -> None:
-        """Stop the download if it still runs: the note needs no more of it."""
-        if self._downloading is not None:
-            self._downloading.cancel()
+    async def __aenter__(self) -> FetchedFile:
+        await self._group.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            if self._downloading is not None:  # the note needs no more of it
+                self._downloading.cancel()
+            await self._group.__aexit__(kind, error, traceback)
+        finally:
+            self.path_on_disk.unlink(missing_ok=True)
 
     async def _download(self) -> None:
         """The download, its failure handed to whoever follows the file (never raised

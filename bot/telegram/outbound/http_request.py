@@ -5,13 +5,14 @@ to it), a reference cycle: every Bot API call left about forty objects that only
 garbage collector could free, and with hundreds of notes in flight they were a large
 part of what its full collections walked (and the loop waited for). Once the body is
 read and the stream closed, nothing needs that stream: the client drops it, so the
-request's objects go as soon as the caller lets go of the response. (A streamed response,
-or one closed on an error before its body was read, keeps its stream and its cycle; the
-bot makes neither, and the collector still frees them.)
+request's objects go as soon as the caller lets go of the response; a streamed response
+(a file's download) drops it once closed, whether its body was read or not.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -24,6 +25,17 @@ class AcyclicClient(httpx.AsyncClient):
         if response.is_closed:  # read whole (not streamed): the stream is spent
             response.stream = httpx.ByteStream(b"")
         return response
+
+    @contextlib.asynccontextmanager
+    async def stream(  # type: ignore[override]  # httpx's, its options passed through
+        self, method: str, url: str, **options: Any
+    ) -> AsyncIterator[httpx.Response]:
+        async with super().stream(method, url, **options) as response:
+            try:
+                yield response
+            finally:
+                await response.aclose()  # (httpx's own close then finds it closed)
+                response.stream = httpx.ByteStream(b"")
 
 
 class AcyclicHTTPXRequest(HTTPXRequest):

@@ -25,6 +25,7 @@ from telegram.error import BadRequest, NetworkError, TelegramError
 from bot.core.errors import MediaUnavailable, MediaUnreachable
 from bot.core.note import Note
 from bot.core.ports import Landing
+from bot.telegram.outbound.http_request import AcyclicClient
 from bot.telegram.outbound.sending import Bot
 from bot.telegram.retry import is_permanent, with_retries
 
@@ -37,7 +38,7 @@ DOWNLOAD_TIMEOUT = httpx.Timeout(30.0, connect=10.0)  # per read: a stalled down
 
 def download_client() -> httpx.AsyncClient:
     """The HTTP client files stream through (python-telegram-bot's reads a file whole)."""
-    return httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=8))
+    return AcyclicClient(limits=httpx.Limits(max_keepalive_connections=8))
 
 
 class TelegramMedia:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.core.admission import DAY_S, BudgetKind, Budgets, Shortfall
+from bot.core.errors import ConnectionDropped
 from bot.core.note import MediaKind
 from bot.core.outcome import Outcome
 from bot.core.ports import Choices, Probe, Recognition
@@ -210,6 +211,22 @@ async def test_a_note_stopped_mid_stream_answers_with_the_words_so_far_and_spend
     assert [s.seconds for s in core.ledger.spends] == [streamed] and final.audio_s == streamed
     assert core.transcriber.open_sessions == 0
     assert not await jobs.stop(note.key)  # done: nothing to stop
+
+
+async def test_a_note_stopped_after_its_handshake_was_tried_again_is_stopped(
+    tmp_path: Path,
+) -> None:
+    """The first handshake dropped: the failed entry leaves a cancellation counted on the
+    note's task (Python 3.11's TaskGroup), which a stop must not be taken for."""
+    core = Core(tmp_path)
+    core.transcriber.seconds = 60.0
+    core.transcriber.open_failures = [ConnectionDropped("gone during the handshake")]
+    jobs = core.jobs()
+    jobs.submit(note := voice(duration=60))
+    await until(lambda: core.transcriber.audio_bytes > 0)
+    assert await jobs.stop(note.key)
+    assert await core.observer.ended_with(note.key) == Outcome.STOPPED
+    assert core.answer(note).finals[0].stopped and core.transcriber.sessions == 2
 
 
 async def test_a_note_stopped_while_it_waits_leaves_the_line_with_no_session(

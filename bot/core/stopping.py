@@ -44,6 +44,8 @@ class Stop:
             del self._stops._running[self._key]
 
     def ask(self) -> None:
+        if self._asked:  # once: asked again (a second press, another replica's look), the
+            return  # work's own clean-up must not be cancelled in its turn
         self._asked = True
         if self._in_line is not None:
             self._in_line.close()
@@ -64,7 +66,7 @@ class Stop:
 
     @contextlib.contextmanager
     def cancelling(self, work: asyncio.Task[None]) -> Iterator[None]:
-        """While ``work`` runs: a stop cancels it at once (or already has)."""
+        """While ``work`` runs, a stop cancels it: at once, if it was asked before."""
         self._working = work
         try:
             if self.asked:
@@ -99,13 +101,20 @@ class Stops:
 async def run_unless_stopped(work: Coroutine[Any, Any, None], stop: Stop) -> None:
     """Run ``work`` until it ends, or until ``stop`` is asked: it is then cancelled (a
     speech session closes at once, whatever audio it still had to recognise). The work
-    is a task of its own, which the stop cancels: a stop is not the caller's cancellation,
-    which goes on as itself (the task with it)."""
+    is a task of its own, which the stop cancels. A cancellation of the caller's, during
+    the work, goes on as itself, even if the work took it in and ended."""
+    caller = asyncio.current_task()
+    assert caller is not None
+    # counted from here: a cancellation the caller took in before may still be counted
+    # (Python 3.11's TaskGroup leaves one when a child fails as the group ends)
+    cancels_before = caller.cancelling()
     working = asyncio.create_task(work)
     with stop.cancelling(working):
         try:
             await working
         except asyncio.CancelledError:
-            caller = asyncio.current_task()
-            if not working.cancelled() or (caller is not None and caller.cancelling()):
+            if not (stop.asked and working.cancelled()) or caller.cancelling() > cancels_before:
                 raise
+            return
+    if caller.cancelling() > cancels_before:
+        raise asyncio.CancelledError

@@ -35,6 +35,19 @@ async def test_a_childs_failure_comes_out_as_itself_and_cancels_its_siblings() -
     assert sibling_cancelled.is_set()
 
 
+async def test_a_childs_failure_keeps_its_cause() -> None:
+    async def fails() -> None:
+        try:
+            raise LookupError("the library's")
+        except LookupError as exc:
+            raise Refused("ours") from exc
+
+    with pytest.raises(Refused) as raised:
+        async with Together() as group:
+            group.create_task(fails())
+    assert isinstance(raised.value.__cause__, LookupError)
+
+
 async def test_the_bodys_failure_comes_out_as_itself() -> None:
     with pytest.raises(Refused):
         async with Together() as group:
@@ -65,7 +78,10 @@ async def opened(
     log.append(f"enter {name}")
     try:
         yield name
-    finally:
+    except Exception as exc:
+        log.append(f"exit {name} on {type(exc).__name__}")
+        raise
+    else:
         log.append(f"exit {name}")
 
 
@@ -79,7 +95,7 @@ async def refused(entered: asyncio.Event) -> AsyncIterator[str]:
 async def test_both_are_entered_at_once_and_exited_with_the_stack_the_second_first() -> None:
     log: list[str] = []
     second_in = asyncio.Event()
-    async with AsyncExitStack() as stack:
+    async with asyncio.timeout(5), AsyncExitStack() as stack:
         # the first enters only once the second has: one after the other would never end
         first, second = await enter_together(
             stack, opened("a", log, second_in), _setting(opened("b", log), second_in)
@@ -87,6 +103,15 @@ async def test_both_are_entered_at_once_and_exited_with_the_stack_the_second_fir
         assert (first, second) == ("a", "b")
         assert log == ["enter b", "enter a"]
     assert log[2:] == ["exit b", "exit a"]
+
+
+async def test_each_is_told_how_the_body_ended() -> None:
+    log: list[str] = []
+    with pytest.raises(Refused):
+        async with AsyncExitStack() as stack:
+            await enter_together(stack, opened("a", log), opened("b", log))
+            raise Refused("the body")
+    assert log[2:] == ["exit b on Refused", "exit a on Refused"]
 
 
 async def test_one_refused_leaves_the_other_exited_and_comes_out_as_itself() -> None:
@@ -104,7 +129,7 @@ async def test_one_refused_while_the_other_enters_cancels_its_entry() -> None:
     never = asyncio.Event()
     now = asyncio.Event()
     now.set()
-    async with AsyncExitStack() as stack:
+    async with asyncio.timeout(5), AsyncExitStack() as stack:
         with pytest.raises(Refused):
             await enter_together(stack, opened("a", log, never), refused(now))
     assert log == []

@@ -34,7 +34,10 @@ class Together(asyncio.TaskGroup):
         try:
             await super().__aexit__(kind, error, traceback)
         except BaseExceptionGroup as failed:
-            raise failed.exceptions[0] from None
+            first = failed.exceptions[0]
+        else:
+            return
+        raise first  # outside the handler: its cause and context stay its own
 
 
 async def enter_together(
@@ -42,10 +45,11 @@ async def enter_together(
     first: AbstractAsyncContextManager[A],
     second: AbstractAsyncContextManager[B],
 ) -> tuple[A, B]:
-    """Enter both at once, leaving both on ``stack`` to exit. If either fails to enter
-    (or the caller is cancelled meanwhile), the other is cancelled if still entering and
-    exited if entered, and the failure raised: nothing stays open for work that will not
-    happen."""
+    """Enter both at once, leaving both on ``stack`` to exit (the second first, each
+    told how the body ended, as nested ``async with`` would be). If either fails to
+    enter (or the caller is cancelled meanwhile), the other is cancelled if still
+    entering and exited if entered, and the failure raised: nothing stays open for work
+    that will not happen."""
     first_task: asyncio.Task[A] | None = None
     second_task: asyncio.Task[B] | None = None
     try:
@@ -53,9 +57,11 @@ async def enter_together(
             first_task = group.create_task(_enter(first))
             second_task = group.create_task(_enter(second))
     except BaseException:
-        for task, manager in ((first_task, first), (second_task, second)):
-            if task is not None and task.done() and not task.cancelled() and not task.exception():
-                await manager.__aexit__(None, None, None)
+        async with AsyncExitStack() as entered:
+            for task, manager in ((first_task, first), (second_task, second)):
+                if task is not None and task.done() and not task.cancelled():
+                    if task.exception() is None:
+                        entered.push_async_exit(manager)
         raise
     assert first_task is not None and second_task is not None
     stack.push_async_exit(first)

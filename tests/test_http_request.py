@@ -87,3 +87,4 @@ async def test_a_download_leaves_no_reference_cycle_read_or_not() -> None:
 
 async def test_without_it_every_download_leaves_a_cycle() -> None:
     assert len(await download_garbage(httpx.AsyncClient())) >= 3
+    assert len(await download_garbage(httpx.AsyncClient(), read=False)) >= 3

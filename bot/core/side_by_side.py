@@ -59,9 +59,8 @@ async def enter_together(
     except BaseException:
         async with AsyncExitStack() as entered:
             for task, manager in ((first_task, first), (second_task, second)):
-                if task is not None and task.done() and not task.cancelled():
-                    if task.exception() is None:
-                        entered.push_async_exit(manager)
+                if _entered(task):
+                    entered.push_async_exit(manager)
         raise
     assert first_task is not None and second_task is not None
     stack.push_async_exit(first)
@@ -74,3 +73,12 @@ T = TypeVar("T")
 
 async def _enter(manager: AbstractAsyncContextManager[T]) -> T:
     return await manager.__aenter__()
+
+
+def _entered(entering: asyncio.Task[T] | None) -> bool:
+    return (
+        entering is not None
+        and entering.done()
+        and not entering.cancelled()
+        and entering.exception() is None
+    )

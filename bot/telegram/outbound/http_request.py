@@ -27,8 +27,8 @@ class AcyclicClient(httpx.AsyncClient):
         return response
 
     @contextlib.asynccontextmanager
-    async def stream(  # type: ignore[override]  # httpx's, its options passed through
-        self, method: str, url: str, **options: Any
+    async def stream(  # httpx's, its options passed through
+        self, method: str, url: httpx.URL | str, **options: Any
     ) -> AsyncIterator[httpx.Response]:
         async with super().stream(method, url, **options) as response:
             try:

@@ -251,6 +251,16 @@ class Deployment:
         result = await asyncio.to_thread(docker, "logs", container, check=False)
         return result.stdout + result.stderr
 
+    async def logs_once_said(self, containers: list[str], said: str) -> list[str]:
+        """Each container's log, once one of them says ``said`` (a line is logged a moment
+        after the message it tells of has reached Telegram)."""
+        async with asyncio.timeout(30):
+            while True:
+                logs = [await self.logs(c) for c in containers]
+                if any(said in log for log in logs):
+                    return logs
+                await asyncio.sleep(0.2)
+
     async def run_volume(self, image: str, volume: str, target: str, code: str) -> str:
         """Python ``code`` in a throwaway container with the project's ``volume``."""
         mount = f"{self.project}_{volume}:{target}"

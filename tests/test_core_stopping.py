@@ -14,6 +14,16 @@ from bot.core.stopping import Stop, Stops, run_unless_stopped
 KEY = (1, 2)
 
 
+async def until_cancelled(running: asyncio.Event, cancelled: asyncio.Event) -> None:
+    """Work that runs until it is cancelled, saying when it runs and when it is."""
+    running.set()
+    try:
+        await asyncio.Event().wait()
+    except asyncio.CancelledError:
+        cancelled.set()
+        raise
+
+
 def test_a_stop_is_found_while_its_note_is_worked_on_here_only() -> None:
     stops = Stops()
     with stops.watching(KEY) as stop:
@@ -39,16 +49,8 @@ async def test_a_stop_asked_before_the_work_cancels_it_at_once() -> None:
 async def test_a_stop_asked_during_the_work_cancels_it_and_nothing_else() -> None:
     running, cancelled = asyncio.Event(), asyncio.Event()
 
-    async def work() -> None:
-        running.set()
-        try:
-            await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
-
     with Stops().watching(KEY) as stop:
-        working = asyncio.create_task(run_unless_stopped(work(), stop))
+        working = asyncio.create_task(run_unless_stopped(until_cancelled(running, cancelled), stop))
         await running.wait()
         stop.ask()
         async with asyncio.timeout(5):
@@ -59,16 +61,8 @@ async def test_a_stop_asked_during_the_work_cancels_it_and_nothing_else() -> Non
 async def test_the_callers_cancellation_goes_on_as_itself() -> None:
     running, cancelled = asyncio.Event(), asyncio.Event()
 
-    async def work() -> None:
-        running.set()
-        try:
-            await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
-
     with Stops().watching(KEY) as stop:
-        caller = asyncio.create_task(run_unless_stopped(work(), stop))
+        caller = asyncio.create_task(run_unless_stopped(until_cancelled(running, cancelled), stop))
         await running.wait()
         caller.cancel()
         with pytest.raises(asyncio.CancelledError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 from bot.core.note import NoteKey
@@ -28,8 +28,7 @@ class Stop:
         self._stops = stops
         self._key = key
         self._asked = False
-        self._in_line: Ticket | None = None
-        self._working: asyncio.Task[None] | None = None
+        self._ends: Callable[[], object] | None = None  # what a stop ends, while it can
 
     @property
     def asked(self) -> bool:
@@ -47,33 +46,28 @@ class Stop:
         if self._asked:  # once: asked again (a second press, another replica's look), the
             return  # work's own clean-up must not be cancelled in its turn
         self._asked = True
-        if self._in_line is not None:
-            self._in_line.close()
-        if self._working is not None:
-            self._working.cancel()
+        if self._ends is not None:
+            self._ends()
 
-    @contextlib.contextmanager
-    def leaving(self, ticket: Ticket) -> Iterator[None]:
+    def leaving(self, ticket: Ticket) -> contextlib.AbstractContextManager[None]:
         """While the note waits in line with ``ticket``: a stop takes it out of the line
         at once (its wait ends), rather than when its turn comes."""
-        self._in_line = ticket
-        try:
-            if self.asked:
-                ticket.close()
-            yield
-        finally:
-            self._in_line = None
+        return self._ending(ticket.close)
+
+    def cancelling(self, work: asyncio.Task[None]) -> contextlib.AbstractContextManager[None]:
+        """While ``work`` runs, a stop cancels it: at once, if it was asked before."""
+        return self._ending(work.cancel)
 
     @contextlib.contextmanager
-    def cancelling(self, work: asyncio.Task[None]) -> Iterator[None]:
-        """While ``work`` runs, a stop cancels it: at once, if it was asked before."""
-        self._working = work
+    def _ending(self, end: Callable[[], object]) -> Iterator[None]:
+        """While in it, a stop calls ``end`` (at once, if it was asked before)."""
+        self._ends = end
         try:
             if self.asked:
-                work.cancel()
+                end()
             yield
         finally:
-            self._working = None
+            self._ends = None
 
 
 class Stops:

@@ -20,6 +20,7 @@ from bot.telegram.outbound.live_text import LiveText
 from bot.telegram.outbound.rate_limiter import FloodLimiter, Send
 from bot.telegram.outbound.ways import EditedReply, Sent
 from bot.telegram.texts import texts_for
+from tests.auxil.steps import CountedSteps
 from tests.bot_harness import FAST_FLOOD, FAST_LIMITS
 from tests.fake_telegram import FakeTelegram
 
@@ -179,3 +180,58 @@ async def test_a_group_note_ending_before_its_words_gets_one_message(
     await reply.final("Hi.", None)
     (only,) = fake.bot_messages(GROUP_CHAT)
     assert only.history == ["Hi."]
+
+
+class SlowWay:
+    """A way of showing whose every slot after the first is an hour away."""
+
+    chat_id = CHAT
+    refresh_every_s = None
+    words_wait_s = 0.0
+
+    def __init__(self) -> None:
+        self.shown: str | None = None
+        self.booked = 0
+        self.slot_waits = asyncio.Event()
+
+    @property
+    def placed(self) -> bool:
+        return self.shown is not None
+
+    def book_slot(self) -> float:
+        self.booked += 1
+        if self.booked == 1:
+            return 0.0
+        self.slot_waits.set()
+        return 3600.0
+
+    async def place(self, text: str) -> None:
+        self.shown = text
+
+    async def interim(self, text: str) -> None:
+        self.shown = text
+
+
+async def test_newer_words_do_not_wake_an_answer_waiting_for_its_slot(
+    bot: tuple[FakeTelegram, ExtBot[Send], RecordingGate],
+) -> None:
+    """Each interim of a note replaces the text waiting for the answer's next slot; the
+    answer's loop needs waking only when the slot comes (or the note ends), not once per
+    interim (each costs the event loop a pass, hundreds per note)."""
+    _, telegram_bot, _ = bot
+    way = SlowWay()
+    live = LiveText(way, EN, telegram_bot)
+    run = CountedSteps(live.run())
+    async with Together() as group:
+        group.create_task(run)
+        live.show("Transcribing…")
+        await live.placed()
+        live.show("Hello")
+        await way.slot_waits.wait()
+        steps = run.steps
+        for words in range(100):
+            live.show(f"Hello {words}")
+            await asyncio.sleep(0)
+        assert run.steps == steps
+        live.close()
+    assert way.shown == "Transcribing…"  # the slot never came: the final carries the words

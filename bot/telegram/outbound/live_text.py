@@ -95,16 +95,24 @@ class LiveText:
 
     # -- the core's side: the Live port --------------------------------------------------
     def show(self, what: Status | str) -> None:
+        """Keep ``what`` as the newest text. The loop is woken only by what it may wait
+        for (a first text to send, the first words): a newer text replacing one not yet
+        sent wakes nobody, or every interim of a note waiting for its slot woke its loop
+        for nothing."""
+        first_words = False
         if isinstance(what, Status):
             text = self._texts.status(what)
             self._working = what.kind is not StatusKind.QUEUED
         else:
             text = tail(what.strip())
             self._working = True
-            self._words = self._words or bool(text)
+            first_words = bool(text) and not self._words
+            self._words = self._words or first_words
         if text:
+            news = self._pending is None or first_words
             self._pending = text
-            self._changed.set()
+            if news:
+                self._changed.set()
 
     async def placed(self, *, at_once: bool = False) -> None:
         if at_once and not self._at_once:

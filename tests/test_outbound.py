@@ -130,7 +130,8 @@ async def test_a_groups_reply_waits_for_the_first_words_and_carries_them(
         live.show(Status.transcribing())
         await fake.wait_for(lambda: bool(fake.calls_to("sendChatAction")))  # "typing…"
         live.show("Hello")
-        await live.placed()
+        async with asyncio.timeout(5):  # woken by the words, not the ten seconds passing
+            await live.placed()
         live.close()
         typing.cancel()
     assert fake.messages[(GROUP_CHAT, reply.message_id or 0)].history == ["Hello"]
@@ -224,7 +225,7 @@ async def test_newer_words_do_not_wake_an_answer_waiting_for_its_slot(
     run = CountedSteps(live.run())
     async with Together() as group:
         group.create_task(run)
-        live.show("Transcribing…")
+        live.show(Status.transcribing())
         await live.placed()
         live.show("Hello")
         await way.slot_waits.wait()
@@ -234,4 +235,4 @@ async def test_newer_words_do_not_wake_an_answer_waiting_for_its_slot(
             await asyncio.sleep(0)
         assert run.steps == steps
         live.close()
-    assert way.shown == "Transcribing…"  # the slot never came: the final carries the words
+    assert way.shown == EN.transcribing  # the slot never came: the final carries the words

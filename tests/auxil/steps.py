@@ -28,7 +28,7 @@ class CountedSteps(Coroutine[Any, Any, T]):
         traceback: TracebackType | None = None,
     ) -> Any:
         self.steps += 1
-        return self._coroutine.throw(error)
+        return self._coroutine.throw(error)  # asyncio throws an exception object alone
 
     def close(self) -> None:
         self._coroutine.close()

@@ -188,8 +188,9 @@ class LiveText:
         return self._words or self._at_once
 
     async def _until(self, condition: Callable[[], bool]) -> None:
-        """Until ``condition()`` holds (checked whenever something is shown or asked) or
-        nothing more is to be shown."""
+        """Until ``condition()`` holds or nothing more is to be shown. Checked whenever the
+        event is set: so each change a waiter's condition depends on sets it (a first text
+        pending, the first words, ``at_once``, the answer placed, the close)."""
         while not (condition() or self._closing):
             self._changed.clear()
             await self._changed.wait()

@@ -184,15 +184,16 @@ async def test_a_group_note_ending_before_its_words_gets_one_message(
 
 
 class SlowWay:
-    """A way of showing whose every slot after the first is an hour away."""
+    """A way of showing whose every slot after the first ``free`` is an hour away."""
 
     chat_id = CHAT
     refresh_every_s = None
     words_wait_s = 0.0
 
-    def __init__(self) -> None:
+    def __init__(self, free: int = 1) -> None:
         self.shown: str | None = None
         self.booked = 0
+        self._free = free
         self.slot_waits = asyncio.Event()
 
     @property
@@ -201,7 +202,7 @@ class SlowWay:
 
     def book_slot(self) -> float:
         self.booked += 1
-        if self.booked == 1:
+        if self.booked <= self._free:
             return 0.0
         self.slot_waits.set()
         return 3600.0
@@ -236,3 +237,20 @@ async def test_newer_words_do_not_wake_an_answer_waiting_for_its_slot(
         assert run.steps == steps
         live.close()
     assert way.shown == EN.transcribing  # the slot never came: the final carries the words
+
+
+async def test_a_note_ending_before_its_answers_first_slot_does_not_wait_for_it(
+    bot: tuple[FakeTelegram, ExtBot[Send], RecordingGate],
+) -> None:
+    """A short note in a busy hour is transcribed before its first draft's slot: the
+    final is then its first message, at once, not after a status draft an hour (in the
+    benchmark, seconds) later; and its speech session is not held meanwhile."""
+    _, telegram_bot, _ = bot
+    way = SlowWay(free=0)
+    live = LiveText(way, EN, telegram_bot)
+    async with asyncio.timeout(5), Together() as group:
+        group.create_task(live.run())
+        live.show(Status.transcribing())
+        await way.slot_waits.wait()
+        live.close()
+    assert way.shown is None and not way.placed

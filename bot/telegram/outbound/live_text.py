@@ -132,7 +132,8 @@ class LiveText:
             await self._until(self._has_pending)
             if self._pending is None or not await self._words_waited_for():
                 return  # nothing was to be shown, or the final will be the first message
-            await self._slot()
+            if not await self._slot():
+                return  # the note ended before its first slot: the final comes first
             first, self._pending = self._pending, None
             async with in_core_terms():
                 await self._way.place(first)

@@ -2,7 +2,9 @@
 
     python bench/levels.py 200 --cap 64 --runs 3 --checkouts . /path/to/an/older/checkout
 
-Each run starts ``N`` one-minute notes at once against fresh doubles, with the settings
+Each run starts ``N`` one-minute notes at once (``--seconds``: shorter or longer ones; a
+short note is mostly what a note costs whatever its length: its answer, its turn, its
+session's start and end) against fresh doubles, with the settings
 ``./dev bench`` uses, in each checkout in turn (interleaved, so they share the machine's
 moments), each with that checkout's own ``bench.py`` and bot; one JSON line per run. A
 checkout needs a ``bench/bench.py`` with ``concurrency()`` (every commit since the
@@ -20,6 +22,7 @@ import sys
 from pathlib import Path
 
 SHOWN = (
+    "note_seconds",
     "latency_p50_ms",
     "cpu_s_per_audio_minute",
     "bot_cpu_s_per_audio_minute",
@@ -43,26 +46,29 @@ import bench
 from bot.testing.mock_truebar import MockTruebar
 from tests.fake_telegram import FakeTelegram
 
-async def main(n, cap, force_gc):
+async def main(n, cap, force_gc, seconds):
     with tempfile.TemporaryDirectory(prefix="levels-") as workdir:
-        note = bench.make_note(Path(workdir), 60)
+        note = bench.make_note(Path(workdir), seconds)
         bench.lower_doubles_priority(5)
         async with FakeTelegram(limits=bench.FloodLimits()) as fake, MockTruebar() as mock:
             mock.faults.token_delay_s = mock.faults.handshake_delay_s = 0.15
             mock.faults.finish_delay_s = 0.3
             fake.faults.latency_s = 0.05
             doubles = bench.Doubles(fake, mock, Path(workdir), 0.3)
-            result = await bench.concurrency(doubles, note, 60, n, cap, force_gc)
+            result = await bench.concurrency(doubles, note, seconds, n, cap, force_gc)
     print(json.dumps(result))
 
-asyncio.run(main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"))
+asyncio.run(main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1", int(sys.argv[4])))
 """
 
 
-def one_run(checkout: Path, notes: int, cap: int, force_gc: bool) -> dict[str, object]:
+def one_run(
+    checkout: Path, notes: int, cap: int, force_gc: bool, seconds: int
+) -> dict[str, object]:
     """One run of the section in ``checkout``, in a process of its own."""
+    gc = "1" if force_gc else "0"
     done = subprocess.run(
-        [sys.executable, "-c", ONE_RUN, str(notes), str(cap), "1" if force_gc else "0"],
+        [sys.executable, "-c", ONE_RUN, str(notes), str(cap), gc, str(seconds)],
         cwd=checkout,
         env=os.environ | {"PYTHONPATH": str(checkout)},
         capture_output=True,
@@ -81,11 +87,12 @@ def main() -> int:
     parser.add_argument("--cap", type=int, default=64, help="BOT_MAX_SESSIONS for the bot")
     parser.add_argument("--runs", type=int, default=1, help="runs in each checkout")
     parser.add_argument("--force-gc", action="store_true", help="as ./dev bench --force-gc")
+    parser.add_argument("--seconds", type=int, default=60, help="each note's length")
     parser.add_argument("--checkouts", type=Path, nargs="+", default=[Path(".")])
     args = parser.parse_args()
     for run in range(1, args.runs + 1):
         for checkout in args.checkouts:
-            result = one_run(checkout.resolve(), args.notes, args.cap, args.force_gc)
+            result = one_run(checkout.resolve(), args.notes, args.cap, args.force_gc, args.seconds)
             shown = {key: result.get(key) for key in SHOWN}
             print(json.dumps({"run": run, "checkout": str(checkout), **shown}), flush=True)
     return 0

@@ -50,8 +50,10 @@ async def test_bench_quick_mode(tmp_path: Path) -> None:
 
 
 async def test_levels_compares_checkouts_one_json_line_a_run() -> None:
-    printed = await bench_script("levels.py", "1", "--cap", "1", "--checkouts", str(ROOT))
+    printed = await bench_script(
+        "levels.py", "1", "--cap", "1", "--seconds", "5", "--checkouts", str(ROOT)
+    )
     (line,) = printed.splitlines()
     run = json.loads(line)
-    assert (run["run"], run["checkout"]) == (1, str(ROOT))
+    assert (run["run"], run["checkout"], run["note_seconds"]) == (1, str(ROOT), 5)
     assert run["latency_p50_ms"] > 0 and run["gc_collections"] >= 0

@@ -178,6 +178,24 @@ async def test_the_turn_does_not_wait_for_a_place_still_on_its_way(core: Core) -
     assert not answer.hold_showing.is_set()  # it never went
 
 
+async def test_the_turn_is_given_back_when_the_speech_is_done_not_the_answer(
+    core: Core,
+) -> None:
+    """A short note's speech can be done while its live answer still has its first
+    message on the way (a group's waits seconds for its slot): the next note's turn
+    does not wait for that message."""
+    core.slots = FairSlots(1, 1)  # one session
+    core.answers.hold_closing = on_its_way = asyncio.Event()
+    work = core.work()
+    first = asyncio.create_task(work.run(held := voice(1)))
+    await until(lambda: held.key in core.answers.by_note)
+    core.answers.hold_closing = None  # the next note's answer closes at once
+    assert await asyncio.wait_for(work.run(voice(2)), 5) == Outcome.TRANSCRIBED
+    assert not first.done()
+    on_its_way.set()
+    assert await first == Outcome.TRANSCRIBED
+
+
 async def test_in_a_burst_each_answer_goes_first_without_waiting_for_words(
     core: Core,
 ) -> None:

@@ -213,7 +213,7 @@ class NoteWork:
             with self._in_line(note) as ticket:
                 waited = await self._turn(ticket, answer, stop)
                 async with self._fetched(note) as file:
-                    return await self._live(note, answer, file, recognition, stop, waited)
+                    return await self._live(note, answer, file, recognition, stop, ticket, waited)
         async with self._fetched(note) as file:
             if note.requested or answer.placed:  # asked for: answered at once all the same
                 async with answer.live() as live:
@@ -225,7 +225,7 @@ class NoteWork:
                 raise Unusable("what the file holds is not for the bot", problem)
             with self._in_line(note) as ticket:
                 waited = await self._turn(ticket, answer, stop)
-                return await self._live(note, answer, file, recognition, stop, waited)
+                return await self._live(note, answer, file, recognition, stop, ticket, waited)
 
     async def _looked_into(self, file: FetchedFile) -> Probe:
         async with self._looking:
@@ -260,9 +260,13 @@ class NoteWork:
         file: FetchedFile,
         recognition: Recognition,
         stop: Stop,
+        ticket: Ticket,
         waited: bool,
     ) -> Transcribed:
-        """The file to text, shown live. Stopped before its turn: nothing."""
+        """The file to text, shown live. Stopped before its turn: nothing. The turn is
+        given back once the speech is done, not once the live answer has closed: what it
+        still has on its way (a group's first message waits for the chat's slot) must
+        not hold a speech session from the next note."""
         if stop.asked:
             return Transcribed("", (), 0.0, False, stopped=True)
         status = Status.for_note(note)
@@ -272,7 +276,10 @@ class NoteWork:
                 # In a burst each answer goes first and its round trip spaces the rest
                 # out (all at once held the loop); a note that waited is placed already.
                 await live.placed(at_once=True)
-            return await self._transcribe(note, live, file, recognition, status, stop)
+            try:
+                return await self._transcribe(note, live, file, recognition, status, stop)
+            finally:
+                ticket.close()
 
     async def _transcribe(
         self,

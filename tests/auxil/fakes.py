@@ -103,7 +103,9 @@ class FakeLive:
 
 class FakeAnswer:
     """Shows nothing; remembers everything. ``refuse``: the chat refuses the answer for
-    good when it is placed; ``hold_placing``: placing waits until it is set."""
+    good when it is placed; ``hold_placing``: placing waits until it is set;
+    ``hold_closing``: a live answer whose work is done closes once it is set (what it
+    has on its way, a group's first message waiting for its slot, lands first)."""
 
     def __init__(self, note: Note, ledger: FakeLedger | None = None) -> None:
         self.note = note
@@ -117,6 +119,8 @@ class FakeAnswer:
         self.refused: AnswerRefused | None = None
         self.hold_placing = asyncio.Event()
         self.hold_placing.set()
+        self.hold_closing = asyncio.Event()
+        self.hold_closing.set()
         self.waiting_for_placement = 0  # work waiting for the chat to take the answer
         self.placed_at_once = 0  # times the work wanted it placed without waiting for words
         self.changed = asyncio.Event()
@@ -162,6 +166,7 @@ class FakeAnswer:
             finally:
                 if not placing.done():
                     placing.cancel()
+            await self.hold_closing.wait()
         if self.refused is not None:
             raise self.refused
 
@@ -213,13 +218,14 @@ class _Silent:
 
 
 class FakeAnswers:
-    """Makes :class:`FakeAnswer` s: ``refuse``, ``hold_placing`` and ``fades_after_s``
-    apply to those made from then on."""
+    """Makes :class:`FakeAnswer` s: ``refuse``, ``hold_placing``, ``hold_closing`` and
+    ``fades_after_s`` apply to those made from then on."""
 
     def __init__(self, ledger: FakeLedger | None = None) -> None:
         self.by_note: dict[NoteKey, FakeAnswer] = {}
         self.refuse: AnswerRefused | None = None
         self.hold_placing: asyncio.Event | None = None
+        self.hold_closing: asyncio.Event | None = None
         self.fades_after_s: float | None = None
         self._ledger = ledger
 
@@ -229,6 +235,8 @@ class FakeAnswers:
         answer.fades_after_s = self.fades_after_s
         if self.hold_placing is not None:
             answer.hold_placing = self.hold_placing
+        if self.hold_closing is not None:
+            answer.hold_closing = self.hold_closing
         self.by_note[note.key] = answer
         return answer
 

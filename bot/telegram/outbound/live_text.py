@@ -97,8 +97,7 @@ class LiveText:
     def show(self, what: Status | str) -> None:
         """Keep ``what`` as the newest text. The loop is woken only by what it may wait
         for (a first text to send, the first words): a newer text replacing one not yet
-        sent wakes nobody, or every interim of a note waiting for its slot woke its loop
-        for nothing."""
+        sent wakes nobody, as a loop waiting for its slot has nothing to do with it."""
         first_words = False
         if isinstance(what, Status):
             text = self._texts.status(what)

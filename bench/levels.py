@@ -66,9 +66,9 @@ def one_run(
     checkout: Path, notes: int, cap: int, force_gc: bool, seconds: int
 ) -> dict[str, object]:
     """One run of the section in ``checkout``, in a process of its own."""
-    gc = "1" if force_gc else "0"
+    forced = "1" if force_gc else "0"
     done = subprocess.run(
-        [sys.executable, "-c", ONE_RUN, str(notes), str(cap), gc, str(seconds)],
+        [sys.executable, "-c", ONE_RUN, str(notes), str(cap), forced, str(seconds)],
         cwd=checkout,
         env=os.environ | {"PYTHONPATH": str(checkout)},
         capture_output=True,

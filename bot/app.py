@@ -212,6 +212,7 @@ async def _start(
         storage.ledger,
         TranscriptKeyboards(storage.keyboards),
         settings.store_retry_s,
+        limiter.gate,
         group_words_wait_s=settings.group_words_wait_s,
     )
     downloads = await stack.enter_async_context(download_client())

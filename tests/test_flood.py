@@ -103,6 +103,27 @@ async def test_a_cancelled_wait_gives_its_slot_back() -> None:
     assert gate.reserve(1, group=False) <= 1.0  # the final is not pushed behind it
 
 
+def test_a_slot_booked_ahead_and_given_back_goes_to_the_next_send() -> None:
+    """A group's live answer booked its next edit's slot, and the note ended before it
+    came: the final takes that slot, not the one after it."""
+    gate = FloodGate(FloodSettings(), Clock())
+    gate.reserve(-5, group=True)  # the reply: the next slot is 3 s away
+    gate.give_back(gate.book(-5, group=True, interim=True))
+    assert gate.reserve(-5, group=True) == 3.0
+    assert gate.reserve(-5, group=True) == 6.0
+
+
+async def test_a_send_in_a_slot_booked_ahead_books_no_other() -> None:
+    clock = Clock()
+    gate = FloodGate(FloodSettings(), clock)
+    booking = gate.book(-5, group=True)
+    assert gate.seconds_until(booking) == 0.0
+    await gate.wait(-5, group=True, booked=booking)
+    assert gate.reserve(-5, group=True) == 3.0  # one interval after the booked send
+    with pytest.raises(ValueError):
+        await gate.wait(-6, group=True, booked=gate.book(-5, group=True))
+
+
 def test_a_burst_is_more_notes_than_the_limit_within_the_window() -> None:
     from bot.core.work import Bursts
 

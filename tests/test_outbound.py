@@ -4,6 +4,7 @@ which sends may use the chat's burst, which message carries the buttons."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 from collections.abc import AsyncIterator
 
@@ -12,13 +13,13 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import ExtBot
 
 from bot.config import FloodSettings
-from bot.core.note import Target
+from bot.core.note import Delivery, Target
 from bot.core.say import Status
 from bot.core.side_by_side import Together
-from bot.telegram.outbound.flood import FloodGate
+from bot.telegram.outbound.flood import Booking, FloodGate
 from bot.telegram.outbound.live_text import LiveText
-from bot.telegram.outbound.rate_limiter import FloodLimiter, Send
-from bot.telegram.outbound.ways import EditedReply, Sent
+from bot.telegram.outbound.rate_limiter import FloodLimiter, Pacing
+from bot.telegram.outbound.ways import EditedReply, GuestAnswer, Sent
 from bot.telegram.texts import texts_for
 from tests.auxil.steps import CountedSteps
 from tests.bot_harness import FAST_FLOOD, FAST_LIMITS
@@ -28,19 +29,34 @@ CHAT = 42
 
 
 class RecordingGate(FloodGate):
-    """The real gate, noting for each send whether it was booked as a best-effort interim."""
+    """The real gate, noting for each send whether it was booked as a best-effort interim,
+    and when a slot is booked (ahead, or by a send waiting for it)."""
 
     def __init__(self, settings: FloodSettings) -> None:
         super().__init__(settings)
         self.interim_flags: list[bool] = []
+        self.booking = asyncio.Event()
 
-    async def wait(self, chat_id: int, *, group: bool, interim: bool = False) -> None:
+    def book(self, chat_id: int, *, group: bool, interim: bool = False) -> Booking:
+        self.booking.set()
+        return super().book(chat_id, group=group, interim=interim)
+
+    async def wait(
+        self,
+        chat_id: int,
+        *,
+        group: bool,
+        interim: bool = False,
+        booked: Booking | None = None,
+    ) -> None:
         self.interim_flags.append(interim)
-        await super().wait(chat_id, group=group, interim=interim)
+        if booked is None:
+            self.booking.set()
+        await super().wait(chat_id, group=group, interim=interim, booked=booked)
 
 
 @pytest.fixture
-async def bot() -> AsyncIterator[tuple[FakeTelegram, ExtBot[Send], RecordingGate]]:
+async def bot() -> AsyncIterator[tuple[FakeTelegram, ExtBot[Pacing], RecordingGate]]:
     gate = RecordingGate(FAST_FLOOD)
     async with FakeTelegram(limits=FAST_LIMITS) as fake:
         fake.add_chat(CHAT, "private")
@@ -54,7 +70,7 @@ async def bot() -> AsyncIterator[tuple[FakeTelegram, ExtBot[Send], RecordingGate
 
 
 async def test_interims_leave_the_chat_burst_to_the_final(
-    bot: tuple[FakeTelegram, ExtBot[Send], RecordingGate],
+    bot: tuple[FakeTelegram, ExtBot[Pacing], RecordingGate],
 ) -> None:
     fake, telegram_bot, gate = bot
     note = fake.send_voice(CHAT, CHAT, b"OggS")
@@ -84,7 +100,7 @@ async def test_interims_leave_the_chat_burst_to_the_final(
 
 
 async def test_the_final_says_which_message_carries_the_buttons(
-    bot: tuple[FakeTelegram, ExtBot[Send], RecordingGate],
+    bot: tuple[FakeTelegram, ExtBot[Pacing], RecordingGate],
 ) -> None:
     fake, telegram_bot, _ = bot
     markup = InlineKeyboardMarkup([[InlineKeyboardButton("Subtitles", callback_data="t:srt")]])
@@ -108,7 +124,7 @@ EN = texts_for("en")
 
 
 async def _group_reply(
-    fake: FakeTelegram, telegram_bot: ExtBot[Send], words_wait_s: float
+    fake: FakeTelegram, telegram_bot: ExtBot[Pacing], words_wait_s: float
 ) -> tuple[EditedReply, LiveText]:
     fake.add_chat(GROUP_CHAT, "supergroup")
     note = fake.send_voice(GROUP_CHAT, 7, b"OggS")
@@ -118,7 +134,7 @@ async def _group_reply(
 
 
 async def test_a_groups_reply_waits_for_the_first_words_and_carries_them(
-    bot: tuple[FakeTelegram, ExtBot[Send], RecordingGate],
+    bot: tuple[FakeTelegram, ExtBot[Pacing], RecordingGate],
 ) -> None:
     """A group's every message takes one of its 20 slots a minute: a placeholder sent
     first would hold the words back by a slot, so the reply waits for them."""
@@ -139,7 +155,7 @@ async def test_a_groups_reply_waits_for_the_first_words_and_carries_them(
 
 
 async def test_a_groups_reply_shows_the_status_once_its_moment_passes_without_words(
-    bot: tuple[FakeTelegram, ExtBot[Send], RecordingGate],
+    bot: tuple[FakeTelegram, ExtBot[Pacing], RecordingGate],
 ) -> None:
     fake, telegram_bot, _ = bot
     reply, live = await _group_reply(fake, telegram_bot, words_wait_s=0.05)
@@ -152,7 +168,7 @@ async def test_a_groups_reply_shows_the_status_once_its_moment_passes_without_wo
 
 
 async def test_the_core_has_a_groups_reply_placed_at_once_when_no_words_can_come(
-    bot: tuple[FakeTelegram, ExtBot[Send], RecordingGate],
+    bot: tuple[FakeTelegram, ExtBot[Pacing], RecordingGate],
 ) -> None:
     """A queued note shows its place at once (and each answer of a burst goes first)."""
     fake, telegram_bot, _ = bot
@@ -167,7 +183,7 @@ async def test_the_core_has_a_groups_reply_placed_at_once_when_no_words_can_come
 
 
 async def test_a_group_note_ending_before_its_words_gets_one_message(
-    bot: tuple[FakeTelegram, ExtBot[Send], RecordingGate],
+    bot: tuple[FakeTelegram, ExtBot[Pacing], RecordingGate],
 ) -> None:
     """A short note, or one refused or failed, while its reply waits for words: nothing
     live is placed, and what it ends with is the reply."""
@@ -215,7 +231,7 @@ class SlowWay:
 
 
 async def test_newer_words_do_not_wake_an_answer_waiting_for_its_slot(
-    bot: tuple[FakeTelegram, ExtBot[Send], RecordingGate],
+    bot: tuple[FakeTelegram, ExtBot[Pacing], RecordingGate],
 ) -> None:
     """Each interim of a note replaces the text waiting for the answer's next slot; the
     answer's loop needs waking only when the slot comes (or the note ends), not once per
@@ -240,7 +256,7 @@ async def test_newer_words_do_not_wake_an_answer_waiting_for_its_slot(
 
 
 async def test_a_note_ending_before_its_answers_first_slot_does_not_wait_for_it(
-    bot: tuple[FakeTelegram, ExtBot[Send], RecordingGate],
+    bot: tuple[FakeTelegram, ExtBot[Pacing], RecordingGate],
 ) -> None:
     """A short note in a busy hour is transcribed before its first draft's slot: the
     final is then its first message, at once, not after a status draft an hour (in the
@@ -254,3 +270,103 @@ async def test_a_note_ending_before_its_answers_first_slot_does_not_wait_for_it(
         await way.slot_waits.wait()
         live.close()
     assert way.shown is None and not way.placed
+
+
+SLOW_GROUP = FloodSettings(chat_interval_s=0.2, group_per_minute=60, global_per_second=150)
+
+
+@pytest.fixture
+async def slow_group() -> AsyncIterator[tuple[FakeTelegram, ExtBot[Pacing], RecordingGate]]:
+    """A group with a message a second (Telegram's own pace is one in three)."""
+    gate = RecordingGate(SLOW_GROUP)
+    limits = dataclasses.replace(FAST_LIMITS, group_per_minute=60)
+    async with FakeTelegram(limits=limits) as fake:
+        fake.add_chat(GROUP_CHAT, "supergroup")
+        async with ExtBot(
+            fake.token,
+            base_url=fake.base_url,
+            base_file_url=fake.base_file_url,
+            rate_limiter=FloodLimiter(gate),
+        ) as telegram_bot:
+            yield fake, telegram_bot, gate
+
+
+def _paced_reply(fake: FakeTelegram, telegram_bot: ExtBot[Pacing], gate: FloodGate) -> EditedReply:
+    note = fake.send_voice(GROUP_CHAT, 7, b"OggS")
+    target = Target(GROUP_CHAT, note["message_id"], group=True)
+    return EditedReply(telegram_bot, target, None, gate=gate)
+
+
+async def test_a_group_note_ending_while_its_next_edit_waits_sends_its_final_instead(
+    slow_group: tuple[FakeTelegram, ExtBot[Pacing], RecordingGate],
+) -> None:
+    """The edit waiting for the group's next slot is not sent once the note has ended:
+    its final goes in that slot, where it used to go a slot after the edit."""
+    fake, telegram_bot, gate = slow_group
+    reply = _paced_reply(fake, telegram_bot, gate)
+    live = LiveText(reply, EN, telegram_bot)
+    async with Together() as group:
+        group.create_task(live.run())
+        live.show("Hello")
+        await live.placed()
+        gate.booking.clear()
+        live.show("Hello world")
+        await gate.booking.wait()  # the edit's slot, a second away, is booked
+        live.close()
+    await reply.final("Hello world.", None)
+    assert fake.messages[(GROUP_CHAT, reply.message_id or 0)].history == [
+        "Hello",
+        "Hello world.",
+    ]
+
+
+async def test_a_group_note_ending_while_its_reply_waits_for_a_slot_gets_one_message(
+    slow_group: tuple[FakeTelegram, ExtBot[Pacing], RecordingGate],
+) -> None:
+    """The group's slot is taken (another note's answer just went): the reply carrying
+    the first words waits for the next, and the note ends meanwhile. Its final is then
+    the reply, in that slot, not an edit a slot after the words."""
+    fake, telegram_bot, gate = slow_group
+    await _paced_reply(fake, telegram_bot, gate).final("Another note.", None)
+    reply = _paced_reply(fake, telegram_bot, gate)
+    live = LiveText(reply, EN, telegram_bot)
+    async with Together() as group:
+        group.create_task(live.run())
+        gate.booking.clear()
+        live.show("Hello")
+        await gate.booking.wait()
+        live.close()
+    assert not reply.placed
+    await reply.final("Hello.", None)
+    assert [m.history for m in fake.bot_messages(GROUP_CHAT)] == [["Another note."], ["Hello."]]
+
+
+async def test_a_guest_answer_ending_while_its_next_edit_waits_sends_its_final_instead(
+    slow_group: tuple[FakeTelegram, ExtBot[Pacing], RecordingGate],
+) -> None:
+    """An inline message is paced like a group's: the same holds for a guest's answer."""
+    fake, telegram_bot, gate = slow_group
+    elsewhere = {"id": -100700, "type": "supergroup", "title": "Not the bot's"}
+    mention = fake.guest_mention(elsewhere, 7)
+    target = Target(
+        -100700,
+        mention["message_id"],
+        group=True,
+        delivery=Delivery.GUEST,
+        guest_query_id=mention["guest_query_id"],
+    )
+    answer = GuestAnswer(telegram_bot, target, None, None, gate)
+    live = LiveText(answer, EN, telegram_bot)
+    async with Together() as group:
+        group.create_task(live.run())
+        live.show("Hello")
+        await live.placed()
+        (shown,) = fake.inline_messages.values()
+        live.show("Hello world")  # the first edit: its slot is free
+        await fake.wait_for(lambda: shown.text == "Hello world")
+        gate.booking.clear()
+        live.show("Hello world again")
+        await gate.booking.wait()  # a second away
+        live.close()
+    await answer.final("Hello world again.", None)
+    assert shown.history == ["Hello", "Hello world", "Hello world again."]

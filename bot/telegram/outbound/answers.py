@@ -19,6 +19,7 @@ from bot.core.say import Final, LongForm, Notice, Status
 from bot.core.side_by_side import Together
 from bot.telegram.export_buttons import stop_button, under_transcript
 from bot.telegram.outbound.business import OwnerCopy
+from bot.telegram.outbound.flood import FloodGate
 from bot.telegram.outbound.live_text import LiveText, paced, show_interim
 from bot.telegram.outbound.message_text import too_long
 from bot.telegram.outbound.sending import Bot, in_core_terms
@@ -77,9 +78,11 @@ class TelegramAnswers:
         ledger: Ledger,
         keyboards: TranscriptKeyboards,
         store_retry_s: float,
+        gate: FloodGate,
         group_words_wait_s: float = 0.0,
     ) -> None:
         self._bot = bot
+        self._gate = gate
         self._drafts = drafts
         self._ledger = ledger
         self._keyboards = keyboards
@@ -98,18 +101,21 @@ class TelegramAnswers:
         if target.delivery is Delivery.CHANNEL:
             way = ChannelPost(EditedReply(self._bot, target, recorder, note.placeholder_id))
         elif target.delivery is Delivery.GUEST:
-            way = GuestAnswer(self._bot, target, recorder, note.inline_message_id)
+            way = GuestAnswer(self._bot, target, recorder, note.inline_message_id, self._gate)
         elif target.business is not None:  # to its owner, or as them in the contact's chat
             business = target.business
+            gate = self._gate
             if business.in_chat:
-                way = EditedReply(self._bot, target, recorder, note.placeholder_id)
+                way = EditedReply(self._bot, target, recorder, note.placeholder_id, gate=gate)
             else:
                 header = texts.from_contact(business.contact, note.sent_at)
-                way = OwnerCopy(self._bot, target, recorder, note.placeholder_id, header)
+                way = OwnerCopy(self._bot, target, recorder, note.placeholder_id, header, gate)
         else:  # a chat's: stoppable by its sender (or an admin) while it is worked on
             stop = StopButton(stop_button(texts), functools.partial(self._stop_on, note))
             wait_s = self._group_words_wait_s if target.group else 0.0
-            reply = EditedReply(self._bot, target, recorder, note.placeholder_id, stop, wait_s)
+            reply = EditedReply(
+                self._bot, target, recorder, note.placeholder_id, stop, wait_s, self._gate
+            )
             if not target.group and not reply.placed and self._drafts.usable(target.chat_id):
                 way = Drafts(self._bot, reply, self._drafts, stoppable=True)
             else:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardMarkup
 
 from bot.core.note import Target
+from bot.telegram.outbound.flood import FloodGate
 from bot.telegram.outbound.sending import Bot
 from bot.telegram.outbound.ways import EditedReply, Recorder, Sent
 
@@ -19,8 +20,9 @@ class OwnerCopy(EditedReply):
         recorder: Recorder | None,
         message_id: int | None,
         header: str,
+        gate: FloodGate | None = None,
     ) -> None:
-        super().__init__(bot, target, recorder, message_id)
+        super().__init__(bot, target, recorder, message_id, gate=gate)
         self._header = header
 
     def _headed(self, text: str) -> str:

@@ -10,6 +10,11 @@ against when sends really went out. Each send books its slot before sleeping, so
 limits hold however many coroutines write at once; a chat pushed back by RetryAfter holds
 back no other chat; a send that gives up returns its slot.
 
+A sender that picks its text only once its slot has come (a live answer: the newest words,
+not those of when it asked) books the slot ahead (:meth:`FloodGate.book`), waits for it,
+and sends in it (:meth:`FloodGate.wait` with ``booked``); one that finds it has nothing to
+send gives it back (:meth:`FloodGate.give_back`): the final that comes next takes it.
+
 RetryAfter bans the whole chat until it expires: sends that had booked a slot before the
 ban book a new one after it (Telegram punishes sends during a ban with longer bans). Chats
 not written to for a while are forgotten, so the gate's memory stays bounded however many
@@ -31,7 +36,9 @@ PRUNE_MIN = 1024  # chats remembered before stale ones are forgotten
 
 
 @dataclass(frozen=True, slots=True)
-class _Booking:
+class Booking:
+    """A send's slot: the chat's and the global pacing as they were and are with it."""
+
     chat_id: int
     slot: float
     previous_tat: float | None
@@ -64,10 +71,28 @@ class FloodGate:
         """Book the next slot for ``chat_id``; returns how long to wait for it."""
         return self._book(chat_id, group, interim).slot - self._clock()
 
-    async def wait(self, chat_id: int, *, group: bool, interim: bool = False) -> None:
-        """Wait for a slot; an ``interim`` (best-effort) message gets no burst."""
+    def book(self, chat_id: int, *, group: bool, interim: bool = False) -> Booking:
+        """Book the next slot for ``chat_id`` ahead, for :meth:`wait` or :meth:`give_back`."""
+        return self._book(chat_id, group, interim)
+
+    def seconds_until(self, booking: Booking) -> float:
+        return max(0.0, booking.slot - self._clock())
+
+    async def wait(
+        self,
+        chat_id: int,
+        *,
+        group: bool,
+        interim: bool = False,
+        booked: Booking | None = None,
+    ) -> None:
+        """Wait for a slot (``booked``: the one booked ahead for this send); an
+        ``interim`` (best-effort) message gets no burst."""
+        if booked is not None and booked.chat_id != chat_id:
+            raise ValueError(f"a slot booked for chat {booked.chat_id}, not {chat_id}")
         while True:
-            booking = self._book(chat_id, group, interim)
+            booking = booked if booked is not None else self._book(chat_id, group, interim)
+            booked = None  # a slot voided by a ban is booked anew
             try:
                 if (delay := booking.slot - self._clock()) > 0:
                     await asyncio.sleep(delay)
@@ -93,7 +118,7 @@ class FloodGate:
         until = now + seconds + self._private_tolerance
         self._tat[chat_id] = max(self._tat.get(chat_id, 0.0), until)
 
-    def _book(self, chat_id: int, group: bool, interim: bool) -> _Booking:
+    def _book(self, chat_id: int, group: bool, interim: bool) -> Booking:
         now = self._clock()
         if len(self._tat) > self._prune_at:
             self._prune(now)
@@ -104,11 +129,15 @@ class FloodGate:
         tat = now if previous is None else max(previous, now - tolerance)
         slot = self._free_global_slot(max(now, tat - tolerance))
         bisect.insort(self._slots, slot)
-        booking = _Booking(chat_id, slot, previous, max(tat, slot) + interval)
+        booking = Booking(chat_id, slot, previous, max(tat, slot) + interval)
         self._tat[chat_id] = booking.tat
         return booking
 
-    def _unbook(self, booking: _Booking) -> None:
+    def give_back(self, booking: Booking) -> None:
+        """A slot booked ahead and not used: whoever sends next in the chat may have it."""
+        self._unbook(booking)
+
+    def _unbook(self, booking: Booking) -> None:
         """Give back a slot whose sender gave up (a superseded interim edit), so a final
         that comes next is not pushed behind it."""
         index = bisect.bisect_left(self._slots, booking.slot)

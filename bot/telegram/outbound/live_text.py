@@ -4,9 +4,11 @@ its way of showing may send.
 The core says what to show (:meth:`LiveText.show`, never blocking); one loop per note
 (:meth:`LiveText.run`) places the answer with the first text (the placeholder, a status
 draft, the guest answer) and then sends each newer text once the previous one is out,
-dropping what was overtaken meanwhile: while an edit waits for its chat's slot, newer
-words collect here, and the next edit carries the newest. A way of showing that needs
-it (drafts expire) is refreshed with the same text when nothing new comes for a while.
+dropping what was overtaken meanwhile: the loop books its chat's next slot, newer words
+collect here while it waits for it, and what goes in the slot is the newest. A note that
+ends while its loop waits sends nothing more: its final takes the slot. A way of showing
+that needs it (drafts expire) is refreshed with the same text when nothing new comes for
+a while.
 
 A group's reply waits a moment for the first words before it is placed (``typing…``
 shows meanwhile): a group takes 20 messages a minute, so a placeholder sent first would
@@ -69,7 +71,8 @@ class LiveWay(Protocol):
 
     def book_slot(self) -> float:
         """Book the next text's slot (in turn): seconds until it may go, so that what
-        goes then is the newest (0: paced in the request path)."""
+        goes then is the newest (0: paced in the request path). A slot not used is given
+        to the way's next send (the final)."""
 
     async def place(self, text: str) -> None:
         """Show the first text: the answer exists afterwards (or the note's first status

@@ -20,12 +20,12 @@ from telegram.ext import ExtBot
 
 from bot.core.errors import AnswerRefused, AnswerUnreachable
 from bot.core.note import Target
-from bot.telegram.outbound.rate_limiter import Send
+from bot.telegram.outbound.rate_limiter import Pacing, Send
 from bot.telegram.retry import is_permanent, with_retries
 
 T = TypeVar("T")
 
-Bot = ExtBot[Send]
+Bot = ExtBot[Pacing]
 NETWORK_ATTEMPTS = 6  # a message that must land is sent at most this often through errors
 
 
@@ -88,6 +88,7 @@ async def send_reply(
     text: str,
     markup: InlineKeyboardMarkup | None = None,
     entities: Sequence[MessageEntity] | None = None,
+    how: Pacing = Send.ANSWER,
 ) -> Message:
     """``text`` where the target's answers go (:func:`place_of`)."""
     place = place_of(target)
@@ -99,4 +100,5 @@ async def send_reply(
         entities=entities,
         reply_parameters=place.reply_parameters(),
         business_connection_id=place.business_connection_id,
+        rate_limit_args=how,
     )

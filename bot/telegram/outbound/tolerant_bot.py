@@ -17,12 +17,12 @@ from telegram._utils.defaultvalue import DEFAULT_NONE
 from telegram._utils.types import JSONDict, ODVInput
 from telegram.ext import ExtBot
 
-from bot.telegram.outbound.rate_limiter import Send
+from bot.telegram.outbound.rate_limiter import Pacing
 
 log = logging.getLogger(__name__)
 
 
-class TolerantBot(ExtBot[Send]):
+class TolerantBot(ExtBot[Pacing]):
     async def _post(
         self,
         endpoint: str,

@@ -40,8 +40,9 @@ from bot.core.note import NoteKey, Target
 from bot.core.ports import Ledger
 from bot.core.store_retry import retried
 from bot.telegram.outbound.draft_pacing import DraftPacing
+from bot.telegram.outbound.flood import FloodGate
 from bot.telegram.outbound.message_text import MAX_MESSAGE, quoted, split_message
-from bot.telegram.outbound.rate_limiter import Send
+from bot.telegram.outbound.rate_limiter import Pacing, Send, SlotAhead, inline_paced_as
 from bot.telegram.outbound.sending import (
     Bot,
     is_gone,
@@ -123,6 +124,7 @@ class EditedReply:
         message_id: int | None = None,
         stop: StopButton | None = None,
         words_wait_s: float = 0.0,
+        gate: FloodGate | None = None,
     ) -> None:
         self._bot = bot
         self.target = target
@@ -133,6 +135,7 @@ class EditedReply:
         self._stop = stop
         self.words_wait_s = words_wait_s  # a group's: its first message carries the words
         self._shown: str | None = None  # what the reply shows, as far as this run knows
+        self._ahead = SlotAhead(gate)
 
     @property
     def placed(self) -> bool:
@@ -148,12 +151,12 @@ class EditedReply:
         return None
 
     def book_slot(self) -> float:
-        """Edits are paced in the request path: nothing to wait for here."""
-        return 0.0
+        """Book the chat's next slot for the next live text (:class:`SlotAhead`)."""
+        return self._ahead.book(self.chat_id, interim=self.placed)
 
     async def place(self, text: str) -> None:
         """The live answer's first text, with the stop button if it has one."""
-        await self._send_first(text, self._live_markup)
+        await self._send_first(text, self._live_markup, how=self._ahead.pacing(Send.ANSWER))
         if self._stop is not None and self.message_id is not None:
             await self._stop.remember(self.message_id)
 
@@ -162,9 +165,10 @@ class EditedReply:
         text: str,
         markup: InlineKeyboardMarkup | None,
         entities: Sequence[MessageEntity] | None = None,
+        how: Pacing = Send.ANSWER,
     ) -> None:
         message = await reliably(
-            lambda: send_reply(self._bot, self.target, text, markup, entities),
+            lambda: send_reply(self._bot, self.target, text, markup, entities, how),
             chat_id=self.chat_id,
         )
         self.message_id, self._shown = message.message_id, text
@@ -174,7 +178,7 @@ class EditedReply:
     async def interim(self, text: str) -> None:
         # Interims never use the chat's burst: it stays for the final, which then lands
         # the moment it is known instead of a second after the last interim.
-        await self._edit(text, Send.INTERIM, self._live_markup)
+        await self._edit(text, self._ahead.pacing(Send.INTERIM), self._live_markup)
         self._shown = text
 
     @property
@@ -228,6 +232,7 @@ class EditedReply:
     ) -> None:
         """The reply shows ``text`` for good: sent if there is none yet, else edited (the
         stop button taken off), sent anew if someone deleted it."""
+        self._ahead.give_back()
         if not self.placed:
             await self._send_first(text, markup, entities)
         elif text != self._shown or markup is not None or entities:
@@ -255,13 +260,14 @@ class EditedReply:
 
     async def replace(self, text: str) -> None:
         """``text`` in the reply at once, once, if it exists."""
+        self._ahead.give_back()
         if self.placed:
             await self._edit(text, Send.ANSWER)
 
     async def _edit(
         self,
         text: str,
-        how: Send,
+        how: Pacing,
         markup: InlineKeyboardMarkup | None = None,
         entities: Sequence[MessageEntity] = (),
     ) -> None:
@@ -341,7 +347,12 @@ class GuestAnswer:
     words_wait_s = 0.0  # a guest query must be answered within seconds
 
     def __init__(
-        self, bot: Bot, target: Target, recorder: Recorder | None, inline_message_id: str | None
+        self,
+        bot: Bot,
+        target: Target,
+        recorder: Recorder | None,
+        inline_message_id: str | None,
+        gate: FloodGate | None = None,
     ) -> None:
         self._bot = bot
         self.target = target
@@ -349,6 +360,7 @@ class GuestAnswer:
         self._recorder = recorder
         self.inline_message_id = inline_message_id
         self._shown: str | None = None
+        self._ahead = SlotAhead(gate)
 
     @property
     def placed(self) -> bool:
@@ -359,8 +371,11 @@ class GuestAnswer:
         return self._shown
 
     def book_slot(self) -> float:
-        """Inline edits are paced in the request path, like a group's."""
-        return 0.0
+        """Book the inline message's next edit's slot (:class:`SlotAhead`); the answer
+        to the query that places it is not paced as a message."""
+        if self.inline_message_id is None:
+            return 0.0
+        return self._ahead.book(inline_paced_as(self.inline_message_id), interim=True)
 
     async def place(self, text: str) -> None:
         query = self.target.guest_query_id
@@ -376,11 +391,12 @@ class GuestAnswer:
             await self._recorder.inline(sent.inline_message_id)
 
     async def interim(self, text: str) -> None:
-        await self._edit(text, Send.INTERIM)
+        await self._edit(text, self._ahead.pacing(Send.INTERIM))
         self._shown = text
 
     async def final(self, text: str, markup: InlineKeyboardMarkup | None) -> Sent:
         """The final text, cut to one message: an inline message has no chat to go on in."""
+        self._ahead.give_back()
         parts = split_message(text, MAX_MESSAGE - 2)
         if not parts:
             raise ValueError("an answer needs visible text")
@@ -402,10 +418,11 @@ class GuestAnswer:
         """Nothing can be sent into a guest's chat."""
 
     async def replace(self, text: str) -> None:
+        self._ahead.give_back()
         if self.placed:
             await self._edit(text, Send.ANSWER)
 
-    async def _edit(self, text: str, how: Send) -> None:
+    async def _edit(self, text: str, how: Pacing) -> None:
         await self._bot.edit_message_text(
             text, inline_message_id=self.inline_message_id, rate_limit_args=how
         )
@@ -492,7 +509,7 @@ class Drafts:
         """Book the chat's next draft slot, to be waited for by the caller, so that the
         draft then carries the freshest words (the rate limiter finds the slot due)."""
         if self._edits is not None:
-            return 0.0
+            return self._edits.book_slot()
         return max(0.0, self._support.pacing.book(self.chat_id) - time.monotonic())
 
     async def place(self, text: str) -> None:

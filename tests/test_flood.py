@@ -124,6 +124,17 @@ async def test_a_send_in_a_slot_booked_ahead_books_no_other() -> None:
         await gate.wait(-6, group=True, booked=gate.book(-5, group=True))
 
 
+def test_a_slot_given_back_during_a_ban_leaves_the_next_send_after_it() -> None:
+    """The chat's pacing restored to before the ban must not book a slot inside it (a
+    send waiting there would go round its loop without sleeping, blocking the loop)."""
+    clock = Clock()
+    gate = FloodGate(FloodSettings(), clock)
+    booking = gate.book(-5, group=True)  # a live text's slot, booked ahead
+    gate.penalize(-5, 2.0)  # another note's send got RetryAfter
+    gate.give_back(booking)  # the note ended: its final takes the slot back
+    assert gate.reserve(-5, group=True) == pytest.approx(2.0)
+
+
 def test_a_burst_is_more_notes_than_the_limit_within_the_window() -> None:
     from bot.core.work import Bursts
 

@@ -21,6 +21,7 @@ from bot.telegram.outbound.live_text import LiveText
 from bot.telegram.outbound.rate_limiter import FloodLimiter, Pacing
 from bot.telegram.outbound.ways import EditedReply, GuestAnswer, Sent
 from bot.telegram.texts import texts_for
+from tests.auxil.fakes import until
 from tests.auxil.steps import CountedSteps
 from tests.bot_harness import FAST_FLOOD, FAST_LIMITS
 from tests.fake_telegram import FakeTelegram
@@ -209,6 +210,7 @@ class SlowWay:
     def __init__(self, free: int = 1) -> None:
         self.shown: str | None = None
         self.booked = 0
+        self.given_back = 0
         self._free = free
         self.slot_waits = asyncio.Event()
 
@@ -222,6 +224,9 @@ class SlowWay:
             return 0.0
         self.slot_waits.set()
         return 3600.0
+
+    def give_back_slot(self) -> None:
+        self.given_back += 1
 
     async def place(self, text: str) -> None:
         self.shown = text
@@ -253,6 +258,26 @@ async def test_newer_words_do_not_wake_an_answer_waiting_for_its_slot(
         assert run.steps == steps
         live.close()
     assert way.shown == EN.transcribing  # the slot never came: the final carries the words
+
+
+async def test_a_text_the_answer_shows_already_books_no_slot(
+    bot: tuple[FakeTelegram, ExtBot[Pacing], RecordingGate],
+) -> None:
+    """The same text again (a repeated partial, a status shown anew) needs no slot: one
+    booked for it would be held for nothing, other notes' sends in the chat behind it."""
+    _, telegram_bot, _ = bot
+    way = SlowWay()
+    live = LiveText(way, EN, telegram_bot)
+    run = CountedSteps(live.run())
+    async with Together() as group:
+        group.create_task(run)
+        live.show(Status.transcribing())
+        await live.placed()
+        steps = run.steps
+        live.show(Status.transcribing())
+        await until(lambda: run.steps > steps)  # the loop has seen it
+        assert way.booked == 1  # the placement's slot alone
+        live.close()
 
 
 async def test_a_note_ending_before_its_answers_first_slot_does_not_wait_for_it(
@@ -370,3 +395,21 @@ async def test_a_guest_answer_ending_while_its_next_edit_waits_sends_its_final_i
         live.close()
     await answer.final("Hello world again.", None)
     assert shown.history == ["Hello", "Hello world", "Hello world again."]
+
+
+async def test_a_live_answer_ending_without_a_final_gives_its_slot_back(
+    slow_group: tuple[FakeTelegram, ExtBot[Pacing], RecordingGate],
+) -> None:
+    """A note whose final is not said (ignored, or failed before its reply was placed)
+    leaves the group's slot it booked to whoever sends next there."""
+    fake, telegram_bot, gate = slow_group
+    await _paced_reply(fake, telegram_bot, gate).final("Another note.", None)
+    reply = _paced_reply(fake, telegram_bot, gate)
+    live = LiveText(reply, EN, telegram_bot)
+    async with Together() as group:
+        group.create_task(live.run())
+        gate.booking.clear()
+        live.show("Hello")
+        await gate.booking.wait()  # the next slot, a second after the other note's
+        live.close()
+    assert gate.reserve(GROUP_CHAT, group=True) <= 1.0  # that slot, not the one after

@@ -127,7 +127,9 @@ class FloodGate:
         tolerance = 0.0 if group or interim else self._private_tolerance
         previous = self._tat.get(chat_id)
         tat = now if previous is None else max(previous, now - tolerance)
-        slot = self._free_global_slot(max(now, tat - tolerance))
+        # never inside a ban (a slot given back may have been booked before it began)
+        earliest = max(now, tat - tolerance, self._banned_until.get(chat_id, 0.0))
+        slot = self._free_global_slot(earliest)
         bisect.insort(self._slots, slot)
         booking = Booking(chat_id, slot, previous, max(tat, slot) + interval)
         self._tat[chat_id] = booking.tat

@@ -71,8 +71,11 @@ class LiveWay(Protocol):
 
     def book_slot(self) -> float:
         """Book the next text's slot (in turn): seconds until it may go, so that what
-        goes then is the newest (0: paced in the request path). A slot not used is given
-        to the way's next send (the final)."""
+        goes then is the newest (0: paced in the request path)."""
+
+    def give_back_slot(self) -> None:
+        """The slot booked last was not used (nothing new to show in it, or the note
+        ended): the chat's next send (another note's, this one's final) may have it."""
 
     async def place(self, text: str) -> None:
         """Show the first text: the answer exists afterwards (or the note's first status
@@ -130,6 +133,12 @@ class LiveText:
 
     async def run(self) -> None:
         """Place the answer with the first text, then keep it showing the newest."""
+        try:
+            await self._show_newest()
+        finally:
+            self._way.give_back_slot()  # booked, and the note ended before it came
+
+    async def _show_newest(self) -> None:
         if not self._way.placed:
             await self._until(self._has_pending)
             if self._pending is None or not await self._words_waited_for():
@@ -150,10 +159,16 @@ class LiveText:
                         await self._changed.wait()
             except TimeoutError:  # nothing new for a while: the same text again
                 self._pending = self._shown
-            if self._closing or not await self._slot():
+            if self._closing:
+                return
+            if self._pending == self._shown and refresh is None:
+                self._pending = None  # what it shows already: no slot needed
+                continue
+            if not await self._slot():
                 return
             text, self._pending = self._pending, None
             if text is None or (text == self._shown and refresh is None):
+                self._way.give_back_slot()  # newer words came back to what it shows
                 continue
             await self._interim(text)
 

@@ -15,7 +15,9 @@ Each tells the ledger the message that answers the note the moment it exists
 (:class:`Recorder`; none for an answer that is no note's, such as a refusal), so a
 restart continues that message instead of sending another.
 Pacing is not done here: every call goes through the rate limiter in the request path,
-told which calls are interims (:class:`~bot.telegram.outbound.rate_limiter.Send`).
+told which calls are interims (:class:`~bot.telegram.outbound.rate_limiter.Send`); a live
+text goes in the slot its answer booked ahead
+(:class:`~bot.telegram.outbound.rate_limiter.SlotAhead`).
 """
 
 from __future__ import annotations
@@ -153,6 +155,9 @@ class EditedReply:
     def book_slot(self) -> float:
         """Book the chat's next slot for the next live text (:class:`SlotAhead`)."""
         return self._ahead.book(self.chat_id, interim=self.placed)
+
+    def give_back_slot(self) -> None:
+        self._ahead.give_back()
 
     async def place(self, text: str) -> None:
         """The live answer's first text, with the stop button if it has one."""
@@ -377,6 +382,9 @@ class GuestAnswer:
             return 0.0
         return self._ahead.book(inline_paced_as(self.inline_message_id), interim=True)
 
+    def give_back_slot(self) -> None:
+        self._ahead.give_back()
+
     async def place(self, text: str) -> None:
         query = self.target.guest_query_id
         assert query is not None
@@ -511,6 +519,11 @@ class Drafts:
         if self._edits is not None:
             return self._edits.book_slot()
         return max(0.0, self._support.pacing.book(self.chat_id) - time.monotonic())
+
+    def give_back_slot(self) -> None:
+        """A draft's slot holds back no message: only an edit's is given back."""
+        if self._edits is not None:
+            self._edits.give_back_slot()
 
     async def place(self, text: str) -> None:
         """The status as a draft. Only a refusal of the answer itself is raised: a draft

@@ -4,6 +4,7 @@ which sends may use the chat's burst, which message carries the buttons."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 from collections.abc import AsyncIterator
@@ -24,7 +25,7 @@ from bot.telegram.texts import texts_for
 from tests.auxil.fakes import until
 from tests.auxil.steps import CountedSteps
 from tests.bot_harness import FAST_FLOOD, FAST_LIMITS
-from tests.fake_telegram import FakeTelegram
+from tests.fake_telegram import FakeTelegram, FloodLimits
 
 CHAT = 42
 
@@ -56,11 +57,14 @@ class RecordingGate(FloodGate):
         await super().wait(chat_id, group=group, interim=interim, booked=booked)
 
 
-@pytest.fixture
-async def bot() -> AsyncIterator[tuple[FakeTelegram, ExtBot[Pacing], RecordingGate]]:
-    gate = RecordingGate(FAST_FLOOD)
-    async with FakeTelegram(limits=FAST_LIMITS) as fake:
-        fake.add_chat(CHAT, "private")
+@contextlib.asynccontextmanager
+async def _paced_bot(
+    settings: FloodSettings, limits: FloodLimits, chat_id: int, kind: str
+) -> AsyncIterator[tuple[FakeTelegram, ExtBot[Pacing], RecordingGate]]:
+    """The fake Bot API (``limits``) with one chat, and a bot paced by ``settings``."""
+    gate = RecordingGate(settings)
+    async with FakeTelegram(limits=limits) as fake:
+        fake.add_chat(chat_id, kind)
         async with ExtBot(
             fake.token,
             base_url=fake.base_url,
@@ -68,6 +72,12 @@ async def bot() -> AsyncIterator[tuple[FakeTelegram, ExtBot[Pacing], RecordingGa
             rate_limiter=FloodLimiter(gate),
         ) as telegram_bot:
             yield fake, telegram_bot, gate
+
+
+@pytest.fixture
+async def bot() -> AsyncIterator[tuple[FakeTelegram, ExtBot[Pacing], RecordingGate]]:
+    async with _paced_bot(FAST_FLOOD, FAST_LIMITS, CHAT, "private") as paced:
+        yield paced
 
 
 async def test_interims_leave_the_chat_burst_to_the_final(
@@ -303,23 +313,32 @@ SLOW_GROUP = FloodSettings(chat_interval_s=0.2, group_per_minute=60, global_per_
 @pytest.fixture
 async def slow_group() -> AsyncIterator[tuple[FakeTelegram, ExtBot[Pacing], RecordingGate]]:
     """A group with a message a second (Telegram's own pace is one in three)."""
-    gate = RecordingGate(SLOW_GROUP)
     limits = dataclasses.replace(FAST_LIMITS, group_per_minute=60)
-    async with FakeTelegram(limits=limits) as fake:
-        fake.add_chat(GROUP_CHAT, "supergroup")
-        async with ExtBot(
-            fake.token,
-            base_url=fake.base_url,
-            base_file_url=fake.base_file_url,
-            rate_limiter=FloodLimiter(gate),
-        ) as telegram_bot:
-            yield fake, telegram_bot, gate
+    async with _paced_bot(SLOW_GROUP, limits, GROUP_CHAT, "supergroup") as paced:
+        yield paced
 
 
 def _paced_reply(fake: FakeTelegram, telegram_bot: ExtBot[Pacing], gate: FloodGate) -> EditedReply:
     note = fake.send_voice(GROUP_CHAT, 7, b"OggS")
     target = Target(GROUP_CHAT, note["message_id"], group=True)
     return EditedReply(telegram_bot, target, None, gate=gate)
+
+
+async def _ended_while_its_reply_waits(
+    fake: FakeTelegram, telegram_bot: ExtBot[Pacing], gate: RecordingGate
+) -> EditedReply:
+    """Another note's answer takes the group's slot; then a note's reply, carrying its
+    first words, books the next (a second away), and the note ends meanwhile."""
+    await _paced_reply(fake, telegram_bot, gate).final("Another note.", None)
+    reply = _paced_reply(fake, telegram_bot, gate)
+    live = LiveText(reply, EN, telegram_bot)
+    async with Together() as group:
+        group.create_task(live.run())
+        gate.booking.clear()
+        live.show("Hello")
+        await gate.booking.wait()
+        live.close()
+    return reply
 
 
 async def test_a_group_note_ending_while_its_next_edit_waits_sends_its_final_instead(
@@ -352,15 +371,7 @@ async def test_a_group_note_ending_while_its_reply_waits_for_a_slot_gets_one_mes
     the first words waits for the next, and the note ends meanwhile. Its final is then
     the reply, in that slot, not an edit a slot after the words."""
     fake, telegram_bot, gate = slow_group
-    await _paced_reply(fake, telegram_bot, gate).final("Another note.", None)
-    reply = _paced_reply(fake, telegram_bot, gate)
-    live = LiveText(reply, EN, telegram_bot)
-    async with Together() as group:
-        group.create_task(live.run())
-        gate.booking.clear()
-        live.show("Hello")
-        await gate.booking.wait()
-        live.close()
+    reply = await _ended_while_its_reply_waits(fake, telegram_bot, gate)
     assert not reply.placed
     await reply.final("Hello.", None)
     assert [m.history for m in fake.bot_messages(GROUP_CHAT)] == [["Another note."], ["Hello."]]
@@ -403,13 +414,5 @@ async def test_a_live_answer_ending_without_a_final_gives_its_slot_back(
     """A note whose final is not said (ignored, or failed before its reply was placed)
     leaves the group's slot it booked to whoever sends next there."""
     fake, telegram_bot, gate = slow_group
-    await _paced_reply(fake, telegram_bot, gate).final("Another note.", None)
-    reply = _paced_reply(fake, telegram_bot, gate)
-    live = LiveText(reply, EN, telegram_bot)
-    async with Together() as group:
-        group.create_task(live.run())
-        gate.booking.clear()
-        live.show("Hello")
-        await gate.booking.wait()  # the next slot, a second after the other note's
-        live.close()
+    await _ended_while_its_reply_waits(fake, telegram_bot, gate)
     assert gate.reserve(GROUP_CHAT, group=True) <= 1.0  # that slot, not the one after

@@ -69,7 +69,7 @@ class FloodGate:
 
     def reserve(self, chat_id: int, *, group: bool, interim: bool = False) -> float:
         """Book the next slot for ``chat_id``; returns how long to wait for it."""
-        return self._book(chat_id, group, interim).slot - self._clock()
+        return self.seconds_until(self._book(chat_id, group, interim))
 
     def book(self, chat_id: int, *, group: bool, interim: bool = False) -> Booking:
         """Book the next slot for ``chat_id`` ahead, for :meth:`wait` or :meth:`give_back`."""

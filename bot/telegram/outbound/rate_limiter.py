@@ -164,9 +164,9 @@ class FloodLimiter(BaseRateLimiter[Pacing]):
         rate_limit_args: Pacing | None,
     ) -> bool | JSONDict | list[JSONDict]:
         if isinstance(rate_limit_args, Booked):
-            how = rate_limit_args.how
+            how, booked = rate_limit_args.how, rate_limit_args.take()
         else:
-            how = rate_limit_args or Send.ANSWER
+            how, booked = rate_limit_args or Send.ANSWER, None
         chat = _paced_as(data)
         if chat is None:  # not about one chat (getMe, getFile, …)
             return await callback(*args, **kwargs)
@@ -178,7 +178,6 @@ class FloodLimiter(BaseRateLimiter[Pacing]):
                 if (left := self.gate.banned_for(chat)) > 0:  # banned while it waited
                     raise RetryAfter(int(left) + 1)
             return await self._sent(callback, args, kwargs, chat)
-        booked = rate_limit_args.take() if isinstance(rate_limit_args, Booked) else None
         attempts = 1 if how is Send.INTERIM else self._attempts
         for attempt in range(1, attempts + 1):
             await self.gate.wait(chat, group=chat < 0, interim=how is Send.INTERIM, booked=booked)

@@ -245,13 +245,12 @@ class SlowWay:
         self.shown = text
 
 
-async def test_newer_words_do_not_wake_an_answer_waiting_for_its_slot(
-    bot: tuple[FakeTelegram, ExtBot[Pacing], RecordingGate],
-) -> None:
-    """Each interim of a note replaces the text waiting for the answer's next slot; the
-    answer's loop needs waking only when the slot comes (or the note ends), not once per
-    interim (each costs the event loop a pass, hundreds per note)."""
-    _, telegram_bot, _ = bot
+@contextlib.asynccontextmanager
+async def _placed_on_slow_way(
+    telegram_bot: ExtBot[Pacing],
+) -> AsyncIterator[tuple[SlowWay, LiveText, CountedSteps[None]]]:
+    """A live answer on a :class:`SlowWay`, its status placed and its loop's steps
+    counted; closed, and its loop ended, on the way out."""
     way = SlowWay()
     live = LiveText(way, EN, telegram_bot)
     run = CountedSteps(live.run())
@@ -259,6 +258,18 @@ async def test_newer_words_do_not_wake_an_answer_waiting_for_its_slot(
         group.create_task(run)
         live.show(Status.transcribing())
         await live.placed()
+        yield way, live, run
+        live.close()
+
+
+async def test_newer_words_do_not_wake_an_answer_waiting_for_its_slot(
+    bot: tuple[FakeTelegram, ExtBot[Pacing], RecordingGate],
+) -> None:
+    """Each interim of a note replaces the text waiting for the answer's next slot; the
+    answer's loop needs waking only when the slot comes (or the note ends), not once per
+    interim (each costs the event loop a pass, hundreds per note)."""
+    _, telegram_bot, _ = bot
+    async with _placed_on_slow_way(telegram_bot) as (way, live, run):
         live.show("Hello")
         await way.slot_waits.wait()
         steps = run.steps
@@ -266,7 +277,6 @@ async def test_newer_words_do_not_wake_an_answer_waiting_for_its_slot(
             live.show(f"Hello {words}")
             await asyncio.sleep(0)
         assert run.steps == steps
-        live.close()
     assert way.shown == EN.transcribing  # the slot never came: the final carries the words
 
 
@@ -276,18 +286,11 @@ async def test_a_text_the_answer_shows_already_books_no_slot(
     """The same text again (a repeated partial, a status shown anew) needs no slot: one
     booked for it would be held for nothing, other notes' sends in the chat behind it."""
     _, telegram_bot, _ = bot
-    way = SlowWay()
-    live = LiveText(way, EN, telegram_bot)
-    run = CountedSteps(live.run())
-    async with Together() as group:
-        group.create_task(run)
-        live.show(Status.transcribing())
-        await live.placed()
+    async with _placed_on_slow_way(telegram_bot) as (way, live, run):
         steps = run.steps
         live.show(Status.transcribing())
         await until(lambda: run.steps > steps)  # the loop has seen it
         assert way.booked == 1  # the placement's slot alone
-        live.close()
 
 
 async def test_a_note_ending_before_its_answers_first_slot_does_not_wait_for_it(

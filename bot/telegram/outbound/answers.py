@@ -104,12 +104,13 @@ class TelegramAnswers:
             way = GuestAnswer(self._bot, target, recorder, note.inline_message_id, self._gate)
         elif target.business is not None:  # to its owner, or as them in the contact's chat
             business = target.business
-            gate = self._gate
             if business.in_chat:
-                way = EditedReply(self._bot, target, recorder, note.placeholder_id, gate=gate)
+                way = EditedReply(self._bot, target, recorder, note.placeholder_id, gate=self._gate)
             else:
                 header = texts.from_contact(business.contact, note.sent_at)
-                way = OwnerCopy(self._bot, target, recorder, note.placeholder_id, header, gate)
+                way = OwnerCopy(
+                    self._bot, target, recorder, note.placeholder_id, header, self._gate
+                )
         else:  # a chat's: stoppable by its sender (or an admin) while it is worked on
             stop = StopButton(stop_button(texts), functools.partial(self._stop_on, note))
             wait_s = self._group_words_wait_s if target.group else 0.0
